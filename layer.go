@@ -1,0 +1,173 @@
+package overlay
+
+import (
+	"io"
+	"syscall"
+	"time"
+)
+
+// A Layer is one branch of an overlay: a lower (read-only) layer, or the
+// upper (writable) layer. Build one with [NewMemLayer], [AferoLayer] or
+// [DirLayer]. A Layer may be used by at most one [FS] as its upper layer at a
+// time; a lower layer may be shared by any number of overlays, since the
+// overlay never writes to it.
+type Layer struct {
+	b      backend // immutable after construction
+	format format  // how whiteouts and opaque dirs are encoded; immutable
+	desc   string  // human description for errors ("memory", "dir /x"); immutable
+}
+
+// String describes the layer, for error messages.
+func (l *Layer) String() string { return l.desc }
+
+// format is a layer's encoding of whiteouts and opaque directories.
+type format uint8
+
+const (
+	// formatKernel is the kernel's: char 0/0 whiteouts (plus xattr
+	// whiteouts on lookup), P.opaque xattrs.
+	formatKernel format = iota
+	// formatOCI is the OCI image layer convention: ".wh.NAME" whiteout files
+	// and a ".wh..wh..opq" marker file, for backends that cannot hold device
+	// nodes or xattrs.
+	formatOCI
+)
+
+func (f format) String() string {
+	switch f {
+	case formatKernel:
+		return "kernel"
+	case formatOCI:
+		return "oci"
+	}
+	return "format(?)"
+}
+
+// attr is the stat information of one object in one layer: the parts of
+// struct stat the overlay uses. Mode is a raw st_mode (S_IFMT type bits plus
+// permission, setuid, setgid and sticky bits).
+type attr struct {
+	Mode    uint32
+	Nlink   uint64
+	Uid     uint32
+	Gid     uint32
+	Rdev    uint64
+	Size    int64
+	Blksize int64
+	Blocks  int64
+	Ino     uint64
+	Dev     uint64
+	Atime   time.Time
+	Mtime   time.Time
+	Ctime   time.Time
+}
+
+func (a *attr) typ() uint32   { return a.Mode & syscall.S_IFMT }
+func (a *attr) isDir() bool   { return a.typ() == syscall.S_IFDIR }
+func (a *attr) isReg() bool   { return a.typ() == syscall.S_IFREG }
+func (a *attr) isLink() bool  { return a.typ() == syscall.S_IFLNK }
+func (a *attr) perm() uint32  { return a.Mode &^ syscall.S_IFMT }
+func (a *attr) isChr00() bool { return a.typ() == syscall.S_IFCHR && a.Rdev == 0 }
+
+// dirEnt is one entry of a layer directory, in the layer's own order.
+// Type is the S_IFMT bits of the entry (0 when the backend cannot tell
+// without a stat, as getdents' DT_UNKNOWN).
+type dirEnt struct {
+	Name string
+	Type uint32
+	Ino  uint64
+}
+
+// bfile is an open file of a backend. The overlay keeps file offsets
+// itself and only uses positioned I/O, so that an open file can be
+// switched to another backing file (after copy-up) without losing its place.
+type bfile interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	Stat() (attr, error)
+	Truncate(size int64) error
+	Sync() error
+}
+
+// backend is what a layer must provide: a small filesystem addressed by
+// slash-separated paths relative to the layer root ("" is the root). Paths
+// are already clean and contain no "." or ".." components; the overlay
+// resolves symlinks itself, so a backend never follows a symlink in any
+// component, and must never resolve anything outside its root.
+//
+// Paths beginning with "/" address the layer's work area (the kernel's
+// workdir W/, so "/work/#1" is W/work/#1). Only an upper layer has one; a
+// rename between the work area and the layer proper must be atomic, as
+// rename(2) within one filesystem is.
+//
+// Errors are syscall.Errno values (possibly wrapped); the overlay shapes
+// them into *fs.PathError with the overlay path. A backend that cannot do
+// an operation at all returns syscall.EOPNOTSUPP (xattrs, mknod) or
+// syscall.EPERM (link, symlink), as Linux filesystems do.
+type backend interface {
+	// lstat does not follow a final symlink.
+	lstat(p string) (attr, error)
+	// readDir lists a directory in the layer's own order, without "." and "..".
+	readDir(p string) ([]dirEnt, error)
+	readlink(p string) (string, error)
+	// open opens p with os.OpenFile flags; it never follows a final
+	// symlink (O_NOFOLLOW is implied) and fails with ELOOP on one.
+	open(p string, flag int, perm uint32) (bfile, error)
+
+	getxattr(p, name string) ([]byte, error) // ENODATA when absent
+	listxattr(p string) ([]string, error)
+	setxattr(p, name string, value []byte) error
+	removexattr(p, name string) error
+
+	mkdir(p string, perm uint32) error
+	symlink(target, p string) error
+	link(oldp, newp string) error
+	mknod(p string, mode uint32, dev uint64) error
+	// rename replaces newp atomically as rename(2) does.
+	rename(oldp, newp string) error
+	// exchange swaps two names atomically (renameat2 RENAME_EXCHANGE);
+	// EOPNOTSUPP where the backend cannot.
+	exchange(p1, p2 string) error
+	unlink(p string) error
+	rmdir(p string) error
+
+	// lchmod, lchown, lutimes and truncate do not follow a final symlink
+	// (chmod of a symlink itself is EOPNOTSUPP on Linux).
+	chmod(p string, perm uint32) error
+	lchown(p string, uid, gid int) error
+	lutimes(p string, atime, mtime time.Time) error
+	truncate(p string, size int64) error
+
+	// caps reports what the backend can hold.
+	caps() caps
+	// close releases what the backend holds open (directory fds).
+	close() error
+}
+
+// caps are a backend's optional capabilities.
+type caps struct {
+	xattr    bool // getxattr/setxattr work
+	mknod    bool // device nodes (kernel whiteouts) can be created
+	hardlink bool // link works
+	symlink  bool // symlink works
+	exchange bool // exchange works
+	workArea bool // paths beginning with "/" address a work area
+	namelen  int  // longest name component (f_namelen)
+}
+
+// rooted is implemented by backends that live in a directory of the host
+// (native layers), so that New can apply the kernel's layer-overlap rules.
+type rooted interface {
+	// rootInfo reports the layer root's absolute, symlink-free path and
+	// its device and inode numbers.
+	rootInfo() (path string, dev, ino uint64)
+}
+
+// workAttacher is implemented by backends whose work area is a separate
+// layer (native layers, where workdir= is its own directory): New calls
+// attachWork on the upper with the work layer's backend, after checking
+// that both are on one filesystem.
+type workAttacher interface {
+	attachWork(work backend) error
+}
