@@ -1,5 +1,7 @@
 package overlay
 
+import "syscall"
+
 // Options configures an overlay. The zero value of every mode means "the
 // kernel's default" (module parameters as shipped: redirect_dir=follow,
 // index=off, xino=off, metacopy=off, nfs_export=off, uuid=auto, fsync=auto,
@@ -107,3 +109,31 @@ const (
 	VerityOn
 	VerityRequire
 )
+
+// supported refuses the options whose features the library does not have
+// yet, naming them: no option is silently ignored.
+func (r resolved) supported() error {
+	refuse := func(opt string) error {
+		return optionErr(opt, syscall.EOPNOTSUPP, "not supported by this version of the library")
+	}
+	switch {
+	case r.redirect == RedirectOn:
+		return refuse("redirect_dir=on")
+	case r.index:
+		return refuse("index=on")
+	case r.nfsExport:
+		return refuse("nfs_export=on")
+	case r.metacopy:
+		return refuse("metacopy=on")
+	case r.xino == XinoOn || r.xino == XinoAuto:
+		return refuse("xino=" + r.xino.String())
+	case r.verity == VerityOn || r.verity == VerityRequire:
+		return refuse("verity=" + r.verity.String())
+	}
+	return nil
+}
+
+// newOptErr is optionErr for an error from a layer.
+func newOptErr(opt string, err error, msg string) error {
+	return optionErr(opt, errnoOf(err), msg)
+}

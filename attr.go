@@ -1,0 +1,136 @@
+package overlay
+
+import (
+	"io/fs"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// fileMode converts a raw st_mode into an fs.FileMode, as os does.
+func fileMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		mode |= fs.ModeDir
+	case syscall.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case syscall.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case syscall.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		mode |= fs.ModeDevice
+	}
+	if m&syscall.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&syscall.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&syscall.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+// rawPerm converts the permission part of an fs.FileMode into st_mode
+// bits, as os.Chmod does (setuid, setgid and sticky included).
+func rawPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= syscall.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= syscall.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= syscall.S_ISVTX
+	}
+	return p
+}
+
+// fileInfo is the overlay's fs.FileInfo. Sys returns a *syscall.Stat_t on
+// Linux, as os.Stat's does.
+type fileInfo struct {
+	name string
+	a    attr
+}
+
+func (fi *fileInfo) Name() string       { return fi.name }
+func (fi *fileInfo) Size() int64        { return fi.a.Size }
+func (fi *fileInfo) Mode() fs.FileMode  { return fileMode(fi.a.Mode) }
+func (fi *fileInfo) ModTime() time.Time { return fi.a.Mtime }
+func (fi *fileInfo) IsDir() bool        { return fi.a.isDir() }
+func (fi *fileInfo) Sys() any           { return statT(&fi.a) }
+
+// baseName is os's basename: the last element of name, trailing slashes
+// removed ("/" stays "/").
+func baseName(name string) string {
+	for len(name) > 1 && name[len(name)-1] == '/' {
+		name = name[:len(name)-1]
+	}
+	if i := strings.LastIndexByte(name, '/'); i >= 0 && len(name) > 1 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// nodeAttr returns the attributes of n as the overlay shows them (§1.4,
+// §5.3): from the upper object when there is one (read afresh: it
+// changes), else from the top lower object (cached: lowers do not change
+// while in use); merge dirs report nlink 1; st_dev and st_ino by the
+// kernel's rules for xino=off. Callers hold FS.mu.
+func (fsys *FS) nodeAttr(n *node) (attr, error) {
+	var a attr
+	if n.upper {
+		var err error
+		if a, err = fsys.upper.b.lstat(n.path()); err != nil {
+			return attr{}, err
+		}
+	} else {
+		a = n.lattr
+	}
+	layers := len(n.lowers)
+	if n.upper {
+		layers++
+	}
+	if n.isDir() && (layers > 1 || n.parent == nil) {
+		a.Nlink = 1
+	}
+	fsys.inoDev(n, &a)
+	return a, nil
+}
+
+// inoDev sets st_dev and st_ino (§5.3, xino=off): with all layers on one
+// filesystem, the overlay's device and the real inode number; otherwise
+// dirs get the overlay's device and an overlay-allocated, non-persistent
+// inode number, and non-dirs keep the device and inode of the layer that
+// holds them.
+func (fsys *FS) inoDev(n *node, a *attr) {
+	if fsys.samefs {
+		a.Dev = fsys.dev
+		return
+	}
+	if !n.isDir() {
+		return
+	}
+	a.Dev = fsys.dev
+	if n.parent == nil {
+		a.Ino = fsys.root.ino.Load()
+		return
+	}
+	a.Ino = fsys.dirIno(n)
+}
+
+// dirIno returns n's overlay-allocated inode number, allocating it on
+// first use (the kernel's get_next_ino for dirs on multi-fs overlays).
+func (fsys *FS) dirIno(n *node) uint64 {
+	if v := n.ino.Load(); v != 0 {
+		return v
+	}
+	n.ino.CompareAndSwap(0, fsys.inoNext.Add(1))
+	return n.ino.Load()
+}

@@ -1,0 +1,240 @@
+package overlay
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"syscall"
+)
+
+// copyChunk is the unit of the data copy: the kernel splices 1 MiB at a
+// time (OVL_COPY_UP_CHUNK_SIZE in fs/overlayfs/copy_up.c).
+const copyChunk = 1 << 20
+
+// errStale reports that a node was dropped from the cache while an
+// operation had let go of FS.mu; the operation walks again.
+var errStale = errors.New("overlay: stale node")
+
+// copyUp makes n exist in the upper layer (semantics §3), ancestors
+// first. The copy is built in the work dir — data, xattrs, mode, owner,
+// times — and appears under its name by one atomic rename, so a crash
+// never exposes a partial object. With data false (an open with O_TRUNC),
+// a regular file is copied as empty, as the kernel does.
+//
+// Copy-up of one node is serialised by node.cu and re-checked under it,
+// so concurrent callers copy once; FS.mu is held only for the final
+// rename, never while data is copied. Callers hold no FS lock. It returns
+// errStale when n was dropped from the cache meanwhile.
+func (fsys *FS) copyUp(n *node, data bool) error {
+	if fsys.upper == nil {
+		return syscall.EROFS
+	}
+	fsys.mu.RLock()
+	done, stale, parent := n.upper, n.stale(), n.parent
+	fsys.mu.RUnlock()
+	if stale {
+		return errStale
+	}
+	if done {
+		return nil
+	}
+	if parent != nil {
+		if err := fsys.copyUp(parent, true); err != nil {
+			return err
+		}
+	}
+
+	n.cu.Lock()
+	defer n.cu.Unlock()
+	fsys.mu.RLock()
+	done, stale = n.upper, n.stale()
+	src := n.lowers
+	a := n.lattr
+	fsys.mu.RUnlock()
+	if stale {
+		return errStale
+	}
+	if done {
+		return nil
+	}
+	if len(src) == 0 {
+		return syscall.ENOENT
+	}
+	lr := src[0]
+	lower := fsys.lowers[lr.layer]
+
+	tmp := fsys.upper.temp()
+	if err := fsys.buildCopy(lower, lr.path, a, tmp, data); err != nil {
+		fsys.upper.removeAll(tmp, a.isDir())
+		return err
+	}
+
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	if n.stale() || !n.parent.upper {
+		fsys.upper.removeAll(tmp, a.isDir())
+		return errStale
+	}
+	parentPath := n.parent.path()
+	pa, perr := fsys.upper.b.lstat(parentPath)
+	if err := fsys.upper.b.rename(tmp, joinPath(parentPath, n.name)); err != nil {
+		fsys.upper.removeAll(tmp, a.isDir())
+		return err
+	}
+	if perr == nil {
+		// The kernel restores the parent's times after the copy-up (§3.2).
+		fsys.upper.b.lutimes(parentPath, pa.Atime, pa.Mtime)
+	}
+	n.upper = true
+	n.upperGen++
+	if a.isDir() {
+		n.whiteouts = true
+	}
+	return nil
+}
+
+// buildCopy makes the copy of the lower object at lp in the work area at
+// tmp: the object, its data, its xattrs (the overlay's private ones
+// excepted), then mode, owner and times, in the kernel's order (§3.2 step
+// 6): the data first, so that writing it cannot strip security xattrs or
+// setuid bits set afterwards.
+func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data bool) error {
+	u := fsys.upper.b
+	switch a.typ() {
+	case syscall.S_IFDIR:
+		if err := u.mkdir(tmp, 0o700); err != nil {
+			return err
+		}
+	case syscall.S_IFREG:
+		if err := fsys.copyData(lower, lp, a, tmp, data); err != nil {
+			return err
+		}
+	case syscall.S_IFLNK:
+		target, err := lower.b.readlink(lp)
+		if err != nil {
+			return err
+		}
+		if err := u.symlink(target, tmp); err != nil {
+			return err
+		}
+	default:
+		if err := u.mknod(tmp, a.Mode, a.Rdev); err != nil {
+			return err
+		}
+	}
+	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
+		return err
+	}
+	if !a.isLink() {
+		if err := u.chmod(tmp, a.perm()); err != nil {
+			return err
+		}
+	}
+	if err := u.lchown(tmp, int(a.Uid), int(a.Gid)); err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
+		return err
+	}
+	if a.isLink() && fsys.upper.format == formatOCI {
+		return nil // afero cannot set a symlink's own times
+	}
+	return u.lutimes(tmp, a.Atime, a.Mtime)
+}
+
+// copyData copies a regular file's bytes into a new file at tmp, 1 MiB at a
+// time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
+// data copy-ups before linking them into place, §3.5).
+func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool) (err error) {
+	out, err := fsys.upper.b.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if !data || a.Size == 0 {
+		return nil
+	}
+	in, err := lower.b.open(lp, syscall.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	buf := make([]byte, copyChunk)
+	var off int64
+	for off < a.Size {
+		n, rerr := in.ReadAt(buf, off)
+		if n > 0 {
+			if allZero(buf[:n]) && off+int64(n) < a.Size {
+				// Leave a hole, as the kernel's SEEK_DATA skipping does;
+				// the final chunk is always written so the size is right.
+				off += int64(n)
+				continue
+			}
+			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if off < a.Size {
+		if err := out.Truncate(a.Size); err != nil {
+			return err
+		}
+	}
+	if fsys.feat.fsync != FsyncVolatile {
+		return out.Sync()
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// copyXattrs copies the xattrs of the lower object to tmp, except the
+// overlay's private ones (escaped ones, P+"overlay.*", are copied as they
+// are). EOPNOTSUPP from the upper is ignored, as the kernel ignores it for
+// everything but ACLs and security xattrs (§3.3).
+func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
+	if !lower.caps.xattr {
+		return nil
+	}
+	names, err := lower.b.listxattr(lp)
+	if err != nil {
+		if errors.Is(err, syscall.EOPNOTSUPP) {
+			return nil
+		}
+		return err
+	}
+	for _, name := range names {
+		if fsys.isPrivate(name) {
+			continue
+		}
+		v, err := lower.b.getxattr(lp, name)
+		if err != nil {
+			if errors.Is(err, syscall.ENODATA) {
+				continue
+			}
+			return err
+		}
+		if err := fsys.upper.b.setxattr(tmp, name, v); err != nil {
+			if errors.Is(err, syscall.EOPNOTSUPP) && !strings.HasPrefix(name, "security.") && !strings.HasPrefix(name, "system.posix_acl") {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package overlay
+
+import (
+	"syscall"
+)
+
+// lockForChange walks name with FS.mu held for writing, runs check on the
+// result (the VFS's checks: existence, type, EROFS), and makes sure the
+// final component's parent dir is in the upper layer, copying it up
+// (without FS.mu) and walking again when it is not. On success it returns
+// with FS.mu held for writing; the caller unlocks.
+func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkResult) error) (walkResult, error) {
+	for {
+		fsys.mu.Lock()
+		r, err := fsys.walk(name, follow)
+		if err == nil {
+			err = check(r)
+		}
+		if err != nil {
+			fsys.mu.Unlock()
+			return r, err
+		}
+		if r.parent == nil || r.parent.upper {
+			return r, nil
+		}
+		p := r.parent
+		fsys.mu.Unlock()
+		if err := fsys.copyUp(p, true); err != nil && err != errStale {
+			return r, err
+		}
+	}
+}
+
+// checkCreate is the VFS's check before creating name: it must not exist
+// (EEXIST comes before EROFS, as in filename_create), and the overlay
+// needs an upper.
+func (fsys *FS) checkCreate(r walkResult) error {
+	if r.parent == nil || r.n.present {
+		return syscall.EEXIST
+	}
+	if fsys.upper == nil {
+		return syscall.EROFS
+	}
+	if fsys.upper.hiddenName(r.name) {
+		return syscall.EINVAL
+	}
+	return nil
+}
+
+// createObj makes a new object at the negative name r in the upper
+// layer, mk creating it at a given upper path (§11.2). Over an upper
+// whiteout, the kernel format builds the object in the work dir and
+// renames it over the whiteout (a dir is marked opaque and exchanged with
+// it), so the name is never missing nor half-made; the OCI format creates
+// the object, marks a dir opaque, then drops the ".wh." file. Callers hold
+// FS.mu for writing and forget the name afterwards.
+func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) error {
+	u := fsys.upper
+	p := joinPath(r.parent.path(), r.name)
+	if !r.n.upperWh {
+		return mk(p)
+	}
+	if u.format == formatOCI {
+		if err := mk(p); err != nil {
+			return err
+		}
+		if isDir {
+			if err := u.setOpaque(p); err != nil {
+				u.removeAll(p, true)
+				return err
+			}
+		}
+		return u.clearWhiteoutOCI(p)
+	}
+	tmp := u.temp()
+	if err := mk(tmp); err != nil {
+		return err
+	}
+	if isDir {
+		err := u.setOpaque(tmp)
+		if err == nil {
+			err = u.b.exchange(tmp, p)
+		}
+		if err != nil {
+			u.removeAll(tmp, true)
+			return err
+		}
+		return u.removeAll(tmp, false) // the whiteout, now in the work dir
+	}
+	if err := u.b.rename(tmp, p); err != nil {
+		u.removeAll(tmp, false)
+		return err
+	}
+	return nil
+}
+
+func (fsys *FS) mkdir(name string, perm uint32) error {
+	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	if err != nil {
+		return err
+	}
+	defer fsys.mu.Unlock()
+	mode := perm &^ fsys.umask
+	err = fsys.createObj(r, true, func(p string) error {
+		if err := fsys.upper.b.mkdir(p, mode); err != nil {
+			return err
+		}
+		return fsys.upper.b.chmod(p, mode)
+	})
+	fsys.forget(r.parent, r.name)
+	return err
+}
+
+func (fsys *FS) symlink(target, name string) error {
+	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	if err != nil {
+		return err
+	}
+	defer fsys.mu.Unlock()
+	if !fsys.upper.caps.symlink {
+		return syscall.EPERM
+	}
+	err = fsys.createObj(r, false, func(p string) error { return fsys.upper.b.symlink(target, p) })
+	fsys.forget(r.parent, r.name)
+	return err
+}
+
+func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
+	if mode&syscall.S_IFMT == syscall.S_IFCHR && dev == 0 {
+		return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
+	}
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
+	case 0, syscall.S_IFREG:
+		mode |= syscall.S_IFREG
+	case syscall.S_IFDIR:
+		return syscall.EPERM
+	default:
+		return syscall.EINVAL
+	}
+	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	if err != nil {
+		return err
+	}
+	defer fsys.mu.Unlock()
+	m := mode&syscall.S_IFMT | (mode&^syscall.S_IFMT)&^fsys.umask
+	err = fsys.createObj(r, false, func(p string) error {
+		if m&syscall.S_IFMT == syscall.S_IFREG {
+			return fsys.upper.createEmpty(p)
+		}
+		return fsys.upper.b.mknod(p, m, dev)
+	})
+	fsys.forget(r.parent, r.name)
+	return err
+}
+
+// link makes newname a hard link to oldname (§11.5): the source is copied
+// up whole, then linked within the upper layer.
+func (fsys *FS) link(oldname, newname string) error {
+	for {
+		fsys.mu.Lock()
+		src, err := fsys.walk(oldname, followNever)
+		if err == nil && !src.n.present {
+			err = syscall.ENOENT
+		}
+		if err != nil {
+			fsys.mu.Unlock()
+			return err
+		}
+		dst, err := fsys.walk(newname, followNever)
+		if err == nil {
+			err = fsys.checkCreate(dst)
+		}
+		if err == nil && src.n.isDir() {
+			err = syscall.EPERM
+		}
+		if err != nil {
+			fsys.mu.Unlock()
+			return err
+		}
+		if !src.n.upper || !dst.parent.upper {
+			n, p := src.n, dst.parent
+			fsys.mu.Unlock()
+			if err := fsys.copyUp(n, true); err != nil && err != errStale {
+				return err
+			}
+			if err := fsys.copyUp(p, true); err != nil && err != errStale {
+				return err
+			}
+			continue
+		}
+		if !fsys.upper.caps.hardlink {
+			fsys.mu.Unlock()
+			return syscall.EPERM
+		}
+		op := src.n.path()
+		err = fsys.createObj(dst, false, func(p string) error { return fsys.upper.b.link(op, p) })
+		fsys.forget(dst.parent, dst.name)
+		fsys.mu.Unlock()
+		return err
+	}
+}
+
+// unlink removes a non-dir (§11.3): a name that a lower layer also has
+// is replaced by a whiteout, a pure upper name just goes.
+func (fsys *FS) unlink(name string) error {
+	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+		if r.parent == nil {
+			return syscall.EISDIR
+		}
+		if fsys.upper == nil {
+			return syscall.EROFS
+		}
+		switch {
+		case !r.n.present:
+			return syscall.ENOENT
+		case r.n.isDir():
+			return syscall.EISDIR
+		case r.dirOK:
+			return syscall.ENOTDIR
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer fsys.mu.Unlock()
+	return fsys.removeName(r)
+}
+
+// removeName removes the present name r from the overlay, leaving a
+// whiteout when a lower layer has the name. Callers hold FS.mu for writing
+// with r's parent in the upper layer, and have checked that a dir is
+// empty.
+func (fsys *FS) removeName(r walkResult) error {
+	defer fsys.forget(r.parent, r.name)
+	p := joinPath(r.parent.path(), r.name)
+	pos, err := fsys.lowerPositive(r.parent, r.name)
+	if err != nil {
+		return err
+	}
+	if pos {
+		existing := uint32(0)
+		if r.n.upper {
+			existing = r.n.typ
+		}
+		return fsys.upper.whiteout(p, existing)
+	}
+	if r.n.isDir() {
+		return fsys.upper.removeAll(p, true)
+	}
+	return fsys.upper.b.unlink(p)
+}
+
+// rmdir removes an empty dir (§11.3): ENOTEMPTY while any entry is
+// visible through the overlay, lower ones included.
+func (fsys *FS) rmdir(name string) error {
+	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+		switch {
+		case r.parent == nil:
+			return syscall.EBUSY
+		case r.last == ".":
+			return syscall.EINVAL
+		case r.last == "..":
+			return syscall.ENOTEMPTY
+		case fsys.upper == nil:
+			return syscall.EROFS
+		case !r.n.present:
+			return syscall.ENOENT
+		case !r.n.isDir():
+			return syscall.ENOTDIR
+		}
+		return fsys.checkEmpty(r.n)
+	})
+	if err != nil {
+		return err
+	}
+	defer fsys.mu.Unlock()
+	return fsys.removeName(r)
+}
+
+// checkEmpty returns ENOTEMPTY when dir n shows any entry. Callers hold
+// FS.mu.
+func (fsys *FS) checkEmpty(n *node) error {
+	ents, err := fsys.listNode(n)
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	return nil
+}

@@ -1,0 +1,393 @@
+package overlay
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// File is an open file or directory of an overlay. It implements
+// afero.File and fs.ReadDirFile. A File is safe for concurrent use.
+//
+// A file opened read-only on a lower layer reads the upper copy once the
+// object has been copied up (by a writer through another File, a chmod,
+// ...), keeping its offset: the kernel's behaviour since 4.19 (§3.6).
+type File struct {
+	fsys  *FS
+	name  string // as given to Open
+	n     *node  // immutable
+	isDir bool   // immutable
+	read  bool   // opened for reading; immutable
+	write bool   // opened for writing; immutable
+	app   bool   // O_APPEND; immutable
+
+	mu      sync.Mutex // protects the fields below
+	bf      bfile      // nil for dirs and after Close
+	onUpper bool       // bf is the upper object
+	closed  bool
+	off     int64
+	list    []dirEntry // a dir's listing, built on the first read
+	listed  bool
+}
+
+func (f *File) pathErr(op string, err error) error {
+	if err == fs.ErrClosed {
+		return &fs.PathError{Op: op, Path: f.name, Err: fs.ErrClosed}
+	}
+	return pathErr(op, f.name, err)
+}
+
+// Name returns the name as given to Open.
+func (f *File) Name() string { return f.name }
+
+// current returns the backing file to read from, switching a read-only
+// lower file to the upper copy once there is one. Callers hold f.mu.
+func (f *File) current() (bfile, error) {
+	if f.closed {
+		return nil, fs.ErrClosed
+	}
+	if f.isDir {
+		return nil, syscall.EISDIR
+	}
+	if f.onUpper {
+		return f.bf, nil
+	}
+	f.fsys.mu.RLock()
+	up, stale := f.n.upper, f.n.stale()
+	var p string
+	if up && !stale {
+		p = f.n.path()
+	}
+	nf, err := bfile(nil), error(nil)
+	if up && !stale {
+		nf, err = f.fsys.upper.b.open(p, syscall.O_RDONLY, 0)
+	}
+	f.fsys.mu.RUnlock()
+	if nf != nil && err == nil {
+		f.bf.Close()
+		f.bf, f.onUpper = nf, true
+	}
+	return f.bf, nil
+}
+
+// Read is like os.File.Read.
+func (f *File) Read(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.readAt(b, f.off)
+	f.off += int64(n)
+	if err != nil && err != io.EOF {
+		return n, f.pathErr("read", err)
+	}
+	if n == 0 && len(b) > 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// ReadAt is like os.File.ReadAt.
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, f.pathErr("readat", syscall.EINVAL)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.readAt(b, off)
+	if err != nil && err != io.EOF {
+		return n, f.pathErr("readat", err)
+	}
+	return n, err
+}
+
+func (f *File) readAt(b []byte, off int64) (int, error) {
+	bf, err := f.current()
+	if err != nil {
+		return 0, err
+	}
+	if !f.read {
+		return 0, syscall.EBADF
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	return bf.ReadAt(b, off)
+}
+
+// Write is like os.File.Write; with O_APPEND every write goes to the end.
+func (f *File) Write(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bf, err := f.writable()
+	if err != nil {
+		return 0, f.pathErr("write", err)
+	}
+	if f.app {
+		a, err := bf.Stat()
+		if err != nil {
+			return 0, f.pathErr("write", err)
+		}
+		f.off = a.Size
+	}
+	n, err := bf.WriteAt(b, f.off)
+	f.off += int64(n)
+	if err != nil {
+		return n, f.pathErr("write", err)
+	}
+	return n, nil
+}
+
+// WriteAt is like os.File.WriteAt (which refuses O_APPEND files).
+func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bf, err := f.writable()
+	if err == nil && f.app {
+		err = syscall.EINVAL
+	}
+	if err == nil && off < 0 {
+		err = syscall.EINVAL
+	}
+	if err != nil {
+		return 0, f.pathErr("writeat", err)
+	}
+	n, err := bf.WriteAt(b, off)
+	if err != nil {
+		return n, f.pathErr("writeat", err)
+	}
+	return n, nil
+}
+
+// WriteString is like os.File.WriteString.
+func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
+
+func (f *File) writable() (bfile, error) {
+	if f.closed {
+		return nil, fs.ErrClosed
+	}
+	if f.isDir {
+		return nil, syscall.EISDIR
+	}
+	if !f.write {
+		return nil, syscall.EBADF
+	}
+	return f.bf, nil
+}
+
+// Seek is like os.File.Seek. On a directory only io.SeekStart and
+// io.SeekCurrent work (SEEK_END is EINVAL, as on the kernel's overlay),
+// and seeking to 0 re-reads the directory.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, f.pathErr("seek", fs.ErrClosed)
+	}
+	var base int64
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		base = f.off
+	case io.SeekEnd:
+		if f.isDir {
+			return 0, f.pathErr("seek", syscall.EINVAL)
+		}
+		bf, err := f.current()
+		if err != nil {
+			return 0, f.pathErr("seek", err)
+		}
+		a, err := bf.Stat()
+		if err != nil {
+			return 0, f.pathErr("seek", err)
+		}
+		base = a.Size
+	default:
+		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
+	if base+offset < 0 {
+		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
+	f.off = base + offset
+	if f.isDir && f.off == 0 {
+		f.listed = false
+	}
+	return f.off, nil
+}
+
+// Stat is like os.File.Stat.
+func (f *File) Stat() (fs.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, f.pathErr("stat", fs.ErrClosed)
+	}
+	var a attr
+	var err error
+	if f.isDir {
+		f.fsys.mu.RLock()
+		a, err = f.fsys.nodeAttr(f.n)
+		f.fsys.mu.RUnlock()
+	} else {
+		var bf bfile
+		if bf, err = f.current(); err == nil {
+			if a, err = bf.Stat(); err == nil {
+				f.fsys.mu.RLock()
+				f.fsys.inoDev(f.n, &a)
+				f.fsys.mu.RUnlock()
+			}
+		}
+	}
+	if err != nil {
+		return nil, f.pathErr("stat", err)
+	}
+	return &fileInfo{name: baseName(f.name), a: a}, nil
+}
+
+// Sync is like os.File.Sync.
+func (f *File) Sync() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return f.pathErr("sync", fs.ErrClosed)
+	}
+	if f.bf == nil {
+		return nil
+	}
+	return f.pathErr("sync", f.bf.Sync())
+}
+
+// Truncate is like os.File.Truncate: the file must be open for writing.
+func (f *File) Truncate(size int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bf, err := f.writable()
+	if err == syscall.EBADF || err == syscall.EISDIR || err == nil && size < 0 {
+		err = syscall.EINVAL
+	}
+	if err != nil {
+		return f.pathErr("truncate", err)
+	}
+	return f.pathErr("truncate", bf.Truncate(size))
+}
+
+// Close is like os.File.Close.
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return f.pathErr("close", fs.ErrClosed)
+	}
+	f.closed = true
+	if f.bf != nil {
+		err := f.bf.Close()
+		f.bf = nil
+		return f.pathErr("close", err)
+	}
+	return nil
+}
+
+// entries returns up to n entries from the directory position (all when
+// n <= 0), building the merged listing on the first read.
+func (f *File) entries(op string, n int) ([]dirEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, f.pathErr(op, fs.ErrClosed)
+	}
+	if !f.isDir {
+		return nil, f.pathErr(op, syscall.ENOTDIR)
+	}
+	if !f.listed {
+		f.fsys.mu.RLock()
+		list, err := f.fsys.listNode(f.n)
+		f.fsys.mu.RUnlock()
+		if err != nil {
+			return nil, f.pathErr(op, err)
+		}
+		f.list, f.listed = list, true
+	}
+	rest := f.list[min(int(f.off), len(f.list)):]
+	if n > 0 && len(rest) > n {
+		rest = rest[:n]
+	}
+	f.off += int64(len(rest))
+	if n > 0 && len(rest) == 0 {
+		return nil, io.EOF
+	}
+	return rest, nil
+}
+
+// ReadDir is like os.File.ReadDir, but the entries come in the kernel's
+// merged order rather than sorted.
+func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
+	ents, err := f.entries("readdirent", n)
+	out := make([]fs.DirEntry, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, &dirEnt2{f: f, e: e})
+	}
+	return out, err
+}
+
+// Readdir is like os.File.Readdir (entries in the kernel's merged order).
+func (f *File) Readdir(count int) ([]os.FileInfo, error) {
+	ents, err := f.entries("readdirent", count)
+	out := make([]os.FileInfo, 0, len(ents))
+	for _, e := range ents {
+		fi, lerr := f.fsys.lstatIn(f.n, e.name)
+		if lerr != nil {
+			continue // gone since the listing, as os skips it
+		}
+		out = append(out, fi)
+	}
+	return out, err
+}
+
+// Readdirnames is like os.File.Readdirnames.
+func (f *File) Readdirnames(n int) ([]string, error) {
+	ents, err := f.entries("readdirent", n)
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.name)
+	}
+	return out, err
+}
+
+// dirEnt2 is an fs.DirEntry of an open overlay directory.
+type dirEnt2 struct {
+	f *File
+	e dirEntry
+}
+
+func (d *dirEnt2) Name() string { return d.e.name }
+func (d *dirEnt2) IsDir() bool  { return d.Type().IsDir() }
+func (d *dirEnt2) Type() fs.FileMode {
+	if d.e.typ != 0 {
+		return fileMode(d.e.typ).Type()
+	}
+	fi, err := d.Info()
+	if err != nil {
+		return 0
+	}
+	return fi.Mode().Type()
+}
+func (d *dirEnt2) Info() (fs.FileInfo, error) { return d.f.fsys.lstatIn(d.f.n, d.e.name) }
+func (d *dirEnt2) String() string             { return fs.FormatDirEntry(d) }
+
+// lstatIn is Lstat of the name in dir, as the overlay shows it.
+func (fsys *FS) lstatIn(dir *node, name string) (fs.FileInfo, error) {
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	c, err := fsys.child(dir, name)
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	if !c.present {
+		return nil, pathErr("lstat", name, syscall.ENOENT)
+	}
+	a, err := fsys.nodeAttr(c)
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	return &fileInfo{name: name, a: a}, nil
+}

@@ -1,0 +1,388 @@
+package overlay
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// maxSymlinks is the number of symlinks one path walk may follow before it
+// fails with ELOOP: Linux's MAXSYMLINKS (include/linux/namei.h).
+const maxSymlinks = 40
+
+// maxNameLen is the longest name component any layer here accepts
+// (NAME_MAX, include/uapi/linux/limits.h); longer names are ENAMETOOLONG as
+// in ovl_lookup's f_namelen check.
+const maxNameLen = 255
+
+// lowerRef names an object in one lower layer: the layer's index in
+// FS.lowers and the path inside that layer. The path is kept per layer,
+// not derived from the overlay path, so that redirects (which make a lower
+// path differ from the overlay path) fit without changing callers.
+type lowerRef struct {
+	layer int
+	path  string
+}
+
+// node is a cached lookup result, the overlay's dentry: one name in one
+// parent, positive or negative. Nodes form a tree mirroring the overlay
+// namespace. A node is created by lookupChild and published in its
+// parent's children map; its resolution fields are then changed only with
+// FS.mu held for writing. A node that a namespace change made stale is
+// marked dead and unlinked from its parent, so the next walk resolves the
+// name afresh from the layers.
+type node struct {
+	// parent and name: protected by FS.mu (nil parent = root).
+	parent *node
+	name   string
+
+	// mu protects children (and nothing else); it is taken under FS.mu
+	// held for reading or writing, never the other way round.
+	mu       sync.Mutex
+	children map[string]*node
+
+	// Resolution. Protected by FS.mu.
+	dead      bool          // dropped from the cache; must not be used for new work
+	present   bool          // the name resolves to an object
+	upper     bool          // the object exists in the upper layer at path(n)
+	upperWh   bool          // the upper layer holds a whiteout at this name (only when !present)
+	typ       uint32        // S_IFMT of the object, when present
+	opaque    bool          // a dir whose merge stopped at an opaque dir (upper or lower)
+	lowers    []lowerRef    // lower objects: a dir's merged stack, top first; at most one for a non-dir
+	lattr     attr          // attr of lowers[0] (lowers are immutable while in use)
+	ino       atomic.Uint64 // overlay-allocated inode number, allocated on first use
+	upperGen  uint64        // bumped when the object is copied up, so open files re-target
+	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
+
+	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
+	// is taken before FS.mu, never while holding it.
+	cu sync.Mutex
+}
+
+func (n *node) isDir() bool { return n.typ == syscall.S_IFDIR }
+
+// merged reports whether n is a merge dir: a dir present in the upper and
+// in at least one lower layer, whose listing unions the layers.
+func (n *node) merged() bool { return n.isDir() && n.upper && len(n.lowers) > 0 }
+
+// path is the overlay path of n ("" for the root), which is also its path
+// in the upper layer. Callers hold FS.mu.
+func (n *node) path() string {
+	if n.parent == nil {
+		return ""
+	}
+	var parts []string
+	for p := n; p.parent != nil; p = p.parent {
+		parts = append(parts, p.name)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString(parts[i])
+		if i > 0 {
+			b.WriteByte('/')
+		}
+	}
+	return b.String()
+}
+
+// stale reports whether n or an ancestor was dropped from the cache.
+// Callers hold FS.mu.
+func (n *node) stale() bool {
+	for p := n; p != nil; p = p.parent {
+		if p.dead {
+			return true
+		}
+	}
+	return false
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// child returns the cached child, or resolves it from the layers and
+// caches it. Callers hold FS.mu (for reading or writing).
+func (fs *FS) child(parent *node, name string) (*node, error) {
+	parent.mu.Lock()
+	c := parent.children[name]
+	parent.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := fs.lookupChild(parent, name)
+	if err != nil {
+		return nil, err
+	}
+	parent.mu.Lock()
+	defer parent.mu.Unlock()
+	if old := parent.children[name]; old != nil {
+		return old, nil // another reader resolved it first
+	}
+	if parent.children == nil {
+		parent.children = make(map[string]*node)
+	}
+	parent.children[name] = c
+	return c, nil
+}
+
+// forget drops the cached child name of parent, marking it dead, so the
+// next walk resolves it afresh. Callers hold FS.mu for writing.
+func (fs *FS) forget(parent *node, name string) {
+	parent.mu.Lock()
+	if c := parent.children[name]; c != nil {
+		c.dead = true
+		delete(parent.children, name)
+	}
+	parent.mu.Unlock()
+}
+
+// lookupChild resolves name in parent across the layers with the kernel's
+// stop rules (ovl_lookup, semantics §1.3). Callers hold FS.mu.
+func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
+	if len(name) > maxNameLen {
+		return nil, syscall.ENAMETOOLONG
+	}
+	c := &node{parent: parent, name: name}
+	if !parent.present || !parent.isDir() {
+		return c, nil
+	}
+	stop := false
+	if parent.upper {
+		p := joinPath(parent.path(), name)
+		o, err := fs.upper.probe(p, false)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case o.kind == objNone:
+		case o.kind == objWhiteout:
+			c.upperWh = true
+			stop = true
+		case o.a.isDir():
+			c.present, c.upper, c.typ = true, true, syscall.S_IFDIR
+			if o.opaque {
+				c.opaque, stop = true, true
+			}
+		default:
+			c.present, c.upper, c.typ = true, true, o.a.typ()
+			stop = true
+		}
+	}
+	for i, lr := range parent.lowers {
+		if stop {
+			break
+		}
+		l := fs.lowers[lr.layer]
+		p := joinPath(lr.path, name)
+		o, err := l.probe(p, lr.layer == fs.bottom)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case o.kind == objNone:
+			continue
+		case o.kind == objWhiteout:
+			stop = true
+		case o.a.isDir():
+			if c.present && !c.isDir() {
+				stop = true // a dir below a non-dir is never merged
+				break
+			}
+			if !c.present {
+				c.present, c.typ = true, syscall.S_IFDIR
+			}
+			if len(c.lowers) == 0 {
+				c.lattr = o.a
+			}
+			c.lowers = append(c.lowers, lowerRef{layer: lr.layer, path: p})
+			if o.opaque {
+				c.opaque, stop = true, true
+			}
+		default:
+			// A non-dir ends the search: below an upper or lower dir it
+			// ends the merge and is ignored; otherwise it is the object.
+			if !c.present {
+				c.present, c.typ = true, o.a.typ()
+				c.lowers = []lowerRef{{layer: lr.layer, path: p}}
+				c.lattr = o.a
+			}
+			stop = true
+		}
+		_ = i
+	}
+	return c, nil
+}
+
+// lowerPositive reports whether name exists (not whited out) in a lower
+// layer below parent: the kernel's ovl_lower_positive, which decides
+// whether removing or renaming away the name must leave a whiteout.
+// Callers hold FS.mu.
+func (fs *FS) lowerPositive(parent *node, name string) (bool, error) {
+	for _, lr := range parent.lowers {
+		o, err := fs.lowers[lr.layer].probe(joinPath(lr.path, name), lr.layer == fs.bottom)
+		if err != nil {
+			return false, err
+		}
+		switch o.kind {
+		case objWhiteout:
+			return false, nil
+		case objNone:
+			continue
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// walkResult is where a walk ended.
+type walkResult struct {
+	parent *node  // the directory holding the final component (nil only for the root)
+	name   string // the final component as found in parent
+	n      *node  // the final node; may be negative (!n.present)
+	dirOK  bool   // the path ended in "/", "." or "..": the object must be a dir
+	last   string // the final component as written ("." and ".." included)
+}
+
+// followMode says whether a walk follows a symlink in the final component.
+type followMode uint8
+
+const (
+	followNo    followMode = iota // not followed, unless the path ends in "/" (lstat, open O_NOFOLLOW)
+	followYes                     // followed (stat, open)
+	followNever                   // never: the final component is the object (mkdir, unlink, rename)
+)
+
+// walk resolves name, the one path walker every operation uses.
+// Intermediate symlinks are always followed, inside the overlay: an
+// absolute target starts again at the overlay root, and ".." at the root
+// stays there, as in a chroot. The final component is followed when follow
+// is set (or the path ends in "/"). Callers hold FS.mu.
+func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
+	if strings.IndexByte(name, 0) >= 0 {
+		return walkResult{}, syscall.EINVAL
+	}
+	if name == "" {
+		return walkResult{}, syscall.ENOENT
+	}
+	comps := splitPath(name)
+	trailing := strings.HasSuffix(name, "/")
+	cur := fs.root
+	res := walkResult{n: fs.root, name: "", dirOK: true}
+	links := 0
+	for len(comps) > 0 {
+		c := comps[0]
+		comps = comps[1:]
+		last := len(comps) == 0
+		switch c {
+		case ".", "..":
+			if c == ".." && cur.parent != nil {
+				cur = cur.parent
+			}
+			res = walkResult{parent: cur.parent, name: cur.name, n: cur, dirOK: true, last: c}
+			continue
+		}
+		if !cur.present {
+			return res, syscall.ENOENT
+		}
+		if !cur.isDir() {
+			return res, syscall.ENOTDIR
+		}
+		ch, err := fs.child(cur, c)
+		if err != nil {
+			return res, err
+		}
+		if ch.present && ch.typ == syscall.S_IFLNK && (!last || follow == followYes || trailing && follow == followNo) {
+			links++
+			if links > maxSymlinks {
+				return res, syscall.ELOOP
+			}
+			target, err := fs.readlinkNode(ch)
+			if err != nil {
+				return res, err
+			}
+			if target == "" {
+				return res, syscall.ENOENT
+			}
+			tc := splitPath(target)
+			if strings.HasSuffix(target, "/") && len(comps) == 0 {
+				trailing = true
+			}
+			if strings.HasPrefix(target, "/") {
+				cur = fs.root
+				res = walkResult{n: fs.root, dirOK: true}
+			}
+			comps = append(tc, comps...)
+			continue
+		}
+		res = walkResult{parent: cur, name: c, n: ch, last: c}
+		if !last {
+			cur = ch
+		}
+	}
+	if trailing {
+		res.dirOK = true
+	}
+	return res, nil
+}
+
+// splitPath splits a slash-separated name into components, dropping empty
+// ones (so "/a//b/" is a, b).
+func splitPath(name string) []string {
+	var out []string
+	for len(name) > 0 {
+		i := strings.IndexByte(name, '/')
+		var c string
+		if i < 0 {
+			c, name = name, ""
+		} else {
+			c, name = name[:i], name[i+1:]
+		}
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// readlinkNode reads the target of a symlink node from the layer holding
+// it. Callers hold FS.mu.
+func (fs *FS) readlinkNode(n *node) (string, error) {
+	if n.upper {
+		return fs.upper.b.readlink(n.path())
+	}
+	if len(n.lowers) == 0 {
+		return "", syscall.ENOENT
+	}
+	lr := n.lowers[0]
+	return fs.lowers[lr.layer].b.readlink(lr.path)
+}
+
+// lookupFinal walks name and returns the final node, which must be
+// present. Callers hold FS.mu.
+func (fs *FS) lookupFinal(name string, follow followMode) (*node, error) {
+	r, err := fs.walk(name, follow)
+	if err != nil {
+		return nil, err
+	}
+	if !r.n.present {
+		return nil, syscall.ENOENT
+	}
+	if r.dirOK && !r.n.isDir() {
+		return nil, syscall.ENOTDIR
+	}
+	return r.n, nil
+}
+
+// errnoOf extracts the errno inside err (EIO when there is none).
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}

@@ -1,0 +1,252 @@
+package overlay
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// FS is an overlay: lower layers merged under one writable upper layer (or
+// none, read-only). It has afero.Fs's method set; IOFS gives an io/fs
+// view. An FS is safe for concurrent use. Its layers must not be changed
+// by anything else while it is open (the kernel calls that undefined).
+type FS struct {
+	opts   Options  // immutable after New
+	feat   resolved // effective feature settings; immutable after New
+	upper  *branch  // nil for a read-only overlay; immutable after New
+	lowers []*branch
+	// bottom is the index in lowers of the bottom-most regular lower
+	// layer (data-only layers follow it). Immutable after New.
+	bottom int
+	prefix string // private xattr prefix P; immutable after New
+	umask  uint32 // process umask at New; immutable
+	dev    uint64 // the overlay's own st_dev; immutable
+	samefs bool   // every layer on one filesystem (§5.3); immutable
+
+	// mu is the namespace lock: held for reading by lookups and reads of
+	// the cache, for writing by every change to the namespace or to a
+	// node's resolution. Lock order: node.cu, then FS.mu, then node.mu.
+	mu   sync.RWMutex
+	root *node // immutable pointer; the node itself is protected as nodes are
+
+	inoNext atomic.Uint64 // overlay-allocated inode numbers (§5.3)
+	closed  atomic.Bool
+}
+
+var (
+	_ afero.Fs        = (*FS)(nil)
+	_ afero.Lstater   = (*FS)(nil)
+	_ afero.Symlinker = (*FS)(nil)
+)
+
+// devCounter hands out the overlay's st_dev values, like the kernel's
+// anonymous block devices (major 0).
+var devCounter atomic.Uint64
+
+// New builds an overlay from o. It checks the layers and options as the
+// kernel's mount does, prepares the upper's work area (the kernel empties
+// W/work at every mount), and does no scan of the lower layers: its cost
+// does not grow with their size.
+func New(o Options) (*FS, error) {
+	if err := o.validateLayers(); err != nil {
+		return nil, err
+	}
+	feat, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := feat.supported(); err != nil {
+		return nil, err
+	}
+	fsys := &FS{opts: o, feat: feat, umask: processUmask()}
+	fsys.prefix = "trusted.overlay."
+	if feat.userxattr {
+		fsys.prefix = "user.overlay."
+	}
+	counter := new(atomic.Uint64)
+	mk := func(l *Layer) *branch {
+		return &branch{l: l, b: l.b, format: l.format, prefix: fsys.prefix, caps: l.b.caps(), tmp: counter}
+	}
+	for _, l := range o.Lower {
+		fsys.lowers = append(fsys.lowers, mk(l))
+	}
+	fsys.bottom = len(fsys.lowers) - 1
+	for _, l := range o.DataOnly {
+		fsys.lowers = append(fsys.lowers, mk(l))
+	}
+	if o.Upper != nil {
+		fsys.upper = mk(o.Upper)
+		if wa, ok := o.Upper.b.(workAttacher); ok {
+			if o.Work == nil {
+				return nil, newOptErr("workdir", syscall.EINVAL, "missing 'workdir'")
+			}
+			if err := wa.attachWork(o.Work.b); err != nil {
+				return nil, newOptErr("workdir", err, "cannot use as work dir of the upper layer")
+			}
+			fsys.upper.caps = o.Upper.b.caps()
+		}
+		if !fsys.upper.caps.workArea {
+			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
+		}
+		if err := fsys.setupWork(); err != nil {
+			return nil, err
+		}
+	}
+	fsys.dev = mkdev(0, 0x8000+devCounter.Add(1))
+	if err := fsys.initRoot(); err != nil {
+		return nil, err
+	}
+	return fsys, nil
+}
+
+// initRoot builds the root node: always a merge of the upper root and all
+// regular lower roots (the kernel treats the root as merge, §1.4).
+func (fsys *FS) initRoot() error {
+	r := &node{present: true, typ: syscall.S_IFDIR, upper: fsys.upper != nil}
+	devs := map[uint64]bool{}
+	if fsys.upper != nil {
+		a, err := fsys.upper.b.lstat("")
+		if err != nil {
+			return &fs.PathError{Op: "stat", Path: "/", Err: err}
+		}
+		devs[a.Dev] = true
+	}
+	for i, l := range fsys.lowers {
+		a, err := l.b.lstat("")
+		if err != nil {
+			return &fs.PathError{Op: "stat", Path: "/", Err: err}
+		}
+		if !a.isDir() {
+			return newOptErr("lowerdir", syscall.ENOTDIR, "layer root is not a directory")
+		}
+		devs[a.Dev] = true
+		if i > fsys.bottom {
+			continue // data-only layers are not part of the namespace
+		}
+		if len(r.lowers) == 0 {
+			r.lattr = a
+		}
+		r.lowers = append(r.lowers, lowerRef{layer: i, path: ""})
+	}
+	fsys.samefs = len(devs) == 1
+	r.ino.Store(fsys.inoNext.Add(2)) // the kernel's non-persistent numbers start at 2 for the root
+	fsys.root = r
+	return nil
+}
+
+// setupWork prepares the work area as the kernel's mount does (§10.4):
+// refuse an upper marked with an incompat feature, empty and recreate
+// W/work, and for fsync=volatile leave the dirty marker.
+func (fsys *FS) setupWork() error {
+	b := fsys.upper.b
+	if ents, err := b.readDir("/work/incompat"); err == nil && len(ents) > 0 {
+		return newOptErr("workdir", syscall.EINVAL,
+			fmt.Sprintf("overlay with incompat feature '%s' cannot be mounted", ents[0].Name))
+	}
+	if err := fsys.upper.removeAll("/work", true); err != nil {
+		return newOptErr("workdir", err, "cannot clean up work dir")
+	}
+	mode := uint32(0)
+	if fsys.upper.format == formatOCI || os.Geteuid() != 0 {
+		mode = 0o700 // a mode-0 work dir is usable only by root
+	}
+	if err := b.mkdir("/work", mode); err != nil {
+		return newOptErr("workdir", err, "cannot create work dir")
+	}
+	if err := b.chmod("/work", mode); err != nil {
+		return newOptErr("workdir", err, "cannot create work dir")
+	}
+	if fsys.feat.fsync == FsyncVolatile {
+		for _, d := range []string{"/work/incompat", "/work/incompat/volatile"} {
+			if err := b.mkdir(d, mode); err != nil {
+				return newOptErr("volatile", err, "cannot create the volatile marker")
+			}
+		}
+		f, err := b.open("/work/incompat/volatile/dirty", syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0)
+		if err != nil {
+			return newOptErr("volatile", err, "cannot create the volatile marker")
+		}
+		f.Close()
+	}
+	return fsys.setupUUID()
+}
+
+// setupUUID gives a new upper its persistent overlay UUID, as uuid=auto
+// and uuid=on do at the kernel's first mount (§5.6).
+func (fsys *FS) setupUUID() error {
+	u := fsys.upper
+	if u.format != formatKernel || !u.caps.xattr {
+		return nil
+	}
+	switch fsys.feat.uuid {
+	case UUIDOn, UUIDAuto:
+	default:
+		return nil
+	}
+	if v, err := u.b.getxattr("", fsys.prefix+"uuid"); err == nil && len(v) == 16 {
+		return nil
+	}
+	if fsys.feat.uuid == UUIDAuto {
+		if _, err := u.b.getxattr("", fsys.prefix+"impure"); err == nil {
+			return nil // an old upper: the kernel downgrades to uuid=null
+		}
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	if err := u.b.setxattr("", fsys.prefix+"uuid", id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
+		return newOptErr("uuid", err, "cannot store the overlay uuid")
+	}
+	return nil
+}
+
+// Close releases the layers' resources. The FS must not be used after.
+func (fsys *FS) Close() error {
+	if fsys.closed.Swap(true) {
+		return nil
+	}
+	var first error
+	seen := map[backend]bool{}
+	all := append([]*branch{}, fsys.lowers...)
+	if fsys.upper != nil {
+		all = append(all, fsys.upper)
+	}
+	for _, br := range all {
+		if seen[br.b] {
+			continue
+		}
+		seen[br.b] = true
+		if err := br.b.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if fsys.opts.Work != nil && !seen[fsys.opts.Work.b] {
+		if err := fsys.opts.Work.b.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Name returns "overlay", the kernel's filesystem type name.
+func (fsys *FS) Name() string { return "overlay" }
+
+func mkdev(major, minor uint64) uint64 {
+	return (major&0xfffff000)<<32 | (major&0xfff)<<8 | (minor&0xffffff00)<<12 | minor&0xff
+}
+
+// timeOrKeep returns t, or keep when t is zero (os.Chtimes leaves a time
+// unchanged when given the zero time).
+func timeOrKeep(t, keep time.Time) time.Time {
+	if t.IsZero() {
+		return keep
+	}
+	return t
+}

@@ -1,0 +1,199 @@
+package overlay
+
+import (
+	"syscall"
+)
+
+// rename moves oldname to newname with rename(2)'s rules and the
+// overlay's (§11.4): the VFS checks first (ENOENT, EINVAL for a move into
+// its own subtree, ENOTDIR/EISDIR for mismatched types), then EXDEV for a
+// dir that a lower layer has (redirect_dir is not on), then ENOTEMPTY for
+// a target dir that shows entries. The source, and both parents, are
+// copied up; a source name that a lower layer has gets a whiteout.
+func (fsys *FS) rename(oldname, newname string) error {
+	for {
+		fsys.mu.Lock()
+		src, dst, err := fsys.renameCheck(oldname, newname)
+		if err != nil || src.n == dst.n {
+			fsys.mu.Unlock()
+			return err
+		}
+		var need []*node
+		for _, n := range []*node{src.n, src.parent, dst.parent} {
+			if !n.upper {
+				need = append(need, n)
+			}
+		}
+		if len(need) > 0 {
+			fsys.mu.Unlock()
+			for _, n := range need {
+				if err := fsys.copyUp(n, true); err != nil && err != errStale {
+					return err
+				}
+			}
+			continue
+		}
+		err = fsys.renameLocked(src, dst)
+		fsys.mu.Unlock()
+		return err
+	}
+}
+
+// renameCheck walks both names and applies the checks that come before
+// any change. Callers hold FS.mu for writing.
+func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err error) {
+	if src, err = fsys.walk(oldname, followNever); err != nil {
+		return
+	}
+	if dst, err = fsys.walk(newname, followNever); err != nil {
+		return
+	}
+	switch {
+	case src.parent == nil || dst.parent == nil || src.last == "." || src.last == ".." || dst.last == "." || dst.last == "..":
+		// rename of the root or of "." / "..": EBUSY, checked before
+		// EROFS as in do_renameat2.
+		return src, dst, syscall.EBUSY
+	case fsys.upper == nil:
+		return src, dst, syscall.EROFS
+	case !src.n.present:
+		return src, dst, syscall.ENOENT
+	case fsys.upper.hiddenName(dst.name):
+		return src, dst, syscall.EINVAL
+	}
+	if !src.n.isDir() && (src.dirOK || dst.dirOK) {
+		return src, dst, syscall.ENOTDIR
+	}
+	if src.n == dst.n {
+		return src, dst, nil
+	}
+	if src.n.isDir() {
+		for p := dst.parent; p != nil; p = p.parent {
+			if p == src.n {
+				return src, dst, syscall.EINVAL // into its own subtree
+			}
+		}
+	}
+	for p := src.parent; p != nil; p = p.parent {
+		if p == dst.n {
+			return src, dst, syscall.ENOTEMPTY // over an ancestor of the source
+		}
+	}
+	if dst.n.present {
+		switch {
+		case src.n.isDir() && !dst.n.isDir():
+			return src, dst, syscall.ENOTDIR
+		case !src.n.isDir() && dst.n.isDir():
+			return src, dst, syscall.EISDIR
+		}
+		if src.n.upper && dst.n.upper && !src.n.isDir() {
+			// Two names of one upper inode: rename(2) does nothing.
+			sa, err1 := fsys.upper.b.lstat(src.n.path())
+			da, err2 := fsys.upper.b.lstat(dst.n.path())
+			if err1 == nil && err2 == nil && sa.Ino == da.Ino && sa.Dev == da.Dev {
+				return src, src, nil
+			}
+		}
+	}
+	if src.n.isDir() && len(src.n.lowers) > 0 {
+		return src, dst, syscall.EXDEV // redirect_dir is not on
+	}
+	if dst.n.present && dst.n.isDir() {
+		if err := fsys.checkEmpty(dst.n); err != nil {
+			return src, dst, err
+		}
+	}
+	return src, dst, nil
+}
+
+// renameLocked does the move in the upper layer; everything it touches is
+// already there. Callers hold FS.mu for writing.
+func (fsys *FS) renameLocked(src, dst walkResult) error {
+	u := fsys.upper
+	defer fsys.forget(src.parent, src.name)
+	defer fsys.forget(dst.parent, dst.name)
+	sp := joinPath(src.parent.path(), src.name)
+	dp := joinPath(dst.parent.path(), dst.name)
+	srcPos, err := fsys.lowerPositive(src.parent, src.name)
+	if err != nil {
+		return err
+	}
+	isDir := src.n.isDir()
+	if isDir && len(dst.parent.lowers) > 0 && !src.n.opaque {
+		// A pure upper dir moved into a merge dir must not merge with
+		// lower dirs of its new name (§11.4).
+		if err := u.setOpaque(sp); err != nil {
+			return syscall.EXDEV
+		}
+		src.n.opaque = true
+	}
+	if dst.n.present && dst.n.isDir() && dst.n.upper {
+		// The target shows no entries but may hold whiteouts: empty it
+		// first, so rename(2) can replace it.
+		if err := fsys.clearDir(dp); err != nil {
+			return err
+		}
+	}
+	if dst.n.upperWh {
+		if u.format == formatKernel && isDir {
+			// A dir cannot be renamed over the char device: swap them,
+			// then the source name holds the whiteout.
+			if err := u.b.exchange(sp, dp); err != nil {
+				return err
+			}
+			if !srcPos {
+				return u.b.unlink(sp)
+			}
+			return nil
+		}
+		if u.format == formatOCI {
+			if err := u.b.rename(sp, dp); err != nil {
+				return err
+			}
+			if err := u.clearWhiteoutOCI(dp); err != nil {
+				return err
+			}
+			if srcPos {
+				return u.whiteout(sp, 0)
+			}
+			return nil
+		}
+		if srcPos {
+			// Swap with the whiteout: the source name gets it (§11.4).
+			return u.b.exchange(sp, dp)
+		}
+	}
+	if err := u.b.rename(sp, dp); err != nil {
+		return err
+	}
+	if srcPos {
+		return u.whiteout(sp, 0)
+	}
+	return nil
+}
+
+// clearDir removes everything inside the upper dir p (whiteouts and
+// markers: it shows no entries), keeping p. The kernel swaps the dir for
+// an empty opaque copy (ovl_clear_empty); p is about to be replaced by a
+// rename, so emptying it in place leaves the same result.
+func (fsys *FS) clearDir(p string) error {
+	u := fsys.upper
+	ents, err := u.b.readDir(p)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		cp := joinPath(p, e.Name)
+		t := e.Type
+		if t == 0 {
+			a, err := u.b.lstat(cp)
+			if err != nil {
+				return err
+			}
+			t = a.typ()
+		}
+		if err := u.removeAll(cp, t == syscall.S_IFDIR); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package overlay
+
+import (
+	"syscall"
+	"time"
+)
+
+// setattr runs fn on the upper copy of name's object, copying it up first
+// (§3.1: chmod, chown, utimes, truncate all copy up). check runs on the
+// object before anything changes, for the VFS's errors that come before
+// EROFS. fn runs with FS.mu held for reading, which keeps the object's
+// upper path from changing under it.
+func (fsys *FS) setattr(name string, follow followMode, check func(n *node) error, fn func(p string, n *node) error) error {
+	for {
+		fsys.mu.RLock()
+		n, err := fsys.lookupFinal(name, follow)
+		if err == nil && check != nil {
+			err = check(n)
+		}
+		if err == nil && fsys.upper == nil {
+			err = syscall.EROFS
+		}
+		if err != nil {
+			fsys.mu.RUnlock()
+			return err
+		}
+		if !n.upper {
+			fsys.mu.RUnlock()
+			if err := fsys.copyUp(n, true); err != nil && err != errStale {
+				return err
+			}
+			continue
+		}
+		err = fn(n.path(), n)
+		fsys.mu.RUnlock()
+		return err
+	}
+}
+
+func (fsys *FS) chmod(name string, perm uint32) error {
+	return fsys.setattr(name, followYes, nil, func(p string, n *node) error {
+		return fsys.upper.b.chmod(p, perm)
+	})
+}
+
+func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
+	return fsys.setattr(name, follow, nil, func(p string, n *node) error {
+		return fsys.upper.b.lchown(p, uid, gid)
+	})
+}
+
+func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
+	return fsys.setattr(name, followYes, nil, func(p string, n *node) error {
+		if atime.IsZero() || mtime.IsZero() {
+			a, err := fsys.upper.b.lstat(p)
+			if err != nil {
+				return err
+			}
+			atime, mtime = timeOrKeep(atime, a.Atime), timeOrKeep(mtime, a.Mtime)
+		}
+		return fsys.upper.b.lutimes(p, atime, mtime)
+	})
+}
+
+// truncate is truncate(2): EINVAL for a negative size, then EISDIR for a
+// dir and EINVAL for anything but a regular file, then EROFS.
+func (fsys *FS) truncate(name string, size int64) error {
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	return fsys.setattr(name, followYes, func(n *node) error {
+		switch {
+		case n.isDir():
+			return syscall.EISDIR
+		case n.typ != syscall.S_IFREG:
+			return syscall.EINVAL
+		}
+		return nil
+	}, func(p string, n *node) error {
+		return fsys.upper.b.truncate(p, size)
+	})
+}

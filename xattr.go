@@ -1,0 +1,146 @@
+package overlay
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+)
+
+// Flags of Setxattr, as setxattr(2)'s.
+const (
+	XattrCreate  = 0x1 // fail with EEXIST if the attribute exists
+	XattrReplace = 0x2 // fail with ENODATA if it does not
+)
+
+// escPrefix is what the kernel inserts after P to escape an overlay
+// xattr stored in a layer (§9.2).
+const escPrefix = "overlay."
+
+// isPrivate reports the overlay's own xattrs (P.opaque, P.origin, ...),
+// which are hidden and never copied up; escaped ones (P.overlay.*) are
+// not private.
+func (fsys *FS) isPrivate(name string) bool {
+	return strings.HasPrefix(name, fsys.prefix) && !strings.HasPrefix(name, fsys.prefix+escPrefix)
+}
+
+// realXattr maps a name as the caller sees it to the name stored in the
+// layer: P+X is stored escaped, as P+"overlay."+X (§9.2).
+func (fsys *FS) realXattr(name string) (string, error) {
+	if name == "" {
+		return "", syscall.ERANGE
+	}
+	if !strings.HasPrefix(name, fsys.prefix) {
+		return name, nil
+	}
+	if len(name) == len(fsys.prefix) {
+		return "", syscall.EINVAL
+	}
+	real := fsys.prefix + escPrefix + name[len(fsys.prefix):]
+	if len(real) > 255 {
+		return "", syscall.EOPNOTSUPP
+	}
+	return real, nil
+}
+
+// holder returns the layer and path whose xattrs n shows: the upper
+// object, else the top lower one. Callers hold FS.mu.
+func (fsys *FS) holder(n *node) (*branch, string) {
+	if n.upper {
+		return fsys.upper, n.path()
+	}
+	lr := n.lowers[0]
+	return fsys.lowers[lr.layer], lr.path
+}
+
+func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
+	real, err := fsys.realXattr(attr)
+	if err != nil {
+		return nil, err
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookupFinal(name, followYes)
+	if err != nil {
+		return nil, err
+	}
+	br, p := fsys.holder(n)
+	if !br.caps.xattr {
+		return nil, syscall.EOPNOTSUPP
+	}
+	return br.b.getxattr(p, real)
+}
+
+func (fsys *FS) listxattr(name string) ([]string, error) {
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookupFinal(name, followYes)
+	if err != nil {
+		return nil, err
+	}
+	br, p := fsys.holder(n)
+	if !br.caps.xattr {
+		return nil, nil
+	}
+	names, err := br.b.listxattr(p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(names))
+	for _, x := range names {
+		switch {
+		case strings.HasPrefix(x, fsys.prefix+escPrefix):
+			out = append(out, fsys.prefix+x[len(fsys.prefix)+len(escPrefix):])
+		case fsys.isPrivate(x):
+		default:
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
+	real, err := fsys.realXattr(attr)
+	if err != nil {
+		return err
+	}
+	if flags&^(XattrCreate|XattrReplace) != 0 {
+		return syscall.EINVAL
+	}
+	return fsys.setattr(name, followYes, func(n *node) error {
+		if fsys.upper != nil && !fsys.upper.caps.xattr {
+			return syscall.EOPNOTSUPP
+		}
+		if flags == 0 {
+			return nil
+		}
+		br, p := fsys.holder(n)
+		_, gerr := br.b.getxattr(p, real)
+		switch {
+		case gerr == nil && flags&XattrCreate != 0:
+			return syscall.EEXIST
+		case errors.Is(gerr, syscall.ENODATA) && flags&XattrReplace != 0:
+			return syscall.ENODATA
+		}
+		return nil
+	}, func(p string, n *node) error {
+		return fsys.upper.b.setxattr(p, real, value)
+	})
+}
+
+// removexattr copies up only when the attribute exists (§3.1).
+func (fsys *FS) removexattr(name, attr string) error {
+	real, err := fsys.realXattr(attr)
+	if err != nil {
+		return err
+	}
+	return fsys.setattr(name, followYes, func(n *node) error {
+		br, p := fsys.holder(n)
+		if !br.caps.xattr {
+			return syscall.EOPNOTSUPP
+		}
+		_, err := br.b.getxattr(p, real)
+		return err
+	}, func(p string, n *node) error {
+		return fsys.upper.b.removexattr(p, real)
+	})
+}
