@@ -1,0 +1,771 @@
+// Package model is a deliberately naive reference model of an overlay
+// filesystem, for tests: a rapid state machine runs the same operations on
+// the model and on the real thing and compares canonical dumps after every
+// step.
+//
+// The model is written to be obviously right, not fast. A layer is a map
+// from clean path to node; the merged view is recomputed from the plain
+// lookup rules of the kernel (fs/overlayfs/namei.c ovl_lookup) on every
+// access; every operation mutates only the upper map, exactly as the
+// kernel's dir.c, copy_up.c and xattrs.c would, with the errno and the
+// error precedence of the VFS (fs/namei.c, fs/open.c, fs/xattr.c). Only the
+// default mount options are modelled (redirect_dir=off for creation, index,
+// metacopy and xino off), with the caller as root and no umask.
+//
+// Not modelled: hard links, device nodes, ownership, timestamps, private
+// xattrs other than the opaque marker, redirects, metacopy, xattr
+// whiteouts, and whiteouts in single-layer directories (which the kernel
+// lists as "ghost" entries; see §2.3 and §12 of the semantics).
+package model
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Kind is the type of a layer entry.
+type Kind uint8
+
+const (
+	File      Kind = iota + 1 // regular file
+	Dir                       // directory, merged with dirs below it
+	Symlink                   // symbolic link
+	Whiteout                  // char 0/0: the name is deleted
+	OpaqueDir                 // directory with trusted.overlay.opaque=y: dirs below are not merged
+)
+
+func (k Kind) String() string {
+	switch k {
+	case File:
+		return "file"
+	case Dir:
+		return "dir"
+	case Symlink:
+		return "symlink"
+	case Whiteout:
+		return "whiteout"
+	case OpaqueDir:
+		return "opaque-dir"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// IsDir reports whether k is a directory, opaque or not.
+func (k Kind) IsDir() bool { return k == Dir || k == OpaqueDir }
+
+// Node is one entry of a layer.
+type Node struct {
+	Kind   Kind
+	Mode   fs.FileMode       // permission bits (0777); whiteouts 0, symlinks 0777
+	Data   string            // File
+	Target string            // Symlink
+	Xattrs map[string]string // user.* xattrs only
+}
+
+func (n *Node) clone() *Node {
+	c := *n
+	c.Xattrs = nil
+	for k, v := range n.Xattrs {
+		if c.Xattrs == nil {
+			c.Xattrs = map[string]string{}
+		}
+		c.Xattrs[k] = v
+	}
+	return &c
+}
+
+// Layer maps a clean slash-separated path relative to the layer root
+// ("a/b") to its entry. Every entry's parent must be a directory in the
+// same layer. The root ("") is implicit: a directory with mode 0755,
+// unless the map holds an entry for "".
+type Layer map[string]*Node
+
+// Model is an overlay of lower layers and an optional upper layer.
+type Model struct {
+	// Lowers are the lower layers, top-most first. The model never
+	// changes them.
+	Lowers []Layer
+	// Upper is the upper layer; nil for a read-only overlay.
+	Upper Layer
+}
+
+// New returns a model of lowers (top-most first) and, when upper is true,
+// an empty upper layer.
+func New(lowers []Layer, upper bool) *Model {
+	m := &Model{Lowers: lowers}
+	if upper {
+		m.Upper = Layer{}
+	}
+	return m
+}
+
+// maxSymlinks is the kernel's MAXSYMLINKS (include/linux/namei.h): the
+// 41st symlink followed in one path walk fails with ELOOP.
+const maxSymlinks = 40
+
+// The layers are numbered as the kernel does: 0 is the upper layer, 1..n
+// the lowers.
+func (m *Model) layer(i int) Layer {
+	if i == 0 {
+		return m.Upper
+	}
+	return m.Lowers[i-1]
+}
+
+// ent is one layer's entry for a path.
+type ent struct {
+	layer int
+	node  *Node
+}
+
+var rootNode = &Node{Kind: Dir, Mode: 0o755}
+
+func (m *Model) get(layer int, p string) *Node {
+	n := m.layer(layer)[p]
+	if n == nil && p == "" {
+		return rootNode
+	}
+	return n
+}
+
+// rootStack is the root's stack: the root is always a merge dir of every
+// layer.
+func (m *Model) rootStack() []ent {
+	var s []ent
+	for i := 0; i <= len(m.Lowers); i++ {
+		if i == 0 && m.Upper == nil {
+			continue
+		}
+		s = append(s, ent{i, m.get(i, "")})
+	}
+	return s
+}
+
+// lookup returns the stack of layer entries that make up the merged object
+// at the clean path p (symlinks are not followed in any component), top-most
+// first, or nil when p does not exist. For a non-directory the stack has one
+// entry; for a directory it holds every directory merged into it.
+func (m *Model) lookup(p string) []ent {
+	stack := m.rootStack()
+	if p == "" {
+		return stack
+	}
+	q := ""
+	for _, name := range strings.Split(p, "/") {
+		if !stack[0].node.Kind.IsDir() {
+			return nil
+		}
+		q = path.Join(q, name)
+		stack = m.child(stack, q)
+		if stack == nil {
+			return nil
+		}
+	}
+	return stack
+}
+
+// child looks up q in the layers of its parent's stack, top-most first,
+// with the stop rules of ovl_lookup: a whiteout ends the search (and hides
+// everything below); a non-directory is the result when nothing was found
+// above it, and otherwise ends the merge without taking part; a directory
+// is merged, and an opaque one ends the search.
+func (m *Model) child(parent []ent, q string) []ent {
+	var out []ent
+	for _, e := range parent {
+		n := m.layer(e.layer)[q]
+		switch {
+		case n == nil:
+			continue
+		case n.Kind == Whiteout:
+			return out
+		case !n.Kind.IsDir():
+			if len(out) == 0 {
+				out = append(out, ent{e.layer, n})
+			}
+			return out
+		}
+		out = append(out, ent{e.layer, n})
+		if n.Kind == OpaqueDir {
+			return out
+		}
+	}
+	return out
+}
+
+// hasUpper reports whether stack's top entry is in the upper layer.
+func hasUpper(stack []ent) bool { return len(stack) > 0 && stack[0].layer == 0 }
+
+// hasLower reports whether any entry of stack is in a lower layer.
+func hasLower(stack []ent) bool { return len(stack) > 0 && stack[len(stack)-1].layer > 0 }
+
+// children returns the names visible in the merged directory p (whose
+// stack is given), sorted.
+func (m *Model) children(p string, stack []ent) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, e := range stack {
+		for k := range m.layer(e.layer) {
+			if k == "" || parentOf(k) != p {
+				continue
+			}
+			name := path.Base(k)
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if m.lookup(k) != nil {
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func parentOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// resolve walks name from the overlay root as the VFS does: symlinks in
+// intermediate components are followed (an absolute target restarts at the
+// overlay root, ".." stops at it), and a final symlink only when
+// followLast. It returns the clean path of the object, which need not
+// exist, but whose parent then is an existing directory.
+func (m *Model) resolve(name string, followLast bool) (string, syscall.Errno) {
+	todo := strings.Split(name, "/")
+	cur := ""
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		last := len(todo) == 0
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = parentOf(cur)
+			continue
+		}
+		p := join(cur, c)
+		if last && !followLast {
+			return p, 0
+		}
+		st := m.lookup(p)
+		if st == nil {
+			if last {
+				return p, 0
+			}
+			return "", syscall.ENOENT
+		}
+		n := st[0].node
+		if n.Kind == Symlink {
+			links++
+			if links > maxSymlinks {
+				return "", syscall.ELOOP
+			}
+			if strings.HasPrefix(n.Target, "/") {
+				cur = ""
+			}
+			todo = append(strings.Split(n.Target, "/"), todo...)
+			continue
+		}
+		if last {
+			return p, 0
+		}
+		if !n.Kind.IsDir() {
+			return "", syscall.ENOTDIR
+		}
+		cur = p
+	}
+	return cur, 0
+}
+
+// stat returns the merged object at the clean path p, or nil.
+func (m *Model) stat(p string) *Node {
+	if st := m.lookup(p); st != nil {
+		return st[0].node
+	}
+	return nil
+}
+
+// copyUp copies p up, ancestors first (ovl_copy_up_flags): each ancestor
+// without an upper entry gets a copy of its top-most lower entry. A copied
+// directory keeps mode and user xattrs but not the opaque marker (private
+// xattrs are not copied), and gets none of its children. p must exist.
+func (m *Model) copyUp(p string) {
+	if p == "" {
+		return
+	}
+	m.copyUp(parentOf(p))
+	st := m.lookup(p)
+	if hasUpper(st) {
+		return
+	}
+	c := st[0].node.clone()
+	if c.Kind == OpaqueDir {
+		c.Kind = Dir
+	}
+	m.Upper[p] = c
+}
+
+// lowerPositive is ovl_lower_positive: whether the name p exists in the
+// lower layers of its parent, possibly hidden by the upper entry. For a
+// negative p, whether an upper whiteout is there.
+func (m *Model) lowerPositive(p string) bool {
+	st := m.lookup(p)
+	if st == nil {
+		n := m.Upper[p]
+		return n != nil && n.Kind == Whiteout
+	}
+	if !hasUpper(st) {
+		return true
+	}
+	for _, e := range m.lookup(parentOf(p)) {
+		if e.layer == 0 {
+			continue
+		}
+		if n := m.layer(e.layer)[p]; n != nil {
+			return n.Kind != Whiteout
+		}
+	}
+	return false
+}
+
+// isMerge reports whether the directory at p has both an upper and a
+// lower part (ovl_type_merge).
+func (m *Model) isMerge(p string) bool {
+	st := m.lookup(p)
+	return hasUpper(st) && hasLower(st)
+}
+
+// removeUpperTree deletes p and everything under it from the upper layer.
+func (m *Model) removeUpperTree(p string) {
+	for k := range m.Upper {
+		if k == p || strings.HasPrefix(k, p+"/") {
+			delete(m.Upper, k)
+		}
+	}
+}
+
+// create puts n at p (whose parent exists) as ovl_create_object does: the
+// parent chain is copied up; over an upper whiteout a directory is made
+// opaque; otherwise no opaque marker is set (default options).
+func (m *Model) create(p string, n *Node) {
+	m.copyUp(parentOf(p))
+	if old := m.Upper[p]; old != nil && old.Kind == Whiteout && n.Kind == Dir {
+		n.Kind = OpaqueDir
+	}
+	m.Upper[p] = n
+}
+
+// OpenFile is open(2) with os.OpenFile flags and perm, followed, when the
+// file was opened for writing, by one write of data (at offset 0, or at
+// the end with O_APPEND) and close.
+func (m *Model) OpenFile(name string, flag int, perm fs.FileMode, data []byte) syscall.Errno {
+	excl := flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL
+	p, err := m.resolve(name, !excl)
+	if err != 0 {
+		return err
+	}
+	write := flag&(os.O_WRONLY|os.O_RDWR) != 0
+	n := m.stat(p)
+	if n == nil {
+		if flag&os.O_CREATE == 0 {
+			return syscall.ENOENT
+		}
+		if m.Upper == nil {
+			return syscall.EROFS
+		}
+		n = &Node{Kind: File, Mode: perm & fs.ModePerm}
+		m.create(p, n)
+	} else {
+		if excl {
+			return syscall.EEXIST
+		}
+		if n.Kind.IsDir() {
+			if write || flag&os.O_CREATE != 0 {
+				return syscall.EISDIR
+			}
+			return 0
+		}
+		// A final symlink was followed, so n is a regular file.
+		if !write && flag&os.O_TRUNC == 0 {
+			return 0
+		}
+		if m.Upper == nil {
+			return syscall.EROFS
+		}
+		m.copyUp(p)
+		n = m.Upper[p]
+		if flag&os.O_TRUNC != 0 {
+			n.Data = ""
+		}
+	}
+	if !write {
+		return 0
+	}
+	if flag&os.O_APPEND != 0 {
+		n.Data += string(data)
+	} else if len(data) >= len(n.Data) {
+		n.Data = string(data)
+	} else {
+		n.Data = string(data) + n.Data[len(data):]
+	}
+	return 0
+}
+
+// Mkdir is mkdir(2).
+func (m *Model) Mkdir(name string, perm fs.FileMode) syscall.Errno {
+	p, err := m.resolve(name, false)
+	if err != 0 {
+		return err
+	}
+	if m.stat(p) != nil {
+		return syscall.EEXIST
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	m.create(p, &Node{Kind: Dir, Mode: perm & fs.ModePerm})
+	return 0
+}
+
+// Symlink is symlink(2): name becomes a symlink to target.
+func (m *Model) Symlink(target, name string) syscall.Errno {
+	p, err := m.resolve(name, false)
+	if err != 0 {
+		return err
+	}
+	if m.stat(p) != nil {
+		return syscall.EEXIST
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	m.create(p, &Node{Kind: Symlink, Mode: 0o777, Target: target})
+	return 0
+}
+
+// remove is ovl_do_remove after the VFS checks: the parent chain is
+// copied up, then the upper entry is deleted, or replaced by a whiteout
+// when the name exists in a lower layer.
+func (m *Model) remove(p string) {
+	lp := m.lowerPositive(p)
+	m.copyUp(parentOf(p))
+	m.removeUpperTree(p)
+	if lp {
+		m.Upper[p] = &Node{Kind: Whiteout}
+	}
+}
+
+// Unlink is unlink(2).
+func (m *Model) Unlink(name string) syscall.Errno {
+	p, err := m.resolve(name, false)
+	if err != 0 {
+		return err
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	n := m.stat(p)
+	if n == nil {
+		return syscall.ENOENT
+	}
+	if n.Kind.IsDir() {
+		return syscall.EISDIR
+	}
+	m.remove(p)
+	return 0
+}
+
+// Rmdir is rmdir(2). A directory is empty when its merged listing is.
+func (m *Model) Rmdir(name string) syscall.Errno {
+	p, err := m.resolve(name, false)
+	if err != 0 {
+		return err
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	st := m.lookup(p)
+	if st == nil {
+		return syscall.ENOENT
+	}
+	if !st[0].node.Kind.IsDir() {
+		return syscall.ENOTDIR
+	}
+	if len(m.children(p, st)) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	m.remove(p)
+	return 0
+}
+
+// Remove is os.Remove: unlink, else rmdir, reporting rmdir's error unless
+// it is ENOTDIR.
+func (m *Model) Remove(name string) syscall.Errno {
+	e := m.Unlink(name)
+	if e == 0 {
+		return 0
+	}
+	e1 := m.Rmdir(name)
+	if e1 == 0 {
+		return 0
+	}
+	if e1 != syscall.ENOTDIR {
+		return e1
+	}
+	return e
+}
+
+// Rename is rename(2) without flags, as do_renameat2, vfs_rename and
+// ovl_rename check it, with redirect_dir off: a directory that has a lower
+// part cannot move (EXDEV).
+func (m *Model) Rename(oldname, newname string) syscall.Errno {
+	o, err := m.resolve(oldname, false)
+	if err != 0 {
+		return err
+	}
+	n, err := m.resolve(newname, false)
+	if err != 0 {
+		return err
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	ost := m.lookup(o)
+	if ost == nil {
+		return syscall.ENOENT
+	}
+	// The rename trap of lock_rename: source an ancestor of the target,
+	// or the other way round.
+	if strings.HasPrefix(n, o+"/") {
+		return syscall.EINVAL
+	}
+	if strings.HasPrefix(o, n+"/") {
+		return syscall.ENOTEMPTY
+	}
+	if o == n {
+		return 0
+	}
+	isDir := ost[0].node.Kind.IsDir()
+	nst := m.lookup(n)
+	if nst != nil {
+		switch newDir := nst[0].node.Kind.IsDir(); {
+		case isDir && !newDir:
+			return syscall.ENOTDIR
+		case !isDir && newDir:
+			return syscall.EISDIR
+		}
+	}
+	if isDir && hasLower(ost) {
+		return syscall.EXDEV
+	}
+	if nst != nil && isDir && len(m.children(n, nst)) > 0 {
+		return syscall.ENOTEMPTY
+	}
+
+	m.copyUp(o)
+	m.copyUp(parentOf(n))
+	lp := m.lowerPositive(o)
+	moved := m.Upper[o]
+	setOpaque := isDir && moved.Kind != OpaqueDir && m.isMerge(parentOf(n))
+	var sub = map[string]*Node{}
+	for k, v := range m.Upper {
+		if strings.HasPrefix(k, o+"/") {
+			sub[n+k[len(o):]] = v
+		}
+	}
+	m.removeUpperTree(o)
+	m.removeUpperTree(n)
+	for k, v := range sub {
+		m.Upper[k] = v
+	}
+	if setOpaque {
+		moved.Kind = OpaqueDir
+	}
+	m.Upper[n] = moved
+	if lp {
+		m.Upper[o] = &Node{Kind: Whiteout}
+	}
+	return 0
+}
+
+// Truncate is truncate(2).
+func (m *Model) Truncate(name string, size int64) syscall.Errno {
+	p, err := m.resolve(name, true)
+	if err != 0 {
+		return err
+	}
+	n := m.stat(p)
+	switch {
+	case n == nil:
+		return syscall.ENOENT
+	case n.Kind.IsDir():
+		return syscall.EISDIR
+	case size < 0:
+		return syscall.EINVAL
+	case m.Upper == nil:
+		return syscall.EROFS
+	}
+	m.copyUp(p)
+	n = m.Upper[p]
+	if int64(len(n.Data)) >= size {
+		n.Data = n.Data[:size]
+	} else {
+		n.Data += strings.Repeat("\x00", int(size)-len(n.Data))
+	}
+	return 0
+}
+
+// Chmod is chmod(2) with permission bits only.
+func (m *Model) Chmod(name string, mode fs.FileMode) syscall.Errno {
+	p, err := m.resolve(name, true)
+	if err != 0 {
+		return err
+	}
+	if m.stat(p) == nil {
+		return syscall.ENOENT
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	m.copyUp(p)
+	m.upperNode(p).Mode = mode & fs.ModePerm
+	return 0
+}
+
+// upperNode is the upper entry of p, the upper root included.
+func (m *Model) upperNode(p string) *Node {
+	n := m.Upper[p]
+	if n == nil && p == "" {
+		n = rootNode.clone()
+		m.Upper[""] = n
+	}
+	return n
+}
+
+// Setxattr is setxattr(2) (following a final symlink) of a user.* xattr,
+// with flags 0, XATTR_CREATE or XATTR_REPLACE. As ovl_xattr_set does, the
+// object is copied up before the upper layer checks the flags.
+func (m *Model) Setxattr(name, attr string, value []byte, flags int) syscall.Errno {
+	const xattrCreate, xattrReplace = 1, 2
+	if !strings.HasPrefix(attr, "user.") {
+		panic("model: only user.* xattrs are modelled")
+	}
+	p, err := m.resolve(name, true)
+	if err != 0 {
+		return err
+	}
+	if m.stat(p) == nil {
+		return syscall.ENOENT
+	}
+	if m.Upper == nil {
+		return syscall.EROFS
+	}
+	m.copyUp(p)
+	n := m.upperNode(p)
+	_, ok := n.Xattrs[attr]
+	switch {
+	case flags&xattrCreate != 0 && ok:
+		return syscall.EEXIST
+	case flags&xattrReplace != 0 && !ok:
+		return syscall.ENODATA
+	}
+	if n.Xattrs == nil {
+		n.Xattrs = map[string]string{}
+	}
+	n.Xattrs[attr] = string(value)
+	return 0
+}
+
+// Entry is one line of a canonical dump.
+type Entry struct {
+	Path   string // clean, relative to the root
+	Kind   Kind
+	Mode   fs.FileMode // permission bits
+	Data   string      // File
+	Target string      // Symlink
+	Xattrs map[string]string
+}
+
+// Format renders entries canonically, one line each, sorted by path.
+func Format(entries []Entry) string {
+	es := append([]Entry(nil), entries...)
+	sort.Slice(es, func(i, j int) bool { return es[i].Path < es[j].Path })
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "%s %s %04o", e.Path, e.Kind, uint32(e.Mode&fs.ModePerm))
+		switch e.Kind {
+		case File:
+			fmt.Fprintf(&b, " data=%q", e.Data)
+		case Symlink:
+			fmt.Fprintf(&b, " -> %q", e.Target)
+		}
+		var keys []string
+		for k := range e.Xattrs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s=%q", k, e.Xattrs[k])
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func entry(p string, n *Node) Entry {
+	return Entry{Path: p, Kind: n.Kind, Mode: n.Mode, Data: n.Data, Target: n.Target, Xattrs: n.Xattrs}
+}
+
+// Dump is the canonical listing of the merged tree, the root excluded.
+// Directories are listed as Dir, opaque or not.
+func (m *Model) Dump() string {
+	var es []Entry
+	var walk func(p string, st []ent)
+	walk = func(p string, st []ent) {
+		for _, name := range m.children(p, st) {
+			q := join(p, name)
+			cst := m.lookup(q)
+			e := entry(q, cst[0].node)
+			if e.Kind == OpaqueDir {
+				e.Kind = Dir
+			}
+			es = append(es, e)
+			if e.Kind == Dir {
+				walk(q, cst)
+			}
+		}
+	}
+	walk("", m.lookup(""))
+	return Format(es)
+}
+
+// DumpUpper is the canonical listing of the upper layer, the root
+// excluded, with whiteouts and opaque directories; "" for a read-only
+// overlay.
+func (m *Model) DumpUpper() string {
+	var es []Entry
+	for p, n := range m.Upper {
+		if p != "" {
+			es = append(es, entry(p, n))
+		}
+	}
+	return Format(es)
+}
