@@ -1,0 +1,642 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestModeString(t *testing.T) {
+	for _, c := range []struct {
+		v    fmt.Stringer
+		want string
+	}{
+		{SwitchDefault, "default"}, {SwitchOn, "on"}, {SwitchOff, "off"}, {Switch(9), "Switch(9)"},
+		{RedirectDefault, "follow (default)"}, {RedirectOn, "on"}, {RedirectFollow, "follow"},
+		{RedirectNoFollow, "nofollow"}, {RedirectOff, "off"}, {RedirectMode(7), "RedirectMode(7)"},
+		{XinoDefault, "off (default)"}, {XinoOff, "off"}, {XinoAuto, "auto"}, {XinoOn, "on"},
+		{UUIDDefault, "auto (default)"}, {UUIDOff, "off"}, {UUIDNull, "null"}, {UUIDAuto, "auto"}, {UUIDOn, "on"},
+		{FsyncDefault, "auto (default)"}, {FsyncVolatile, "volatile"}, {FsyncAuto, "auto"}, {FsyncStrict, "strict"},
+		{VerityDefault, "off (default)"}, {VerityOff, "off"}, {VerityOn, "on"}, {VerityRequire, "require"},
+	} {
+		if got := c.v.String(); got != c.want {
+			t.Errorf("%T(%v).String() = %q, want %q", c.v, c.v, got, c.want)
+		}
+	}
+}
+
+func TestSplitOptions(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"", []string{""}},
+		{"a,b", []string{"a", "b"}},
+		{`a\,b,c`, []string{`a\,b`, "c"}},
+		{`a\\,b`, []string{`a\\`, "b"}},
+		{`a\`, []string{`a\`}},
+		{"a,,b,", []string{"a", "", "b", ""}},
+	} {
+		if got := splitOptions(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("splitOptions(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for in, want := range map[string]string{`a\:b`: "a:b", `a\\b`: `a\b`, `a\`: "a", `\`: "", `\\\,`: `\,`} {
+		if got := unescape(in); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSplitLowerdirs(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // paths, data-only ones prefixed with "+"; "" for an error
+	}{
+		{"a", "a"},
+		{"a:b:c", "a b c"},
+		{`a\:b:c`, `a\:b c`},
+		{`a\\:b`, `a\\ b`},
+		{"a::b", "a +b"},
+		{"a:b::c::d", "a b +c +d"},
+		{"a::b:c", "a +b c"}, // refused later, when the regular layer is placed
+		{"a:::b", ""},
+		{"a::::b", ""},
+		{"a:", ""},
+		{"a::", ""},
+		{`a:\`, ""}, // a backslash at the end does not end the trailing colon
+		{`a\`, `a\`},
+	} {
+		comps, err := splitLowerdirs(c.in)
+		var got []string
+		for _, cp := range comps {
+			if cp.data {
+				got = append(got, "+"+cp.path)
+			} else {
+				got = append(got, cp.path)
+			}
+		}
+		if c.want == "" {
+			if err == nil || !errors.Is(err, syscall.EINVAL) {
+				t.Errorf("splitLowerdirs(%q) = %q, %v; want EINVAL", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("splitLowerdirs(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+// parseFixture makes the directories the ParseOptions tests name, in a
+// fresh directory that becomes the current one, and returns its path.
+func parseFixture(t *testing.T) string {
+	t.Helper()
+	if _, err := DirLayer(t.TempDir()); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("DirLayer is not supported here")
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"l1", "l2", "l3", "d1", "d2", "u", "u2", "w", "w2", "l:c", "l,c", `l\b`, "l=e", "u/sub", "w/sub", "l1/sub"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	return dir
+}
+
+// summary is Options with the layers named by their paths relative to
+// the fixture directory.
+type summary struct {
+	Lower, DataOnly []string
+	Upper, Work     string
+	Modes           Options // the options without layers
+}
+
+func summarize(dir string, o Options) summary {
+	name := func(l *Layer) string {
+		if l == nil {
+			return ""
+		}
+		p := layerPath(l)
+		if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+		return p
+	}
+	var s summary
+	for _, l := range o.Lower {
+		s.Lower = append(s.Lower, name(l))
+	}
+	for _, l := range o.DataOnly {
+		s.DataOnly = append(s.DataOnly, name(l))
+	}
+	s.Upper, s.Work = name(o.Upper), name(o.Work)
+	s.Modes = o
+	s.Modes.Lower, s.Modes.DataOnly, s.Modes.Upper, s.Modes.Work = nil, nil, nil, nil
+	return s
+}
+
+func TestParseOptions(t *testing.T) {
+	dir := parseFixture(t)
+	l := func(names ...string) []string { return names }
+	for _, c := range []struct {
+		in      string
+		want    summary
+		errno   error  // expected error, nil for success
+		errText string // substring of the error message
+	}{
+		// Layers and escaping.
+		{in: "lowerdir=l1:l2", want: summary{Lower: l("l1", "l2")}},
+		{in: "lowerdir=" + dir + "/l1", want: summary{Lower: l("l1")}},
+		{in: `lowerdir=l\:c:l2`, want: summary{Lower: l("l:c", "l2")}},
+		{in: `lowerdir=l1:l\,c`, want: summary{Lower: l("l1", "l,c")}},
+		{in: `lowerdir=l\\b`, want: summary{Lower: l(`l\b`)}},
+		{in: `lowerdir=l=e`, want: summary{Lower: l("l=e")}},
+		{in: "lowerdir=l1:l2::d1::d2", want: summary{Lower: l("l1", "l2"), DataOnly: l("d1", "d2")}},
+		{in: "lowerdir=l1,lowerdir=l2:l3", want: summary{Lower: l("l2", "l3")}},
+		{in: "lowerdir+=l1,lowerdir+=l2,datadir+=d1", want: summary{Lower: l("l1", "l2"), DataOnly: l("d1")}},
+		{in: `lowerdir+=l\b`, want: summary{Lower: l(`l\b`)}},
+		{in: "lowerdir=l1,lowerdir=,lowerdir+=l2", want: summary{Lower: l("l2")}},
+		{in: "lowerdir+=l1,lowerdir=l3", want: summary{Lower: l("l3")}},
+		{in: "lowerdir=l1:l2,lowerdir=", want: summary{}},
+		{in: "lowerdir=l1,upperdir=u,workdir=w", want: summary{Lower: l("l1"), Upper: "u", Work: "w"}},
+		{in: "lowerdir=l1,upperdir=u,workdir=w,upperdir=u2,workdir=w2", want: summary{Lower: l("l1"), Upper: "u2", Work: "w2"}},
+		{in: `lowerdir=l1,upperdir=u\2,workdir=w`, want: summary{Lower: l("l1"), Upper: "u2", Work: "w"}},
+		{in: "lowerdir=l1:l2,,=x,", want: summary{Lower: l("l1", "l2")}},
+		{in: "", want: summary{}},
+
+		// Modes.
+		{in: "redirect_dir=on", want: summary{Modes: Options{RedirectDir: RedirectOn}}},
+		{in: "redirect_dir=follow", want: summary{Modes: Options{RedirectDir: RedirectFollow}}},
+		{in: "redirect_dir=nofollow", want: summary{Modes: Options{RedirectDir: RedirectNoFollow}}},
+		{in: "redirect_dir=off", want: summary{Modes: Options{RedirectDir: RedirectOff}}},
+		{in: "index=on,nfs_export=off,metacopy=on", want: summary{Modes: Options{Index: SwitchOn, NFSExport: SwitchOff, Metacopy: SwitchOn}}},
+		{in: "index=off,nfs_export=on,metacopy=off", want: summary{Modes: Options{Index: SwitchOff, NFSExport: SwitchOn, Metacopy: SwitchOff}}},
+		{in: "xino=off", want: summary{Modes: Options{Xino: XinoOff}}},
+		{in: "xino=auto", want: summary{Modes: Options{Xino: XinoAuto}}},
+		{in: "xino=on", want: summary{Modes: Options{Xino: XinoOn}}},
+		{in: "uuid=off", want: summary{Modes: Options{UUID: UUIDOff}}},
+		{in: "uuid=null", want: summary{Modes: Options{UUID: UUIDNull}}},
+		{in: "uuid=auto", want: summary{Modes: Options{UUID: UUIDAuto}}},
+		{in: "uuid=on", want: summary{Modes: Options{UUID: UUIDOn}}},
+		{in: "fsync=volatile", want: summary{Modes: Options{Fsync: FsyncVolatile}}},
+		{in: "fsync=auto", want: summary{Modes: Options{Fsync: FsyncAuto}}},
+		{in: "fsync=strict", want: summary{Modes: Options{Fsync: FsyncStrict}}},
+		{in: "volatile", want: summary{Modes: Options{Fsync: FsyncVolatile}}},
+		{in: "volatile,fsync=strict", want: summary{Modes: Options{Fsync: FsyncStrict}}},
+		{in: "verity=off", want: summary{Modes: Options{Verity: VerityOff}}},
+		{in: "verity=on", want: summary{Modes: Options{Verity: VerityOn}}},
+		{in: "verity=require", want: summary{Modes: Options{Verity: VerityRequire}}},
+		{in: "userxattr,default_permissions", want: summary{Modes: Options{Userxattr: true, DefaultPermissions: true}}},
+		{in: "override_creds", want: summary{Modes: Options{OverrideCreds: SwitchOn}}},
+		{in: "override_creds,nooverride_creds", want: summary{Modes: Options{OverrideCreds: SwitchOff}}},
+		{in: "index=on,index=off", want: summary{Modes: Options{Index: SwitchOff}}},
+		{in: "rw,async,lazytime,nolazytime,mand,nomand", want: summary{}},
+
+		// Syntax and value errors.
+		{in: "lowerdir=:l1", errno: syscall.EINVAL, errText: "cannot append"},
+		{in: "lowerdir=l1:", errno: syscall.EINVAL, errText: "trailing"},
+		{in: "lowerdir=l1::", errno: syscall.EINVAL, errText: "trailing"},
+		{in: `lowerdir=l1:\`, errno: syscall.EINVAL, errText: "trailing"},
+		{in: "lowerdir=l1:::l2", errno: syscall.EINVAL, errText: "'::'"},
+		{in: "lowerdir=l1::d1:l2", errno: syscall.EINVAL, errText: "cannot follow data"},
+		{in: `lowerdir=\`, errno: syscall.EINVAL, errText: "empty path"},
+		{in: "lowerdir", errno: syscall.EINVAL, errText: `option "lowerdir": missing value`},
+		{in: "lowerdir=l1,lowerdir+=l2", errno: syscall.EINVAL, errText: "cannot follow lowerdir"},
+		{in: "lowerdir=l1,datadir+=d1", errno: syscall.EINVAL, errText: "cannot follow lowerdir"},
+		{in: "datadir+=d1,lowerdir+=l1", errno: syscall.EINVAL, errText: "cannot follow data"},
+		{in: "lowerdir+=", errno: syscall.EINVAL, errText: `option "lowerdir+": bad value`},
+		{in: "upperdir=", errno: syscall.EINVAL, errText: `option "upperdir": bad value`},
+		{in: "workdir", errno: syscall.EINVAL, errText: `option "workdir": missing value`},
+		{in: `upperdir=\`, errno: syscall.EINVAL, errText: "empty path"},
+		{in: "index=maybe", errno: syscall.EINVAL, errText: `overlay: option "index": bad value "maybe"`},
+		{in: "index=ON", errno: syscall.EINVAL, errText: `bad value "ON"`},
+		{in: "index", errno: syscall.EINVAL, errText: `option "index": missing value`},
+		{in: "index=", errno: syscall.EINVAL, errText: `option "index": bad value ""`},
+		{in: `index=o\,n`, errno: syscall.EINVAL, errText: `bad value "o\\,n"`},
+		{in: "redirect_dir=yes", errno: syscall.EINVAL, errText: `option "redirect_dir": bad value`},
+		{in: "nfs_export=1", errno: syscall.EINVAL, errText: `option "nfs_export": bad value`},
+		{in: "metacopy=true", errno: syscall.EINVAL, errText: `option "metacopy": bad value`},
+		{in: "xino=nope", errno: syscall.EINVAL, errText: `option "xino": bad value`},
+		{in: "uuid=maybe", errno: syscall.EINVAL, errText: `option "uuid": bad value`},
+		{in: "fsync=ordered", errno: syscall.EINVAL, errText: `option "fsync": bad value`},
+		{in: "verity=yes", errno: syscall.EINVAL, errText: `option "verity": bad value`},
+		{in: "volatile=1", errno: syscall.EINVAL, errText: `option "volatile": unexpected value "1"`},
+		{in: "userxattr=", errno: syscall.EINVAL, errText: `option "userxattr": unexpected value`},
+		{in: "default_permissions=on", errno: syscall.EINVAL, errText: "unexpected value"},
+		{in: "override_creds=on", errno: syscall.EINVAL, errText: "unexpected value"},
+		{in: "nooverride_creds=off", errno: syscall.EINVAL, errText: "unexpected value"},
+		{in: "frobnicate", errno: syscall.EINVAL, errText: `option "frobnicate": unknown parameter`},
+		{in: "Index=on", errno: syscall.EINVAL, errText: "unknown parameter"},
+		{in: "source=x", errno: syscall.EINVAL, errText: "unknown parameter"},
+		{in: "noindex", errno: syscall.EINVAL, errText: "unknown parameter"},
+		{in: "ro", errno: syscall.EINVAL, errText: "not supported"},
+		{in: "lowerdir=l1\x00", errno: syscall.EINVAL, errText: "NUL"},
+
+		// Paths that are not directories: DirLayer's error, naming the option.
+		{in: "lowerdir=l1:nonexistent", errno: syscall.ENOENT, errText: `option "lowerdir"`},
+		{in: "upperdir=nonexistent", errno: syscall.ENOENT, errText: `option "upperdir"`},
+		{in: "workdir=nonexistent", errno: syscall.ENOENT, errText: `option "workdir"`},
+		{in: "lowerdir+=nonexistent", errno: syscall.ENOENT, errText: `option "lowerdir+"`},
+		{in: "datadir+=nonexistent", errno: syscall.ENOENT, errText: `option "datadir+"`},
+		{in: `lowerdir+=l\,c`, errno: syscall.ENOENT}, // the backslash stays in a lowerdir+ path
+		{in: "lowerdir=file", errno: syscall.ENOTDIR},
+	} {
+		o, err := ParseOptions(c.in)
+		if c.errno != nil {
+			var oe *OptionError
+			if err == nil {
+				t.Errorf("ParseOptions(%q) = %+v, want error %v", c.in, summarize(dir, o), c.errno)
+				o.closeLayers()
+			} else if !errors.Is(err, c.errno) || !errors.As(err, &oe) || !strings.Contains(err.Error(), c.errText) {
+				t.Errorf("ParseOptions(%q) error = %q (%#v), want *OptionError wrapping %v containing %q", c.in, err, err, c.errno, c.errText)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseOptions(%q) error: %v", c.in, err)
+			continue
+		}
+		if got := summarize(dir, o); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ParseOptions(%q) =\n%+v, want\n%+v", c.in, got, c.want)
+		}
+		o.closeLayers()
+	}
+}
+
+func TestParseOptionsTooMany(t *testing.T) {
+	parseFixture(t)
+	list := strings.Repeat("l1:", MaxLowerLayers) + "l2"
+	if _, err := ParseOptions("lowerdir=" + list); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "limit is 500") {
+		t.Errorf("501 lowerdirs: %v, want EINVAL limit is 500", err)
+	}
+	s := strings.Repeat("lowerdir+=l1,", MaxLowerLayers-1) + "datadir+=d1"
+	o, err := ParseOptions(s)
+	if err != nil || len(o.Lower)+len(o.DataOnly) != MaxLowerLayers {
+		t.Fatalf("500 layers: %d+%d, %v", len(o.Lower), len(o.DataOnly), err)
+	}
+	o.closeLayers()
+	if _, err := ParseOptions(s + ",datadir+=d2"); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "limit is 500") {
+		t.Errorf("501 layers: %v, want EINVAL limit is 500", err)
+	}
+}
+
+// openFDs counts the open file descriptors of the process (-1 where that
+// cannot be seen).
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+func TestParseOptionsClosesLayers(t *testing.T) {
+	parseFixture(t)
+	before := openFDs()
+	if before < 0 {
+		t.Skip("no /proc/self/fd")
+	}
+	for _, s := range []string{
+		"lowerdir=l1:l2:l3,upperdir=u,workdir=w,index=bad",
+		"lowerdir=l1:l2:nonexistent",
+		"lowerdir=l1,upperdir=u,upperdir=u2,workdir=w,lowerdir+=l2",
+		"lowerdir+=l1,datadir+=d1,lowerdir+=l2",
+	} {
+		if _, err := ParseOptions(s); err == nil {
+			t.Fatalf("ParseOptions(%q) succeeded", s)
+		}
+	}
+	o, err := ParseOptions("lowerdir=l1:l2,lowerdir=l3,upperdir=u,upperdir=u2,workdir=w,workdir=w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.closeLayers()
+	if after := openFDs(); after != before {
+		t.Errorf("open descriptors: %d before, %d after", before, after)
+	}
+}
+
+func TestOptionsStringRoundTrip(t *testing.T) {
+	dir := parseFixture(t)
+	for _, c := range []struct{ in, want string }{
+		{"lowerdir=l1:l2", "lowerdir=$/l1:$/l2,redirect_dir=on"},
+		{"lowerdir=l1,upperdir=u,workdir=w", "lowerdir=$/l1,upperdir=$/u,workdir=$/w"},
+		{`lowerdir=l\:c:l\,c::d1,upperdir=u,workdir=w`, `lowerdir=$/l\:c:$/l\,c::$/d1,upperdir=$/u,workdir=$/w`},
+		{`lowerdir+=l\b,lowerdir+=l1`, `lowerdir=$/l\\b:$/l1,redirect_dir=on`},
+		{"lowerdir=l1,upperdir=u,workdir=w,metacopy=on", "lowerdir=$/l1,upperdir=$/u,workdir=$/w,redirect_dir=on,metacopy=on"},
+		{"lowerdir=l1,upperdir=u,workdir=w,nfs_export=on", "lowerdir=$/l1,upperdir=$/u,workdir=$/w,index=on,nfs_export=on"},
+		{"lowerdir=l1,upperdir=u,workdir=w,redirect_dir=off,index=off,uuid=auto,xino=off", "lowerdir=$/l1,upperdir=$/u,workdir=$/w"},
+		{"lowerdir=l1,upperdir=u,workdir=w,userxattr,fsync=strict,verity=on,uuid=null,xino=auto,default_permissions",
+			"lowerdir=$/l1,upperdir=$/u,workdir=$/w,default_permissions,redirect_dir=nofollow,uuid=null,xino=auto,fsync=strict,userxattr,verity=on"},
+		{"lowerdir=l1,upperdir=u,workdir=w,volatile,nooverride_creds", "lowerdir=$/l1,upperdir=$/u,workdir=$/w,fsync=volatile,nooverride_creds"},
+		{"lowerdir=l1:l2,uuid=on,volatile,index=on", "lowerdir=$/l1:$/l2,redirect_dir=on,uuid=null"},
+		{"lowerdir=l1:l2,nfs_export=on,redirect_dir=nofollow", "lowerdir=$/l1:$/l2,redirect_dir=nofollow,nfs_export=on"},
+		// Conflicting options show as given.
+		{"lowerdir=l1,upperdir=u,workdir=w,metacopy=on,redirect_dir=off", "lowerdir=$/l1,upperdir=$/u,workdir=$/w,redirect_dir=off,metacopy=on"},
+	} {
+		o, err := ParseOptions(c.in)
+		if err != nil {
+			t.Errorf("ParseOptions(%q): %v", c.in, err)
+			continue
+		}
+		want := strings.ReplaceAll(c.want, "$", dir)
+		got := o.String()
+		o.closeLayers()
+		if got != want {
+			t.Errorf("ParseOptions(%q).String() =\n%s, want\n%s", c.in, got, want)
+			continue
+		}
+		o2, err := ParseOptions(got)
+		if err != nil {
+			t.Errorf("ParseOptions(%q): %v", got, err)
+			continue
+		}
+		if got2 := o2.String(); got2 != got {
+			t.Errorf("round trip of %q gives %q", got, got2)
+		}
+		o2.closeLayers()
+	}
+	mem := &Layer{desc: "memory"}
+	if got, want := (Options{Lower: []*Layer{mem}, Upper: mem}).String(), "lowerdir=memory,upperdir=memory"; got != want {
+		t.Errorf("String of memory layers = %q, want %q", got, want)
+	}
+}
+
+// fake layers for resolve and validateLayers: a backend that is not on the
+// host, and native ones with a root directory.
+type fakeBackend struct{ backend }
+
+type fakeRooted struct {
+	backend
+	path     string
+	dev, ino uint64
+}
+
+func (f *fakeRooted) rootInfo() (string, uint64, uint64) { return f.path, f.dev, f.ino }
+
+type fakeNative struct{ fakeRooted }
+
+func (f *fakeNative) attachWork(backend) error { return nil }
+
+func memLayer() *Layer { return &Layer{b: fakeBackend{}, desc: "memory"} }
+
+var fakeIno uint64 = 100
+
+// nativeLayer is a fake native layer at path on device dev (ino 0: a fresh
+// inode number).
+func nativeLayer(path string, dev, ino uint64) *Layer {
+	if ino == 0 {
+		fakeIno++
+		ino = fakeIno
+	}
+	return &Layer{b: &fakeNative{fakeRooted{path: path, dev: dev, ino: ino}}, desc: "dir " + path}
+}
+
+func TestResolve(t *testing.T) {
+	type want struct {
+		redirect                             RedirectMode
+		index, nfsExport, metacopy, userxatt bool
+	}
+	def := want{redirect: RedirectFollow}
+	for _, c := range []struct {
+		name     string
+		o        Options // Upper set by noUpper == false
+		noUpper  bool
+		want     want
+		conflict []string // both options named by the EINVAL message
+	}{
+		{name: "defaults", want: def},
+		{name: "defaults, no upper", noUpper: true, want: want{redirect: RedirectOn}},
+		{name: "redirect off is follow", o: Options{RedirectDir: RedirectOff}, want: def},
+		{name: "redirect on", o: Options{RedirectDir: RedirectOn}, want: want{redirect: RedirectOn}},
+		{name: "redirect nofollow", o: Options{RedirectDir: RedirectNoFollow}, want: want{redirect: RedirectNoFollow}},
+		{name: "nofollow, no upper", noUpper: true, o: Options{RedirectDir: RedirectNoFollow}, want: want{redirect: RedirectNoFollow}},
+		{name: "index on", o: Options{Index: SwitchOn}, want: want{redirect: RedirectFollow, index: true}},
+		{name: "index on, no upper", noUpper: true, o: Options{Index: SwitchOn}, want: want{redirect: RedirectOn}},
+
+		// Rule 2: metacopy needs redirect_dir=on.
+		{name: "metacopy turns redirect on", o: Options{Metacopy: SwitchOn}, want: want{redirect: RedirectOn, metacopy: true}},
+		{name: "metacopy, redirect on", o: Options{Metacopy: SwitchOn, RedirectDir: RedirectOn}, want: want{redirect: RedirectOn, metacopy: true}},
+		{name: "metacopy off, redirect nofollow", o: Options{Metacopy: SwitchOff, RedirectDir: RedirectNoFollow}, want: want{redirect: RedirectNoFollow}},
+		{name: "metacopy vs follow", o: Options{Metacopy: SwitchOn, RedirectDir: RedirectFollow}, conflict: []string{"metacopy=on", "redirect_dir=follow"}},
+		{name: "metacopy vs off", o: Options{Metacopy: SwitchOn, RedirectDir: RedirectOff}, conflict: []string{"metacopy=on", "redirect_dir=follow"}},
+		{name: "metacopy vs nofollow", o: Options{Metacopy: SwitchOn, RedirectDir: RedirectNoFollow}, conflict: []string{"metacopy=on", "redirect_dir=nofollow"}},
+		{name: "metacopy, follow, no upper", noUpper: true, o: Options{Metacopy: SwitchOn, RedirectDir: RedirectFollow}, want: want{redirect: RedirectOn, metacopy: true}},
+		{name: "metacopy vs nofollow, no upper", noUpper: true, o: Options{Metacopy: SwitchOn, RedirectDir: RedirectNoFollow}, conflict: []string{"metacopy=on", "redirect_dir=nofollow"}},
+
+		// Rule 3: nfs_export needs index.
+		{name: "nfs_export turns index on", o: Options{NFSExport: SwitchOn}, want: want{redirect: RedirectFollow, index: true, nfsExport: true}},
+		{name: "nfs_export, index on", o: Options{NFSExport: SwitchOn, Index: SwitchOn}, want: want{redirect: RedirectFollow, index: true, nfsExport: true}},
+		{name: "nfs_export vs index", o: Options{NFSExport: SwitchOn, Index: SwitchOff}, conflict: []string{"nfs_export=on", "index=off"}},
+		{name: "nfs_export, no upper", noUpper: true, o: Options{NFSExport: SwitchOn}, want: want{redirect: RedirectOn}},
+		{name: "nfs_export, no upper, nofollow", noUpper: true, o: Options{NFSExport: SwitchOn, RedirectDir: RedirectNoFollow},
+			want: want{redirect: RedirectNoFollow, nfsExport: true}},
+		{name: "nfs_export, no upper, nofollow, index on", noUpper: true, o: Options{NFSExport: SwitchOn, RedirectDir: RedirectNoFollow, Index: SwitchOn},
+			want: want{redirect: RedirectNoFollow, nfsExport: true}},
+		{name: "nfs_export vs index, no upper, nofollow", noUpper: true, o: Options{NFSExport: SwitchOn, RedirectDir: RedirectNoFollow, Index: SwitchOff},
+			conflict: []string{"nfs_export=on", "index=off"}},
+		{name: "nfs_export vs index, no upper, follow", noUpper: true, o: Options{NFSExport: SwitchOn, Index: SwitchOff}, want: want{redirect: RedirectOn}},
+
+		// Rule 4: nfs_export excludes metacopy.
+		{name: "nfs_export vs metacopy", o: Options{NFSExport: SwitchOn, Metacopy: SwitchOn}, conflict: []string{"nfs_export=on", "metacopy=on"}},
+		{name: "nfs_export vs metacopy, verity", o: Options{NFSExport: SwitchOn, Metacopy: SwitchOn, Verity: VerityOn}, conflict: []string{"nfs_export=on", "metacopy=on"}},
+		{name: "nfs_export, verity", o: Options{NFSExport: SwitchOn, Verity: VerityRequire}, want: want{redirect: RedirectFollow, index: true, nfsExport: true}},
+		{name: "nfs_export, metacopy off", o: Options{NFSExport: SwitchOn, Metacopy: SwitchOff}, want: want{redirect: RedirectFollow, index: true, nfsExport: true}},
+
+		// Rule 5: userxattr.
+		{name: "userxattr", o: Options{Userxattr: true}, want: want{redirect: RedirectNoFollow, userxatt: true}},
+		{name: "userxattr, no upper", noUpper: true, o: Options{Userxattr: true}, want: want{redirect: RedirectNoFollow, userxatt: true}},
+		{name: "userxattr, nofollow", o: Options{Userxattr: true, RedirectDir: RedirectNoFollow}, want: want{redirect: RedirectNoFollow, userxatt: true}},
+		{name: "userxattr, metacopy off", o: Options{Userxattr: true, Metacopy: SwitchOff}, want: want{redirect: RedirectNoFollow, userxatt: true}},
+		{name: "userxattr, index, nfs_export, verity", o: Options{Userxattr: true, Index: SwitchOn, NFSExport: SwitchOn, Verity: VerityOn},
+			want: want{redirect: RedirectNoFollow, index: true, nfsExport: true, userxatt: true}},
+		{name: "userxattr vs redirect on", o: Options{Userxattr: true, RedirectDir: RedirectOn}, conflict: []string{"userxattr", "redirect_dir=on"}},
+		{name: "userxattr vs follow", o: Options{Userxattr: true, RedirectDir: RedirectFollow}, conflict: []string{"userxattr", "redirect_dir=follow"}},
+		{name: "userxattr vs off", o: Options{Userxattr: true, RedirectDir: RedirectOff}, conflict: []string{"userxattr", "redirect_dir=follow"}},
+		{name: "userxattr vs follow, no upper", noUpper: true, o: Options{Userxattr: true, RedirectDir: RedirectFollow}, conflict: []string{"userxattr", "redirect_dir=on"}},
+		{name: "userxattr vs metacopy", o: Options{Userxattr: true, Metacopy: SwitchOn}, conflict: []string{"userxattr", "metacopy=on"}},
+		{name: "userxattr vs metacopy, redirect on", o: Options{Userxattr: true, Metacopy: SwitchOn, RedirectDir: RedirectOn}, conflict: []string{"userxattr", "redirect_dir=on"}},
+		{name: "userxattr vs metacopy, nofollow", o: Options{Userxattr: true, Metacopy: SwitchOn, RedirectDir: RedirectNoFollow}, conflict: []string{"metacopy=on", "redirect_dir=nofollow"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			if !c.noUpper {
+				o.Upper = memLayer()
+			}
+			r, err := o.resolve()
+			if c.conflict != nil {
+				var oe *OptionError
+				if err == nil || !errors.Is(err, syscall.EINVAL) || !errors.As(err, &oe) {
+					t.Fatalf("resolve() = %+v, %v; want EINVAL *OptionError", r, err)
+				}
+				wantMsg := "overlay: conflicting options: " + c.conflict[0] + "," + c.conflict[1]
+				if err.Error() != wantMsg {
+					t.Errorf("error %q, want %q", err, wantMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("resolve: %v", err)
+			}
+			got := want{r.redirect, r.index, r.nfsExport, r.metacopy, r.userxattr}
+			if got != c.want {
+				t.Errorf("resolve() = %+v, want %+v", got, c.want)
+			}
+			if r.upper == c.noUpper {
+				t.Errorf("upper = %v", r.upper)
+			}
+		})
+	}
+}
+
+func TestResolveModes(t *testing.T) {
+	up := memLayer()
+	r, err := (&Options{Upper: up}).resolve()
+	if err != nil || r.xino != XinoOff || r.uuid != UUIDAuto || r.fsync != FsyncAuto || r.verity != VerityOff ||
+		!r.redirectFollow() || r.redirectCreate() || r.explicit.redirect || r.explicit.index {
+		t.Errorf("defaults resolve to %+v, %v", r, err)
+	}
+	o := Options{Upper: up, Xino: XinoOn, UUID: UUIDOn, Fsync: FsyncVolatile, Verity: VerityRequire,
+		Index: SwitchOff, RedirectDir: RedirectOn, DefaultPermissions: true, OverrideCreds: SwitchOff}
+	r, err = o.resolve()
+	if err != nil || r.xino != XinoOn || r.uuid != UUIDOn || r.fsync != FsyncVolatile || r.verity != VerityRequire ||
+		!r.redirectCreate() || !r.explicit.redirect || !r.explicit.index || !r.defaultPermissions || r.overrideCreds != SwitchOff {
+		t.Errorf("%+v resolves to %+v, %v", o, r, err)
+	}
+	o.Upper = nil
+	r, err = o.resolve()
+	if err != nil || r.uuid != UUIDNull || r.fsync != FsyncAuto || r.index || r.upper {
+		t.Errorf("without upper: %+v, %v", r, err)
+	}
+	for _, bad := range []Options{
+		{RedirectDir: 9}, {Index: 3}, {NFSExport: 4}, {Metacopy: 5}, {Xino: 4}, {UUID: 5}, {Fsync: 4}, {Verity: 4}, {OverrideCreds: 3},
+	} {
+		if _, err := bad.resolve(); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "bad value") {
+			t.Errorf("%+v: resolve error %v, want EINVAL bad value", bad, err)
+		}
+	}
+}
+
+func TestValidateLayers(t *testing.T) {
+	n := func(path string) *Layer { return nativeLayer(path, 1, 0) }
+	many := func(k int) []*Layer {
+		ls := make([]*Layer, k)
+		for i := range ls {
+			ls[i] = memLayer()
+		}
+		return ls
+	}
+	m1, m2 := memLayer(), memLayer()
+	same := nativeLayer("/x/same", 1, 77)
+	for _, c := range []struct {
+		name  string
+		o     Options
+		errno error
+		text  string
+	}{
+		{name: "mem lower and upper", o: Options{Lower: []*Layer{m1}, Upper: m2}},
+		{name: "two lowers", o: Options{Lower: []*Layer{m1, m2}}},
+		{name: "lower and data", o: Options{Lower: []*Layer{m1}, DataOnly: []*Layer{m2}}},
+		{name: "500", o: Options{Lower: many(400), DataOnly: many(100)}},
+		{name: "native", o: Options{Lower: []*Layer{n("/l1"), n("/l2")}, Upper: n("/u"), Work: n("/w")}},
+		{name: "prefix not on a boundary", o: Options{Lower: []*Layer{n("/a/b"), n("/a/bc"), n("/a/b.c")}, Upper: n("/a/bcd"), Work: n("/a/b-w")}},
+		{name: "upper inside lower", o: Options{Lower: []*Layer{n("/l")}, Upper: n("/l/u"), Work: n("/w")}},
+		{name: "work inside lower", o: Options{Lower: []*Layer{n("/l")}, Upper: n("/u"), Work: n("/l/w")}},
+		{name: "work ignored without upper", o: Options{Lower: []*Layer{m1, m2}, Work: m1}},
+
+		{name: "no lowers", o: Options{Upper: m1}, errno: syscall.EINVAL, text: "no lower layers"},
+		{name: "only data", o: Options{DataOnly: []*Layer{m1, m2}}, errno: syscall.EINVAL, text: "no lower layers"},
+		{name: "501", o: Options{Lower: many(1), DataOnly: many(500), Upper: m1}, errno: syscall.EINVAL, text: "limit is 500"},
+		{name: "one lower, no upper", o: Options{Lower: []*Layer{m1}}, errno: syscall.EINVAL, text: "at least 2"},
+		{name: "nil lower", o: Options{Lower: []*Layer{m1, nil}}, errno: syscall.EINVAL, text: "nil"},
+		{name: "nil data", o: Options{Lower: []*Layer{m1}, DataOnly: []*Layer{nil}}, errno: syscall.EINVAL, text: "nil"},
+		{name: "zero lower", o: Options{Lower: []*Layer{m1, {}}}, errno: syscall.EINVAL, text: "nil"},
+		{name: "zero upper", o: Options{Lower: []*Layer{m1}, Upper: &Layer{}}, errno: syscall.EINVAL, text: "nil"},
+		{name: "missing workdir", o: Options{Lower: []*Layer{m1}, Upper: n("/u")}, errno: syscall.EINVAL, text: "missing 'workdir'"},
+		{name: "workdir with memory upper", o: Options{Lower: []*Layer{m1}, Upper: m2, Work: n("/w")}, errno: syscall.EINVAL, text: "takes no workdir"},
+		{name: "memory workdir", o: Options{Lower: []*Layer{m1}, Upper: n("/u"), Work: m2}, errno: syscall.EINVAL, text: "same mount"},
+		{name: "work on another fs", o: Options{Lower: []*Layer{m1}, Upper: n("/u"), Work: nativeLayer("/w", 2, 0)}, errno: syscall.EINVAL, text: "same mount"},
+		{name: "work is upper", o: Options{Lower: []*Layer{m1}, Upper: same, Work: same}, errno: syscall.EINVAL, text: "separate subtrees"},
+		{name: "work same dir as upper", o: Options{Lower: []*Layer{m1}, Upper: nativeLayer("/u", 1, 5), Work: nativeLayer("/u2", 1, 5)}, errno: syscall.EINVAL, text: "separate subtrees"},
+		{name: "work inside upper", o: Options{Lower: []*Layer{m1}, Upper: n("/u"), Work: n("/u/w")}, errno: syscall.EINVAL, text: "separate subtrees"},
+		{name: "upper inside work", o: Options{Lower: []*Layer{m1}, Upper: n("/w/u"), Work: n("/w")}, errno: syscall.EINVAL, text: "separate subtrees"},
+		{name: "lower twice", o: Options{Lower: []*Layer{m1, m1}}, errno: syscall.ELOOP, text: "twice"},
+		{name: "lower is data", o: Options{Lower: []*Layer{m1}, DataOnly: []*Layer{m1}}, errno: syscall.ELOOP, text: "twice"},
+		{name: "lower is upper", o: Options{Lower: []*Layer{m1}, Upper: m1}, errno: syscall.ELOOP, text: "twice"},
+		{name: "same root", o: Options{Lower: []*Layer{nativeLayer("/a", 1, 9), nativeLayer("/b", 1, 9)}}, errno: syscall.ELOOP, text: "conflicting lowerdir path"},
+		{name: "lower root is upper root", o: Options{Lower: []*Layer{nativeLayer("/a", 1, 9)}, Upper: nativeLayer("/a", 1, 9), Work: n("/w")}, errno: syscall.ELOOP, text: "conflicting lowerdir path"},
+		{name: "lower root is work root", o: Options{Lower: []*Layer{nativeLayer("/a", 1, 9)}, Upper: n("/u"), Work: nativeLayer("/a", 1, 9)}, errno: syscall.ELOOP, text: "conflicting workdir path"},
+		{name: "data root is lower root", o: Options{Lower: []*Layer{nativeLayer("/a", 1, 9)}, DataOnly: []*Layer{nativeLayer("/a", 1, 9)}}, errno: syscall.ELOOP, text: "conflicting datadir+ path"},
+		{name: "lower inside lower", o: Options{Lower: []*Layer{n("/l"), n("/l/sub")}}, errno: syscall.ELOOP, text: "overlapping lowerdir path"},
+		{name: "lower contains lower", o: Options{Lower: []*Layer{n("/l/sub"), n("/l")}}, errno: syscall.ELOOP, text: "overlapping lowerdir path"},
+		{name: "lower inside root", o: Options{Lower: []*Layer{n("/"), n("/l")}}, errno: syscall.ELOOP, text: "overlapping lowerdir path"},
+		{name: "data inside lower", o: Options{Lower: []*Layer{n("/l")}, DataOnly: []*Layer{n("/l/d")}}, errno: syscall.ELOOP, text: "overlapping datadir+ path"},
+		{name: "lower inside upper", o: Options{Lower: []*Layer{n("/u/l")}, Upper: n("/u"), Work: n("/w")}, errno: syscall.ELOOP, text: "overlapping lowerdir path"},
+		{name: "lower inside work", o: Options{Lower: []*Layer{n("/w/l")}, Upper: n("/u"), Work: n("/w")}, errno: syscall.ELOOP, text: "overlapping lowerdir path"},
+	} {
+		err := c.o.validateLayers()
+		if c.errno == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var oe *OptionError
+		if !errors.Is(err, c.errno) || !errors.As(err, &oe) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: error %v, want *OptionError wrapping %v containing %q", c.name, err, c.errno, c.text)
+		}
+	}
+}
+
+// TestValidateDirLayers checks the layer rules on real directories.
+func TestValidateDirLayers(t *testing.T) {
+	dir := parseFixture(t)
+	if err := os.Symlink("l1", filepath.Join(dir, "l1link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		in    string
+		errno error
+	}{
+		{"lowerdir=l1:l2,upperdir=u,workdir=w", nil},
+		{"lowerdir=l1,upperdir=l1/sub,workdir=w", nil},
+		{"lowerdir=l1,upperdir=u,workdir=l1/sub", nil},
+		{"lowerdir=l1::d1", nil},
+		{"lowerdir=l1", syscall.EINVAL},
+		{"lowerdir=l1,upperdir=u", syscall.EINVAL},
+		{"lowerdir=l1,upperdir=u,workdir=u/sub", syscall.EINVAL},
+		{"lowerdir=l1,upperdir=w/sub,workdir=w", syscall.EINVAL},
+		{"lowerdir=l1,upperdir=u,workdir=u", syscall.EINVAL},
+		{"lowerdir=l1:l1", syscall.ELOOP},
+		{"lowerdir=l1:l1link", syscall.ELOOP},
+		{"lowerdir=l1:l1/sub", syscall.ELOOP},
+		{"lowerdir=l1/sub:l1", syscall.ELOOP},
+		{"lowerdir=u/sub,upperdir=u,workdir=w", syscall.ELOOP},
+		{"lowerdir=w/sub,upperdir=u,workdir=w", syscall.ELOOP},
+		{"lowerdir=w,upperdir=u,workdir=w", syscall.ELOOP},
+		{"lowerdir=l1,upperdir=l1,workdir=w", syscall.ELOOP},
+	} {
+		o, err := ParseOptions(c.in)
+		if err != nil {
+			t.Errorf("ParseOptions(%q): %v", c.in, err)
+			continue
+		}
+		if err := o.validateLayers(); !errors.Is(err, c.errno) || (c.errno == nil) != (err == nil) {
+			t.Errorf("%q: validateLayers() = %v, want %v", c.in, err, c.errno)
+		}
+		o.closeLayers()
+	}
+}
