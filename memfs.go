@@ -86,9 +86,8 @@ const (
 	// dev_t has 12 major bits, so no real device can have it.
 	memDevMajor = 4096
 
-	// maxNameLen is NAME_MAX; maxPathLen is PATH_MAX, the longest symlink
-	// target (include/uapi/linux/limits.h).
-	maxNameLen = 255
+	// maxPathLen is PATH_MAX, the longest symlink target
+	// (include/uapi/linux/limits.h); maxNameLen (NAME_MAX) is in lookup.go.
 	maxPathLen = 4096
 	// memMaxSymlinkHops is the kernel's MAXSYMLINKS (include/linux/namei.h).
 	memMaxSymlinkHops = 40
@@ -286,14 +285,6 @@ func (m *MemFS) walkFollow(name string, followFinal bool) (memLoc, error) {
 	// The root, or a directory reached through a final "." or ".." of a
 	// symlink target: there is no name to act on.
 	return memLoc{node: cur}, nil
-}
-
-// pathErr shapes err for the exported API.
-func pathErr(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
 // stMode converts the permission, setuid, setgid and sticky bits of an

@@ -1,0 +1,138 @@
+// Package overlay gives Go programs the Linux overlay filesystem without
+// a kernel mount: read-only lower layers and one writable upper layer
+// merged into one tree, read through io/fs and written through an
+// afero.Fs-shaped API, with the kernel's semantics and, on Linux, the
+// kernel's on-disk format.
+//
+// # Layers
+//
+// A [Layer] is one branch of the overlay. Three kinds:
+//
+//   - [MemLayer]: an in-memory filesystem ([MemFS]) in the kernel's
+//     format: char 0/0 whiteouts, trusted.overlay.* xattrs, hard links,
+//     symlinks, modes, owners, times, stable inode numbers. Every overlay
+//     feature works on it. Populate a lower with the MemFS methods.
+//   - [AferoLayer]: any afero.Fs (OsFs, BasePathFs, MemMapFs, read-only
+//     archives). Such backends hold neither device nodes nor xattrs, so
+//     whiteouts and opaque dirs are written in-band with the OCI image
+//     conventions: ".wh.NAME" deletes NAME from the layers below,
+//     ".wh..wh..opq" makes its dir opaque, and no ".wh." name is ever
+//     shown. As an upper, its work area is the dir ".wh..wh.work" at its
+//     root (hidden by the same rule). On such an upper: Setxattr and
+//     Removexattr fail with EOPNOTSUPP, Link and Mknod with EPERM,
+//     Symlink with EPERM unless the backend implements afero.Linker, and
+//     names beginning ".wh." cannot be created (EINVAL). Every feature of
+//     the kernel that stores private xattrs (redirect_dir=on, index,
+//     metacopy, nfs_export, origin-based inode numbers) needs a layer that
+//     holds xattrs: a MemLayer or a DirLayer.
+//   - [DirLayer] (Linux): a directory on disk in the kernel's exact
+//     format, so an upper written here mounts with mount -t overlay and
+//     an upper the kernel wrote opens here. Every access is confined
+//     beneath the layer's root with openat2(RESOLVE_BENEATH |
+//     RESOLVE_NO_SYMLINKS): no symlink, ".." or crafted name in a layer
+//     makes the library touch anything outside it. A DirLayer upper needs
+//     a DirLayer work dir (Options.Work) on the same filesystem, as the
+//     kernel's workdir=. Elsewhere DirLayer returns errors.ErrUnsupported.
+//
+// # Semantics
+//
+// Lookup, whiteouts, opaque dirs, copy-up, readdir and the directory
+// operations follow the kernel (Linux 6.18) with default module
+// parameters; shared/overlayfs-semantics.md is the specification and the
+// tests compare the library with a real kernel mount.
+//
+//   - Lookup: the upper first, then each lower, top-most first; a whiteout
+//     (char 0/0, or a zero-size file with the whiteout xattr) hides the
+//     name below it; a non-dir ends the search; dirs merge until an opaque
+//     one (opaque xattr exactly "y"); opaque markers are not read in the
+//     bottom-most lower layer.
+//   - Readdir of a merge dir: the lowest layer's names first in that
+//     layer's order, then the remaining names top-down, each layer in its
+//     own order; whiteouts never listed. [FS.ReadDir] sorts, like
+//     os.ReadDir; [File.ReadDir] and [File.Readdir] keep the kernel's
+//     order. Seeking a dir to 0 re-reads it; SEEK_END on a dir is EINVAL.
+//   - Copy-up, on open for writing or O_TRUNC, Truncate, Chmod, Chown,
+//     Chtimes, Setxattr, Removexattr (when the attribute exists), Link,
+//     Rename and any creation or removal in a lower dir: ancestors first;
+//     the copy (data, xattrs but the overlay's private ones, mode, owner,
+//     atime and mtime) is built in the work dir and renamed into place, so
+//     a crash never shows a partial object; the parent's times are
+//     restored. O_TRUNC copies no data. Runs of zero bytes become holes.
+//   - Removing a name a lower layer has leaves a whiteout; mkdir over a
+//     whiteout makes an opaque dir; rmdir of a dir that shows entries is
+//     ENOTEMPTY, lower entries included.
+//   - Rename has rename(2)'s rules (a dir may replace an empty dir,
+//     unlike os.Rename on some platforms; ENOTDIR, EISDIR, EINVAL into its
+//     own subtree). Renaming a dir that a lower layer has fails with EXDEV,
+//     as on the kernel without redirect_dir=on. A pure upper dir moved
+//     into a merge dir is made opaque.
+//   - An open file keeps its backing file: a file opened read-only before
+//     a copy-up reads the upper copy after it, at the same offset.
+//   - An overlay without upper is read-only: every change is EROFS.
+//   - Errors are *fs.PathError or *os.LinkError with the overlay path and
+//     the errno the kernel returns for the same operation.
+//   - Stat's Sys() is a *syscall.Stat_t. With all layers on one
+//     filesystem st_dev is the overlay's own and st_ino the real inode's;
+//     otherwise dirs get the overlay's st_dev and an overlay-allocated
+//     st_ino, and non-dirs keep the st_dev and st_ino of their layer (the
+//     kernel's rules for xino=off). A merge dir has st_nlink 1.
+//   - New prepares the work dir as a mount does (W/work is emptied and
+//     recreated; an upper marked incompat, such as by a volatile mount, is
+//     refused with EINVAL) and stores the overlay UUID on a new upper
+//     (uuid=auto). It does not scan the lower layers.
+//
+// # Options
+//
+// [ParseOptions] takes the kernel's mount option string; [Options] can
+// also be built in Go. Every option is validated with the kernel's rules
+// and conflicts. Options whose features this version lacks —
+// redirect_dir=on, index=on, nfs_export=on, metacopy=on, xino=auto|on,
+// verity=on|require, data-only layers — make New fail with an error that
+// names the option. fsync=auto|strict sync copied-up data before it is
+// renamed into place; fsync=volatile (or volatile) skips that and marks the
+// work dir as the kernel does. userxattr stores private xattrs as
+// user.overlay.*. default_permissions and override_creds are accepted and
+// change nothing (the library acts with the caller's credentials).
+//
+// # Concurrency and lock order
+//
+// An FS is safe for concurrent use. Locks, in the order they are taken:
+//
+//  1. node.cu, one per cached name: serialises the copy-up of that object
+//     (a parent's copy-up completes before its child's starts);
+//  2. FS.mu, the namespace lock: read-held by lookups, stat and reads of
+//     the cache, write-held by every change of the namespace and by the
+//     final rename of a copy-up (never while data is copied);
+//  3. node.mu: a node's children map;
+//  4. File.mu: one open file's offset and backing file (taken before
+//     FS.mu by file methods that re-target after a copy-up);
+//  5. each backend's own locks.
+//
+// # Deviations from the kernel
+//
+//   - Symlinks resolve inside the overlay: the overlay root is "/" for
+//     absolute targets and ".." stops at it, as in a chroot; the kernel
+//     resolves absolute targets against the process's root.
+//   - Permissions are not checked: the library acts with the calling
+//     process's privileges on the backends, like a root mounter; the
+//     in-memory layers enforce no permission bits.
+//   - Modes given to creations are masked with the process umask read
+//     once, at New.
+//   - Redirects in lower layers (hand-written or left by a kernel with
+//     redirect_dir=on) are not followed yet, and origin xattrs are not
+//     written, so st_ino changes on copy-up; both come with redirect_dir
+//     and xino support.
+//   - Renaming a file away from a name a lower layer has is a rename then a
+//     whiteout (the kernel does both at once with RENAME_WHITEOUT): a crash
+//     in between shows the lower file again at the old name, never loses
+//     data.
+//   - The rmdir of a merge dir with whiteouts inside exchanges it with a
+//     whiteout and then deletes the whiteouts, as the kernel; replacing
+//     such a dir by rename empties it in place first rather than swapping
+//     in an empty opaque copy (the dir is replaced at once after).
+//   - A copy of a file written zeros leaves holes for 1 MiB runs of zero
+//     bytes, where the kernel skips only the holes the lower file has.
+//   - On non-dirs spread over several filesystems, st_dev is the real
+//     device of the layer, not an anonymous pseudo device.
+//   - Stat's Sys() is nil outside Linux.
+package overlay
