@@ -78,11 +78,13 @@ func (f *File) Read(b []byte) (int, error) {
 	defer f.mu.Unlock()
 	n, err := f.readAt(b, f.off)
 	f.off += int64(n)
-	if err != nil && err != io.EOF {
-		return n, f.pathErr("read", err)
-	}
-	if n == 0 && len(b) > 0 && err == nil {
+	switch {
+	case n > 0 && err == io.EOF:
+		err = nil // as os.File.Read: EOF only when nothing was read
+	case n == 0 && len(b) > 0 && err == nil:
 		err = io.EOF
+	case err != nil && err != io.EOF:
+		return n, f.pathErr("read", err)
 	}
 	return n, err
 }

@@ -97,7 +97,9 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 	if src.n.isDir() && len(src.n.lowers) > 0 {
 		return src, dst, syscall.EXDEV // redirect_dir is not on
 	}
-	if dst.n.present && dst.n.isDir() {
+	if dst.n.present && dst.n.isDir() && len(dst.n.lowers) > 0 {
+		// A pure upper target is left to rename(2) itself, after the
+		// source is marked opaque, as ovl_rename does.
 		if err := fsys.checkEmpty(dst.n); err != nil {
 			return src, dst, err
 		}
@@ -126,9 +128,9 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		}
 		src.n.opaque = true
 	}
-	if dst.n.present && dst.n.isDir() && dst.n.upper {
-		// The target shows no entries but may hold whiteouts: empty it
-		// first, so rename(2) can replace it.
+	if dst.n.present && dst.n.isDir() && dst.n.upper && len(dst.n.lowers) > 0 {
+		// A merge target shows no entries but may hold whiteouts: empty
+		// it first, so rename(2) can replace it.
 		if err := fsys.clearDir(dp); err != nil {
 			return err
 		}

@@ -134,6 +134,9 @@ func (fsys *FS) removexattr(name, attr string) error {
 		return err
 	}
 	return fsys.setattr(name, followYes, func(n *node) error {
+		if fsys.upper == nil {
+			return syscall.EROFS
+		}
 		br, p := fsys.holder(n)
 		if !br.caps.xattr {
 			return syscall.EOPNOTSUPP
