@@ -769,3 +769,25 @@ func (m *Model) DumpUpper() string {
 	}
 	return Format(es)
 }
+
+// PruneGhostWhiteouts deletes from lowers (top-most first) the whiteouts
+// that sit in a directory whose merged stack over the lowers is that one
+// layer alone. The kernel reads such a non-merge directory directly and
+// lists its whiteouts as "ghost" entries that cannot be stat'ed
+// (ovl_dir_is_real; §12 of the semantics: do not rely on them); a layer
+// the kernel writes never has them. Pruning them changes no lookup, since
+// nothing below that layer is searched for names in such a directory.
+func PruneGhostWhiteouts(lowers []Layer) {
+	m := New(lowers, false)
+	for i, l := range lowers {
+		for p, n := range l {
+			if n.Kind != Whiteout {
+				continue
+			}
+			st := m.lookup(parentOf(p))
+			if len(st) == 1 && st[0].layer == i+1 {
+				delete(l, p)
+			}
+		}
+	}
+}

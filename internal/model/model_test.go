@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func file(data string) *Node { return &Node{Kind: File, Mode: 0o644, Data: data} }
@@ -268,4 +270,102 @@ func TestOpenWrite(t *testing.T) {
 	check(t, "excl", m.OpenFile("f", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0, nil), syscall.EEXIST)
 	check(t, "truncate", m.Truncate("f", 1), 0)
 	checkDump(t, m, lines(`f file 0644 data="a"`), lines(`f file 0644 data="a"`))
+}
+
+func TestPruneGhostWhiteouts(t *testing.T) {
+	l1 := Layer{"s": dir(), "s/w": wh(), "m": dir(), "m/w": wh(), "o": opaque(), "o/w": wh(), "w": wh()}
+	l2 := Layer{"m": dir(), "m/w": file(""), "o": dir(), "o/w": file(""), "w": file("")}
+	PruneGhostWhiteouts([]Layer{l1, l2})
+	for _, p := range []string{"s/w", "o/w"} {
+		if l1[p] != nil {
+			t.Errorf("%s kept", p)
+		}
+	}
+	for _, p := range []string{"m/w", "w"} {
+		if l1[p] == nil {
+			t.Errorf("%s pruned", p)
+		}
+	}
+}
+
+// TestInvariants runs random operations on the model alone and checks
+// what the kernel guarantees of an upper layer it writes: it is a
+// well-formed tree, every entry in it is visible at its own path, and
+// every whiteout hides a lower entry.
+func TestInvariants(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	genName := func(t *rapid.T) string {
+		n := rapid.IntRange(1, 3).Draw(t, "len")
+		var parts []string
+		for range n {
+			parts = append(parts, rapid.SampledFrom(names).Draw(t, "name"))
+		}
+		return strings.Join(parts, "/")
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		var lowers []Layer
+		for range rapid.IntRange(1, 3).Draw(t, "lowers") {
+			l := Layer{}
+			var fill func(parent string, depth int)
+			fill = func(parent string, depth int) {
+				for _, name := range names {
+					p := join(parent, name)
+					switch rapid.IntRange(0, 7).Draw(t, "kind") {
+					case 3:
+						l[p] = file("f")
+					case 4:
+						l[p] = link(rapid.SampledFrom([]string{"a", "../b", "c/a", ".."}).Draw(t, "target"))
+					case 5:
+						l[p] = wh()
+					case 6, 7:
+						l[p] = dir()
+						if rapid.Bool().Draw(t, "opaque") {
+							l[p] = opaque()
+						}
+						if depth < 3 {
+							fill(p, depth+1)
+						}
+					}
+				}
+			}
+			fill("", 1)
+			lowers = append(lowers, l)
+		}
+		PruneGhostWhiteouts(lowers)
+		m := New(lowers, true)
+		t.Repeat(map[string]func(*rapid.T){
+			"open": func(t *rapid.T) {
+				m.OpenFile(genName(t), rapid.SampledFrom([]int{os.O_RDONLY, os.O_RDWR | os.O_CREATE, os.O_WRONLY | os.O_CREATE | os.O_EXCL}).Draw(t, "flag"), 0o644, []byte("d"))
+			},
+			"mkdir":    func(t *rapid.T) { m.Mkdir(genName(t), 0o755) },
+			"remove":   func(t *rapid.T) { m.Remove(genName(t)) },
+			"rename":   func(t *rapid.T) { m.Rename(genName(t), genName(t)) },
+			"symlink":  func(t *rapid.T) { m.Symlink("../a", genName(t)) },
+			"chmod":    func(t *rapid.T) { m.Chmod(genName(t), 0o700) },
+			"setxattr": func(t *rapid.T) { m.Setxattr(genName(t), "user.x", []byte("v"), 0) },
+			"": func(t *rapid.T) {
+				_ = m.Dump()
+				for p, n := range m.Upper {
+					if p == "" {
+						continue
+					}
+					if par := m.Upper[parentOf(p)]; parentOf(p) != "" && (par == nil || !par.Kind.IsDir()) {
+						t.Fatalf("upper %q has no parent dir:\n%s", p, m.DumpUpper())
+					}
+					if n.Kind == Whiteout {
+						if m.lookup(p) != nil || !m.lowerPositive(p) {
+							t.Fatalf("useless whiteout %q:\n%s", p, m.DumpUpper())
+						}
+						if !m.isMerge(parentOf(p)) {
+							t.Fatalf("whiteout %q in a non-merge dir:\n%s", p, m.DumpUpper())
+						}
+						continue
+					}
+					if st := m.lookup(p); st == nil || st[0].node != n {
+						t.Fatalf("upper %q not visible:\n%s", p, m.DumpUpper())
+					}
+				}
+			},
+		})
+	})
 }

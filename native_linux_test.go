@@ -1,0 +1,824 @@
+//go:build linux
+
+package overlay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// newNativeTest returns the backend of a DirLayer on a fresh directory.
+func newNativeTest(t testing.TB) (*nativeBackend, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := DirLayer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.b.(*nativeBackend)
+	t.Cleanup(func() { b.close() })
+	return b, dir
+}
+
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (trusted.* xattrs, mknod, chown, mount)")
+	}
+}
+
+func wantErrno(t testing.TB, what string, err error, want unix.Errno) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func must(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func TestNativeDirLayer(t *testing.T) {
+	dir := t.TempDir()
+	must(t, "write", os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
+	must(t, "symlink", os.Symlink(".", filepath.Join(dir, "self")))
+
+	_, err := DirLayer(filepath.Join(dir, "missing"))
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("missing dir: %v, want *fs.PathError ENOENT", err)
+	}
+	_, err = DirLayer(filepath.Join(dir, "file"))
+	if !errors.As(err, &pe) || !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("file: %v, want *fs.PathError ENOTDIR", err)
+	}
+
+	l, err := DirLayer(filepath.Join(dir, "self") + "/")
+	must(t, "DirLayer via symlink", err)
+	defer l.b.close()
+	real, _ := filepath.EvalSymlinks(dir)
+	if l.String() != "dir "+real || l.format != formatKernel {
+		t.Errorf("layer = %q format %v", l.String(), l.format)
+	}
+	var st unix.Stat_t
+	must(t, "stat", unix.Stat(dir, &st))
+	path, dev, ino := l.b.(rooted).rootInfo()
+	if path != real || dev != uint64(st.Dev) || ino != st.Ino {
+		t.Errorf("rootInfo = %q %d %d, want %q %d %d", path, dev, ino, real, st.Dev, st.Ino)
+	}
+	c := l.b.caps()
+	if !c.xattr || !c.mknod || !c.hardlink || !c.symlink || !c.exchange || c.workArea || c.namelen != 255 {
+		t.Errorf("caps = %+v", c)
+	}
+}
+
+func TestNativeFiles(t *testing.T) {
+	b, dir := newNativeTest(t)
+	must(t, "mkdir", b.mkdir("d", 0o755))
+	f, err := b.open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	must(t, "create", err)
+	if n, err := f.WriteAt([]byte("hello world"), 0); n != 11 || err != nil {
+		t.Fatalf("WriteAt = %d, %v", n, err)
+	}
+	buf := make([]byte, 5)
+	if n, err := f.ReadAt(buf, 6); n != 5 || err != nil || string(buf) != "world" {
+		t.Errorf("ReadAt = %d %v %q", n, err, buf)
+	}
+	if n, err := f.ReadAt(buf, 9); n != 2 || err != io.EOF {
+		t.Errorf("ReadAt at end = %d %v, want 2 EOF", n, err)
+	}
+	must(t, "Truncate", f.Truncate(5))
+	must(t, "Sync", f.Sync())
+	a, err := f.Stat()
+	must(t, "Stat", err)
+	if !a.isReg() || a.Size != 5 || a.perm() != 0o644&^umask() {
+		t.Errorf("Stat = %+v", a)
+	}
+	must(t, "Close", f.Close())
+	wantErrno(t, "second Close", f.Close(), unix.EBADF)
+	if _, err := f.ReadAt(buf, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("ReadAt after Close: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "d/f")); string(got) != "hello" {
+		t.Errorf("content = %q", got)
+	}
+	_, err = b.open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	wantErrno(t, "O_EXCL", err, unix.EEXIST)
+
+	// lstat
+	a, err = b.lstat("d/f")
+	must(t, "lstat", err)
+	var st unix.Stat_t
+	must(t, "stat", unix.Lstat(filepath.Join(dir, "d/f"), &st))
+	if a.Ino != st.Ino || a.Dev != uint64(st.Dev) || a.Size != 5 || a.Nlink != 1 || a.Mode != st.Mode ||
+		!a.Mtime.Equal(time.Unix(st.Mtim.Unix())) {
+		t.Errorf("lstat = %+v, stat = %+v", a, st)
+	}
+	a, err = b.lstat("")
+	must(t, "lstat root", err)
+	if !a.isDir() {
+		t.Errorf("root not a dir: %o", a.Mode)
+	}
+	_, err = b.lstat("d/missing")
+	wantErrno(t, "lstat missing", err, unix.ENOENT)
+	_, err = b.lstat("d/f/x")
+	wantErrno(t, "lstat under file", err, unix.ENOTDIR)
+
+	// symlinks: never followed, yet lstat-able and readlink-able.
+	must(t, "symlink", b.symlink("f", "d/l"))
+	must(t, "symlink dangling", b.symlink("/nonexistent/x", "d/dl"))
+	wantErrno(t, "symlink exists", b.symlink("f", "d/l"), unix.EEXIST)
+	a, err = b.lstat("d/l")
+	must(t, "lstat symlink", err)
+	if !a.isLink() || a.Size != 1 {
+		t.Errorf("lstat symlink = %+v", a)
+	}
+	if s, err := b.readlink("d/dl"); s != "/nonexistent/x" || err != nil {
+		t.Errorf("readlink = %q %v", s, err)
+	}
+	long := strings.Repeat("x/", 1000)
+	must(t, "long symlink", b.symlink(long, "d/long"))
+	if s, err := b.readlink("d/long"); s != long || err != nil {
+		t.Errorf("readlink long = %d bytes %v", len(s), err)
+	}
+	_, err = b.readlink("d/f")
+	wantErrno(t, "readlink of file", err, unix.EINVAL)
+	_, err = b.open("d/l", os.O_RDONLY, 0)
+	wantErrno(t, "open symlink", err, unix.ELOOP)
+	_, err = b.open("d/dl", os.O_RDWR|os.O_CREATE, 0o644)
+	wantErrno(t, "create through dangling symlink", err, unix.ELOOP)
+	must(t, "symlink dir", b.symlink("d", "ld"))
+	_, err = b.lstat("ld/f")
+	wantErrno(t, "symlink in a component", err, unix.ELOOP)
+	_, err = b.readDir("ld")
+	if err == nil {
+		t.Errorf("readDir of a symlink to a dir succeeded")
+	}
+
+	// link, mknod
+	must(t, "link", b.link("d/f", "d/h"))
+	a, _ = b.lstat("d/f")
+	if a.Nlink != 2 {
+		t.Errorf("nlink after link = %d", a.Nlink)
+	}
+	must(t, "link symlink", b.link("d/dl", "d/dl2"))
+	if a, _ := b.lstat("d/dl2"); !a.isLink() {
+		t.Errorf("link of a symlink followed it: %o", a.Mode)
+	}
+	wantErrno(t, "link root", b.link("", "d/r"), unix.EPERM)
+	wantErrno(t, "link onto root", b.link("d/f", ""), unix.EEXIST)
+	if os.Geteuid() == 0 {
+		must(t, "mknod whiteout", b.mknod("d/wh", unix.S_IFCHR, 0))
+		if a, _ := b.lstat("d/wh"); !a.isChr00() || a.perm() != 0 {
+			t.Errorf("whiteout = %+v", a)
+		}
+		must(t, "mknod chr", b.mknod("d/null", unix.S_IFCHR|0o600, unix.Mkdev(1, 3)))
+		if a, _ := b.lstat("d/null"); a.Rdev != unix.Mkdev(1, 3) {
+			t.Errorf("rdev = %x", a.Rdev)
+		}
+	}
+	must(t, "mknod fifo", b.mknod("d/fifo", unix.S_IFIFO|0o644, 0))
+	// FIFOs and devices are never opened (nodev): no blocking, no drivers.
+	for _, p := range []string{"d/fifo", "d/null"} {
+		if _, err := b.open(p, os.O_RDONLY, 0); !errors.Is(err, unix.EACCES) && !(p == "d/null" && os.Geteuid() != 0) {
+			t.Errorf("open(%q) = %v, want EACCES", p, err)
+		}
+	}
+	_, err = b.open("d/fifo", os.O_WRONLY|os.O_CREATE, 0o644)
+	wantErrno(t, "create over a fifo", err, unix.EACCES)
+	if d, err := b.open("d", os.O_RDONLY, 0); err != nil {
+		t.Errorf("open dir: %v", err)
+	} else {
+		d.Close()
+	}
+
+	// chmod, lchown, lutimes, truncate
+	must(t, "chmod", b.chmod("d/f", 0o4710))
+	if a, _ := b.lstat("d/f"); a.perm() != 0o4710 {
+		t.Errorf("perm after chmod = %o", a.perm())
+	}
+	must(t, "chmod root", b.chmod("", 0o711))
+	wantErrno(t, "chmod symlink", b.chmod("d/l", 0o600), unix.EOPNOTSUPP)
+	if a, _ := b.lstat("d/f"); a.perm() != 0o4710 {
+		t.Errorf("chmod of the symlink reached its target: %o", a.perm())
+	}
+	if os.Geteuid() == 0 {
+		must(t, "lchown", b.lchown("d/l", 123, 456))
+		la, _ := b.lstat("d/l")
+		fa, _ := b.lstat("d/f")
+		if la.Uid != 123 || la.Gid != 456 || fa.Uid == 123 {
+			t.Errorf("lchown: link %d:%d, target %d:%d", la.Uid, la.Gid, fa.Uid, fa.Gid)
+		}
+	}
+	at, mt := time.Unix(1000, 5), time.Unix(2000, 7)
+	must(t, "lutimes", b.lutimes("d/l", at, mt))
+	la, _ := b.lstat("d/l")
+	fa, _ := b.lstat("d/f")
+	if !la.Atime.Equal(at) || !la.Mtime.Equal(mt) || fa.Mtime.Equal(mt) {
+		t.Errorf("lutimes: link %v %v, target mtime %v", la.Atime, la.Mtime, fa.Mtime)
+	}
+	must(t, "lutimes omit", b.lutimes("d/l", time.Time{}, time.Unix(3000, 0)))
+	if la, _ := b.lstat("d/l"); !la.Atime.Equal(at) || la.Mtime.Unix() != 3000 {
+		t.Errorf("lutimes with zero atime: %v %v", la.Atime, la.Mtime)
+	}
+	must(t, "truncate", b.truncate("d/f", 100))
+	if a, _ := b.lstat("d/f"); a.Size != 100 {
+		t.Errorf("size after truncate = %d", a.Size)
+	}
+	wantErrno(t, "truncate symlink", b.truncate("d/l", 0), unix.ELOOP)
+	wantErrno(t, "truncate dir", b.truncate("d", 0), unix.EISDIR)
+	wantErrno(t, "truncate fifo", b.truncate("d/fifo", 0), unix.EINVAL)
+
+	// rename, exchange, unlink, rmdir
+	must(t, "mkdir e", b.mkdir("e", 0o700))
+	must(t, "rename", b.rename("d/h", "e/h"))
+	must(t, "exchange", b.exchange("d", "e"))
+	if a, _ := b.lstat("d/h"); !a.isReg() {
+		t.Errorf("after exchange d/h = %+v", a)
+	}
+	if a, _ := b.lstat("e/f"); !a.isReg() {
+		t.Errorf("after exchange e/f = %+v", a)
+	}
+	wantErrno(t, "exchange missing", b.exchange("d", "nope"), unix.ENOENT)
+	wantErrno(t, "rename root", b.rename("", "x"), unix.EBUSY)
+	wantErrno(t, "rmdir non-empty", b.rmdir("e"), unix.ENOTEMPTY)
+	wantErrno(t, "unlink dir", b.unlink("e"), unix.EISDIR)
+	wantErrno(t, "rmdir file", b.rmdir("d/h"), unix.ENOTDIR)
+	must(t, "unlink", b.unlink("d/h"))
+	must(t, "unlink symlink", b.unlink("e/l"))
+	if _, err := os.Stat(filepath.Join(dir, "e/f")); err != nil {
+		t.Errorf("unlink of a symlink removed its target: %v", err)
+	}
+	must(t, "rmdir", b.rmdir("d"))
+	wantErrno(t, "rmdir root", b.rmdir(""), unix.EBUSY)
+	wantErrno(t, "mkdir root", b.mkdir("", 0o755), unix.EEXIST)
+	wantErrno(t, "unlink root", b.unlink(""), unix.EISDIR)
+
+	// invalid paths, and no work area
+	for _, p := range []string{"..", "a/..", "../x", "e/../e", ".", "./e", "e/", "e//f", "e\x00f", "/x", "/"} {
+		if _, err := b.lstat(p); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("lstat(%q) = %v, want EINVAL", p, err)
+		}
+		if err := b.mkdir(p, 0o755); !errors.Is(err, unix.EINVAL) && p != "/" {
+			t.Errorf("mkdir(%q) = %v, want EINVAL", p, err)
+		}
+	}
+	_, err = b.lstat(strings.Repeat("n", 256))
+	wantErrno(t, "long name", err, unix.ENAMETOOLONG)
+
+	// close
+	must(t, "close", b.close())
+	must(t, "close twice", b.close())
+	_, err = b.lstat("e")
+	wantErrno(t, "lstat after close", err, unix.EBADF)
+}
+
+func umask() uint32 {
+	m := unix.Umask(0)
+	unix.Umask(m)
+	return uint32(m)
+}
+
+func TestNativeXattr(t *testing.T) {
+	needRoot(t)
+	b, dir := newNativeTest(t)
+	must(t, "mkdir", b.mkdir("d", 0o755))
+	f, err := b.open("d/f", os.O_WRONLY|os.O_CREATE, 0o644)
+	must(t, "create", err)
+	f.Close()
+	must(t, "symlink", b.symlink("f", "d/l"))
+	big := bytes.Repeat([]byte("v"), 3000)
+	for _, p := range []string{"", "d", "d/f", "d/l"} {
+		_, err := b.getxattr(p, "trusted.overlay.opaque")
+		wantErrno(t, "getxattr absent "+p, err, unix.ENODATA)
+		must(t, "setxattr "+p, b.setxattr(p, "trusted.overlay.opaque", []byte("y")))
+		must(t, "setxattr big "+p, b.setxattr(p, "trusted.big", big))
+		must(t, "setxattr empty "+p, b.setxattr(p, "trusted.overlay.origin", nil))
+		if v, err := b.getxattr(p, "trusted.overlay.opaque"); string(v) != "y" || err != nil {
+			t.Errorf("getxattr %q = %q %v", p, v, err)
+		}
+		if v, err := b.getxattr(p, "trusted.big"); !bytes.Equal(v, big) || err != nil {
+			t.Errorf("getxattr big %q = %d bytes %v", p, len(v), err)
+		}
+		if v, err := b.getxattr(p, "trusted.overlay.origin"); len(v) != 0 || err != nil {
+			t.Errorf("getxattr empty %q = %q %v", p, v, err)
+		}
+		names, err := b.listxattr(p)
+		must(t, "listxattr", err)
+		slices.Sort(names)
+		want := []string{"trusted.big", "trusted.overlay.opaque", "trusted.overlay.origin"}
+		if !reflect.DeepEqual(names, want) {
+			t.Errorf("listxattr %q = %q", p, names)
+		}
+		must(t, "removexattr", b.removexattr(p, "trusted.big"))
+		wantErrno(t, "removexattr twice", b.removexattr(p, "trusted.big"), unix.ENODATA)
+	}
+	// The symlink's xattrs are its own, not its target's.
+	buf := make([]byte, 10)
+	n, err := unix.Lgetxattr(filepath.Join(dir, "d/l"), "trusted.overlay.opaque", buf)
+	if err != nil || string(buf[:n]) != "y" {
+		t.Errorf("xattr not on the symlink: %q %v", buf[:n], err)
+	}
+	must(t, "remove from file", b.removexattr("d/f", "trusted.overlay.opaque"))
+	if _, err := b.getxattr("d/l", "trusted.overlay.opaque"); err != nil {
+		t.Errorf("removing the target's xattr changed the link's: %v", err)
+	}
+	// user.* xattrs are not allowed on symlinks: the error comes through.
+	wantErrno(t, "user xattr on symlink", b.setxattr("d/l", "user.x", nil), unix.EPERM)
+	_, err = b.getxattr("d/missing", "trusted.x")
+	wantErrno(t, "getxattr missing file", err, unix.ENOENT)
+
+	// Without procfs the xattr calls fail EOPNOTSUPP.
+	b.xattr = false
+	_, err = b.getxattr("d/f", "trusted.x")
+	wantErrno(t, "getxattr without procfs", err, unix.EOPNOTSUPP)
+	_, err = b.listxattr("d/missing")
+	wantErrno(t, "listxattr missing without procfs", err, unix.ENOENT)
+}
+
+func TestNativeReadDirOrder(t *testing.T) {
+	b, dir := newNativeTest(t)
+	must(t, "mkdir", b.mkdir("d", 0o755))
+	for i := range 300 {
+		name := "d/" + strings.Repeat(string(rune('a'+i%26)), 1+i/26)
+		if i%3 == 0 {
+			must(t, "mkdir", b.mkdir(name, 0o755))
+		} else {
+			must(t, "symlink", b.symlink("t", name))
+		}
+	}
+	f, err := b.open("d/reg", os.O_CREATE|os.O_WRONLY, 0o644)
+	must(t, "create", err)
+	f.Close()
+	ents, err := b.readDir("d")
+	must(t, "readDir", err)
+
+	out, err := exec.Command("ls", "-f", filepath.Join(dir, "d")).Output()
+	if err != nil {
+		t.Skipf("ls -f: %v", err)
+	}
+	var want []string
+	for _, s := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if s != "." && s != ".." {
+			want = append(want, s)
+		}
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name)
+		a, err := b.lstat("d/" + e.Name)
+		must(t, "lstat", err)
+		if e.Ino != a.Ino || (e.Type != 0 && e.Type != a.typ()) {
+			t.Errorf("%s: entry %+v, lstat mode %o ino %d", e.Name, e, a.Mode, a.Ino)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("readDir order differs from ls -f:\n got %q\nwant %q", got, want)
+	}
+	if slices.IsSorted(got) {
+		t.Logf("note: this filesystem lists in sorted order, the order check is weak")
+	}
+	_, err = b.readDir("d/reg")
+	wantErrno(t, "readDir of a file", err, unix.ENOTDIR)
+	root, err := b.readDir("")
+	must(t, "readDir root", err)
+	if len(root) != 1 || root[0].Name != "d" || root[0].Type != unix.S_IFDIR {
+		t.Errorf("root = %+v", root)
+	}
+}
+
+func TestNativeParseDirents(t *testing.T) {
+	rec := func(ino uint64, typ byte, name string) []byte {
+		n := (19 + len(name) + 1 + 7) &^ 7
+		r := make([]byte, n)
+		*(*uint64)(unsafe.Pointer(&r[0])) = ino
+		*(*uint16)(unsafe.Pointer(&r[16])) = uint16(n)
+		r[18] = typ
+		copy(r[19:], name)
+		return r
+	}
+	var buf []byte
+	buf = append(buf, rec(1, unix.DT_DIR, ".")...)
+	buf = append(buf, rec(2, unix.DT_DIR, "..")...)
+	buf = append(buf, rec(7, unix.DT_UNKNOWN, "u")...)
+	buf = append(buf, rec(8, unix.DT_WHT, "w")...)
+	buf = append(buf, rec(9, unix.DT_CHR, "a-longer-name")...)
+	buf = append(buf, 1, 2, 3) // truncated garbage is ignored
+	got := parseDirents(buf, nil)
+	want := []dirEnt{{"u", 0, 7}, {"w", 0, 8}, {"a-longer-name", unix.S_IFCHR, 9}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseDirents = %+v", got)
+	}
+}
+
+func TestNativeWorkArea(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{"upper", "work"} {
+		must(t, "mkdir", os.Mkdir(filepath.Join(base, d), 0o755))
+	}
+	ul, err := DirLayer(filepath.Join(base, "upper"))
+	must(t, "upper", err)
+	wl, err := DirLayer(filepath.Join(base, "work"))
+	must(t, "work", err)
+	u := ul.b.(*nativeBackend)
+	defer u.close()
+
+	wantErrno(t, "work path before attach", u.mkdir("/work", 0), unix.EINVAL)
+	wantErrno(t, "attach non-native", u.attachWork(nil), unix.EXDEV)
+	must(t, "attachWork", u.attachWork(wl.b))
+	// The upper holds its own descriptor of the work root.
+	must(t, "close work layer", wl.b.close())
+	if !u.caps().workArea {
+		t.Errorf("caps().workArea false after attachWork")
+	}
+	must(t, "mkdir /work", u.mkdir("/work", 0))
+	if a, err := u.lstat("/work"); err != nil || !a.isDir() || a.perm() != 0 {
+		t.Errorf("lstat /work = %+v %v", a, err)
+	}
+	if a, err := u.lstat("/"); err != nil || !a.isDir() {
+		t.Errorf("lstat / = %+v %v", a, err)
+	}
+	f, err := u.open("/work/#1", os.O_CREATE|os.O_RDWR, 0o600)
+	must(t, "create /work/#1", err)
+	f.WriteAt([]byte("data"), 0)
+	f.Close()
+	must(t, "mkdir a", u.mkdir("a", 0o755))
+	must(t, "rename work to upper", u.rename("/work/#1", "a/b"))
+	if got, _ := os.ReadFile(filepath.Join(base, "upper/a/b")); string(got) != "data" {
+		t.Errorf("a/b = %q", got)
+	}
+	must(t, "rename upper to work", u.rename("a/b", "/work/#2"))
+	if _, err := os.Lstat(filepath.Join(base, "work/work/#2")); err != nil {
+		t.Errorf("work/#2: %v", err)
+	}
+	must(t, "mkdir /work/#3", u.mkdir("/work/#3", 0o755))
+	must(t, "exchange", u.exchange("/work/#3", "a"))
+	if a, _ := u.lstat("a"); a.perm() != 0o755 || a.Nlink != 2 {
+		t.Errorf("a after exchange = %+v", a)
+	}
+	ents, err := u.readDir("/work")
+	must(t, "readDir /work", err)
+	if len(ents) != 2 {
+		t.Errorf("readDir /work = %+v", ents)
+	}
+	for _, p := range []string{"/..", "/work/../x", "//x", "/work/"} {
+		if _, err := u.lstat(p); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("lstat(%q) = %v, want EINVAL", p, err)
+		}
+	}
+	wantErrno(t, "rmdir work root", u.rmdir("/"), unix.EBUSY)
+}
+
+func TestNativeAttachWorkEXDEV(t *testing.T) {
+	needRoot(t)
+	base := t.TempDir()
+	mnt := filepath.Join(base, "mnt")
+	must(t, "mkdir", os.Mkdir(mnt, 0o755))
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	must(t, "mkdir upper", os.Mkdir(filepath.Join(base, "upper"), 0o755))
+	ul, err := DirLayer(filepath.Join(base, "upper"))
+	must(t, "upper", err)
+	defer ul.b.close()
+	wl, err := DirLayer(mnt)
+	must(t, "work", err)
+	defer wl.b.close()
+	wantErrno(t, "attachWork across filesystems", ul.b.(workAttacher).attachWork(wl.b), unix.EXDEV)
+	if ul.b.caps().workArea {
+		t.Errorf("workArea after a failed attach")
+	}
+}
+
+// TestNativeMountPoint: paths never cross a mount beneath the root
+// (RESOLVE_NO_XDEV), as the kernel's lookup_one() does not.
+func TestNativeMountPoint(t *testing.T) {
+	needRoot(t)
+	b, dir := newNativeTest(t)
+	mnt := filepath.Join(dir, "m")
+	must(t, "mkdir", os.Mkdir(mnt, 0o755))
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	must(t, "write", os.WriteFile(filepath.Join(mnt, "x"), []byte("x"), 0o644))
+	_, err := b.lstat("m/x")
+	wantErrno(t, "lstat in mount", err, unix.EXDEV)
+	_, err = b.readDir("m")
+	wantErrno(t, "readDir of mount", err, unix.EXDEV)
+	wantErrno(t, "chmod of mount", b.chmod("m", 0o700), unix.EXDEV)
+	wantErrno(t, "setxattr on mount", b.setxattr("m", "trusted.x", nil), unix.EXDEV)
+	var st unix.Stat_t
+	must(t, "stat", unix.Stat(mnt, &st))
+	if st.Mode&0o777 != 0o755 {
+		t.Errorf("mount root mode changed: %o", st.Mode)
+	}
+}
+
+func TestNativeConcurrent(t *testing.T) {
+	b, _ := newNativeTest(t)
+	must(t, "mkdir", b.mkdir("d", 0o755))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			name := "d/" + string(rune('a'+g))
+			for i := range 50 {
+				f, err := b.open(name, os.O_CREATE|os.O_RDWR, 0o644)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				f.WriteAt([]byte{byte(i)}, int64(i))
+				f.Close()
+				b.lstat(name)
+				b.readDir("d")
+				b.rename(name, name+"2")
+				b.rename(name+"2", name)
+			}
+		})
+	}
+	wg.Wait()
+	// close racing with lookups fails cleanly (EBADF), never on a reused fd.
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				if _, err := b.lstat("d"); err != nil && !errors.Is(err, unix.EBADF) {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	b.close()
+	wg.Wait()
+}
+
+// containment is a layer root and a work dir next to a sentinel directory
+// "outside" that no backend call may read or change.
+type containment struct {
+	base, root, outside string
+	b                   *nativeBackend
+	before              map[string]string // snapshot of everything outside
+	outIno              map[[2]uint64]bool
+	ifd                 int
+	watch               map[int32]string // inotify wd -> dir
+}
+
+const (
+	secretData  = "SECRET-CONTENT"
+	secretXattr = "SECRET-XATTR"
+	probeName   = "ovl-containment-probe"
+)
+
+func newContainment(t testing.TB) *containment {
+	t.Helper()
+	base := t.TempDir()
+	c := &containment{base: base, root: filepath.Join(base, "root"), outside: filepath.Join(base, "outside")}
+	w := func(name, data string) {
+		must(t, "write", os.WriteFile(name, []byte(data), 0o644))
+	}
+	for _, d := range []string{"root", "root/d", "work", "outside", "outside/sub"} {
+		must(t, "mkdir", os.Mkdir(filepath.Join(base, d), 0o755))
+	}
+	w(filepath.Join(c.outside, "secret.txt"), secretData)
+	w(filepath.Join(c.outside, "sub/secret2"), secretData)
+	for _, p := range []string{"outside", "outside/secret.txt", "outside/sub"} {
+		unix.Lsetxattr(filepath.Join(base, p), "user.secret", []byte(secretXattr), 0)
+	}
+	w(filepath.Join(c.root, "f"), "inside")
+	w(filepath.Join(c.root, "d/f"), "inside")
+	for name, target := range map[string]string{
+		"etc": "/etc", "up": "../../", "abs": c.outside, "rel": "../outside",
+		"dirlink": "../outside", "l": "f", "d/up": "../../outside",
+		"pself": "/proc/self/root", "proot": "/proc/self/cwd/..",
+	} {
+		must(t, "symlink", os.Symlink(target, filepath.Join(c.root, name)))
+	}
+	up, err := DirLayer(c.root)
+	must(t, "DirLayer", err)
+	wl, err := DirLayer(filepath.Join(base, "work"))
+	must(t, "DirLayer work", err)
+	c.b = up.b.(*nativeBackend)
+	must(t, "attachWork", c.b.attachWork(wl.b))
+	wl.b.close()
+	t.Cleanup(func() { c.b.close() })
+
+	c.before = c.snapshot(t)
+	c.ifd, err = unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	must(t, "inotify", err)
+	t.Cleanup(func() { unix.Close(c.ifd) })
+	c.watch = map[int32]string{}
+	for _, d := range []string{base, c.outside, filepath.Join(c.outside, "sub")} {
+		wd, err := unix.InotifyAddWatch(c.ifd, d, unix.IN_ALL_EVENTS)
+		must(t, "inotify watch", err)
+		c.watch[int32(wd)] = d
+	}
+	return c
+}
+
+// snapshot records everything about the base directory except root/ and
+// work/, and about the outside tree, that a stray call could change.
+func (c *containment) snapshot(t testing.TB) map[string]string {
+	t.Helper()
+	snap := map[string]string{}
+	ents, err := os.ReadDir(c.base)
+	must(t, "readdir base", err)
+	for _, e := range ents {
+		snap["base entry "+e.Name()] = ""
+	}
+	c.outIno = map[[2]uint64]bool{}
+	err = filepath.WalkDir(c.outside, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		c.outIno[[2]uint64{uint64(st.Dev), st.Ino}] = true
+		s := fmt.Sprint(st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Ino, st.Mtim.Nano(), st.Ctim.Nano())
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s += " data=" + string(data)
+		}
+		buf := make([]byte, 4096)
+		n, _ := unix.Llistxattr(p, buf)
+		s += " xattrs=" + string(buf[:max(n, 0)])
+		n, _ = unix.Lgetxattr(p, "user.secret", buf)
+		s += " secret=" + string(buf[:max(n, 0)])
+		snap[p] = s
+		return nil
+	})
+	must(t, "walk outside", err)
+	var st unix.Stat_t
+	if unix.Lstat("/etc/"+probeName, &st) == nil {
+		snap["/etc/"+probeName] = "exists"
+	}
+	return snap
+}
+
+// check fails the test if anything outside was opened, read, changed or
+// created, as seen by inotify and by a new snapshot.
+func (c *containment) check(t testing.TB, what string) {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Read(c.ifd, buf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			break
+		}
+		must(t, "inotify read", err)
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := string(bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)], "\x00"))
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+			dir := c.watch[ev.Wd]
+			if dir == c.base && (name == "root" || name == "work") {
+				continue // the layer's own root and work dir
+			}
+			t.Errorf("%s: inotify event %#x on %s/%s outside the layer", what, ev.Mask, dir, name)
+		}
+	}
+	after := c.snapshot(t)
+	if !reflect.DeepEqual(c.before, after) {
+		for k, v := range after {
+			if c.before[k] != v {
+				t.Errorf("%s: outside changed: %s\n was %q\n now %q", what, k, c.before[k], v)
+			}
+		}
+		for k := range c.before {
+			if _, ok := after[k]; !ok {
+				t.Errorf("%s: outside removed: %s", what, k)
+			}
+		}
+	}
+}
+
+// probe runs every backend method on p, checking that no result carries
+// data from outside the layer.
+func (c *containment) probe(t testing.TB, p string) {
+	t.Helper()
+	b := c.b
+	leak := func(op string, bad bool) {
+		if bad {
+			t.Errorf("%s(%q) returned data from outside the layer", op, p)
+		}
+	}
+	if a, err := b.lstat(p); err == nil {
+		leak("lstat", c.outIno[[2]uint64{a.Dev, a.Ino}])
+	}
+	if ents, err := b.readDir(p); err == nil {
+		for _, e := range ents {
+			leak("readDir", e.Name == "secret.txt" || e.Name == "secret2" || e.Name == "passwd")
+		}
+	}
+	b.readlink(p)
+	if f, err := b.open(p, os.O_RDONLY, 0); err == nil {
+		buf := make([]byte, 256)
+		n, _ := f.ReadAt(buf, 0)
+		leak("read", bytes.Contains(buf[:n], []byte("SECRET")) || bytes.Contains(buf[:n], []byte("root:")))
+		if a, err := f.Stat(); err == nil {
+			leak("Stat", c.outIno[[2]uint64{a.Dev, a.Ino}])
+		}
+		f.Close()
+	}
+	if v, err := b.getxattr(p, "user.secret"); err == nil {
+		leak("getxattr", string(v) == secretXattr)
+	}
+	if names, err := b.listxattr(p); err == nil {
+		leak("listxattr", slices.Contains(names, "user.secret"))
+	}
+	b.setxattr(p, "user.probe", []byte("PWNED"))
+	b.removexattr(p, "user.secret")
+	b.chmod(p, 0o777)
+	b.lchown(p, 4242, 4242)
+	b.lutimes(p, time.Unix(1, 0), time.Unix(1, 0))
+	b.truncate(p, 0)
+	if f, err := b.open(p, os.O_RDWR|os.O_CREATE, 0o666); err == nil {
+		f.WriteAt([]byte("PWNED"), 0)
+		f.Truncate(1)
+		f.Close()
+	}
+	b.mkdir(p, 0o777)
+	b.mkdir(p+"/"+probeName, 0o777)
+	b.symlink("PWNED", p+"/"+probeName+"2")
+	b.mknod(p+"/"+probeName+"3", unix.S_IFIFO|0o644, 0)
+	b.link("f", p+"/"+probeName+"4")
+	b.link(p, "d/"+probeName+"5")
+	b.rename(p, "d/"+probeName+"6")
+	b.rename("d/f", p)
+	b.exchange(p, "d")
+	b.exchange("/", p)
+	b.rename(p, "/"+probeName)
+	b.unlink(p)
+	b.rmdir(p)
+}
+
+var containmentPaths = []string{
+	"etc", "etc/passwd", "etc/" + probeName, "up", "up/outside", "up/outside/secret.txt",
+	"abs", "abs/secret.txt", "abs/sub", "abs/sub/secret2", "rel", "rel/secret.txt",
+	"dirlink/secret.txt", "dirlink/sub", "dirlink/" + probeName, "d/up", "d/up/secret.txt",
+	"pself/etc/passwd", "proot/outside/secret.txt",
+	"..", "../outside", "../outside/secret.txt", "a/../../x", "d/../../outside/secret.txt",
+	"d/./../../outside", "/../outside/secret.txt", "/..", "/../root", "//", "/etc/passwd",
+	"outside/../../outside", "d/f/../../../outside",
+}
+
+func TestNativeContainment(t *testing.T) {
+	for _, p := range containmentPaths {
+		c := newContainment(t)
+		c.probe(t, p)
+		c.check(t, p)
+	}
+	// The errors say why.
+	c := newContainment(t)
+	for p, want := range map[string]unix.Errno{
+		"rel/secret.txt": unix.ELOOP, "etc/passwd": unix.ELOOP, "d/up/secret.txt": unix.ELOOP,
+		"pself/etc/passwd": unix.ELOOP, "a/../../x": unix.EINVAL, "../outside": unix.EINVAL,
+		"/../outside": unix.EINVAL,
+	} {
+		_, err := c.b.lstat(p)
+		wantErrno(t, "lstat "+p, err, want)
+	}
+	c.check(t, "errno checks")
+}
+
+func FuzzNativeContainment(f *testing.F) {
+	for _, p := range containmentPaths {
+		f.Add(p)
+	}
+	f.Add("")
+	f.Add("a\x00b")
+	f.Add("x/\x00/../..")
+	f.Add(strings.Repeat("n", 300))
+	f.Add(strings.Repeat("a/", 2100))
+	f.Add("secret.txt")
+	f.Fuzz(func(t *testing.T, name string) {
+		c := newContainment(t)
+		for _, p := range []string{name, "d/" + name, "rel/" + name, name + "/secret.txt", "/" + name, "/work/" + name} {
+			c.probe(t, p)
+		}
+		c.check(t, name)
+	})
+}
