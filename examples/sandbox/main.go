@@ -1,0 +1,59 @@
+// Sandbox shows the unit-test use: a writable overlay over a read-only
+// testdata dir. The code under test may create, change and delete files;
+// everything it writes lands in an in-memory upper layer, and testdata on
+// disk stays untouched.
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/go-overlay/overlay"
+	"github.com/spf13/afero"
+)
+
+func main() {
+	_, here, _, _ := runtime.Caller(0)
+	testdata := filepath.Join(filepath.Dir(here), "testdata")
+
+	// Any afero.Fs can be a lower layer; a read-only one guarantees that
+	// nothing reaches the disk even through a bug.
+	lower := afero.NewReadOnlyFs(afero.NewBasePathFs(afero.NewOsFs(), testdata))
+	sandbox, err := overlay.New(overlay.Options{
+		Lower: []*overlay.Layer{overlay.AferoLayer(lower)},
+		Upper: overlay.MemLayer(nil), // a fresh in-memory upper
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sandbox.Close()
+
+	// The "code under test" rewrites a config, deletes a file, adds one.
+	if err := codeUnderTest(sandbox); err != nil {
+		log.Fatal(err)
+	}
+
+	cfg, _ := afero.ReadFile(sandbox, "config/app.toml")
+	fmt.Printf("in the sandbox, config/app.toml:\n%s", cfg)
+	_, err = sandbox.Stat("greeting.txt")
+	fmt.Println("in the sandbox, greeting.txt:", err)
+
+	onDisk, _ := os.ReadFile(filepath.Join(testdata, "config/app.toml"))
+	fmt.Printf("on disk, config/app.toml is unchanged:\n%s", onDisk)
+}
+
+func codeUnderTest(fsys afero.Fs) error {
+	if err := afero.WriteFile(fsys, "config/app.toml", []byte("name = \"demo\"\nretries = 5\n"), 0o644); err != nil {
+		return err
+	}
+	if err := fsys.Remove("greeting.txt"); err != nil {
+		return err
+	}
+	if err := fsys.MkdirAll("out", 0o755); err != nil {
+		return err
+	}
+	return afero.WriteFile(fsys, "out/report.txt", nil, 0o644)
+}
