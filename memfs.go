@@ -99,17 +99,20 @@ const (
 	accMode = os.O_RDONLY | os.O_WRONLY | os.O_RDWR
 )
 
-// memDevMinor numbers MemFS instances, so that no two share an st_dev.
-var memDevMinor atomic.Uint64
+// fakeDevMinor numbers the synthetic st_dev values of in-memory and afero
+// backends, so that no two backends share one.
+var fakeDevMinor atomic.Uint64
+
+// fakeDev returns a new st_dev with the given major number and a minor
+// never returned before, in glibc's makedev encoding.
+func fakeDev(major uint64) uint64 {
+	minor := fakeDevMinor.Add(1)
+	return (major&0xfff)<<8 | (major&0xfffff000)<<32 | minor&0xff | (minor&0xffffff00)<<12
+}
 
 // NewMemFS returns an empty MemFS: a root directory with mode 0755.
 func NewMemFS() *MemFS {
-	minor := memDevMinor.Add(1)
-	m := &MemFS{
-		// glibc's makedev encoding.
-		dev:     (memDevMajor&0xfff)<<8 | (memDevMajor&0xfffff000)<<32 | minor&0xff | (minor&0xffffff00)<<12,
-		nextIno: memWorkIno + 1,
-	}
+	m := &MemFS{dev: fakeDev(memDevMajor), nextIno: memWorkIno + 1}
 	now := time.Now()
 	m.root = m.newNode(syscall.S_IFDIR|0o755, nil, now)
 	m.root.ino = memRootIno

@@ -1,0 +1,738 @@
+package overlay
+
+import (
+	"errors"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/afero"
+	"github.com/spf13/afero/mem"
+)
+
+// aferoWorkDir is the directory at the root of an afero layer that holds
+// its work area. Its name has the AUFS/OCI reserved prefix ".wh..wh.", so
+// it can never be a layer entry; it is left out of the root's listing.
+const aferoWorkDir = ".wh..wh.work"
+
+// aferoDevMajor is the st_dev major number synthesized for afero objects
+// whose FileInfo carries no stat (see memDevMajor).
+const aferoDevMajor = 4097
+
+// AferoLayer returns a layer over any afero filesystem. Whiteouts and
+// opaque directories use the OCI encoding (".wh.NAME", ".wh..wh..opq"),
+// since afero holds neither device nodes nor xattrs. As an upper layer its
+// work area is the directory ".wh..wh.work" at the root of fsys, created
+// (mode 0700) when first needed.
+//
+// The layer never follows a symlink: it uses [afero.Lstater] when fsys has
+// it (without it, symlinks cannot be told apart). Symlinks can be created
+// only when fsys implements [afero.Linker]; hard links, device nodes, xattrs
+// and RENAME_EXCHANGE are never available. Where fsys has no stat
+// information (FileInfo.Sys is not a *syscall.Stat_t), owner, link count,
+// times and numbers are synthesized: the caller's euid/egid, nlink 1 (2 for
+// a directory), atime = ctime = mtime, an inode number hashed from the path
+// (so it changes on rename) and one st_dev per layer. Namespace checks
+// (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
+// only with respect to this layer.
+func AferoLayer(fsys afero.Fs) *Layer {
+	b := &aferoBackend{fsys: fsys, dev: fakeDev(aferoDevMajor)}
+	_, b.readOnly = fsys.(*afero.ReadOnlyFs)
+	b.linker, _ = fsys.(afero.Linker)
+	b.lstater, _ = fsys.(afero.Lstater)
+	b.linkReader, _ = fsys.(afero.LinkReader)
+	b.basePath, _ = fsys.(*afero.BasePathFs)
+	return &Layer{b: b, format: formatOCI, desc: "afero " + fsys.Name()}
+}
+
+// aferoBackend is the backend of [AferoLayer].
+type aferoBackend struct {
+	fsys       afero.Fs          // immutable
+	dev        uint64            // synthesized st_dev; immutable
+	readOnly   bool              // fsys is an afero.ReadOnlyFs: writes are EROFS; immutable
+	linker     afero.Linker      // nil when fsys cannot make symlinks; immutable
+	lstater    afero.Lstater     // nil when fsys cannot lstat; immutable
+	linkReader afero.LinkReader  // immutable
+	basePath   *afero.BasePathFs // non-nil when fsys is one; immutable
+
+	// nsMu serializes the changes to the namespace this backend makes, so
+	// that the checks made before calling fsys still hold when it acts.
+	nsMu sync.Mutex
+}
+
+var _ backend = (*aferoBackend)(nil)
+
+// aferoPath maps a backend path to fsys's: "" is "/", "a/b" is "/a/b" and
+// work-area paths "/x" are "/.wh..wh.work/x".
+func aferoPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return strings.TrimSuffix("/"+aferoWorkDir+p, "/")
+	}
+	return "/" + p
+}
+
+// aferoErrno translates an afero error to a syscall.Errno. afero backends
+// mostly return sentinel errors (os.ErrNotExist, mem.ErrFileClosed, ...)
+// or plain strings; an error it cannot place is EIO.
+func aferoErrno(err error) error {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &errno):
+		return errno
+	case errors.Is(err, fs.ErrNotExist):
+		return syscall.ENOENT
+	case errors.Is(err, fs.ErrExist):
+		return syscall.EEXIST
+	case errors.Is(err, fs.ErrPermission):
+		return syscall.EPERM
+	case errors.Is(err, fs.ErrClosed), errors.Is(err, afero.ErrFileClosed), errors.Is(err, mem.ErrFileClosed):
+		return syscall.EBADF
+	case errors.Is(err, afero.ErrNoSymlink):
+		return syscall.EPERM
+	case errors.Is(err, afero.ErrNoReadlink):
+		return syscall.EINVAL
+	case errors.Is(err, afero.ErrOutOfRange), errors.Is(err, mem.ErrOutOfRange), errors.Is(err, fs.ErrInvalid):
+		return syscall.EINVAL
+	case errors.Is(err, afero.ErrTooLarge), errors.Is(err, mem.ErrTooLarge):
+		return syscall.EFBIG
+	case errors.Is(err, errors.ErrUnsupported):
+		return syscall.EOPNOTSUPP
+	}
+	// Errors without a sentinel, as afero's mem package words them.
+	switch msg := err.Error(); {
+	case strings.HasSuffix(msg, "file handle is read only"):
+		return syscall.EBADF
+	case strings.HasSuffix(msg, "not a dir"):
+		return syscall.ENOTDIR
+	}
+	return syscall.EIO
+}
+
+// pathIno is the synthesized inode number of the object at layer path p:
+// 64-bit FNV-1a of the path, never 0.
+func pathIno(p string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, p)
+	if ino := h.Sum64(); ino != 0 {
+		return ino
+	}
+	return 1
+}
+
+// statFields reads the fields of a *syscall.Stat_t (or *unix.Stat_t) by
+// name, as their types and time field names differ between platforms; ok
+// is false when sys is no stat.
+func statFields(sys any, a *attr) (ok bool) {
+	v := reflect.ValueOf(sys)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct || v.Elem().Type().Name() != "Stat_t" {
+		return false
+	}
+	v = v.Elem()
+	num := func(name string) uint64 {
+		switch f := v.FieldByName(name); f.Kind() {
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			return f.Uint()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return uint64(f.Int())
+		}
+		return 0
+	}
+	ts := func(names ...string) time.Time {
+		for _, name := range names {
+			f := v.FieldByName(name)
+			if !f.IsValid() || f.Kind() != reflect.Struct {
+				continue
+			}
+			sec, nsec := f.FieldByName("Sec"), f.FieldByName("Nsec")
+			if sec.IsValid() && nsec.IsValid() {
+				return time.Unix(sec.Int(), nsec.Int())
+			}
+		}
+		return time.Time{}
+	}
+	a.Mode = uint32(num("Mode"))
+	a.Nlink = num("Nlink")
+	a.Uid = uint32(num("Uid"))
+	a.Gid = uint32(num("Gid"))
+	a.Rdev = num("Rdev")
+	a.Blksize = int64(num("Blksize"))
+	a.Blocks = int64(num("Blocks"))
+	a.Ino = num("Ino")
+	a.Dev = num("Dev")
+	a.Atime = ts("Atim", "Atimespec")
+	a.Ctime = ts("Ctim", "Ctimespec")
+	return true
+}
+
+// attrOf builds the attr of the object at layer path p from its FileInfo.
+func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) attr {
+	var a attr
+	if !statFields(fi.Sys(), &a) {
+		a = attr{
+			Mode:    stMode(fi.Mode()),
+			Nlink:   1,
+			Uid:     uint32(os.Geteuid()),
+			Gid:     uint32(os.Getegid()),
+			Blksize: 4096,
+			Ino:     pathIno(p),
+			Dev:     b.dev,
+			Atime:   fi.ModTime(),
+			Ctime:   fi.ModTime(),
+		}
+		if fi.IsDir() {
+			a.Nlink = 2
+		}
+		if fi.Mode().IsRegular() {
+			a.Blocks = (fi.Size() + 511) / 512
+		}
+	}
+	a.Size = fi.Size()
+	a.Mtime = fi.ModTime()
+	return a
+}
+
+// lstatAfero stats fsys path ap without following a final symlink when
+// fsys can.
+func (b *aferoBackend) lstatAfero(ap string) (fs.FileInfo, error) {
+	var fi fs.FileInfo
+	var err error
+	if b.lstater != nil {
+		fi, _, err = b.lstater.LstatIfPossible(ap)
+	} else {
+		fi, err = b.fsys.Stat(ap)
+	}
+	return fi, aferoErrno(err)
+}
+
+// ensureWork creates the work area directory if p is in it and it is
+// missing.
+func (b *aferoBackend) ensureWork(p string) error {
+	if !strings.HasPrefix(p, "/") || b.readOnly {
+		return nil
+	}
+	if _, err := b.lstatAfero("/" + aferoWorkDir); err != syscall.ENOENT {
+		return err
+	}
+	return aferoErrno(b.fsys.MkdirAll("/"+aferoWorkDir, 0o700))
+}
+
+// resolve checks every component of p before the last: each must be a
+// directory, not a symlink (ELOOP). It returns the fsys path of p and the
+// FileInfo of p itself (nil when p does not exist).
+func (b *aferoBackend) resolve(p string) (ap string, fi fs.FileInfo, err error) {
+	if err := b.ensureWork(p); err != nil {
+		return "", nil, err
+	}
+	rest := strings.TrimPrefix(p, "/")
+	dir := "/"
+	if strings.HasPrefix(p, "/") {
+		dir = "/" + aferoWorkDir
+	}
+	ap = aferoPath(p)
+	if rest == "" {
+		fi, err := b.lstatAfero(ap)
+		return ap, fi, err
+	}
+	for {
+		c, more, found := strings.Cut(rest, "/")
+		if err := checkName(c); err != nil {
+			return "", nil, err
+		}
+		dir = path.Join(dir, c)
+		fi, err := b.lstatAfero(dir)
+		if !found {
+			if err == syscall.ENOENT {
+				return ap, nil, nil
+			}
+			return ap, fi, err
+		}
+		switch {
+		case err != nil:
+			return "", nil, err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return "", nil, syscall.ELOOP
+		case !fi.IsDir():
+			return "", nil, syscall.ENOTDIR
+		}
+		rest = more
+	}
+}
+
+// isRoot reports whether p is the layer root or the work area root.
+func isRoot(p string) bool { return p == "" || p == "/" }
+
+func (b *aferoBackend) lstat(p string) (attr, error) {
+	_, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return attr{}, err
+	case fi == nil:
+		return attr{}, syscall.ENOENT
+	}
+	return b.attrOf(p, fi), nil
+}
+
+// readDirAfero lists fsys directory ap in fsys's order.
+func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
+	f, err := b.fsys.Open(ap)
+	if err != nil {
+		return nil, aferoErrno(err)
+	}
+	defer f.Close()
+	fis, err := f.Readdir(-1)
+	return fis, aferoErrno(err)
+}
+
+func (b *aferoBackend) readDir(p string) ([]dirEnt, error) {
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return nil, err
+	case fi == nil:
+		return nil, syscall.ENOENT
+	case !fi.IsDir():
+		return nil, syscall.ENOTDIR
+	}
+	fis, err := b.readDirAfero(ap)
+	if err != nil {
+		return nil, err
+	}
+	ents := make([]dirEnt, 0, len(fis))
+	for _, fi := range fis {
+		name := path.Base(fi.Name()) // MemMapFs gives full paths
+		if p == "" && name == aferoWorkDir {
+			continue
+		}
+		a := b.attrOf(path.Join(p, name), fi)
+		ents = append(ents, dirEnt{Name: name, Type: a.typ(), Ino: a.Ino})
+	}
+	return ents, nil
+}
+
+func (b *aferoBackend) readlink(p string) (string, error) {
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return "", err
+	case fi == nil:
+		return "", syscall.ENOENT
+	case fi.Mode()&fs.ModeSymlink == 0 || b.linkReader == nil:
+		return "", syscall.EINVAL
+	}
+	t, err := b.linkReader.ReadlinkIfPossible(ap)
+	return t, aferoErrno(err)
+}
+
+func (b *aferoBackend) open(p string, flag int, perm uint32) (bfile, error) {
+	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
+	if write && b.readOnly {
+		return nil, syscall.EROFS
+	}
+	if flag&os.O_CREATE != 0 {
+		b.nsMu.Lock()
+		defer b.nsMu.Unlock()
+	}
+	ap, fi, err := b.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	switch {
+	case fi == nil && flag&os.O_CREATE == 0:
+		return nil, syscall.ENOENT
+	case fi == nil:
+		created = true
+	case flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL:
+		return nil, syscall.EEXIST
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, syscall.ELOOP
+	case fi.IsDir() && (write || flag&os.O_CREATE != 0):
+		return nil, syscall.EISDIR
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		return nil, syscall.ENXIO // devices, FIFOs, sockets: no opening them here
+	}
+	// O_APPEND is emulated by WriteAt (os.File refuses WriteAt with it).
+	f, err := b.fsys.OpenFile(ap, flag&^os.O_APPEND, goFileMode(perm&0o7777))
+	if err != nil {
+		return nil, aferoErrno(err)
+	}
+	if created {
+		// Exactly perm, whatever the umask.
+		if err := b.fsys.Chmod(ap, goFileMode(perm&0o7777)); err != nil {
+			f.Close()
+			return nil, aferoErrno(err)
+		}
+	}
+	return &aferoFile{b: b, f: f, p: p, flag: flag, dir: fi != nil && fi.IsDir()}, nil
+}
+
+func (b *aferoBackend) getxattr(p, name string) ([]byte, error) { return nil, syscall.EOPNOTSUPP }
+func (b *aferoBackend) listxattr(p string) ([]string, error)    { return nil, syscall.EOPNOTSUPP }
+func (b *aferoBackend) setxattr(p, name string, value []byte) error {
+	return syscall.EOPNOTSUPP
+}
+func (b *aferoBackend) removexattr(p, name string) error { return syscall.EOPNOTSUPP }
+
+func (b *aferoBackend) mkdir(p string, perm uint32) error {
+	if b.readOnly {
+		return syscall.EROFS
+	}
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return syscall.EEXIST
+	}
+	mode := goFileMode(perm & (0o777 | syscall.S_ISVTX)) // as mkdir(2)
+	if err := b.fsys.Mkdir(ap, mode); err != nil {
+		return aferoErrno(err)
+	}
+	return aferoErrno(b.fsys.Chmod(ap, mode))
+}
+
+func (b *aferoBackend) symlink(target, p string) error {
+	switch {
+	case b.readOnly:
+		return syscall.EROFS
+	case b.linker == nil:
+		return syscall.EPERM
+	case target == "":
+		return syscall.ENOENT
+	case len(target) >= maxPathLen:
+		return syscall.ENAMETOOLONG
+	}
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return err
+	case fi != nil:
+		return syscall.EEXIST
+	}
+	if b.basePath != nil {
+		// BasePathFs would rewrite target into a host path; write it
+		// verbatim when the base is on the host.
+		if real, ok := b.hostPath(ap); ok {
+			return aferoErrno(os.Symlink(target, real))
+		}
+	}
+	return aferoErrno(b.linker.SymlinkIfPossible(target, ap))
+}
+
+// hostPath returns the host path of fsys path ap when fsys is a BasePathFs
+// over the host filesystem (its parent's FileInfo carries a stat).
+func (b *aferoBackend) hostPath(ap string) (string, bool) {
+	fi, err := b.lstatAfero(path.Dir(ap))
+	if err != nil || !statFields(fi.Sys(), &attr{}) {
+		return "", false
+	}
+	real, err := b.basePath.RealPath(ap)
+	if err != nil {
+		return "", false
+	}
+	if rfi, err := os.Lstat(path.Dir(real)); err != nil || !os.SameFile(rfi, fi) {
+		return "", false
+	}
+	return real, true
+}
+
+// link fails: afero has no hard links.
+func (b *aferoBackend) link(oldp, newp string) error { return syscall.EPERM }
+
+// mknod fails as vfs_mknod does on a filesystem without a mknod operation.
+func (b *aferoBackend) mknod(p string, mode uint32, dev uint64) error { return syscall.EPERM }
+
+func (b *aferoBackend) exchange(p1, p2 string) error { return syscall.EOPNOTSUPP }
+
+func (b *aferoBackend) rename(oldp, newp string) error {
+	if b.readOnly {
+		return syscall.EROFS
+	}
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	oap, ofi, err := b.resolve(oldp)
+	if err != nil {
+		return err
+	}
+	nap, nfi, err := b.resolve(newp)
+	switch {
+	case err != nil:
+		return err
+	case ofi == nil:
+		return syscall.ENOENT
+	case isRoot(oldp) || isRoot(newp):
+		return syscall.EBUSY
+	case ofi.IsDir() && strings.HasPrefix(nap, oap+"/"):
+		return syscall.EINVAL // into its own subtree
+	case nfi != nil && nfi.IsDir() && strings.HasPrefix(oap, nap+"/"):
+		return syscall.ENOTEMPTY // over an ancestor of the source
+	case oap == nap || nfi != nil && os.SameFile(ofi, nfi):
+		return nil
+	}
+	if nfi != nil {
+		switch {
+		case ofi.IsDir() && !nfi.IsDir():
+			return syscall.ENOTDIR
+		case !ofi.IsDir() && nfi.IsDir():
+			return syscall.EISDIR
+		}
+		if nfi.IsDir() {
+			// os.Rename refuses to replace a directory (EEXIST) and
+			// MemMapFs would orphan its entries: remove the empty
+			// target first. Not atomic, unlike rename(2).
+			fis, err := b.readDirAfero(nap)
+			if err != nil {
+				return err
+			}
+			if len(fis) > 0 {
+				return syscall.ENOTEMPTY
+			}
+			if err := b.fsys.Remove(nap); err != nil {
+				return aferoErrno(err)
+			}
+		}
+	}
+	return aferoErrno(b.fsys.Rename(oap, nap))
+}
+
+func (b *aferoBackend) unlink(p string) error {
+	if b.readOnly {
+		return syscall.EROFS
+	}
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return err
+	case fi == nil:
+		return syscall.ENOENT
+	case fi.IsDir():
+		return syscall.EISDIR
+	}
+	return aferoErrno(b.fsys.Remove(ap))
+}
+
+func (b *aferoBackend) rmdir(p string) error {
+	if b.readOnly {
+		return syscall.EROFS
+	}
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return err
+	case fi == nil:
+		return syscall.ENOENT
+	case !fi.IsDir():
+		return syscall.ENOTDIR
+	case isRoot(p):
+		return syscall.EBUSY
+	}
+	fis, err := b.readDirAfero(ap)
+	if err != nil {
+		return err
+	}
+	if len(fis) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	return aferoErrno(b.fsys.Remove(ap))
+}
+
+// existing resolves p for a change of its attributes: it must exist, and
+// afero's Chmod, Chown and Chtimes follow symlinks, so a symlink's own
+// attributes cannot be changed (EOPNOTSUPP).
+func (b *aferoBackend) existing(p string) (string, fs.FileInfo, error) {
+	if b.readOnly {
+		return "", nil, syscall.EROFS
+	}
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case fi == nil:
+		return "", nil, syscall.ENOENT
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", nil, syscall.EOPNOTSUPP
+	}
+	return ap, fi, nil
+}
+
+func (b *aferoBackend) chmod(p string, perm uint32) error {
+	ap, _, err := b.existing(p)
+	if err != nil {
+		return err
+	}
+	return aferoErrno(b.fsys.Chmod(ap, goFileMode(perm&0o7777)))
+}
+
+func (b *aferoBackend) lchown(p string, uid, gid int) error {
+	ap, _, err := b.existing(p)
+	if err != nil {
+		return err
+	}
+	return aferoErrno(b.fsys.Chown(ap, uid, gid))
+}
+
+// lutimes leaves a time unchanged when it is zero (afero's MemMapFs would
+// store the zero time).
+func (b *aferoBackend) lutimes(p string, atime, mtime time.Time) error {
+	ap, fi, err := b.existing(p)
+	if err != nil {
+		return err
+	}
+	cur := b.attrOf(p, fi)
+	if atime.IsZero() {
+		atime = cur.Atime
+	}
+	if mtime.IsZero() {
+		mtime = cur.Mtime
+	}
+	return aferoErrno(b.fsys.Chtimes(ap, atime, mtime))
+}
+
+func (b *aferoBackend) truncate(p string, size int64) error {
+	if b.readOnly {
+		return syscall.EROFS
+	}
+	ap, fi, err := b.resolve(p)
+	switch {
+	case err != nil:
+		return err
+	case fi == nil:
+		return syscall.ENOENT
+	case fi.IsDir():
+		return syscall.EISDIR
+	case !fi.Mode().IsRegular() || size < 0:
+		return syscall.EINVAL
+	}
+	f, err := b.fsys.OpenFile(ap, os.O_WRONLY, 0)
+	if err != nil {
+		return aferoErrno(err)
+	}
+	err = aferoErrno(f.Truncate(size))
+	if cerr := aferoErrno(f.Close()); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (b *aferoBackend) caps() caps {
+	return caps{symlink: b.linker != nil && !b.readOnly, workArea: true, namelen: maxNameLen}
+}
+
+func (b *aferoBackend) close() error { return nil }
+
+// aferoFile is an open file of an afero layer.
+type aferoFile struct {
+	b    *aferoBackend // immutable
+	p    string        // layer path at open, for synthesized inode numbers; immutable
+	flag int           // open flags; immutable
+	dir  bool          // a directory; immutable
+
+	// mu serializes the calls on f: afero's mem files implement ReadAt and
+	// WriteAt by moving a shared offset.
+	mu     sync.Mutex
+	f      afero.File // protected by mu
+	closed bool       // protected by mu
+}
+
+var _ bfile = (*aferoFile)(nil)
+
+func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed || f.flag&accMode == os.O_WRONLY:
+		return 0, syscall.EBADF
+	case f.dir:
+		return 0, syscall.EISDIR
+	case off < 0:
+		return 0, syscall.EINVAL
+	}
+	n, err := f.f.ReadAt(p, off)
+	if err == io.EOF || err == nil && n < len(p) {
+		return n, io.EOF
+	}
+	return n, aferoErrno(err)
+}
+
+// WriteAt writes at off, or at the end of the file when it was opened with
+// O_APPEND, as pwrite(2) on Linux.
+func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed || f.flag&accMode == os.O_RDONLY:
+		return 0, syscall.EBADF
+	case off < 0:
+		return 0, syscall.EINVAL
+	}
+	if f.flag&os.O_APPEND != 0 {
+		fi, err := f.f.Stat()
+		if err != nil {
+			return 0, aferoErrno(err)
+		}
+		off = fi.Size()
+	}
+	n, err := f.f.WriteAt(p, off)
+	return n, aferoErrno(err)
+}
+
+func (f *aferoFile) Stat() (attr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return attr{}, syscall.EBADF
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return attr{}, aferoErrno(err)
+	}
+	return f.b.attrOf(f.p, fi), nil
+}
+
+func (f *aferoFile) Truncate(size int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return syscall.EBADF
+	case f.dir || f.flag&accMode == os.O_RDONLY || size < 0:
+		return syscall.EINVAL
+	}
+	return aferoErrno(f.f.Truncate(size))
+}
+
+func (f *aferoFile) Sync() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return syscall.EBADF
+	}
+	return aferoErrno(f.f.Sync())
+}
+
+func (f *aferoFile) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return syscall.EBADF
+	}
+	f.closed = true
+	return aferoErrno(f.f.Close())
+}

@@ -1,0 +1,307 @@
+package overlay
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// aferoFixtures are the afero filesystems every afero test runs on.
+func aferoFixtures(t *testing.T) map[string]afero.Fs {
+	return map[string]afero.Fs{
+		"mem": afero.NewMemMapFs(),
+		"os":  afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()),
+	}
+}
+
+// aferoPopulate makes: d/ d/f "hello" d/sub/ d/sub/g  e/ (empty)  f "data"
+// and, where fsys can, ln -> d.
+func aferoPopulate(t *testing.T, fsys afero.Fs) backend {
+	t.Helper()
+	b := AferoLayer(fsys).b
+	memMust(t, b.mkdir("d", 0o755))
+	memMust(t, b.mkdir("d/sub", 0o755))
+	memMust(t, b.mkdir("e", 0o700))
+	for p, data := range map[string]string{"d/f": "hello", "d/sub/g": "", "f": "data"} {
+		f, err := b.open(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		memMust(t, err)
+		_, err = f.WriteAt([]byte(data), 0)
+		memMust(t, err)
+		memMust(t, f.Close())
+	}
+	if b.caps().symlink {
+		memMust(t, b.symlink("d", "ln"))
+	}
+	return b
+}
+
+func TestAferoErrnos(t *testing.T) {
+	tests := []struct {
+		name    string
+		op      func(b backend) error
+		want    syscall.Errno
+		symlink bool // needs symlinks
+	}{
+		{name: "lstat root", op: func(b backend) error { _, err := b.lstat(""); return err }},
+		{name: "lstat work root", op: func(b backend) error { _, err := b.lstat("/"); return err }},
+		{name: "lstat missing", op: func(b backend) error { _, err := b.lstat("x"); return err }, want: syscall.ENOENT},
+		{name: "lstat under file", op: func(b backend) error { _, err := b.lstat("f/x"); return err }, want: syscall.ENOTDIR},
+		{name: "lstat through symlink", op: func(b backend) error { _, err := b.lstat("ln/f"); return err }, want: syscall.ELOOP, symlink: true},
+		{name: "lstat long", op: func(b backend) error { _, err := b.lstat(strings.Repeat("x", 256)); return err }, want: syscall.ENAMETOOLONG},
+		{name: "readDir file", op: func(b backend) error { _, err := b.readDir("f"); return err }, want: syscall.ENOTDIR},
+		{name: "readlink file", op: func(b backend) error { _, err := b.readlink("f"); return err }, want: syscall.EINVAL},
+		{name: "open missing", op: func(b backend) error { return memOpenClose2(b, "x", os.O_RDONLY) }, want: syscall.ENOENT},
+		{name: "open create", op: func(b backend) error { return memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE) }},
+		{name: "open create no parent", op: func(b backend) error { return memOpenClose2(b, "x/y", os.O_RDWR|os.O_CREATE) }, want: syscall.ENOENT},
+		{name: "open excl", op: func(b backend) error { return memOpenClose2(b, "f", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, want: syscall.EEXIST},
+		{name: "open symlink", op: func(b backend) error { return memOpenClose2(b, "ln", os.O_RDONLY) }, want: syscall.ELOOP, symlink: true},
+		{name: "open dir", op: func(b backend) error { return memOpenClose2(b, "d", os.O_RDONLY) }},
+		{name: "open dir write", op: func(b backend) error { return memOpenClose2(b, "d", os.O_RDWR) }, want: syscall.EISDIR},
+		{name: "open work", op: func(b backend) error { return memOpenClose2(b, "/x", os.O_RDWR|os.O_CREATE) }},
+		{name: "xattr", op: func(b backend) error { return b.setxattr("f", "user.x", nil) }, want: syscall.EOPNOTSUPP},
+		{name: "mkdir exists", op: func(b backend) error { return b.mkdir("f", 0o755) }, want: syscall.EEXIST},
+		{name: "mkdir no parent", op: func(b backend) error { return b.mkdir("x/y", 0o755) }, want: syscall.ENOENT},
+		{name: "mkdir work", op: func(b backend) error { return b.mkdir("/work", 0) }},
+		{name: "link", op: func(b backend) error { return b.link("f", "g") }, want: syscall.EPERM},
+		{name: "mknod", op: func(b backend) error { return b.mknod("c", syscall.S_IFCHR, 0) }, want: syscall.EPERM},
+		{name: "exchange", op: func(b backend) error { return b.exchange("f", "e") }, want: syscall.EOPNOTSUPP},
+		{name: "rename missing", op: func(b backend) error { return b.rename("x", "y") }, want: syscall.ENOENT},
+		{name: "rename file over file", op: func(b backend) error { return b.rename("f", "d/f") }},
+		{name: "rename file over dir", op: func(b backend) error { return b.rename("f", "e") }, want: syscall.EISDIR},
+		{name: "rename dir over file", op: func(b backend) error { return b.rename("e", "f") }, want: syscall.ENOTDIR},
+		{name: "rename dir over empty dir", op: func(b backend) error { return b.rename("d", "e") }},
+		{name: "rename dir over non-empty", op: func(b backend) error { return b.rename("e", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename into itself", op: func(b backend) error { return b.rename("d", "d/sub/x") }, want: syscall.EINVAL},
+		{name: "rename onto ancestor", op: func(b backend) error { return b.rename("d/sub", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename same", op: func(b backend) error { return b.rename("d", "d") }},
+		{name: "rename root", op: func(b backend) error { return b.rename("", "x") }, want: syscall.EBUSY},
+		{name: "rename to work", op: func(b backend) error { return b.rename("d", "/d") }},
+		{name: "unlink dir", op: func(b backend) error { return b.unlink("e") }, want: syscall.EISDIR},
+		{name: "unlink missing", op: func(b backend) error { return b.unlink("x") }, want: syscall.ENOENT},
+		{name: "unlink file", op: func(b backend) error { return b.unlink("f") }},
+		{name: "rmdir file", op: func(b backend) error { return b.rmdir("f") }, want: syscall.ENOTDIR},
+		{name: "rmdir non-empty", op: func(b backend) error { return b.rmdir("d") }, want: syscall.ENOTEMPTY},
+		{name: "rmdir empty", op: func(b backend) error { return b.rmdir("e") }},
+		{name: "rmdir root", op: func(b backend) error { return b.rmdir("") }, want: syscall.EBUSY},
+		{name: "chmod", op: func(b backend) error { return b.chmod("f", 0o600) }},
+		{name: "chmod symlink", op: func(b backend) error { return b.chmod("ln", 0o600) }, want: syscall.EOPNOTSUPP, symlink: true},
+		{name: "chmod missing", op: func(b backend) error { return b.chmod("x", 0o600) }, want: syscall.ENOENT},
+		{name: "truncate dir", op: func(b backend) error { return b.truncate("d", 0) }, want: syscall.EISDIR},
+		{name: "truncate", op: func(b backend) error { return b.truncate("f", 2) }},
+	}
+	for fsName := range aferoFixtures(t) {
+		for _, tt := range tests {
+			t.Run(fsName+"/"+tt.name, func(t *testing.T) {
+				b := aferoPopulate(t, aferoFixtures(t)[fsName])
+				if tt.symlink && !b.caps().symlink {
+					t.Skip("no symlinks")
+				}
+				memWantErrno(t, tt.name, tt.op(b), tt.want)
+			})
+		}
+	}
+}
+
+func memOpenClose2(b backend, p string, flag int) error {
+	f, err := b.open(p, flag, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func aferoRead(t *testing.T, b backend, p string) string {
+	t.Helper()
+	f, err := b.open(p, os.O_RDONLY, 0)
+	memMust(t, err)
+	defer f.Close()
+	buf := make([]byte, 100)
+	n, err := f.ReadAt(buf, 0)
+	if err != io.EOF {
+		t.Errorf("ReadAt at end: %v, want io.EOF", err)
+	}
+	return string(buf[:n])
+}
+
+func TestAferoBehaviour(t *testing.T) {
+	for fsName, fsys := range aferoFixtures(t) {
+		t.Run(fsName, func(t *testing.T) {
+			b := aferoPopulate(t, fsys)
+			// Attributes.
+			a, err := b.lstat("d/f")
+			memMust(t, err)
+			if a.Mode != syscall.S_IFREG|0o644 || a.Size != 5 || a.Ino == 0 || a.Nlink != 1 {
+				t.Errorf("lstat d/f = %+v", a)
+			}
+			d, _ := b.lstat("d")
+			if !d.isDir() || d.Nlink < 2 || d.Dev != a.Dev {
+				t.Errorf("lstat d = %+v", d)
+			}
+			if d.Ino == a.Ino {
+				t.Errorf("same inode number for d and d/f")
+			}
+			// Exact modes, whatever the umask.
+			memMust(t, b.mkdir("m", 0o777|syscall.S_ISVTX))
+			if m, _ := b.lstat("m"); m.Mode != syscall.S_IFDIR|syscall.S_ISVTX|0o777 {
+				t.Errorf("mkdir mode %o", m.Mode)
+			}
+			memMust(t, b.chmod("f", syscall.S_ISUID|0o750))
+			if f, _ := b.lstat("f"); f.Mode != syscall.S_IFREG|syscall.S_ISUID|0o750 {
+				t.Errorf("chmod mode %o", f.Mode)
+			}
+			// Times; a zero time is left alone.
+			mt := time.Unix(1e9, 0)
+			memMust(t, b.lutimes("f", mt, mt))
+			memMust(t, b.lutimes("f", time.Unix(2e9, 0), time.Time{}))
+			if f, _ := b.lstat("f"); !f.Mtime.Equal(mt) {
+				t.Errorf("mtime %v, want %v", f.Mtime, mt)
+			}
+			// Listing, without the work area.
+			memMust(t, b.mkdir("/work", 0))
+			ents, err := b.readDir("")
+			memMust(t, err)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name)
+				if e.Name == "d" && e.Type != syscall.S_IFDIR {
+					t.Errorf("dirEnt d: %+v", e)
+				}
+			}
+			if strings.Contains(strings.Join(names, " "), aferoWorkDir) {
+				t.Errorf("root listing shows the work area: %v", names)
+			}
+			// Work area rename both ways.
+			f, err := b.open("/work/#1", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			memMust(t, err)
+			_, err = f.WriteAt([]byte("xy"), 3)
+			memMust(t, err)
+			memMust(t, f.Close())
+			memMust(t, b.rename("/work/#1", "d/f"))
+			if got := aferoRead(t, b, "d/f"); got != "\x00\x00\x00xy" {
+				t.Errorf("d/f = %q", got)
+			}
+			memMust(t, b.rename("d", "/work/d"))
+			if got := aferoRead(t, b, "/work/d/sub/g"); got != "" {
+				t.Errorf("/work/d/sub/g = %q", got)
+			}
+			// Open files: access modes, append, truncate, close.
+			w, err := b.open("/work/d/f", os.O_WRONLY|os.O_APPEND, 0)
+			memMust(t, err)
+			_, err = w.WriteAt([]byte("!"), 0)
+			memMust(t, err)
+			_, err = w.ReadAt(make([]byte, 1), 0)
+			memWantErrno(t, "ReadAt O_WRONLY", err, syscall.EBADF)
+			memMust(t, w.Truncate(6))
+			memMust(t, w.Sync())
+			st, err := w.Stat()
+			memMust(t, err)
+			if st.Size != 6 {
+				t.Errorf("size %d", st.Size)
+			}
+			memMust(t, w.Close())
+			memWantErrno(t, "Close twice", w.Close(), syscall.EBADF)
+			_, err = w.WriteAt([]byte("x"), 0)
+			memWantErrno(t, "WriteAt after Close", err, syscall.EBADF)
+			if got := aferoRead(t, b, "/work/d/f"); got != "\x00\x00\x00xy!" {
+				t.Errorf("after append: %q", got)
+			}
+			r, err := b.open("/work/d/f", os.O_RDONLY, 0)
+			memMust(t, err)
+			_, err = r.WriteAt([]byte("x"), 0)
+			memWantErrno(t, "WriteAt O_RDONLY", err, syscall.EBADF)
+			memMust(t, r.Close())
+
+			c := b.caps()
+			if c.xattr || c.mknod || c.hardlink || c.exchange || !c.workArea || c.namelen != 255 {
+				t.Errorf("caps %+v", c)
+			}
+		})
+	}
+}
+
+func TestAferoSymlinks(t *testing.T) {
+	fsys := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
+	b := aferoPopulate(t, fsys)
+	if !b.caps().symlink {
+		t.Fatal("OsFs under BasePathFs cannot symlink")
+	}
+	memMust(t, b.mkdir("/w", 0o700))
+	for _, target := range []string{"d", "../x", "/abs/path"} {
+		memMust(t, b.symlink(target, "/w/l"))
+		memMust(t, b.rename("/w/l", "d/l"))
+		got, err := b.readlink("d/l")
+		if err != nil || got != target {
+			t.Errorf("readlink = %q, %v; want %q", got, err, target)
+		}
+		a, _ := b.lstat("d/l")
+		if !a.isLink() || a.Size != int64(len(target)) {
+			t.Errorf("lstat symlink = %+v", a)
+		}
+		memMust(t, b.unlink("d/l"))
+	}
+	memWantErrno(t, "symlink exists", b.symlink("x", "f"), syscall.EEXIST)
+	memWantErrno(t, "symlink empty", b.symlink("", "y"), syscall.ENOENT)
+
+	mb := AferoLayer(afero.NewMemMapFs()).b
+	memWantErrno(t, "MemMapFs symlink", mb.symlink("x", "y"), syscall.EPERM)
+	if mb.caps().symlink {
+		t.Errorf("MemMapFs claims symlinks")
+	}
+}
+
+func TestAferoReadOnly(t *testing.T) {
+	base := afero.NewMemMapFs()
+	aferoPopulate(t, base)
+	l := AferoLayer(afero.NewReadOnlyFs(base))
+	if l.format != formatOCI || !strings.HasPrefix(l.String(), "afero ") {
+		t.Errorf("layer %v %v", l.format, l)
+	}
+	b := l.b
+	if got := aferoRead(t, b, "d/f"); got != "hello" {
+		t.Errorf("d/f = %q", got)
+	}
+	for name, err := range map[string]error{
+		"open write": memOpenClose2(b, "f", os.O_RDWR),
+		"create":     memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE),
+		"mkdir":      b.mkdir("x", 0o755),
+		"unlink":     b.unlink("f"),
+		"rmdir":      b.rmdir("e"),
+		"rename":     b.rename("f", "g"),
+		"chmod":      b.chmod("f", 0),
+		"lchown":     b.lchown("f", 1, 1),
+		"truncate":   b.truncate("f", 0),
+		"symlink":    b.symlink("f", "g"),
+	} {
+		memWantErrno(t, name, err, syscall.EROFS)
+	}
+	if _, err := b.lstat("/"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("read-only work area: %v", err)
+	}
+}
+
+func TestAferoErrno(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{os.ErrNotExist, syscall.ENOENT},
+		{&os.PathError{Op: "x", Path: "y", Err: os.ErrExist}, syscall.EEXIST},
+		{afero.ErrFileClosed, syscall.EBADF},
+		{os.ErrClosed, syscall.EBADF},
+		{&os.PathError{Op: "x", Path: "y", Err: syscall.ENOTEMPTY}, syscall.ENOTEMPTY},
+		{errors.New("strange"), syscall.EIO},
+	} {
+		if got := aferoErrno(tt.err); got != tt.want {
+			t.Errorf("aferoErrno(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	if aferoErrno(nil) != nil {
+		t.Error("aferoErrno(nil) != nil")
+	}
+}
