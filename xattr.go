@@ -107,22 +107,23 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		return syscall.EINVAL
 	}
 	return fsys.setattr(name, followYes, func(n *node) error {
-		if fsys.upper != nil && !fsys.upper.caps.xattr {
+		if fsys.upper == nil {
+			return syscall.EROFS // before the flags' checks, as in path_setxattr
+		}
+		if !fsys.upper.caps.xattr {
 			return syscall.EOPNOTSUPP
 		}
-		if flags == 0 {
-			return nil
-		}
-		br, p := fsys.holder(n)
-		_, gerr := br.b.getxattr(p, real)
+		return nil
+	}, func(p string, n *node) error {
+		// The kernel copies up first and lets the upper judge the flags
+		// (ovl_setxattr), so a failed XATTR_REPLACE still copies up.
+		_, gerr := fsys.upper.b.getxattr(p, real)
 		switch {
 		case gerr == nil && flags&XattrCreate != 0:
 			return syscall.EEXIST
 		case errors.Is(gerr, syscall.ENODATA) && flags&XattrReplace != 0:
 			return syscall.ENODATA
 		}
-		return nil
-	}, func(p string, n *node) error {
 		return fsys.upper.b.setxattr(p, real, value)
 	})
 }
