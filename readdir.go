@@ -22,20 +22,17 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 	if n.upper {
 		ls = append(ls, dirLayer{br: fsys.upper, p: n.path()})
 	}
+	merge := len(ls)+len(n.lowers) > 1
 	for _, lr := range n.lowers {
-		ls = append(ls, dirLayer{br: fsys.lowers[lr.layer], p: lr.path})
-	}
-	if len(ls) > 1 {
-		for i := range ls {
-			if ls[i].br == fsys.upper && n.upper && i == 0 {
-				continue // xattr whiteouts in the upper show, as on the kernel (§2.3)
-			}
-			br := ls[i].br
-			if br.format == formatKernel && br.caps.xattr {
-				v, err := br.b.getxattr(ls[i].p, br.prefix+xOpaque)
-				ls[i].xwh = err == nil && len(v) == 1 && v[0] == 'x'
-			}
+		l := dirLayer{br: fsys.lowers[lr.layer], p: lr.path}
+		// Xattr whiteouts count only in a merge, in a lower dir marked
+		// opaque=x; the upper's and the bottom layer's show (§2.3: the
+		// kernel reads no opaque marker in the bottom layer).
+		if merge && lr.layer != fsys.bottom && l.br.format == formatKernel && l.br.caps.xattr {
+			v, err := l.br.b.getxattr(l.p, l.br.prefix+xOpaque)
+			l.xwh = err == nil && len(v) == 1 && v[0] == 'x'
 		}
+		ls = append(ls, l)
 	}
 	return ls
 }
