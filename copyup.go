@@ -97,7 +97,7 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 // tmp: the object, its data, its xattrs (the overlay's private ones
 // excepted), then mode, owner and times, in the kernel's order (§3.2 step
 // 6): the data first, so that writing it cannot strip security xattrs or
-// setuid bits set afterwards.
+// setuid bits set afterwards, then the owner, then the mode.
 func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data bool) error {
 	u := fsys.upper.b
 	switch a.typ() {
@@ -125,13 +125,15 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data boo
 	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
 		return err
 	}
+	// Owner before mode: a chown(2) clears setuid and setgid, which the
+	// kernel's notify_change during copy-up does not.
+	if err := u.lchown(tmp, int(a.Uid), int(a.Gid)); err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
+		return err
+	}
 	if !a.isLink() {
 		if err := u.chmod(tmp, a.perm()); err != nil {
 			return err
 		}
-	}
-	if err := u.lchown(tmp, int(a.Uid), int(a.Gid)); err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
-		return err
 	}
 	if a.isLink() && fsys.upper.format == formatOCI {
 		return nil // afero cannot set a symlink's own times

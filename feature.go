@@ -42,6 +42,10 @@ type Options struct {
 	// OverrideCreds is the kernel's override_creds / nooverride_creds
 	// flag; the library always acts with the calling process's credentials.
 	OverrideCreds Switch
+
+	// ownLayers is set by ParseOptions, which opened the layers: the FS
+	// built from these Options closes them when it is closed.
+	ownLayers bool
 }
 
 // MaxLowerLayers is the kernel's limit on lower layers (OVL_MAX_STACK in

@@ -17,6 +17,13 @@ type Layer struct {
 	desc   string  // human description for errors ("memory", "dir /x"); immutable
 }
 
+// Close releases what the layer holds open (a DirLayer's directory file
+// descriptors). An FS does not close the layers given to it in Options,
+// since a lower layer may serve several overlays, except those that
+// ParseOptions opened. Closing a layer still in use makes the overlays
+// using it fail with EBADF.
+func (l *Layer) Close() error { return l.b.close() }
+
 // String describes the layer, for error messages.
 func (l *Layer) String() string { return l.desc }
 

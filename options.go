@@ -87,6 +87,7 @@ func ParseOptions(s string) (Options, error) {
 			return Options{}, err
 		}
 	}
+	p.o.ownLayers = true
 	return p.o, nil
 }
 

@@ -145,6 +145,7 @@ func summarize(dir string, o Options) summary {
 	s.Upper, s.Work = name(o.Upper), name(o.Work)
 	s.Modes = o
 	s.Modes.Lower, s.Modes.DataOnly, s.Modes.Upper, s.Modes.Work = nil, nil, nil, nil
+	s.Modes.ownLayers = false // set by every successful ParseOptions; checked in TestParseOptionsOwnsLayers
 	return s
 }
 
@@ -638,5 +639,42 @@ func TestValidateDirLayers(t *testing.T) {
 			t.Errorf("%q: validateLayers() = %v, want %v", c.in, err, c.errno)
 		}
 		o.closeLayers()
+	}
+}
+
+// TestParseOptionsOwnsLayers checks that an FS built from ParseOptions
+// closes the layers it opened, and one built from caller's layers does not.
+func TestParseOptionsOwnsLayers(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"l1", "l2"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := ParseOptions("lowerdir=" + filepath.Join(dir, "l1") + ":" + filepath.Join(dir, "l2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys.Close()
+	if _, err := o.Lower[0].b.lstat(""); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("layer from ParseOptions still open after FS.Close: %v", err)
+	}
+
+	l1, err := DirLayer(filepath.Join(dir, "l1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	fsys, err = New(Options{Lower: []*Layer{l1, MemLayer(nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys.Close()
+	if _, err := l1.b.lstat(""); err != nil {
+		t.Errorf("caller's layer closed by FS.Close: %v", err)
 	}
 }

@@ -207,28 +207,22 @@ func (fsys *FS) setupUUID() error {
 	return nil
 }
 
-// Close releases the layers' resources. The FS must not be used after.
+// Close ends the use of the overlay. It closes the layers only when they
+// came from ParseOptions; layers given in Options stay open for their
+// owner to close (see [Layer.Close]). The FS must not be used after.
 func (fsys *FS) Close() error {
-	if fsys.closed.Swap(true) {
+	if fsys.closed.Swap(true) || !fsys.opts.ownLayers {
 		return nil
 	}
 	var first error
-	seen := map[backend]bool{}
-	all := append([]*branch{}, fsys.lowers...)
-	if fsys.upper != nil {
-		all = append(all, fsys.upper)
-	}
-	for _, br := range all {
-		if seen[br.b] {
+	seen := map[*Layer]bool{}
+	all := append(append([]*Layer{fsys.opts.Upper, fsys.opts.Work}, fsys.opts.Lower...), fsys.opts.DataOnly...)
+	for _, l := range all {
+		if l == nil || seen[l] {
 			continue
 		}
-		seen[br.b] = true
-		if err := br.b.close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	if fsys.opts.Work != nil && !seen[fsys.opts.Work.b] {
-		if err := fsys.opts.Work.b.close(); err != nil && first == nil {
+		seen[l] = true
+		if err := l.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
