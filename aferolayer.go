@@ -37,7 +37,8 @@ const aferoDevMajor = 4097
 // only when fsys implements [afero.Linker]; hard links, device nodes, xattrs
 // and RENAME_EXCHANGE are never available. Where fsys has no stat
 // information (FileInfo.Sys is not a *syscall.Stat_t), owner, link count,
-// times and numbers are synthesized: the caller's euid/egid, nlink 1 (2 for
+// times and numbers are synthesized: the caller's euid/egid (or the owners
+// last set through the layer, which it remembers), nlink 1 (2 for
 // a directory), atime = ctime = mtime, an inode number hashed from the path
 // (so it changes on rename) and one st_dev per layer. Namespace checks
 // (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
@@ -65,6 +66,13 @@ type aferoBackend struct {
 	// nsMu serializes the changes to the namespace this backend makes, so
 	// that the checks made before calling fsys still hold when it acts.
 	nsMu sync.Mutex
+
+	// owners remembers, by fsys path, the owners set with lchown on
+	// objects whose FileInfo carries no stat (afero's MemMapFs stores them
+	// but cannot report them). Moved by rename, dropped by unlink and
+	// rmdir. Protected by ownMu, which is taken after nsMu.
+	ownMu  sync.Mutex
+	owners map[string][2]uint32
 }
 
 var _ backend = (*aferoBackend)(nil)
@@ -191,6 +199,11 @@ func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) attr {
 		if fi.IsDir() {
 			a.Nlink = 2
 		}
+		b.ownMu.Lock()
+		if o, ok := b.owners[aferoPath(p)]; ok {
+			a.Uid, a.Gid = o[0], o[1]
+		}
+		b.ownMu.Unlock()
 		if fi.Mode().IsRegular() {
 			a.Blocks = (fi.Size() + 511) / 512
 		}
@@ -505,7 +518,11 @@ func (b *aferoBackend) rename(oldp, newp string) error {
 			}
 		}
 	}
-	return aferoErrno(b.fsys.Rename(oap, nap))
+	if err := b.fsys.Rename(oap, nap); err != nil {
+		return aferoErrno(err)
+	}
+	b.moveOwners(oap, nap)
+	return nil
 }
 
 func (b *aferoBackend) unlink(p string) error {
@@ -523,7 +540,11 @@ func (b *aferoBackend) unlink(p string) error {
 	case fi.IsDir():
 		return syscall.EISDIR
 	}
-	return aferoErrno(b.fsys.Remove(ap))
+	if err := b.fsys.Remove(ap); err != nil {
+		return aferoErrno(err)
+	}
+	b.moveOwners(ap, "")
+	return nil
 }
 
 func (b *aferoBackend) rmdir(p string) error {
@@ -550,7 +571,11 @@ func (b *aferoBackend) rmdir(p string) error {
 	if len(fis) > 0 {
 		return syscall.ENOTEMPTY
 	}
-	return aferoErrno(b.fsys.Remove(ap))
+	if err := b.fsys.Remove(ap); err != nil {
+		return aferoErrno(err)
+	}
+	b.moveOwners(ap, "")
+	return nil
 }
 
 // existing resolves p for a change of its attributes: it must exist, and
@@ -581,11 +606,61 @@ func (b *aferoBackend) chmod(p string, perm uint32) error {
 }
 
 func (b *aferoBackend) lchown(p string, uid, gid int) error {
-	ap, _, err := b.existing(p)
+	b.nsMu.Lock()
+	defer b.nsMu.Unlock()
+	ap, fi, err := b.existing(p)
 	if err != nil {
 		return err
 	}
-	return aferoErrno(b.fsys.Chown(ap, uid, gid))
+	if err := b.fsys.Chown(ap, uid, gid); err != nil {
+		return aferoErrno(err)
+	}
+	if statFields(fi.Sys(), &attr{}) {
+		return nil
+	}
+	cur := b.attrOf(p, fi)
+	if uid != -1 {
+		cur.Uid = uint32(uid)
+	}
+	if gid != -1 {
+		cur.Gid = uint32(gid)
+	}
+	b.ownMu.Lock()
+	defer b.ownMu.Unlock()
+	if b.owners == nil {
+		b.owners = make(map[string][2]uint32)
+	}
+	b.owners[ap] = [2]uint32{cur.Uid, cur.Gid}
+	return nil
+}
+
+// moveOwners moves the remembered owners of fsys path from and everything
+// under it to to (dropping them when to is ""), and drops those that were
+// at to.
+func (b *aferoBackend) moveOwners(from, to string) {
+	b.ownMu.Lock()
+	defer b.ownMu.Unlock()
+	under := func(k, dir string) (string, bool) {
+		if k == dir {
+			return "", true
+		}
+		rest, ok := strings.CutPrefix(k, dir+"/")
+		return "/" + rest, ok
+	}
+	moved := make(map[string][2]uint32)
+	for k, o := range b.owners {
+		if rest, ok := under(k, from); ok {
+			delete(b.owners, k)
+			if to != "" {
+				moved[strings.TrimSuffix(to+rest, "/")] = o
+			}
+		} else if _, ok := under(k, to); ok && to != "" {
+			delete(b.owners, k)
+		}
+	}
+	for k, o := range moved {
+		b.owners[k] = o
+	}
 }
 
 // lutimes leaves a time unchanged when it is zero (afero's MemMapFs would

@@ -305,3 +305,28 @@ func TestAferoErrno(t *testing.T) {
 		t.Error("aferoErrno(nil) != nil")
 	}
 }
+
+func TestAferoOwners(t *testing.T) {
+	b := aferoPopulate(t, afero.NewMemMapFs())
+	memMust(t, b.lchown("d", 1000, 100))
+	memMust(t, b.lchown("d/sub/g", 1001, -1))
+	owner := func(p string) [2]uint32 {
+		a, err := b.lstat(p)
+		memMust(t, err)
+		return [2]uint32{a.Uid, a.Gid}
+	}
+	if got := owner("d"); got != [2]uint32{1000, 100} {
+		t.Errorf("owner of d = %v", got)
+	}
+	memMust(t, b.rename("d", "/d"))
+	if got := owner("/d/sub/g"); got != [2]uint32{1001, uint32(os.Getegid())} {
+		t.Errorf("owner of /d/sub/g after rename = %v", got)
+	}
+	memMust(t, b.unlink("/d/sub/g"))
+	f, err := b.open("/d/sub/g", os.O_RDWR|os.O_CREATE, 0o644)
+	memMust(t, err)
+	memMust(t, f.Close())
+	if got := owner("/d/sub/g"); got != [2]uint32{uint32(os.Geteuid()), uint32(os.Getegid())} {
+		t.Errorf("owner of a new /d/sub/g = %v", got)
+	}
+}

@@ -576,7 +576,12 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	if isDir && hasLower(ost) {
 		return syscall.EXDEV
 	}
-	if nst != nil && isDir && len(m.children(n, nst)) > 0 {
+	// A target dir with a lower part is checked by the overlay
+	// (ovl_check_empty_dir); a pure upper one only by the upper
+	// filesystem's rename, after the source was copied up and marked
+	// opaque.
+	pureUpper := hasUpper(nst) && !hasLower(nst)
+	if nst != nil && isDir && !pureUpper && len(m.children(n, nst)) > 0 {
 		return syscall.ENOTEMPTY
 	}
 
@@ -584,7 +589,12 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	m.copyUp(parentOf(n))
 	lp := m.lowerPositive(o)
 	moved := m.Upper[o]
-	setOpaque := isDir && moved.Kind != OpaqueDir && m.isMerge(parentOf(n))
+	if isDir && moved.Kind != OpaqueDir && m.isMerge(parentOf(n)) {
+		moved.Kind = OpaqueDir
+	}
+	if nst != nil && isDir && pureUpper && len(m.children(n, nst)) > 0 {
+		return syscall.ENOTEMPTY
+	}
 	var sub = map[string]*Node{}
 	for k, v := range m.Upper {
 		if strings.HasPrefix(k, o+"/") {
@@ -595,9 +605,6 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	m.removeUpperTree(n)
 	for k, v := range sub {
 		m.Upper[k] = v
-	}
-	if setOpaque {
-		moved.Kind = OpaqueDir
 	}
 	m.Upper[n] = moved
 	if lp {

@@ -369,3 +369,15 @@ func TestInvariants(t *testing.T) {
 		})
 	})
 }
+
+// The upper filesystem's rename finds a pure upper target non-empty only
+// after ovl_rename marked the source opaque: the marker stays.
+func TestRenameOverPureUpperNonEmpty(t *testing.T) {
+	m := New([]Layer{{"l": file("")}}, true)
+	check(t, "mkdir p", m.Mkdir("p", 0o755), 0)
+	check(t, "mkdir q", m.Mkdir("q", 0o755), 0)
+	check(t, "mkdir q/x", m.Mkdir("q/x", 0o755), 0)
+	check(t, "rename p q", m.Rename("p", "q"), syscall.ENOTEMPTY)
+	checkDump(t, m, lines(`l file 0644 data=""`, `p dir 0755`, `q dir 0755`, `q/x dir 0755`),
+		lines(`p opaque-dir 0755`, `q dir 0755`, `q/x dir 0755`))
+}

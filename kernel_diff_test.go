@@ -1,0 +1,391 @@
+//go:build linux
+
+package overlay_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/layertest"
+)
+
+// OVERLAY_KERNEL_ONLY=1 runs only the kernel side of the differential
+// tests and logs its results, to debug scenarios and the harness while the
+// library is incomplete.
+func kernelOnly() bool { return os.Getenv("OVERLAY_KERNEL_ONLY") != "" }
+
+// osTarget runs scripts on a kernel overlay mount through the os package.
+// Errors name the path relative to the mount point, as the library's name
+// the overlay path.
+type osTarget struct{ root string }
+
+var _ target = osTarget{}
+
+func (o osTarget) p(name string) string { return filepath.Join(o.root, filepath.FromSlash(name)) }
+
+// rel rewrites the host paths in err to paths relative to the mount.
+func (o osTarget) rel(err error) error {
+	strip := func(p string) string {
+		if p == o.root {
+			return "/"
+		}
+		return strings.TrimPrefix(p, o.root+"/")
+	}
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &le):
+		return &os.LinkError{Op: le.Op, Old: strip(le.Old), New: strip(le.New), Err: le.Err}
+	case errors.As(err, &pe):
+		return &fs.PathError{Op: pe.Op, Path: strip(pe.Path), Err: pe.Err}
+	}
+	return err
+}
+
+func (o osTarget) pathErr(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+func (o osTarget) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	f, err := os.OpenFile(o.p(name), flag, perm)
+	if err != nil {
+		return nil, o.rel(err)
+	}
+	return osFile{f, o}, nil
+}
+
+// osFile is an *os.File whose errors name the path relative to the mount.
+type osFile struct {
+	*os.File
+	t osTarget
+}
+
+func (f osFile) Name() string { return strings.TrimPrefix(f.File.Name(), f.t.root+"/") }
+
+func (f osFile) Read(b []byte) (int, error) {
+	n, err := f.File.Read(b)
+	return n, f.t.rel(err)
+}
+
+func (f osFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(b, off)
+	return n, f.t.rel(err)
+}
+
+func (f osFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	return n, f.t.rel(err)
+}
+
+func (f osFile) WriteAt(b []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(b, off)
+	return n, f.t.rel(err)
+}
+
+func (f osFile) Seek(off int64, whence int) (int64, error) {
+	n, err := f.File.Seek(off, whence)
+	return n, f.t.rel(err)
+}
+
+func (f osFile) Readdir(n int) ([]os.FileInfo, error) {
+	fis, err := f.File.Readdir(n)
+	return fis, f.t.rel(err)
+}
+
+func (f osFile) Readdirnames(n int) ([]string, error) {
+	names, err := f.File.Readdirnames(n)
+	return names, f.t.rel(err)
+}
+
+func (f osFile) Stat() (os.FileInfo, error) {
+	fi, err := f.File.Stat()
+	return fi, f.t.rel(err)
+}
+
+func (f osFile) Truncate(size int64) error { return f.t.rel(f.File.Truncate(size)) }
+func (f osFile) Close() error              { return f.t.rel(f.File.Close()) }
+
+func (o osTarget) Mkdir(name string, perm os.FileMode) error {
+	return o.rel(os.Mkdir(o.p(name), perm))
+}
+
+func (o osTarget) MkdirAll(name string, perm os.FileMode) error {
+	return o.rel(os.MkdirAll(o.p(name), perm))
+}
+
+func (o osTarget) Remove(name string) error    { return o.rel(os.Remove(o.p(name))) }
+func (o osTarget) RemoveAll(name string) error { return o.rel(os.RemoveAll(o.p(name))) }
+
+// Rename is rename(2), as the library's: os.Rename refuses to replace a
+// directory (EEXIST) before asking the kernel.
+func (o osTarget) Rename(oldname, newname string) error {
+	if err := unix.Rename(o.p(oldname), o.p(newname)); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+	}
+	return nil
+}
+
+func (o osTarget) Symlink(oldname, newname string) error {
+	return o.rel(os.Symlink(oldname, o.p(newname)))
+}
+
+func (o osTarget) Readlink(name string) (string, error) {
+	s, err := os.Readlink(o.p(name))
+	return s, o.rel(err)
+}
+
+func (o osTarget) Link(oldname, newname string) error {
+	return o.rel(os.Link(o.p(oldname), o.p(newname)))
+}
+
+func (o osTarget) Truncate(name string, size int64) error {
+	return o.rel(os.Truncate(o.p(name), size))
+}
+
+func (o osTarget) Chmod(name string, mode os.FileMode) error {
+	return o.rel(os.Chmod(o.p(name), mode))
+}
+
+func (o osTarget) Chown(name string, uid, gid int) error {
+	return o.rel(os.Chown(o.p(name), uid, gid))
+}
+
+func (o osTarget) Chtimes(name string, atime, mtime time.Time) error {
+	return o.rel(os.Chtimes(o.p(name), atime, mtime))
+}
+
+func (o osTarget) Stat(name string) (os.FileInfo, error) {
+	fi, err := os.Stat(o.p(name))
+	return fi, o.rel(err)
+}
+
+func (o osTarget) Lstat(name string) (os.FileInfo, error) {
+	fi, err := os.Lstat(o.p(name))
+	return fi, o.rel(err)
+}
+
+func (o osTarget) ReadDir(name string) ([]fs.DirEntry, error) {
+	ents, err := os.ReadDir(o.p(name))
+	return ents, o.rel(err)
+}
+
+// The xattr methods follow a final symlink, as getxattr(2) and the
+// library's do.
+
+func (o osTarget) Getxattr(name, attr string) ([]byte, error) {
+	v, err := layertest.Getxattr(o.p(name), attr)
+	return v, o.rel(err)
+}
+
+func (o osTarget) Setxattr(name, attr string, data []byte, flags int) error {
+	return o.pathErr("setxattr", name, unix.Setxattr(o.p(name), attr, data, flags))
+}
+
+func (o osTarget) Listxattr(name string) ([]string, error) {
+	v, err := layertest.Listxattr(o.p(name))
+	return v, o.rel(err)
+}
+
+func (o osTarget) Removexattr(name, attr string) error {
+	return o.pathErr("removexattr", name, unix.Removexattr(o.p(name), attr))
+}
+
+func (o osTarget) Mknod(name string, mode uint32, dev uint64) error {
+	return o.pathErr("mknod", name, unix.Mknod(o.p(name), mode, int(dev)))
+}
+
+// kernelResult is what one run of a scenario produced.
+type kernelResult struct {
+	res    []opResult
+	merged string // DumpDir of the mount point (or DumpFS of the library)
+	upper  string // DumpDir of the upper dir after unmount/Close ("" read-only)
+}
+
+// variant is a mount option setting under which the table runs.
+type variant struct {
+	mountOpts string // extra kernel mount options
+	userxattr bool   // private xattrs are user.overlay.*
+}
+
+func (v variant) dirOptions() layertest.DirOptions {
+	return layertest.DirOptions{Userxattr: v.userxattr}
+}
+
+func (v variant) upperDumpOpts() []layertest.DumpOption {
+	// The library does not write the kernel's origin/impure/uuid
+	// bookkeeping nor share one inode among whiteouts.
+	return []layertest.DumpOption{layertest.IgnoreBookkeeping()}
+}
+
+// runKernel builds s under dir, mounts it and runs ops through the mount.
+func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op) kernelResult {
+	t.Helper()
+	d, err := layertest.WriteDirs(s, dir, v.dirOptions())
+	if err != nil {
+		t.Fatalf("kernel fixture: %v", err)
+	}
+	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
+	var kr kernelResult
+	kr.res = runScript(osTarget{merged}, ops, runConfig{})
+	if kr.merged, err = layertest.DumpDir(merged); err != nil {
+		t.Fatalf("DumpDir(merged): %v", err)
+	}
+	if err := layertest.Unmount(merged); err != nil {
+		t.Fatalf("unmount: %v", err)
+	}
+	if d.Upper != "" {
+		if kr.upper, err = layertest.DumpDir(d.Upper, v.upperDumpOpts()...); err != nil {
+			t.Fatalf("DumpDir(upper): %v", err)
+		}
+	}
+	return kr
+}
+
+// runNative builds s under dir as native layers and runs ops on the
+// library; it returns the dirs too, for a kernel mount of the result.
+func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op) (kernelResult, layertest.Dirs, bool) {
+	t.Helper()
+	d, err := layertest.WriteDirs(s, dir, v.dirOptions())
+	if err != nil {
+		t.Fatalf("native fixture: %v", err)
+	}
+	o, err := d.Options()
+	if err != nil {
+		t.Errorf("DirLayer: %v", err)
+		return kernelResult{}, d, false
+	}
+	o.Userxattr = v.userxattr
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Errorf("overlay.New: %v", err)
+		return kernelResult{}, d, false
+	}
+	var lr kernelResult
+	lr.res = runScript(fsys, ops, runConfig{})
+	if lr.merged, err = layertest.DumpFS(fsys, "/"); err != nil {
+		t.Errorf("DumpFS: %v", err)
+	}
+	if err := fsys.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d.Upper != "" {
+		if lr.upper, err = layertest.DumpDir(d.Upper, v.upperDumpOpts()...); err != nil {
+			t.Fatalf("DumpDir(upper): %v", err)
+		}
+	}
+	return lr, d, true
+}
+
+// requireKernel skips the test when the kernel's overlayfs cannot be
+// mounted here, and checks that the temp dir can hold kernel-format layers.
+func requireKernel(t *testing.T) {
+	t.Helper()
+	if ok, why := layertest.KernelAvailable(); !ok {
+		t.Skip(why)
+	}
+	if err := layertest.CheckDir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diffRun runs one scenario on the kernel and on the library over native
+// layers and compares op results, the merged trees and the upper dirs;
+// then it mounts the library's layers with the kernel, which must show the
+// tree the library showed.
+func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, sub := range []string{"k", "l"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kr := runKernel(t, v, s, filepath.Join(dir, "k"), ops)
+	checkWants(t, "kernel", ops, kr.res)
+	if kernelOnly() {
+		var b strings.Builder
+		for i, o := range ops {
+			b.WriteString("\n\t" + o.line + "  ==> " + kr.res[i].res)
+			if kr.res[i].shape != "" {
+				b.WriteString("  " + kr.res[i].shape)
+			}
+		}
+		t.Logf("kernel results:%s\nmerged:\n%s\nupper:\n%s", b.String(), kr.merged, kr.upper)
+		return
+	}
+	lr, d, ok := runNative(t, v, s, filepath.Join(dir, "l"), ops)
+	if !ok {
+		return
+	}
+	checkWants(t, "library", ops, lr.res)
+	compareResults(t, "kernel", "library", ops, kr.res, lr.res, true)
+	diffDumps(t, "merged tree", "kernel", "library", kr.merged, lr.merged)
+	diffDumps(t, "upper dir", "kernel", "library", kr.upper, lr.upper)
+	if d.Upper == "" {
+		return
+	}
+	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
+	km, err := layertest.DumpDir(merged)
+	if err != nil {
+		t.Fatalf("DumpDir: %v", err)
+	}
+	diffDumps(t, "merged tree", "library", "kernel mount of library's upper", lr.merged, km)
+}
+
+// TestKernelDiff runs every scenario on the kernel's overlayfs and on the
+// library over native layers built from identical fixtures.
+func TestKernelDiff(t *testing.T) {
+	requireKernel(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, variant{}, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// TestKernelDiffUserxattr runs the scenarios that involve whiteouts, opaque
+// dirs or xattrs again with the userxattr option: fixtures carry
+// user.overlay.* markers and both sides must honour and write those.
+func TestKernelDiffUserxattr(t *testing.T) {
+	requireKernel(t)
+	v := variant{mountOpts: "userxattr", userxattr: true}
+	for _, sc := range scenarios {
+		if !usesMarkers(sc) {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, v, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// usesMarkers reports whether a scenario reads or writes overlay markers:
+// fixture whiteouts, opaque dirs or xattrs, or removals, renames and mkdirs
+// that may leave whiteouts and opaque dirs behind.
+func usesMarkers(sc scenario) bool {
+	s := sc.stack()
+	for _, k := range []layertest.Kind{layertest.Whiteout, layertest.Opaque, layertest.XWhiteout, layertest.Xattr} {
+		if s.Uses(k) {
+			return true
+		}
+	}
+	for _, o := range mustOps(sc.ops) {
+		switch o.verb {
+		case "remove", "removeall", "rename", "setxattr", "removexattr":
+			return !sc.ro
+		}
+	}
+	return false
+}

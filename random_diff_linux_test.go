@@ -1,0 +1,180 @@
+//go:build linux
+
+package overlay_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/go-overlay/overlay/internal/layertest"
+)
+
+// randomSeeds are the fixed seeds of TestRandomDiff; each one is a fixture
+// and a script, replayable by its subtest name.
+var randomSeeds = []uint64{
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+}
+
+// randomOps is the number of operations per seed.
+const randomOps = 40
+
+// Name pools: small, so that random operations collide with each other
+// and with the fixture.
+var (
+	randTop   = []string{"a", "b", "c", "f", "g"}
+	randChild = []string{"x", "y", "z", "d"}
+)
+
+// randomFixture generates a stack of 1 to 4 lower layers and an upper, with
+// files, dirs, symlinks, whiteouts, opaque dirs and xattrs, in the
+// layertest format. It also returns the paths it used, for the script.
+func randomFixture(r *rand.Rand) (string, []string) {
+	var b strings.Builder
+	var paths []string
+	nl := 1 + r.IntN(4)
+	layer := func(name string, bottom bool) {
+		fmt.Fprintf(&b, "-- %s --\n", name)
+		var entry func(p string, depth int)
+		entry = func(p string, depth int) {
+			k := r.IntN(10)
+			if k >= 2 {
+				paths = append(paths, p)
+			}
+			switch {
+			case k < 2: // absent
+			case k < 5:
+				fmt.Fprintf(&b, "file %q %q\n", p, name+":"+p)
+				if r.IntN(4) == 0 {
+					fmt.Fprintf(&b, "xattr %q user.r %q\n", p, name)
+				}
+			case k < 8:
+				if !bottom && r.IntN(4) == 0 {
+					fmt.Fprintf(&b, "opaque %q\n", p)
+				} else {
+					fmt.Fprintf(&b, "dir %q\n", p)
+				}
+				if depth < 2 {
+					for _, c := range randChild {
+						entry(p+"/"+c, depth+1)
+					}
+				}
+			case k < 9:
+				if !bottom {
+					fmt.Fprintf(&b, "whiteout %q\n", p)
+				}
+			default:
+				// No target may climb out of the overlay root: the kernel
+				// would resolve it on the host, the library stops at "/".
+				targets := []string{"x", "a/x", "nowhere", "."}
+				if depth > 1 {
+					targets = append(targets, "../a")
+				}
+				fmt.Fprintf(&b, "link %q -> %q\n", p, targets[r.IntN(len(targets))])
+			}
+		}
+		for _, n := range randTop {
+			entry(n, 1)
+		}
+	}
+	layer("upper", false)
+	for i := 1; i <= nl; i++ {
+		layer("lower"+strconv.Itoa(i), i == nl)
+	}
+	return b.String(), paths
+}
+
+// randomScript generates n operations on paths drawn mostly from the
+// fixture's paths, else from its name pools plus fresh names.
+func randomScript(r *rand.Rand, n int, paths []string) string {
+	randPath := func() string {
+		if len(paths) > 0 && r.IntN(10) < 7 {
+			return strconv.Quote(paths[r.IntN(len(paths))])
+		}
+		names := append(append([]string(nil), randTop...), "new", "n2")
+		p := names[r.IntN(len(names))]
+		if r.IntN(2) == 0 {
+			kids := append(append([]string(nil), randChild...), "new")
+			p += "/" + kids[r.IntN(len(kids))]
+		}
+		if r.IntN(6) == 0 {
+			p += "/" + randChild[r.IntN(len(randChild))]
+		}
+		return strconv.Quote(p)
+	}
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		switch r.IntN(20) {
+		case 0:
+			fmt.Fprintf(&b, "writefile %s %q\n", randPath(), fmt.Sprint("w", i))
+		case 1:
+			fmt.Fprintf(&b, "appendfile %s %q\n", randPath(), fmt.Sprint("+", i))
+		case 2:
+			fmt.Fprintf(&b, "readfile %s\n", randPath())
+		case 3:
+			fmt.Fprintf(&b, "mkdir %s\n", randPath())
+		case 4:
+			fmt.Fprintf(&b, "remove %s\n", randPath())
+		case 5:
+			fmt.Fprintf(&b, "removeall %s\n", randPath())
+		case 6, 7:
+			fmt.Fprintf(&b, "rename %s %s\n", randPath(), randPath())
+		case 8:
+			p := randPath()
+			targets := []string{"x", "new", "a/x"}
+			if strings.Contains(p, "/") {
+				targets = append(targets, "../b")
+			}
+			fmt.Fprintf(&b, "symlink %q %s\n", targets[r.IntN(len(targets))], p)
+		case 9:
+			fmt.Fprintf(&b, "link %s %s\n", randPath(), randPath())
+		case 10:
+			fmt.Fprintf(&b, "truncate %s %d\n", randPath(), r.IntN(6))
+		case 11:
+			fmt.Fprintf(&b, "chmod %s 0%o\n", randPath(), []int{0o600, 0o755, 0o700, 0o644}[r.IntN(4)])
+		case 12:
+			fmt.Fprintf(&b, "stat %s\n", randPath())
+		case 13:
+			fmt.Fprintf(&b, "lstat %s\n", randPath())
+		case 14, 15:
+			fmt.Fprintf(&b, "readdir %s\n", randPath()[:2]+`"`)
+		case 16:
+			fmt.Fprintf(&b, "setxattr %s user.k %q\n", randPath(), fmt.Sprint(i))
+		case 17:
+			fmt.Fprintf(&b, "getxattr %s user.r\n", randPath())
+		case 18:
+			fmt.Fprintf(&b, "removexattr %s user.r\n", randPath())
+		case 19:
+			fmt.Fprintf(&b, "readlink %s\n", randPath())
+		}
+	}
+	b.WriteString("readdir \".\"\n")
+	return b.String()
+}
+
+// TestRandomDiff runs random fixtures and scripts on the kernel and the
+// library over native layers and compares them op by op and at the end.
+func TestRandomDiff(t *testing.T) {
+	requireKernel(t)
+	for _, seed := range randomSeeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 0x6f766c))
+			fix, paths := randomFixture(r)
+			script := randomScript(r, randomOps, paths)
+			s, err := layertest.Parse(fix)
+			if err != nil {
+				t.Fatalf("generated fixture: %v\n%s", err, fix)
+			}
+			ops, err := parseOps(script)
+			if err != nil {
+				t.Fatalf("generated script: %v\n%s", err, script)
+			}
+			diffRun(t, variant{}, s, ops)
+			if t.Failed() {
+				t.Logf("fixture:\n%s\nscript:\n%s", fix, script)
+			}
+		})
+	}
+}
