@@ -26,7 +26,9 @@ const aferoWorkDir = ".wh..wh.work"
 // whose FileInfo carries no stat (see memDevMajor).
 const aferoDevMajor = 4097
 
-// AferoLayer returns a layer over any afero filesystem. Whiteouts and
+// AferoLayer returns a layer over any afero filesystem. The layer addresses
+// fsys with absolute paths ("/a/b"); note that afero's MemMapFs keeps "a"
+// and "/a" apart, so populate one with absolute paths. Whiteouts and
 // opaque directories use the OCI encoding (".wh.NAME", ".wh..wh..opq"),
 // since afero holds neither device nodes nor xattrs. As an upper layer its
 // work area is the directory ".wh..wh.work" at the root of fsys, created

@@ -321,6 +321,14 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 		}
 		res = walkResult{parent: cur, name: c, n: ch, last: c}
 		if !last {
+			// A component that must be a dir is checked here, before a
+			// following "." or ".." can step back (link_path_walk).
+			switch {
+			case !ch.present:
+				return res, syscall.ENOENT
+			case !ch.isDir():
+				return res, syscall.ENOTDIR
+			}
 			cur = ch
 		}
 	}

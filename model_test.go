@@ -192,8 +192,9 @@ func buildMem(t *rapid.T, l model.Layer) *overlay.MemFS {
 // buildAfero writes l into an afero MemMapFs in the OCI encoding.
 func buildAfero(t *rapid.T, l model.Layer) afero.Fs {
 	a := afero.NewMemMapFs()
-	for _, p := range sortedPaths(l) {
-		n := l[p]
+	for _, rel := range sortedPaths(l) {
+		n := l[rel]
+		p := "/" + rel // MemMapFs keeps "a" and "/a" apart; the layer uses "/a"
 		var err error
 		switch n.Kind {
 		case model.File:
