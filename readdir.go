@@ -53,9 +53,15 @@ func (fsys *FS) listNode(n *node) ([]dirEntry, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A dir of one layer is listed as it is, whiteouts included (they
+		// show as entries whose stat fails), unless it may hold whiteouts
+		// that matter: the kernel's OVL_WHITEOUTS, set on the root, on a
+		// copied-up dir and on one carrying an origin xattr.
+		filter := n.parent == nil || n.whiteouts || ls[0].br.format == formatOCI ||
+			ls[0].br.caps.xattr && ls[0].br.hasXattr(ls[0].p, xOrigin)
 		out := make([]dirEntry, 0, len(ents))
 		for _, e := range ents {
-			if !e.whiteout {
+			if !e.whiteout || !filter {
 				out = append(out, dirEntry{name: e.name, typ: e.typ})
 			}
 		}

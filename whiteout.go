@@ -23,6 +23,7 @@ const (
 const (
 	xOpaque   = "opaque"
 	xWhiteout = "whiteout"
+	xOrigin   = "origin"
 )
 
 // branch is a layer as the overlay uses it: the backend plus how the
