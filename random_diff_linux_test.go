@@ -5,6 +5,7 @@ package overlay_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,9 +157,17 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 
 // TestRandomDiff runs random fixtures and scripts on the kernel and the
 // library over native layers and compares them op by op and at the end.
+// OVERLAY_RANDOM_SEEDS=N runs seeds 1..N instead of the fixed list.
 func TestRandomDiff(t *testing.T) {
 	requireKernel(t)
-	for _, seed := range randomSeeds {
+	seeds := randomSeeds
+	if n, err := strconv.Atoi(os.Getenv("OVERLAY_RANDOM_SEEDS")); err == nil {
+		seeds = nil
+		for i := 1; i <= n; i++ {
+			seeds = append(seeds, uint64(i))
+		}
+	}
+	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0x6f766c))
 			fix, paths := randomFixture(r)
