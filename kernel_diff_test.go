@@ -215,6 +215,7 @@ type kernelResult struct {
 
 // variant is a mount option setting under which the table runs.
 type variant struct {
+	name      string // "" for the defaults; names per-setting expectations
 	mountOpts string // extra kernel mount options
 	userxattr bool   // private xattrs are user.overlay.*
 }
@@ -313,7 +314,7 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 		}
 	}
 	kr := runKernel(t, v, s, filepath.Join(dir, "k"), ops)
-	checkWants(t, "kernel", ops, kr.res)
+	checkWants(t, "kernel", v.name, ops, kr.res)
 	if kernelOnly() {
 		var b strings.Builder
 		for i, o := range ops {
@@ -329,7 +330,7 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 	if !ok {
 		return
 	}
-	checkWants(t, "library", ops, lr.res)
+	checkWants(t, "library", v.name, ops, lr.res)
 	compareResults(t, "kernel", "library", ops, kr.res, lr.res, true)
 	diffDumps(t, "merged tree", "kernel", "library", kr.merged, lr.merged)
 	diffDumps(t, "upper dir", "kernel", "library", kr.upper, lr.upper)
@@ -360,7 +361,7 @@ func TestKernelDiff(t *testing.T) {
 // user.overlay.* markers and both sides must honour and write those.
 func TestKernelDiffUserxattr(t *testing.T) {
 	requireKernel(t)
-	v := variant{mountOpts: "userxattr", userxattr: true}
+	v := variant{name: "userxattr", mountOpts: "userxattr", userxattr: true}
 	for _, sc := range scenarios {
 		if !usesMarkers(sc) {
 			continue
