@@ -97,9 +97,11 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 	if src.n.isDir() && len(src.n.lowers) > 0 {
 		return src, dst, syscall.EXDEV // redirect_dir is not on
 	}
-	if dst.n.present && dst.n.isDir() && len(dst.n.lowers) > 0 {
+	if dst.n.present && dst.n.isDir() && (len(dst.n.lowers) > 0 || fsys.upper.format == formatOCI) {
 		// A pure upper target is left to rename(2) itself, after the
-		// source is marked opaque, as ovl_rename does.
+		// source is marked opaque, as ovl_rename does; in the OCI format
+		// even a pure upper dir may hold marker files, so it is checked
+		// here and emptied below.
 		if err := fsys.checkEmpty(dst.n); err != nil {
 			return src, dst, err
 		}
@@ -128,7 +130,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		}
 		src.n.opaque = true
 	}
-	if dst.n.present && dst.n.isDir() && dst.n.upper && len(dst.n.lowers) > 0 {
+	if dst.n.present && dst.n.isDir() && dst.n.upper && (len(dst.n.lowers) > 0 || u.format == formatOCI) {
 		// A merge target shows no entries but may hold whiteouts: empty
 		// it first, so rename(2) can replace it.
 		if err := fsys.clearDir(dp); err != nil {
