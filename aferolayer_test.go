@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"errors"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"os"
 	"strings"
@@ -100,7 +101,7 @@ func TestAferoErrnos(t *testing.T) {
 			t.Run(fsName+"/"+tt.name, func(t *testing.T) {
 				b := aferoPopulate(t, aferoFixtures(t)[fsName])
 				if tt.symlink && !b.caps().symlink {
-					t.Skip("no symlinks")
+					testskip.Skip(t, "no symlinks")
 				}
 				memWantErrno(t, tt.name, tt.op(b), tt.want)
 			})

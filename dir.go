@@ -270,7 +270,14 @@ func (fsys *FS) rmdir(name string) error {
 		case !r.n.isDir():
 			return syscall.ENOTDIR
 		}
-		return fsys.checkEmpty(r.n)
+		// A pure upper dir goes by a plain rmdir(2), so whiteouts in it
+		// count as entries; any other is checked with whiteouts hidden,
+		// and they are cleaned up with it (ovl_do_remove).
+		pos, err := fsys.lowerPositive(r.parent, r.name)
+		if err != nil {
+			return err
+		}
+		return fsys.checkEmpty(r.n, pos)
 	})
 	if err != nil {
 		return err
@@ -279,10 +286,11 @@ func (fsys *FS) rmdir(name string) error {
 	return fsys.removeName(r)
 }
 
-// checkEmpty returns ENOTEMPTY when dir n shows any entry. Callers hold
+// checkEmpty returns ENOTEMPTY when dir n shows any entry, whiteouts
+// hidden when filter is set or the dir is not pure upper. Callers hold
 // FS.mu.
-func (fsys *FS) checkEmpty(n *node) error {
-	ents, err := fsys.listNode(n)
+func (fsys *FS) checkEmpty(n *node, filter bool) error {
+	ents, err := fsys.listNode(n, filter)
 	if err != nil {
 		return err
 	}

@@ -302,7 +302,7 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	}
 	if !f.listed {
 		f.fsys.mu.RLock()
-		list, err := f.fsys.listNode(f.n)
+		list, err := f.fsys.listNode(f.n, false)
 		f.fsys.mu.RUnlock()
 		if err != nil {
 			return nil, f.pathErr(op, err)

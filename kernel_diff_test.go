@@ -4,6 +4,7 @@ package overlay_test
 
 import (
 	"errors"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -294,7 +295,7 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 func requireKernel(t *testing.T) {
 	t.Helper()
 	if ok, why := layertest.KernelAvailable(); !ok {
-		t.Skip(why)
+		testskip.Skip(t, "%s", why)
 	}
 	if err := layertest.CheckDir(t.TempDir()); err != nil {
 		t.Fatal(err)

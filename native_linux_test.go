@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"io/fs"
 	"os"
@@ -38,7 +39,7 @@ func newNativeTest(t testing.TB) (*nativeBackend, string) {
 func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (trusted.* xattrs, mknod, chown, mount)")
+		testskip.Skip(t, "needs root (trusted.* xattrs, mknod, chown, mount)")
 	}
 }
 
@@ -373,7 +374,7 @@ func TestNativeReadDirOrder(t *testing.T) {
 
 	out, err := exec.Command("ls", "-f", filepath.Join(dir, "d")).Output()
 	if err != nil {
-		t.Skipf("ls -f: %v", err)
+		testskip.Skip(t, "ls -f: %v", err)
 	}
 	var want []string
 	for _, s := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
@@ -493,7 +494,7 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	mnt := filepath.Join(base, "mnt")
 	must(t, "mkdir", os.Mkdir(mnt, 0o755))
 	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount tmpfs: %v", err)
+		testskip.Skip(t, "cannot mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	must(t, "mkdir upper", os.Mkdir(filepath.Join(base, "upper"), 0o755))
@@ -517,7 +518,7 @@ func TestNativeMountPoint(t *testing.T) {
 	mnt := filepath.Join(dir, "m")
 	must(t, "mkdir", os.Mkdir(mnt, 0o755))
 	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
-		t.Skipf("cannot mount tmpfs: %v", err)
+		testskip.Skip(t, "cannot mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	must(t, "write", os.WriteFile(filepath.Join(mnt, "x"), []byte("x"), 0o644))

@@ -4,6 +4,7 @@ package overlay
 
 import (
 	"errors"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,7 +134,7 @@ func FuzzParseOptions(f *testing.F) {
 func TestParseOptionsKernel(t *testing.T) {
 	fsys, err := os.ReadFile("/proc/filesystems")
 	if err != nil || !strings.Contains(string(fsys), "\toverlay\n") {
-		t.Skip("overlay is not in /proc/filesystems")
+		testskip.Skip(t, "overlay is not in /proc/filesystems")
 	}
 	dir := parseFixture(t)
 	target := filepath.Join(dir, "mnt")
@@ -141,7 +142,7 @@ func TestParseOptionsKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("overlay", target, "overlay", 0, "lowerdir=l1:l2"); err != nil {
-		t.Skipf("cannot mount overlay here: %v", err)
+		testskip.Skip(t, "cannot mount overlay here: %v", err)
 	}
 	syscall.Unmount(target, 0)
 

@@ -3,6 +3,7 @@ package overlay
 import (
 	"errors"
 	"fmt"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,7 +99,7 @@ func TestSplitLowerdirs(t *testing.T) {
 func parseFixture(t *testing.T) string {
 	t.Helper()
 	if _, err := DirLayer(t.TempDir()); errors.Is(err, errors.ErrUnsupported) {
-		t.Skip("DirLayer is not supported here")
+		testskip.Skip(t, "DirLayer is not supported here")
 	}
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -308,7 +309,7 @@ func TestParseOptionsClosesLayers(t *testing.T) {
 	parseFixture(t)
 	before := openFDs()
 	if before < 0 {
-		t.Skip("no /proc/self/fd")
+		testskip.Skip(t, "no /proc/self/fd")
 	}
 	for _, s := range []string{
 		"lowerdir=l1:l2:l3,upperdir=u,workdir=w,index=bad",

@@ -42,8 +42,10 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 // layer's order; a merge dir lists the names of its lowest layer first,
 // in that layer's order (names also present higher up included), then the
 // remaining names top-down, each layer in its own order. A whiteout hides
-// its name in the layers below and is never listed. Callers hold FS.mu.
-func (fsys *FS) listNode(n *node) ([]dirEntry, error) {
+// its name in the layers below and is never listed. A dir of one layer
+// lists its whiteouts too (as names whose stat fails) unless filter is set
+// or the kernel's OVL_WHITEOUTS rule applies. Callers hold FS.mu.
+func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 	if !n.present || !n.isDir() {
 		return nil, syscall.ENOTDIR
 	}
@@ -53,12 +55,7 @@ func (fsys *FS) listNode(n *node) ([]dirEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A dir of one layer is listed as it is, whiteouts included (they
-		// show as entries whose stat fails), unless it may hold whiteouts
-		// that matter: the kernel's OVL_WHITEOUTS, set on the root, on a
-		// copied-up dir and on one carrying an origin xattr.
-		filter := n.parent == nil || n.whiteouts || ls[0].br.format == formatOCI ||
-			ls[0].br.caps.xattr && ls[0].br.hasXattr(ls[0].p, xOrigin)
+		filter = filter || fsys.mayHaveWhiteouts(n, ls)
 		out := make([]dirEntry, 0, len(ents))
 		for _, e := range ents {
 			if !e.whiteout || !filter {
@@ -115,4 +112,17 @@ func (fsys *FS) listNode(n *node) ([]dirEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// mayHaveWhiteouts is the kernel's OVL_WHITEOUTS flag of dir n, whose
+// layers are ls: set on the root, on a dir of more than one layer, on a
+// copied-up dir and on one carrying an origin xattr; such a dir hides its
+// whiteouts from readdir and rmdir. OCI layers never show theirs.
+// Callers hold FS.mu.
+func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
+	if n.parent == nil || n.whiteouts || len(ls) > 1 {
+		return true
+	}
+	br := ls[0].br
+	return br.format == formatOCI || br.caps.xattr && br.hasXattr(ls[0].p, xOrigin)
 }

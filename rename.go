@@ -102,7 +102,7 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 		// source is marked opaque, as ovl_rename does; in the OCI format
 		// even a pure upper dir may hold marker files, so it is checked
 		// here and emptied below.
-		if err := fsys.checkEmpty(dst.n); err != nil {
+		if err := fsys.checkEmpty(dst.n, true); err != nil {
 			return src, dst, err
 		}
 	}

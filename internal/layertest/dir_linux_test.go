@@ -1,6 +1,7 @@
 package layertest
 
 import (
+	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"strings"
 	"testing"
@@ -8,7 +9,7 @@ import (
 
 func TestWriteDirsAndDump(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("kernel-format layers need root (trusted xattrs, mknod)")
+		testskip.Skip(t, "kernel-format layers need root (trusted xattrs, mknod)")
 	}
 	s := MustParse(`
 -- upper --
