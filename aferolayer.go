@@ -376,13 +376,13 @@ func (b *aferoBackend) open(p string, flag int, perm uint32) (bfile, error) {
 		return nil, syscall.ENXIO // devices, FIFOs, sockets: no opening them here
 	}
 	// O_APPEND is emulated by WriteAt (os.File refuses WriteAt with it).
-	f, err := b.fsys.OpenFile(ap, flag&^os.O_APPEND, goFileMode(perm&0o7777))
+	f, err := b.fsys.OpenFile(ap, flag&^os.O_APPEND, fileMode(perm&0o7777))
 	if err != nil {
 		return nil, aferoErrno(err)
 	}
 	if created {
 		// Exactly perm, whatever the umask.
-		if err := b.fsys.Chmod(ap, goFileMode(perm&0o7777)); err != nil {
+		if err := b.fsys.Chmod(ap, fileMode(perm&0o7777)); err != nil {
 			f.Close()
 			return nil, aferoErrno(err)
 		}
@@ -410,7 +410,7 @@ func (b *aferoBackend) mkdir(p string, perm uint32) error {
 	case fi != nil:
 		return syscall.EEXIST
 	}
-	mode := goFileMode(perm & (0o777 | syscall.S_ISVTX)) // as mkdir(2)
+	mode := fileMode(perm & (0o777 | syscall.S_ISVTX)) // as mkdir(2)
 	if err := b.fsys.Mkdir(ap, mode); err != nil {
 		return aferoErrno(err)
 	}
@@ -604,7 +604,7 @@ func (b *aferoBackend) chmod(p string, perm uint32) error {
 	if err != nil {
 		return err
 	}
-	return aferoErrno(b.fsys.Chmod(ap, goFileMode(perm&0o7777)))
+	return aferoErrno(b.fsys.Chmod(ap, fileMode(perm&0o7777)))
 }
 
 func (b *aferoBackend) lchown(p string, uid, gid int) error {

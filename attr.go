@@ -23,6 +23,9 @@ func fileMode(m uint32) fs.FileMode {
 		mode |= fs.ModeDevice | fs.ModeCharDevice
 	case syscall.S_IFBLK:
 		mode |= fs.ModeDevice
+	case syscall.S_IFREG:
+	default:
+		mode |= fs.ModeIrregular
 	}
 	if m&syscall.S_ISUID != 0 {
 		mode |= fs.ModeSetuid

@@ -325,38 +325,6 @@ func stMode(mode fs.FileMode) uint32 {
 	return r
 }
 
-// goFileMode converts a raw st_mode to an fs.FileMode.
-func goFileMode(raw uint32) fs.FileMode {
-	m := fs.FileMode(raw & 0o777)
-	if raw&syscall.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if raw&syscall.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if raw&syscall.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	switch raw & syscall.S_IFMT {
-	case syscall.S_IFDIR:
-		m |= fs.ModeDir
-	case syscall.S_IFLNK:
-		m |= fs.ModeSymlink
-	case syscall.S_IFIFO:
-		m |= fs.ModeNamedPipe
-	case syscall.S_IFSOCK:
-		m |= fs.ModeSocket
-	case syscall.S_IFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case syscall.S_IFBLK:
-		m |= fs.ModeDevice
-	case syscall.S_IFREG:
-	default:
-		m |= fs.ModeIrregular
-	}
-	return m
-}
-
 // The exported API.
 
 // Mkdir is like [os.Mkdir]. As mkdir(2), it ignores setuid and setgid in
@@ -586,21 +554,51 @@ func (m *MemFS) Lstat(name string) (fs.FileInfo, error) {
 		return nil, pathErr("lstat", name, err)
 	}
 	base := path.Base(path.Clean("/" + name))
-	return &memFileInfo{name: base, a: l.node.attr(m.dev)}, nil
+	return &fileInfo{name: base, a: l.node.attr(m.dev)}, nil
 }
 
-// memFileInfo is the fs.FileInfo of [MemFS.Lstat].
-type memFileInfo struct {
-	name string
-	a    attr
+// ReadDir lists the dir name, sorted by name, everything included:
+// whiteouts show as char devices 0/0, as a layer holds them.
+func (m *MemFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	m.mu.RLock()
+	l, err := m.walkFollow(name, true)
+	if err == nil && l.node == nil {
+		err = syscall.ENOENT
+	}
+	var ents []fs.DirEntry
+	if err == nil && !l.node.isDir() {
+		err = syscall.ENOTDIR
+	}
+	if err == nil {
+		for kid, n := range l.node.kids {
+			ents = append(ents, fs.FileInfoToDirEntry(&fileInfo{name: kid, a: n.attr(m.dev)}))
+		}
+	}
+	m.mu.RUnlock()
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
 }
 
-func (fi *memFileInfo) Name() string       { return fi.name }
-func (fi *memFileInfo) Size() int64        { return fi.a.Size }
-func (fi *memFileInfo) Mode() fs.FileMode  { return goFileMode(fi.a.Mode) }
-func (fi *memFileInfo) ModTime() time.Time { return fi.a.Mtime }
-func (fi *memFileInfo) IsDir() bool        { return fi.a.isDir() }
-func (fi *memFileInfo) Sys() any           { return nil }
+// Readlink returns the target of the symlink name.
+func (m *MemFS) Readlink(name string) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	l, err := m.walkFollow(name, false)
+	switch {
+	case err != nil:
+	case l.node == nil:
+		err = syscall.ENOENT
+	case !l.node.isLink():
+		err = syscall.EINVAL
+	}
+	if err != nil {
+		return "", pathErr("readlink", name, err)
+	}
+	return l.node.target, nil
+}
 
 // The backend.
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 
@@ -49,6 +50,32 @@ func main() {
 
 	fmt.Println("merged tree:")
 	printTree(ofs.IOFS())
+	fmt.Println("\nupper layer (the kernel's on-disk format: c--------- is a whiteout):")
+	printUpper(upper, "")
+}
+
+// printUpper lists a MemFS as it is, whiteouts and opaque markers included.
+func printUpper(m *overlay.MemFS, dir string) {
+	ents, err := m.ReadDir(dir)
+	must(err)
+	for _, e := range ents {
+		p := path.Join(dir, e.Name())
+		info, err := e.Info()
+		must(err)
+		line := fmt.Sprintf("  %-22s %v", p, info.Mode())
+		if v, err := m.Getxattr(p, "trusted.overlay.opaque"); err == nil {
+			line += fmt.Sprintf("  trusted.overlay.opaque=%q", v)
+		}
+		if info.Mode().IsRegular() {
+			data, err := m.ReadFile(p)
+			must(err)
+			line += fmt.Sprintf("  %q", strings.TrimSpace(string(data)))
+		}
+		fmt.Println(line)
+		if e.IsDir() {
+			printUpper(m, p)
+		}
+	}
 }
 
 func printTree(fsys fs.FS) {
