@@ -29,7 +29,7 @@ func ExampleNew() {
 	defer ofs.Close()
 
 	afero.WriteFile(ofs, "etc/app.conf", []byte("level=debug\n"), 0o644) // copy-up
-	ofs.Remove("etc/old.conf")                                          // whiteout
+	ofs.Remove("etc/old.conf")                                           // whiteout
 
 	merged, _ := fs.ReadDir(ofs.IOFS(), "etc")
 	for _, e := range merged {
