@@ -162,12 +162,28 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool
 		return err
 	}
 	defer in.Close()
+	done, err := cloneData(out, in, a.Size)
+	if err != nil {
+		return err
+	}
+	if !done {
+		err = bufferedCopy(out, in, a.Size)
+	}
+	if err == nil && fsys.feat.fsync != FsyncVolatile {
+		err = out.Sync()
+	}
+	return err
+}
+
+// bufferedCopy copies size bytes from in to out through a buffer, 1 MiB
+// at a time, leaving a hole for every chunk of zeros.
+func bufferedCopy(out, in bfile, size int64) error {
 	buf := make([]byte, copyChunk)
 	var off int64
-	for off < a.Size {
+	for off < size {
 		n, rerr := in.ReadAt(buf, off)
 		if n > 0 {
-			if allZero(buf[:n]) && off+int64(n) < a.Size {
+			if allZero(buf[:n]) && off+int64(n) < size {
 				// Leave a hole, as the kernel's SEEK_DATA skipping does;
 				// the final chunk is always written so the size is right.
 				off += int64(n)
@@ -185,13 +201,8 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool
 			return rerr
 		}
 	}
-	if off < a.Size {
-		if err := out.Truncate(a.Size); err != nil {
-			return err
-		}
-	}
-	if fsys.feat.fsync != FsyncVolatile {
-		return out.Sync()
+	if off < size {
+		return out.Truncate(size)
 	}
 	return nil
 }
