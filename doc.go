@@ -64,8 +64,15 @@
 //   - Rename has rename(2)'s rules (a dir may replace an empty dir,
 //     unlike os.Rename on some platforms; ENOTDIR, EISDIR, EINVAL into its
 //     own subtree). Renaming a dir that a lower layer has fails with EXDEV,
-//     as on the kernel without redirect_dir=on. A pure upper dir moved
-//     into a merge dir is made opaque.
+//     as on the kernel, unless redirect_dir=on: then the dir is copied up
+//     alone and given a redirect xattr (relative within one parent, else
+//     absolute, at most 256 bytes), and every new dir in a merge dir is
+//     opaque. A pure upper dir moved into a merge dir is made opaque.
+//   - Redirects found in layers (written by the library, by a kernel
+//     with redirect_dir=on, or by hand) are followed as the kernel does
+//     (redirect_dir=follow, the default); with nofollow meeting one is
+//     EPERM; a malformed one ("a/b", "/a//b", "", "..") is EINVAL, so none
+//     can point outside a layer. The bottom layer's are not read.
 //   - An open file keeps its backing file: a file opened read-only before
 //     a copy-up reads the upper copy after it, at the same offset.
 //   - An overlay without upper is read-only: every change is EROFS.
@@ -85,10 +92,10 @@
 //
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
-// and conflicts. Options whose features this version lacks —
-// redirect_dir=on, index=on, nfs_export=on, metacopy=on, xino=auto|on,
-// verity=on|require, data-only layers — make New fail with an error that
-// names the option. fsync=auto|strict sync copied-up data before it is
+// and conflicts. redirect_dir=on|follow|nofollow|off work as on the
+// kernel. Options whose features this version lacks — index=on,
+// nfs_export=on, metacopy=on, xino=auto|on, verity=on|require, data-only
+// layers — make New fail with an error that names the option. fsync=auto|strict sync copied-up data before it is
 // renamed into place; fsync=volatile (or volatile) skips that and marks the
 // work dir as the kernel does. userxattr stores private xattrs as
 // user.overlay.*. default_permissions and override_creds are accepted and
@@ -118,10 +125,8 @@
 //     in-memory layers enforce no permission bits.
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
-//   - Redirects in lower layers (hand-written or left by a kernel with
-//     redirect_dir=on) are not followed yet, and origin xattrs are not
-//     written, so st_ino changes on copy-up; both come with redirect_dir
-//     and xino support.
+//   - Origin xattrs are not written yet, so st_ino changes on copy-up
+//     (the kernel keeps the lower's with a decodable origin).
 //   - Renaming a file away from a name a lower layer has is a rename then a
 //     whiteout (the kernel does both at once with RENAME_WHITEOUT): a crash
 //     in between shows the lower file again at the old name, never loses

@@ -121,10 +121,6 @@ func (r resolved) supported() error {
 		return optionErr(opt, syscall.EOPNOTSUPP, "not supported by this version of the library")
 	}
 	switch {
-	case r.redirect == RedirectOn && r.upper:
-		// Without an upper nothing is renamed, so "on" only means
-		// following, as the kernel's lower-only mounts show it.
-		return refuse("redirect_dir=on")
 	case r.index:
 		return refuse("index=on")
 	case r.nfsExport:

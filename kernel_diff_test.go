@@ -219,6 +219,7 @@ type variant struct {
 	name      string // "" for the defaults; names per-setting expectations
 	mountOpts string // extra kernel mount options
 	userxattr bool   // private xattrs are user.overlay.*
+	redirect  overlay.RedirectMode
 }
 
 func (v variant) dirOptions() layertest.DirOptions {
@@ -269,6 +270,7 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 		return kernelResult{}, d, false
 	}
 	o.Userxattr = v.userxattr
+	o.RedirectDir = v.redirect
 	fsys, err := overlay.New(o)
 	if err != nil {
 		t.Errorf("overlay.New: %v", err)
@@ -364,7 +366,9 @@ func TestKernelDiffUserxattr(t *testing.T) {
 	requireKernel(t)
 	v := variant{name: "userxattr", mountOpts: "userxattr", userxattr: true}
 	for _, sc := range scenarios {
-		if !usesMarkers(sc) {
+		// The redirect fixtures spell trusted.overlay.redirect out, which
+		// under userxattr is an ordinary xattr (userxattr means nofollow).
+		if !usesMarkers(sc) || strings.HasPrefix(sc.name, "redirect/") {
 			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {
@@ -390,4 +394,32 @@ func usesMarkers(sc scenario) bool {
 		}
 	}
 	return false
+}
+
+// TestKernelDiffRedirect runs the whole table with redirect_dir=on: merged
+// and lower dirs move by writing redirects, new dirs in merge dirs are
+// opaque, and lookups follow what was written.
+func TestKernelDiffRedirect(t *testing.T) {
+	requireKernel(t)
+	v := variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, v, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// TestKernelDiffNoFollow runs the redirect scenarios with
+// redirect_dir=nofollow: meeting a redirect is EPERM.
+func TestKernelDiffNoFollow(t *testing.T) {
+	requireKernel(t)
+	v := variant{name: "nofollow", mountOpts: "redirect_dir=nofollow", redirect: overlay.RedirectNoFollow}
+	for _, sc := range scenarios {
+		if !strings.HasPrefix(sc.name, "redirect/") {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, v, sc.stack(), mustOps(sc.ops))
+		})
+	}
 }

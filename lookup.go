@@ -54,6 +54,7 @@ type node struct {
 	lattr     attr          // attr of lowers[0] (lowers are immutable while in use)
 	ino       atomic.Uint64 // overlay-allocated inode number, allocated on first use
 	upperGen  uint64        // bumped when the object is copied up, so open files re-target
+	redirect  string        // the upper dir's redirect xattr, as stored (for building new ones)
 	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
@@ -151,10 +152,37 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 	if !parent.present || !parent.isDir() {
 		return c, nil
 	}
-	stop := false
+	// The lower search walks stack, looking up want under each entry's
+	// path; a relative redirect changes want, an absolute one restarts
+	// the search from the root's stack below the layer that holds it.
+	stack, want, abs := parent.lowers, name, false
+	follow := func(o obj, layer int) error {
+		if o.redirect == "" {
+			return nil
+		}
+		if !fs.feat.redirectFollow() {
+			return syscall.EPERM // "refusing to follow redirect"
+		}
+		if o.redirect[0] != '/' {
+			if abs {
+				d, _ := splitLast(want) // replaces the last component
+				want = joinPath(d, o.redirect)
+			} else {
+				want = o.redirect
+			}
+			return nil
+		}
+		want, abs = o.redirect[1:], true
+		stack = stack[:0:0]
+		for _, lr := range fs.root.lowers {
+			if lr.layer > layer {
+				stack = append(stack, lr)
+			}
+		}
+		return nil
+	}
 	if parent.upper {
-		p := joinPath(parent.path(), name)
-		o, err := fs.upper.probe(p, false)
+		o, err := fs.upper.probe(joinPath(parent.path(), name), false)
 		if err != nil {
 			return nil, err
 		}
@@ -162,23 +190,28 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		case o.kind == objNone:
 		case o.kind == objWhiteout:
 			c.upperWh = true
-			stop = true
+			return c, nil
 		case o.a.isDir():
-			c.present, c.upper, c.typ = true, true, syscall.S_IFDIR
+			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.redirect
 			if o.opaque {
-				c.opaque, stop = true, true
+				c.opaque = true
+				return c, nil
+			}
+			if err := follow(o, -1); err != nil {
+				return nil, err
 			}
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
-			stop = true
+			return c, nil
 		}
 	}
-	for i, lr := range parent.lowers {
-		if stop {
-			break
-		}
+	for i := 0; i < len(stack); i++ {
+		lr := stack[i]
 		l := fs.lowers[lr.layer]
-		p := joinPath(lr.path, name)
+		p := joinPath(lr.path, want)
+		if abs {
+			p = want
+		}
 		o, err := l.probe(p, lr.layer == fs.bottom)
 		if err != nil {
 			return nil, err
@@ -187,11 +220,10 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		case o.kind == objNone:
 			continue
 		case o.kind == objWhiteout:
-			stop = true
+			return c, nil
 		case o.a.isDir():
 			if c.present && !c.isDir() {
-				stop = true // a dir below a non-dir is never merged
-				break
+				return c, nil // a dir below a non-dir is never merged
 			}
 			if !c.present {
 				c.present, c.typ = true, syscall.S_IFDIR
@@ -201,7 +233,15 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			}
 			c.lowers = append(c.lowers, lowerRef{layer: lr.layer, path: p})
 			if o.opaque {
-				c.opaque, stop = true, true
+				c.opaque = true
+				return c, nil
+			}
+			before := len(stack)
+			if err := follow(o, lr.layer); err != nil {
+				return nil, err
+			}
+			if len(stack) != before || abs && o.redirect != "" {
+				i = -1 // an absolute redirect: walk the new stack from its top
 			}
 		default:
 			// A non-dir ends the search: below an upper or lower dir it
@@ -211,9 +251,8 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				c.lowers = []lowerRef{{layer: lr.layer, path: p}}
 				c.lattr = o.a
 			}
-			stop = true
+			return c, nil
 		}
-		_ = i
 	}
 	return c, nil
 }

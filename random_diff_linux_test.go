@@ -4,6 +4,7 @@ package overlay_test
 
 import (
 	"fmt"
+	"github.com/go-overlay/overlay"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -153,6 +154,13 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 // library over native layers and compares them op by op and at the end.
 // OVERLAY_RANDOM_SEEDS=N runs seeds 1..N instead of the fixed list.
 func TestRandomDiff(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) { randomDiff(t, variant{}) })
+	t.Run("redirect_dir=on", func(t *testing.T) {
+		randomDiff(t, variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn})
+	})
+}
+
+func randomDiff(t *testing.T, v variant) {
 	requireKernel(t)
 	seeds := randomSeeds
 	if n, err := strconv.Atoi(os.Getenv("OVERLAY_RANDOM_SEEDS")); err == nil {
@@ -174,7 +182,7 @@ func TestRandomDiff(t *testing.T) {
 			if err != nil {
 				t.Fatalf("generated script: %v\n%s", err, script)
 			}
-			diffRun(t, variant{}, s, ops)
+			diffRun(t, v, s, ops)
 			if t.Failed() {
 				t.Logf("fixture:\n%s\nscript:\n%s", fix, script)
 			}

@@ -1,6 +1,8 @@
 package overlay
 
 import (
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -94,7 +96,7 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 			}
 		}
 	}
-	if src.n.isDir() && len(src.n.lowers) > 0 {
+	if src.n.isDir() && len(src.n.lowers) > 0 && !fsys.feat.redirectCreate() {
 		return src, dst, syscall.EXDEV // redirect_dir is not on
 	}
 	if dst.n.present && dst.n.isDir() && (len(dst.n.lowers) > 0 || fsys.upper.format == formatOCI) {
@@ -122,7 +124,13 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		return err
 	}
 	isDir := src.n.isDir()
-	if isDir && len(dst.parent.lowers) > 0 && !src.n.opaque {
+	if isDir && len(src.n.lowers) > 0 {
+		// A dir that lower layers have keeps them through a redirect
+		// (§4.2); without one the move is EXDEV (checked before).
+		if err := fsys.setRedirect(src, dst, sp); err != nil {
+			return err
+		}
+	} else if isDir && len(dst.parent.lowers) > 0 && !src.n.opaque {
 		// A pure upper dir moved into a merge dir must not merge with
 		// lower dirs of its new name (§11.4).
 		if err := u.setOpaque(sp); err != nil {
@@ -198,6 +206,53 @@ func (fsys *FS) clearDir(p string) error {
 		if err := u.removeAll(cp, t == syscall.S_IFDIR); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// redirectMax is the longest redirect the kernel writes: its module
+// parameter redirect_max (default 256, fs/overlayfs/params.c); a longer
+// one makes the rename fail with EXDEV.
+const redirectMax = 256
+
+// setRedirect stores on the upper dir sp the redirect that keeps its lower
+// dirs merged under the new name (ovl_set_redirect, §4.2): relative (its
+// current name) within one parent, else absolute from the root, built of
+// each ancestor's name or redirect; an existing one is kept when it still
+// fits. Failure is EXDEV, which makes mv(1) copy instead. Callers hold
+// FS.mu for writing.
+func (fsys *FS) setRedirect(src, dst walkResult, sp string) error {
+	samedir := src.parent == dst.parent
+	old := src.n.redirect
+	if old != "" && (samedir || old[0] == '/') {
+		return nil
+	}
+	value := src.name
+	if !samedir {
+		var parts []string
+		for d := src.n; d.parent != nil; d = d.parent {
+			name := d.name
+			if d.redirect != "" {
+				name = d.redirect
+			}
+			if name[0] == '/' {
+				parts = append(parts, name[1:])
+				break
+			}
+			parts = append(parts, name)
+		}
+		slices.Reverse(parts)
+		value = "/" + strings.Join(parts, "/")
+	}
+	if len(value) > redirectMax {
+		return syscall.EXDEV
+	}
+	u := fsys.upper
+	if u.format != formatKernel || !u.caps.xattr {
+		return syscall.EXDEV
+	}
+	if err := u.b.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {
+		return syscall.EXDEV
 	}
 	return nil
 }

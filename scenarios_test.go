@@ -821,6 +821,40 @@ file "dir with space/lower two" "2"
 )
 
 // scenarios is the shared table.
+// fixRedirect has merged and lower-only dirs to move, and hand-written
+// redirects in the top lower layer (relative, absolute, invalid) and in the
+// bottom one (never read).
+const fixRedirect = `
+-- lower1 --
+dir "m"
+dir "m/d"
+file "m/d/top" "l1"
+dir "hr"
+xattr "hr" trusted.overlay.redirect "tgt"
+file "hr/own" "own"
+dir "ha"
+xattr "ha" trusted.overlay.redirect "/m/d/sub"
+dir "bad1"
+xattr "bad1" trusted.overlay.redirect "a/b"
+dir "bad2"
+xattr "bad2" trusted.overlay.redirect "/m//d"
+dir "bad3"
+xattr "bad3" trusted.overlay.redirect ""
+-- lower2 --
+dir "m"
+dir "m/d"
+file "m/d/low" "l2"
+dir "m/d/sub"
+file "m/d/sub/deep" "deep"
+dir "tgt"
+file "tgt/from-target" "t"
+dir "hr"
+dir "ha"
+file "ha/low" "ha"
+dir "bot"
+xattr "bot" trusted.overlay.redirect "m"
+`
+
 var scenarios = []scenario{
 	// ---- lookup and reading ----
 	{name: "read/lower-files", fix: fixBase, ops: `
@@ -1648,12 +1682,12 @@ mkdir nd
 rename nd top => ENOTDIR
 rename a/sub a/f => ENOTDIR`},
 	{name: "rename/merged-dir-exdev", fix: fixBase, ops: `
-rename a b => EXDEV
-stat a
-stat b => ENOENT`},
+rename a b => EXDEV redirect:ok
+stat a => ok redirect:ENOENT
+stat b => ENOENT redirect:ok`},
 	{name: "rename/lower-only-dir-exdev", fix: fixBase, ops: `
-rename d2 d3 => EXDEV
-rename a/sub a/sub2 => EXDEV
+rename d2 d3 => EXDEV redirect:ok
+rename a/sub a/sub2 => EXDEV redirect:ok
 readdir a`},
 	{name: "rename/upper-dir", fix: fixBase, ops: `
 mkdir nd
@@ -1781,7 +1815,7 @@ writefile a/mm "m"
 readdir a`},
 	{name: "rename/copied-up-dir-parent-exdev", fix: fixDeep, ops: `
 writefile p/q/new "x"
-rename p/q p/q2 => EXDEV
+rename p/q p/q2 => EXDEV redirect:ok
 rename p/q/new p/new
 readdir p
 readdir p/q`},
@@ -2188,4 +2222,52 @@ open f p/q/r/s2 w+creat+excl
 write f "x"
 close f
 readdir p/q/r`},
+	// Redirects (§4): renames of merged and lower dirs with
+	// redirect_dir=on, and redirects found in lower layers.
+	{name: "redirect/same-parent", fix: fixRedirect, ops: `
+rename m/d m/d2 => EXDEV redirect:ok
+readdir m/d2 => ENOENT redirect:ok
+readfile m/d2/low => ENOENT redirect:ok
+rename m/d2 m/d3 => ENOENT redirect:ok
+readdir m
+listxattr m/d3 => ENOENT redirect:ok`},
+	{name: "redirect/other-parent", fix: fixRedirect, ops: `
+mkdir n
+rename m/d n/moved => EXDEV redirect:ok
+readdir n/moved => ENOENT redirect:ok
+readfile n/moved/sub/deep => ENOENT redirect:ok
+writefile n/moved/new "new" => ENOENT redirect:ok
+rename n/moved m/back => ENOENT redirect:ok
+readdir m/back => ENOENT redirect:ok
+readdir m`},
+	{name: "redirect/nested", fix: fixRedirect, ops: `
+rename m/d m/e => EXDEV redirect:ok
+rename m/e/sub top2 => ENOENT redirect:ok
+readdir top2 => ENOENT redirect:ok
+readfile top2/deep => ENOENT redirect:ok
+readdir m/e => ENOENT redirect:ok
+remove m/e => ENOENT redirect:ENOTEMPTY
+remove m/e/low => ENOENT redirect:ok
+remove m/e/top => ENOENT redirect:ok
+remove m/e => ENOENT redirect:ok
+readdir m`},
+	{name: "redirect/mkdir-in-merge-dir", fix: fixRedirect, ops: `
+mkdir m/fresh
+listxattr m/fresh
+readdir m/fresh`},
+	{name: "redirect/hand-written-relative", fix: fixRedirect, ops: `
+readdir hr => ok nofollow:EPERM
+readfile hr/from-target => ok nofollow:EPERM
+stat hr/own => ok nofollow:EPERM`},
+	{name: "redirect/hand-written-absolute", fix: fixRedirect, ops: `
+readdir ha => ok nofollow:EPERM
+readfile ha/deep => ok nofollow:EPERM
+readfile ha/low => ENOENT nofollow:EPERM`},
+	{name: "redirect/hand-written-invalid", fix: fixRedirect, ops: `
+readdir bad1 => EINVAL
+readdir bad2 => EINVAL
+readdir bad3 => EINVAL`},
+	{name: "redirect/bottom-layer-ignored", fix: fixRedirect, ops: `
+readdir bot`},
+
 }

@@ -24,7 +24,27 @@ const (
 	xOpaque   = "opaque"
 	xWhiteout = "whiteout"
 	xOrigin   = "origin"
+	xRedirect = "redirect"
 )
+
+// validRedirect checks a redirect as the kernel does on reading it
+// (ovl_check_redirect): an absolute "/c1/c2" with no empty component, or a
+// relative name with no "/"; never empty. "." and ".." components are
+// refused too, so no redirect can point outside a layer.
+func validRedirect(r string) bool {
+	if r == "" || strings.IndexByte(r, 0) >= 0 {
+		return false
+	}
+	if r[0] != '/' {
+		return !strings.Contains(r, "/") && r != "." && r != ".."
+	}
+	for _, c := range strings.Split(r[1:], "/") {
+		if c == "" || c == "." || c == ".." || len(c) > maxNameLen {
+			return false
+		}
+	}
+	return true
+}
 
 // branch is a layer as the overlay uses it: the backend plus how the
 // layer encodes whiteouts and opaque dirs. Immutable after New.
@@ -53,6 +73,9 @@ type obj struct {
 	a      attr
 	opaque bool // dir marked opaque (never read in the bottom layer)
 	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
+	// redirect is a dir's validated redirect xattr (§4.2): "/a/b" or
+	// "name"; never read in the bottom layer.
+	redirect string
 }
 
 // probe looks at p in this layer and classifies it. In the bottom-most
@@ -77,10 +100,18 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 			return obj{kind: objWhiteout, a: a}, nil
 		}
 	case a.isDir() && !bottom && br.caps.xattr:
-		v, err := br.b.getxattr(p, br.prefix+xOpaque)
-		if err == nil && len(v) == 1 {
-			return obj{kind: objPresent, a: a, opaque: v[0] == 'y', xdir: v[0] == 'x'}, nil
+		o := obj{kind: objPresent, a: a}
+		if v, err := br.b.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
+			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
 		}
+		v, err := br.b.getxattr(p, br.prefix+xRedirect)
+		if err == nil {
+			if !validRedirect(string(v)) {
+				return obj{}, syscall.EINVAL
+			}
+			o.redirect = string(v)
+		}
+		return o, nil
 	}
 	return obj{kind: objPresent, a: a}, nil
 }
