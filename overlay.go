@@ -55,7 +55,16 @@ var devCounter atomic.Uint64
 // kernel's mount does, prepares the upper's work area (the kernel empties
 // W/work at every mount), and does no scan of the lower layers: its cost
 // does not grow with their size.
-func New(o Options) (*FS, error) {
+func New(o Options) (fsys *FS, err error) {
+	if o.ownLayers {
+		// Layers that ParseOptions opened belong to the FS; without one,
+		// nobody else would close them.
+		defer func() {
+			if err != nil {
+				o.closeLayers()
+			}
+		}()
+	}
 	if err := o.validateLayers(); err != nil {
 		return nil, err
 	}
@@ -66,7 +75,7 @@ func New(o Options) (*FS, error) {
 	if err := feat.supported(); err != nil {
 		return nil, err
 	}
-	fsys := &FS{opts: o, feat: feat, umask: processUmask()}
+	fsys = &FS{opts: o, feat: feat, umask: processUmask()}
 	fsys.prefix = "trusted.overlay."
 	if feat.userxattr {
 		fsys.prefix = "user.overlay."
