@@ -1,0 +1,142 @@
+package overlay
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingUpper counts the copy-up temporaries made in the work area.
+type countingUpper struct {
+	backend
+	temps atomic.Int32
+}
+
+func (c *countingUpper) open(p string, flag int, perm uint32) (bfile, error) {
+	if strings.HasPrefix(p, "/work/#") && flag&os.O_CREATE != 0 {
+		c.temps.Add(1)
+	}
+	return c.backend.open(p, flag, perm)
+}
+
+// gatedLower makes every read of a file wait at a gate, so a test can
+// hold copy-ups in the middle of their data copy.
+type gatedLower struct {
+	backend
+	reading chan string   // a read started (the path)
+	gate    chan struct{} // closed to let reads go on
+}
+
+func (g *gatedLower) open(p string, flag int, perm uint32) (bfile, error) {
+	f, err := g.backend.open(p, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedFile{bfile: f, g: g, p: p}, nil
+}
+
+type gatedFile struct {
+	bfile
+	g    *gatedLower
+	p    string
+	once sync.Once
+}
+
+func (f *gatedFile) ReadAt(b []byte, off int64) (int, error) {
+	f.once.Do(func() {
+		f.g.reading <- f.p
+		<-f.g.gate
+	})
+	return f.bfile.ReadAt(b, off)
+}
+
+func concurrencyFS(t *testing.T, files int) (*FS, *countingUpper, *gatedLower) {
+	t.Helper()
+	m := NewMemFS()
+	for i := range files {
+		m.WriteFile(fmt.Sprintf("f%d", i), []byte(strings.Repeat("x", 1<<16)), 0o644)
+	}
+	lower := &gatedLower{backend: MemLayer(m).b, reading: make(chan string, 64), gate: make(chan struct{})}
+	upper := &countingUpper{backend: MemLayer(nil).b}
+	fsys, err := New(Options{
+		Lower: []*Layer{{b: lower, format: formatKernel, desc: "gated"}},
+		Upper: &Layer{b: upper, format: formatKernel, desc: "counting"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fsys, upper, lower
+}
+
+// TestCopyUpOnce: eight goroutines opening one lower file for writing at
+// once make exactly one copy, and all of them see it.
+func TestCopyUpOnce(t *testing.T) {
+	fsys, upper, lower := concurrencyFS(t, 1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := fsys.OpenFile("f0", os.O_RDWR, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			if fi, err := f.Stat(); err != nil || fi.Size() != 1<<16 {
+				errs <- fmt.Errorf("after copy-up: %v, %v", fi, err)
+			}
+		}()
+	}
+	<-lower.reading // the one copy-up is in its data copy
+	time.Sleep(20 * time.Millisecond)
+	close(lower.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := upper.temps.Load(); n != 1 {
+		t.Errorf("%d copies of one file, want 1", n)
+	}
+}
+
+// TestCopyUpParallel: copy-ups of different files run at the same time:
+// both reach their data copy before either may finish, which would
+// deadlock if a global lock were held while data is copied.
+func TestCopyUpParallel(t *testing.T) {
+	fsys, upper, lower := concurrencyFS(t, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := fsys.OpenFile(fmt.Sprintf("f%d", i), os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.Close()
+		}()
+	}
+	seen := map[string]bool{}
+	timeout := time.After(10 * time.Second)
+	for len(seen) < 2 {
+		select {
+		case p := <-lower.reading:
+			seen[p] = true
+		case <-timeout:
+			t.Fatalf("copy-ups did not run in parallel: only %v started copying", seen)
+		}
+	}
+	close(lower.gate)
+	wg.Wait()
+	if n := upper.temps.Load(); n != 2 {
+		t.Errorf("%d copies, want 2", n)
+	}
+}
