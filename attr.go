@@ -107,25 +107,27 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	return a, nil
 }
 
-// inoDev sets st_dev and st_ino (§5.3, xino=off): with all layers on one
-// filesystem, the overlay's device and the real inode number; otherwise
-// dirs get the overlay's device and an overlay-allocated, non-persistent
-// inode number, and non-dirs keep the device and inode of the layer that
-// holds them.
+// inoDev sets st_dev and st_ino by the kernel's rules for xino=off
+// (§5.3). A copied-up object keeps the numbers of its origin, the lower
+// object it was copied from, when that is a dir or a non-dir with one
+// link (a hard-linked lower file's links break on copy-up, index being
+// off, and it shows the upper's). With all layers on one filesystem,
+// st_dev is the overlay's own and st_ino the real (or origin's) inode's;
+// otherwise dirs get the overlay's st_dev and an overlay-allocated,
+// non-persistent st_ino, and non-dirs keep the st_dev and st_ino of the
+// layer object that supplies them.
 func (fsys *FS) inoDev(n *node, a *attr) {
-	if fsys.samefs {
+	if n.upper && len(n.lowers) > 0 && (n.isDir() || n.lattr.Nlink == 1) {
+		a.Ino, a.Dev = n.lattr.Ino, n.lattr.Dev
+	}
+	switch {
+	case fsys.samefs:
 		a.Dev = fsys.dev
-		return
+	case n.parent == nil:
+		a.Dev, a.Ino = fsys.dev, fsys.root.ino.Load()
+	case n.isDir():
+		a.Dev, a.Ino = fsys.dev, fsys.dirIno(n)
 	}
-	if !n.isDir() {
-		return
-	}
-	a.Dev = fsys.dev
-	if n.parent == nil {
-		a.Ino = fsys.root.ino.Load()
-		return
-	}
-	a.Ino = fsys.dirIno(n)
 }
 
 // dirIno returns n's overlay-allocated inode number, allocating it on

@@ -63,6 +63,9 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 	lr := src[0]
 	lower := fsys.lowers[lr.layer]
 
+	if err := fsys.setImpure(parent); err != nil {
+		return err
+	}
 	tmp := fsys.upper.temp()
 	if err := fsys.buildCopy(lower, lr.path, a, tmp, data); err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
@@ -124,6 +127,16 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data boo
 	}
 	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
 		return err
+	}
+	if fsys.upper.format == formatKernel && fsys.upper.caps.xattr && (a.isDir() || a.Nlink == 1) {
+		// The origin names the lower object (§5.1); a hard-linked lower
+		// file gets none, its links broken as index is off.
+		// Best effort where the upper refuses it, as the kernel's copy-up
+		// goes on (user.* xattrs cannot go on symlinks, with userxattr).
+		err := u.setxattr(tmp, fsys.prefix+xOrigin, fsys.originOf(lower, lp))
+		if err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
+			return err
+		}
 	}
 	// Owner before mode: a chown(2) clears setuid and setgid, which the
 	// kernel's notify_change during copy-up does not.
@@ -250,4 +263,31 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 		}
 	}
 	return nil
+}
+
+// setImpure marks the upper dir n impure (§5.2): it may hold entries with
+// an origin, whose inode numbers readdir must translate. The kernel sets
+// it on the parent before every copy-up and on the new parent of a
+// rename or link of an object with an origin. Callers hold no FS lock
+// (for a copy-up) or hold it; the xattr write is idempotent.
+func (fsys *FS) setImpure(n *node) error {
+	u := fsys.upper
+	if n == nil || u.format != formatKernel || !u.caps.xattr {
+		return nil
+	}
+	fsys.mu.RLock()
+	p, up := n.path(), n.upper
+	fsys.mu.RUnlock()
+	return fsys.setImpureAt(p, up)
+}
+
+func (fsys *FS) setImpureAt(p string, up bool) error {
+	u := fsys.upper
+	if !up || u.format != formatKernel || !u.caps.xattr {
+		return nil
+	}
+	if v, err := u.b.getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {
+		return nil
+	}
+	return u.b.setxattr(p, fsys.prefix+xImpure, []byte("y"))
 }

@@ -204,6 +204,12 @@ func (fsys *FS) link(oldname, newname string) error {
 			return syscall.EPERM
 		}
 		op := src.n.path()
+		if len(src.n.lowers) > 0 {
+			if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {
+				fsys.mu.Unlock()
+				return err
+			}
+		}
 		err = fsys.createObj(dst, false, func(p string) error { return fsys.upper.b.link(op, p) })
 		fsys.forget(dst.parent, dst.name)
 		fsys.mu.Unlock()

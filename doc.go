@@ -57,7 +57,14 @@
 //     the copy (data, xattrs but the overlay's private ones, mode, owner,
 //     atime and mtime) is built in the work dir and renamed into place, so
 //     a crash never shows a partial object; the parent's times are
-//     restored. O_TRUNC copies no data. Runs of zero bytes become holes.
+//     restored; the copy records its origin (the lower object's file
+//     handle, the kernel's struct ovl_fb bytes; empty where a layer has no
+//     handles) and marks its parent impure. O_TRUNC copies no data.
+//     Between native layers the data is cloned (FICLONE) where the
+//     filesystem shares extents (xfs, btrfs), else copied with
+//     copy_file_range over the source's data segments, so holes stay
+//     holes; elsewhere it is copied through a buffer and 1 MiB runs of
+//     zeros become holes.
 //   - Removing a name a lower layer has leaves a whiteout; mkdir over a
 //     whiteout makes an opaque dir; rmdir of a dir that shows entries is
 //     ENOTEMPTY, lower entries included.
@@ -82,7 +89,9 @@
 //     filesystem st_dev is the overlay's own and st_ino the real inode's;
 //     otherwise dirs get the overlay's st_dev and an overlay-allocated
 //     st_ino, and non-dirs keep the st_dev and st_ino of their layer (the
-//     kernel's rules for xino=off). A merge dir has st_nlink 1.
+//     kernel's rules for xino=off). A copied-up dir, or file whose lower
+//     had one link, keeps the numbers of its origin. A merge dir has
+//     st_nlink 1.
 //   - New prepares the work dir as a mount does (W/work is emptied and
 //     recreated; an upper marked incompat, such as by a volatile mount, is
 //     refused with EINVAL) and stores the overlay UUID on a new upper
@@ -125,8 +134,15 @@
 //     in-memory layers enforce no permission bits.
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
-//   - Origin xattrs are not written yet, so st_ino changes on copy-up
-//     (the kernel keeps the lower's with a decodable origin).
+//   - The kernel decodes an upper object's origin xattr (a file handle)
+//     to find the lower object whose inode number it shows; the library
+//     finds it by name instead, comparing the origin with the lower
+//     object's handle, so that it never reads anything outside a layer.
+//     Objects renamed or hard-linked in the same FS keep their origin;
+//     a copied-up file renamed or linked under another name before the FS
+//     was opened shows its upper inode number (the kernel shows the
+//     lower's). Merge dirs lacking an origin are not given one on lookup
+//     (the kernel writes it then).
 //   - Renaming a file away from a name a lower layer has is a rename then a
 //     whiteout (the kernel does both at once with RENAME_WHITEOUT): a crash
 //     in between shows the lower file again at the old name, never loses
@@ -135,8 +151,12 @@
 //     whiteout and then deletes the whiteouts, as the kernel; replacing
 //     such a dir by rename empties it in place first rather than swapping
 //     in an empty opaque copy (the dir is replaced at once after).
-//   - A copy of a file written zeros leaves holes for 1 MiB runs of zero
-//     bytes, where the kernel skips only the holes the lower file has.
+//   - A buffered copy (from or to a non-native layer) leaves holes for
+//     1 MiB runs of zero bytes, where the kernel skips only the holes the
+//     lower file has.
+//   - Device nodes, FIFOs and sockets in native layers are never opened
+//     (EACCES, as on a nodev mount): a layer's device node must not reach
+//     a host driver, and opening a FIFO could block forever.
 //   - On non-dirs spread over several filesystems, st_dev is the real
 //     device of the layer, not an anonymous pseudo device.
 //   - Stat's Sys() is nil outside Linux.

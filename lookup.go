@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"sync"
@@ -202,7 +203,7 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			}
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
-			return c, nil
+			return c, fs.findOrigin(c, parent.lowers)
 		}
 	}
 	for i := 0; i < len(stack); i++ {
@@ -432,4 +433,35 @@ func errnoOf(err error) syscall.Errno {
 		return e
 	}
 	return syscall.EIO
+}
+
+// findOrigin gives the copied-up non-dir c its lower origin, for st_ino:
+// the object of the same name below, when the upper's origin xattr names
+// it. (The kernel decodes the handle instead; see doc.go.) Callers hold
+// FS.mu.
+func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
+	u := fs.upper
+	if u.format != formatKernel || !u.caps.xattr {
+		return nil
+	}
+	v, err := u.b.getxattr(joinPath(c.parent.path(), c.name), fs.prefix+xOrigin)
+	if err != nil || len(v) == 0 {
+		return nil
+	}
+	for _, lr := range stack {
+		l := fs.lowers[lr.layer]
+		p := joinPath(lr.path, c.name)
+		o, err := l.probe(p, lr.layer == fs.bottom)
+		if err != nil {
+			return err
+		}
+		switch {
+		case o.kind == objNone:
+			continue
+		case o.kind == objPresent && !o.a.isDir() && bytes.Equal(fs.originOf(l, p), v):
+			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
+		}
+		return nil
+	}
+	return nil
 }

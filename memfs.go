@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"crypto/rand"
 	"io"
 	"io/fs"
 	"os"
@@ -50,7 +51,8 @@ import (
 // A MemFS is safe for concurrent use, including while layers built on it
 // are in use.
 type MemFS struct {
-	dev uint64 // immutable
+	dev  uint64   // immutable
+	uuid [16]byte // random; the filesystem UUID in its file handles; immutable
 
 	mu      sync.RWMutex
 	root    *memNode // the layer root; the pointer is immutable, the node protected by mu
@@ -113,6 +115,7 @@ func fakeDev(major uint64) uint64 {
 // NewMemFS returns an empty MemFS: a root directory with mode 0755.
 func NewMemFS() *MemFS {
 	m := &MemFS{dev: fakeDev(memDevMajor), nextIno: memWorkIno + 1}
+	rand.Read(m.uuid[:])
 	now := time.Now()
 	m.root = m.newNode(syscall.S_IFDIR|0o755, nil, now)
 	m.root.ino = memRootIno

@@ -97,6 +97,9 @@ type nativeBackend struct {
 	rootfd int  // O_PATH|O_DIRECTORY of the root; -1 when closed; protected by mu
 	workfd int  // O_PATH of the work root, -1 if none; protected by mu
 	closed bool // protected by mu
+
+	uuidOnce sync.Once
+	uuid     [16]byte // the filesystem's UUID, read once; see fsUUID
 }
 
 var (

@@ -36,6 +36,11 @@ func (fsys *FS) rename(oldname, newname string) error {
 			continue
 		}
 		err = fsys.renameLocked(src, dst)
+		if err == nil && !src.n.isDir() && len(src.n.lowers) > 0 {
+			// The moved object keeps its origin, which a lookup by name
+			// under the new name would not find.
+			fsys.adopt(dst.parent, dst.name, src.n)
+		}
 		fsys.mu.Unlock()
 		return err
 	}
@@ -124,6 +129,12 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		return err
 	}
 	isDir := src.n.isDir()
+	if len(src.n.lowers) > 0 && src.parent != dst.parent {
+		// The new parent will hold an entry with an origin (§5.2).
+		if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {
+			return err
+		}
+	}
 	if isDir && len(src.n.lowers) > 0 {
 		// A dir that lower layers have keeps them through a redirect
 		// (§4.2); without one the move is EXDEV (checked before).
@@ -255,4 +266,19 @@ func (fsys *FS) setRedirect(src, dst walkResult, sp string) error {
 		return syscall.EXDEV
 	}
 	return nil
+}
+
+// adopt caches, as the child name of parent, an upper non-dir that was
+// n (just renamed there), with n's origin. Callers hold FS.mu for writing.
+func (fsys *FS) adopt(parent *node, name string, n *node) {
+	c := &node{parent: parent, name: name, present: true, upper: true, typ: n.typ, lowers: n.lowers, lattr: n.lattr}
+	parent.mu.Lock()
+	if parent.children == nil {
+		parent.children = make(map[string]*node)
+	}
+	if old := parent.children[name]; old != nil {
+		old.dead = true
+	}
+	parent.children[name] = c
+	parent.mu.Unlock()
 }

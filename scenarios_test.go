@@ -2269,5 +2269,4 @@ readdir bad2 => EINVAL
 readdir bad3 => EINVAL`},
 	{name: "redirect/bottom-layer-ignored", fix: fixRedirect, ops: `
 readdir bot`},
-
 }

@@ -25,6 +25,7 @@ const (
 	xWhiteout = "whiteout"
 	xOrigin   = "origin"
 	xRedirect = "redirect"
+	xImpure   = "impure"
 )
 
 // validRedirect checks a redirect as the kernel does on reading it

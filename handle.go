@@ -1,0 +1,84 @@
+package overlay
+
+import "encoding/binary"
+
+// fileHandle is a file handle of a layer object as name_to_handle_at(2)
+// gives it: the exportfs fid type and the fid bytes.
+type fileHandle struct {
+	typ uint8
+	fid []byte
+}
+
+// handler is implemented by backends that can name their objects by file
+// handle: the origin xattrs (and, later, index names and exported
+// handles) are built from them. A backend without it gets empty origins,
+// as the kernel writes for a lower filesystem without handles.
+type handler interface {
+	// fileHandle returns the handle of the object at p (not following a
+	// final symlink).
+	fileHandle(p string) (fileHandle, error)
+	// fsUUID is the UUID of the backend's filesystem (s_uuid; zero when it
+	// has none).
+	fsUUID() [16]byte
+}
+
+// struct ovl_fb (fs/overlayfs/overlayfs.h, semantics §6.1): the value of
+// the origin xattr.
+const (
+	fbVersion   = 0
+	fbMagic     = 0xfb
+	fbHeaderLen = 21   // version, magic, len, flags, type, uuid[16]
+	fbMaxFid    = 128  // MAX_HANDLE_SZ
+	fbFlagUpper = 0x04 // OVL_FH_FLAG_PATH_UPPER
+)
+
+// encodeFB builds the ovl_fb bytes of a handle on a filesystem with the
+// given UUID (flags: little-endian writer, lower unless upper is set).
+func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
+	fb := make([]byte, fbHeaderLen+len(h.fid))
+	fb[0], fb[1], fb[2], fb[4] = fbVersion, fbMagic, byte(len(fb)), h.typ
+	if upper {
+		fb[3] = fbFlagUpper
+	}
+	copy(fb[5:21], uuid[:])
+	copy(fb[21:], h.fid)
+	return fb
+}
+
+// originOf returns the origin xattr value for the lower object at p of
+// br: its ovl_fb, or empty when the layer cannot make file handles (the
+// kernel's "copied up, origin unknown"). With uuid=off the UUID is zero.
+func (fsys *FS) originOf(br *branch, p string) []byte {
+	h, ok := br.b.(handler)
+	if !ok {
+		return []byte{}
+	}
+	fh, err := h.fileHandle(p)
+	if err != nil || len(fh.fid) > fbMaxFid {
+		return []byte{}
+	}
+	var uuid [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		uuid = h.fsUUID()
+	}
+	return encodeFB(uuid, fh, false)
+}
+
+// memHandleType is the fid type of MemFS handles (no kernel filesystem
+// uses it): the fid is the inode number, little-endian, 8 bytes; MemFS
+// never reuses inode numbers, so no generation is needed.
+const memHandleType = 0x4d
+
+var _ handler = (*MemFS)(nil)
+
+func (m *MemFS) fileHandle(p string) (fileHandle, error) {
+	a, err := m.lstat(p)
+	if err != nil {
+		return fileHandle{}, err
+	}
+	fid := make([]byte, 8)
+	binary.LittleEndian.PutUint64(fid, a.Ino)
+	return fileHandle{typ: memHandleType, fid: fid}, nil
+}
+
+func (m *MemFS) fsUUID() [16]byte { return m.uuid }
