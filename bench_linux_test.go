@@ -1,0 +1,582 @@
+//go:build linux
+
+package overlay_test
+
+// Benchmarks of the library against a kernel overlay mount of the same
+// on-disk layers. Each pair shares one fixture built in the parent
+// benchmark; BENCHMARKS.md has the command and the results. They run only
+// with -bench: no Test function builds a fixture or mounts anything.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
+)
+
+// benchSink keeps results alive so that no work is optimised away.
+var benchSink any
+
+// benchNeedKernel skips b unless this process can mount an overlay.
+func benchNeedKernel(b *testing.B) {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		b.Skip("kernel overlay mount needs root (euid != 0)")
+	}
+	data, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		b.Skipf("cannot read /proc/filesystems: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == "overlay" {
+			return
+		}
+	}
+	b.Skip("overlay is not in /proc/filesystems")
+}
+
+// benchUnmount unmounts mnt, lazily if a plain unmount fails.
+func benchUnmount(mnt string) error {
+	if err := unix.Unmount(mnt, 0); err != nil {
+		if err2 := unix.Unmount(mnt, unix.MNT_DETACH); err2 != nil {
+			return fmt.Errorf("unmount %s: %v; MNT_DETACH: %v", mnt, err, err2)
+		}
+	}
+	return nil
+}
+
+// benchMount mounts a kernel overlay of lowers (top-most first) with upper
+// and work at mnt, creating mnt. The returned func unmounts it; it is also
+// registered with b.Cleanup and may be called more than once.
+func benchMount(b *testing.B, mnt string, lowers []string, upper, work, extra string) (unmount func()) {
+	b.Helper()
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if extra != "" {
+		opts += "," + extra
+	}
+	if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
+		b.Skipf("kernel overlay mount impossible: mount -t overlay -o %s %s: %v", opts, mnt, err)
+	}
+	mounted := true
+	unmount = func() {
+		if !mounted {
+			return
+		}
+		mounted = false
+		if err := benchUnmount(mnt); err != nil {
+			b.Error(err)
+		}
+	}
+	b.Cleanup(unmount)
+	return unmount
+}
+
+// benchDirLayer is overlay.DirLayer that fails b on error.
+func benchDirLayer(b *testing.B, dir string) *overlay.Layer {
+	b.Helper()
+	l, err := overlay.DirLayer(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// benchLibrary opens the library's overlay of the same native dirs as
+// benchMount (a fresh DirLayer for each), closed by the returned func and
+// at b.Cleanup.
+func benchLibrary(b *testing.B, lowers []string, upper, work string, o overlay.Options) (*overlay.FS, func()) {
+	b.Helper()
+	o.Lower = nil
+	for _, l := range lowers {
+		o.Lower = append(o.Lower, benchDirLayer(b, l))
+	}
+	o.Upper = benchDirLayer(b, upper)
+	o.Work = benchDirLayer(b, work)
+	layers := append([]*overlay.Layer{o.Upper, o.Work}, o.Lower...)
+	ofs, err := overlay.New(o)
+	if err != nil {
+		benchCloseLayers(b, layers)
+		b.Fatal(err)
+	}
+	closed := false
+	closeFS := func() {
+		if !closed {
+			closed = true
+			if err := ofs.Close(); err != nil {
+				b.Error(err)
+			}
+			benchCloseLayers(b, layers)
+		}
+	}
+	b.Cleanup(closeFS)
+	return ofs, closeFS
+}
+
+// benchCloseLayers closes layers: an FS does not close the layers given
+// to it.
+func benchCloseLayers(b *testing.B, layers []*overlay.Layer) {
+	for _, l := range layers {
+		if err := l.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// benchMkdirs creates each dir (with parents) and returns them.
+func benchMkdirs(b *testing.B, dirs ...string) []string {
+	b.Helper()
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dirs
+}
+
+func benchWrite(b *testing.B, name string, data []byte) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchRandom returns n deterministic pseudo-random bytes (no zero runs to
+// be turned into holes).
+func benchRandom(n int) []byte {
+	buf := make([]byte, n)
+	rand.NewChaCha8([32]byte{'o', 'v', 'l'}).Read(buf)
+	return buf
+}
+
+// Deep-stat fixture: benchDeepLowers lowers, each with d1/d2 and a few
+// files in it; the file benchDeepName (path depth 3) is only in the
+// bottom-most lower; benchMissingName is in none.
+const (
+	benchDeepLowers  = 20
+	benchDeepName    = "d1/d2/deep"
+	benchMissingName = "d1/d2/missing"
+	benchDeepSize    = 100
+)
+
+// benchDeepFixture builds the deep-stat layers on disk and opens them both
+// ways: the kernel mount's path of the tree and the library's FS.
+func benchDeepFixture(b *testing.B) (mnt string, ofs *overlay.FS) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	var lowers []string
+	for i := 0; i < benchDeepLowers; i++ {
+		l := filepath.Join(root, fmt.Sprintf("l%02d", i))
+		for j := 0; j < 8; j++ {
+			benchWrite(b, filepath.Join(l, "d1", "d2", fmt.Sprintf("f%d-%d", i, j)), []byte("x"))
+		}
+		benchWrite(b, filepath.Join(l, "d1", fmt.Sprintf("g%d", i)), []byte("x"))
+		lowers = append(lowers, l)
+	}
+	benchWrite(b, filepath.Join(lowers[benchDeepLowers-1], filepath.FromSlash(benchDeepName)), make([]byte, benchDeepSize))
+	dirs := benchMkdirs(b, filepath.Join(root, "ku"), filepath.Join(root, "kw"),
+		filepath.Join(root, "lu"), filepath.Join(root, "lw"))
+	unix.Sync() // no writeback of the fixture while timing
+	mnt = filepath.Join(root, "mnt")
+	benchMount(b, mnt, lowers, dirs[0], dirs[1], "")
+	ofs, _ = benchLibrary(b, lowers, dirs[2], dirs[3], overlay.Options{})
+	return mnt, ofs
+}
+
+// benchStatPair runs the kernel and library sub-benchmarks of a stat of
+// name; exist tells whether it should be found.
+func benchStatPair(b *testing.B, mnt string, ofs *overlay.FS, name string, exist bool) {
+	check := func(b *testing.B, fi fs.FileInfo, err error) {
+		b.Helper()
+		if exist {
+			if err != nil || fi.Size() != benchDeepSize {
+				b.Fatalf("stat %s: %v, %v", name, fi, err)
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			b.Fatalf("stat %s: %v, want ENOENT", name, err)
+		}
+	}
+	b.Run("kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		p := filepath.Join(mnt, filepath.FromSlash(name))
+		fi, err := os.Stat(p) // warm the dcache
+		check(b, fi, err)
+		for b.Loop() {
+			fi, err = os.Stat(p)
+		}
+		check(b, fi, err)
+	})
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		fi, err := ofs.Stat(name) // warm the library's cache
+		check(b, fi, err)
+		for b.Loop() {
+			fi, err = ofs.Stat(name)
+		}
+		check(b, fi, err)
+	})
+}
+
+// BenchmarkStatDeep: warm stat of a file that only the bottom-most of 20
+// native lowers has (goal: library <= 1.5x kernel).
+func BenchmarkStatDeep(b *testing.B) {
+	mnt, ofs := benchDeepFixture(b)
+	benchStatPair(b, mnt, ofs, benchDeepName, true)
+}
+
+// BenchmarkStatMissing: stat of a name that none of 20 native lowers has
+// (goal: library <= 2x kernel).
+func BenchmarkStatMissing(b *testing.B) {
+	mnt, ofs := benchDeepFixture(b)
+	benchStatPair(b, mnt, ofs, benchMissingName, false)
+}
+
+// BenchmarkStatDeepMem: warm stat through 20 MemLayers, same tree as
+// BenchmarkStatDeep (goal: < 1 µs/op; no kernel counterpart).
+func BenchmarkStatDeepMem(b *testing.B) {
+	var lowers []*overlay.Layer
+	for i := 0; i < benchDeepLowers; i++ {
+		m := overlay.NewMemFS()
+		if err := m.MkdirAll("d1/d2", 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for j := 0; j < 8; j++ {
+			if err := m.WriteFile(fmt.Sprintf("d1/d2/f%d-%d", i, j), []byte("x"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.WriteFile(fmt.Sprintf("d1/g%d", i), []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if i == benchDeepLowers-1 {
+			if err := m.WriteFile(benchDeepName, make([]byte, benchDeepSize), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		lowers = append(lowers, overlay.MemLayer(m))
+	}
+	ofs, err := overlay.New(overlay.Options{Lower: lowers, Upper: overlay.MemLayer(nil)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ofs.Close()
+	b.ReportAllocs()
+	fi, err := ofs.Stat(benchDeepName)
+	if err != nil || fi.Size() != benchDeepSize {
+		b.Fatalf("stat: %v, %v", fi, err)
+	}
+	for b.Loop() {
+		fi, err = ofs.Stat(benchDeepName)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchSink = fi
+}
+
+// Merged-readdir fixture: dir "big" in 5 lowers; lower i has 2,000 names
+// of its own, the 4 upper ones also 100 names of the lower below (hidden
+// duplicates), the top one 10 whiteouts of bottom names and 10 extra
+// names: 10,000 merged entries.
+const (
+	benchRDLayers   = 5
+	benchRDPerLayer = 2000
+	benchRDDups     = 100
+	benchRDWhiteout = 10
+	benchRDMerged   = benchRDLayers*benchRDPerLayer - benchRDWhiteout + benchRDWhiteout
+)
+
+// BenchmarkReaddirMerged: open a merged dir of 10,000 entries over 5
+// native lowers and read all names, fresh open each iteration (goal:
+// library <= 1x kernel).
+func BenchmarkReaddirMerged(b *testing.B) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	var lowers []string
+	name := func(layer, j int) string { return fmt.Sprintf("l%d-%05d", layer, j) }
+	for i := 0; i < benchRDLayers; i++ {
+		l := filepath.Join(root, fmt.Sprintf("l%d", i))
+		d := filepath.Join(l, "big")
+		benchMkdirs(b, d)
+		for j := 0; j < benchRDPerLayer; j++ {
+			benchWrite(b, filepath.Join(d, name(i, j)), nil)
+		}
+		if i+1 < benchRDLayers {
+			for j := 0; j < benchRDDups; j++ {
+				benchWrite(b, filepath.Join(d, name(i+1, j)), nil)
+			}
+		}
+		lowers = append(lowers, l)
+	}
+	top := filepath.Join(lowers[0], "big")
+	for j := 0; j < benchRDWhiteout; j++ {
+		if err := unix.Mknod(filepath.Join(top, name(benchRDLayers-1, 1000+j)), unix.S_IFCHR|0o644, 0); err != nil {
+			b.Fatal(err)
+		}
+		benchWrite(b, filepath.Join(top, fmt.Sprintf("extra-%d", j)), nil)
+	}
+	dirs := benchMkdirs(b, filepath.Join(root, "ku"), filepath.Join(root, "kw"),
+		filepath.Join(root, "lu"), filepath.Join(root, "lw"))
+	unix.Sync() // no writeback of the fixture while timing
+	mnt := filepath.Join(root, "mnt")
+	benchMount(b, mnt, lowers, dirs[0], dirs[1], "")
+	ofs, _ := benchLibrary(b, lowers, dirs[2], dirs[3], overlay.Options{})
+
+	kdir := filepath.Join(mnt, "big")
+	kernel := func() ([]string, error) {
+		f, err := os.Open(kdir)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return f.Readdirnames(-1)
+	}
+	library := func() ([]string, error) {
+		f, err := ofs.Open("/big")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return f.Readdirnames(-1)
+	}
+	// Both sides must list the same 10,000 names.
+	kn, err := kernel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := library()
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(kn)
+	slices.Sort(ln)
+	if len(kn) != benchRDMerged || !slices.Equal(kn, ln) {
+		b.Fatalf("kernel lists %d names, library %d (want %d, equal sets)", len(kn), len(ln), benchRDMerged)
+	}
+	for _, side := range []struct {
+		name string
+		list func() ([]string, error)
+	}{{"kernel", kernel}, {"library", library}} {
+		b.Run(side.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				names, err := side.list()
+				if err != nil || len(names) != benchRDMerged {
+					b.Fatalf("%d names, %v", len(names), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpenRead4K: open, read to EOF and close a 4 KiB file of the
+// (single) native lower (goal: library <= 1.5x kernel).
+func BenchmarkOpenRead4K(b *testing.B) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	lower := filepath.Join(root, "l0")
+	want := benchRandom(4096)
+	benchWrite(b, filepath.Join(lower, "d", "f4k"), want)
+	dirs := benchMkdirs(b, filepath.Join(root, "ku"), filepath.Join(root, "kw"),
+		filepath.Join(root, "lu"), filepath.Join(root, "lw"))
+	unix.Sync() // no writeback of the fixture while timing
+	mnt := filepath.Join(root, "mnt")
+	benchMount(b, mnt, []string{lower}, dirs[0], dirs[1], "")
+	ofs, _ := benchLibrary(b, []string{lower}, dirs[2], dirs[3], overlay.Options{})
+
+	kpath := filepath.Join(mnt, "d", "f4k")
+	for _, side := range []struct {
+		name string
+		open func() (io.ReadCloser, error)
+	}{
+		{"kernel", func() (io.ReadCloser, error) { return os.Open(kpath) }},
+		{"library", func() (io.ReadCloser, error) { return ofs.Open("/d/f4k") }},
+	} {
+		b.Run(side.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 8192)
+			read := func() int {
+				f, err := side.open()
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for {
+					m, err := f.Read(buf[n:])
+					n += m
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := f.Close(); err != nil {
+					b.Fatal(err)
+				}
+				return n
+			}
+			if n := read(); n != len(want) || !bytes.Equal(buf[:n], want) {
+				b.Fatalf("read %d bytes, want %d equal ones", n, len(want))
+			}
+			for b.Loop() {
+				if n := read(); n != len(want) {
+					b.Fatalf("read %d bytes", n)
+				}
+			}
+		})
+	}
+}
+
+const benchCopyUpSize = 64 << 20
+
+// benchCopyUp runs the kernel and library copy-up sub-benchmarks: each
+// iteration gets a fresh upper and work dir and a fresh mount (or New)
+// outside the timer, looks the file up (warm), and times only an O_WRONLY
+// open and close of the 64 MiB lower file, which copies it up. volatile
+// selects fsync=volatile on both sides (no fsync of the copy).
+func benchCopyUp(b *testing.B, volatile bool) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	lower := filepath.Join(root, "l0")
+	big := filepath.Join(lower, "big")
+	benchWrite(b, big, benchRandom(benchCopyUpSize))
+	unix.Sync() // the lower's data is clean (and cached) before any copy-up
+	kopts := ""
+	lopts := overlay.Options{}
+	if volatile {
+		kopts = "volatile"
+		lopts.Fsync = overlay.FsyncVolatile
+	}
+	checkUp := func(b *testing.B, upper string) {
+		fi, err := os.Stat(filepath.Join(upper, "big"))
+		if err != nil || fi.Size() != benchCopyUpSize {
+			b.Fatalf("copy-up left %v, %v", fi, err)
+		}
+	}
+	fresh := func(b *testing.B, side string, i int) (upper, work string) {
+		dirs := benchMkdirs(b, filepath.Join(root, fmt.Sprintf("%s-u%d", side, i)),
+			filepath.Join(root, fmt.Sprintf("%s-w%d", side, i)))
+		return dirs[0], dirs[1]
+	}
+	b.Run("kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(benchCopyUpSize)
+		b.StopTimer()
+		for i := 0; i < b.N; i++ {
+			upper, work := fresh(b, "k", i)
+			mnt := filepath.Join(root, "mnt")
+			unmount := benchMount(b, mnt, []string{lower}, upper, work, kopts)
+			p := filepath.Join(mnt, "big")
+			if _, err := os.Stat(p); err != nil {
+				b.Fatal(err)
+			}
+			unix.Sync()
+			b.StartTimer()
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			checkUp(b, upper)
+			unmount()
+			os.RemoveAll(upper)
+			os.RemoveAll(work)
+		}
+	})
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(benchCopyUpSize)
+		b.StopTimer()
+		for i := 0; i < b.N; i++ {
+			upper, work := fresh(b, "l", i)
+			ofs, closeFS := benchLibrary(b, []string{lower}, upper, work, lopts)
+			if _, err := ofs.Stat("/big"); err != nil {
+				b.Fatal(err)
+			}
+			unix.Sync()
+			b.StartTimer()
+			f, err := ofs.OpenFile("/big", os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			checkUp(b, upper)
+			closeFS()
+			os.RemoveAll(upper)
+			os.RemoveAll(work)
+		}
+	})
+}
+
+// BenchmarkCopyUp64M: copy-up of a 64 MiB lower file with the default
+// fsync=auto, which syncs the copy (goal: library <= 1.2x kernel). Run
+// with -benchtime=5x.
+func BenchmarkCopyUp64M(b *testing.B) { benchCopyUp(b, false) }
+
+// BenchmarkCopyUp64MVolatile: the same without the fsync (kernel mount
+// option volatile, library FsyncVolatile), to separate the copy from the
+// sync in the result.
+func BenchmarkCopyUp64MVolatile(b *testing.B) { benchCopyUp(b, true) }
+
+// BenchmarkNew: DirLayer for lower, upper and work, New, FS.Close and
+// Layer.Close, over a small (10 files) and a large (20,000 files) native
+// lower: the cost must not grow with the lower's size.
+func BenchmarkNew(b *testing.B) {
+	root := b.TempDir()
+	sizes := []struct {
+		name  string
+		files int
+	}{{"small", 10}, {"large", 20000}}
+	for _, size := range sizes {
+		dir := filepath.Join(root, size.name)
+		for j := 0; j < size.files; j++ {
+			benchWrite(b, filepath.Join(dir, "lower", fmt.Sprintf("d%03d", j/200), fmt.Sprintf("f%05d", j)), []byte("x"))
+		}
+		benchMkdirs(b, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	}
+	unix.Sync() // no writeback of the fixture while timing
+	for _, size := range sizes {
+		dir := filepath.Join(root, size.name)
+		b.Run(size.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				o := overlay.Options{
+					Lower: []*overlay.Layer{benchDirLayer(b, filepath.Join(dir, "lower"))},
+					Upper: benchDirLayer(b, filepath.Join(dir, "upper")),
+					Work:  benchDirLayer(b, filepath.Join(dir, "work")),
+				}
+				ofs, err := overlay.New(o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ofs.Close(); err != nil {
+					b.Fatal(err)
+				}
+				benchCloseLayers(b, []*overlay.Layer{o.Lower[0], o.Upper, o.Work})
+			}
+		})
+	}
+}
