@@ -21,30 +21,30 @@ const cloneMax = 1 << 30
 // out is a new, empty file. The result is what bufferedCopy would leave:
 // exactly size bytes (a source that ends early leaves a hole up to size),
 // with the source's holes kept as holes.
-func cloneData(out, in bfile, size int64) (bool, error) {
+func cloneData(out, in bfile, size int64) (copyHow, error) {
 	o, ok := out.(fdUser)
 	if !ok {
-		return false, nil
+		return notCopied, nil
 	}
 	i, ok := in.(fdUser)
 	if !ok {
-		return false, nil
+		return notCopied, nil
 	}
-	var done bool
+	var how copyHow
 	err := o.use(func(ofd int) error {
 		return i.use(func(ifd int) error {
 			var err error
-			done, err = cloneFds(ofd, ifd, size)
+			how, err = cloneFds(ofd, ifd, size)
 			return err
 		})
 	})
-	return done, err
+	return how, err
 }
 
 // cloneFds is cloneData on descriptors. It moves the offset of ifd (the
 // SEEK_DATA walk); the native file does only positioned I/O, and copyData
 // opens the source for this copy alone.
-func cloneFds(ofd, ifd int, size int64) (bool, error) {
+func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
 	// 1. Reflink: the whole source, in constant time. The overlay copies
 	// the size it looked up, so the clone is cut or extended to it.
 	err := retryEINTR(func() error { return unix.IoctlFileClone(ofd, ifd) })
@@ -52,16 +52,16 @@ func cloneFds(ofd, ifd int, size int64) (bool, error) {
 	case err == nil:
 		var st unix.Stat_t
 		if err := unix.Fstat(ofd, &st); err != nil {
-			return false, err
+			return notCopied, err
 		}
 		if st.Size != size {
 			if err := ftruncate(ofd, size); err != nil {
-				return false, err
+				return notCopied, err
 			}
 		}
-		return true, nil
+		return cloned, nil
 	case !isNoClone(err):
-		return false, err
+		return notCopied, err
 	}
 
 	// 2. copy_file_range over the source's data segments only; the holes
@@ -71,7 +71,7 @@ func cloneFds(ofd, ifd int, size int64) (bool, error) {
 	for off := int64(0); off < size; {
 		start, end, err := nextData(ifd, off, size)
 		if err != nil {
-			return false, err
+			return notCopied, err
 		}
 		if start >= size {
 			break
@@ -84,9 +84,9 @@ func cloneFds(ofd, ifd int, size int64) (bool, error) {
 			}
 			if err != nil {
 				if !wrote && isNoCopyRange(err) {
-					return false, nil // nothing written: the buffered copy starts afresh
+					return notCopied, nil // nothing written: the buffered copy starts afresh
 				}
-				return false, err
+				return notCopied, err
 			}
 			if n == 0 {
 				// The source ended before size (it shrank): the rest is a
@@ -100,9 +100,9 @@ func cloneFds(ofd, ifd int, size int64) (bool, error) {
 		off = end
 	}
 	if err := ftruncate(ofd, size); err != nil {
-		return false, err
+		return notCopied, err
 	}
-	return true, nil
+	return copied, nil
 }
 
 // nextData returns the next data segment [start, end) of fd at or after

@@ -359,9 +359,9 @@ func TestCloneXFSReflink(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer out.Close()
-		ok, err := cloneFds(int(out.Fd()), int(in.Fd()), 8*cloneMiB)
-		if ok || err != nil {
-			t.Fatalf("cloneFds across filesystems = %v, %v; want false, nil", ok, err)
+		how, err := cloneFds(int(out.Fd()), int(in.Fd()), 8*cloneMiB)
+		if how != notCopied || err != nil {
+			t.Fatalf("cloneFds across filesystems = %v, %v; want notCopied, nil", how, err)
 		}
 		if fi, _ := out.Stat(); fi.Size() != 0 {
 			t.Fatalf("declined clone left %d bytes", fi.Size())
@@ -471,9 +471,9 @@ func TestCloneExt4CopyRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer out.Close()
-		ok, err := cloneData(out, nin, 10*cloneMiB)
-		if !ok || err != nil {
-			t.Fatalf("cloneData native to native = %v, %v; want true, nil", ok, err)
+		how, err := cloneData(out, nin, 10*cloneMiB)
+		if how != copied || err != nil {
+			t.Fatalf("cloneData native to native on ext4 = %v, %v; want copied, nil", how, err)
 		}
 		dst := filepath.Join(bdir, "dst")
 		cloneSameContent(t, src, dst)
@@ -489,8 +489,8 @@ func TestCloneExt4CopyRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer out2.Close()
-		if ok, err := cloneData(out2, nin, 12*cloneMiB); !ok || err != nil {
-			t.Fatalf("cloneData, size past EOF = %v, %v", ok, err)
+		if how, err := cloneData(out2, nin, 12*cloneMiB); how != copied || err != nil {
+			t.Fatalf("cloneData, size past EOF = %v, %v", how, err)
 		}
 		if fi, err := os.Stat(filepath.Join(bdir, "dst2")); err != nil || fi.Size() != 12*cloneMiB {
 			t.Fatalf("dst2: %v, %v; want size %d", fi, err, 12*cloneMiB)
@@ -522,8 +522,8 @@ func TestCloneMemLower(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mf.Close()
-	if ok, err := cloneData(mf, mf, int64(len(data))); ok || err != nil {
-		t.Fatalf("cloneData of MemFS files = %v, %v; want false, nil", ok, err)
+	if how, err := cloneData(mf, mf, int64(len(data))); how != notCopied || err != nil {
+		t.Fatalf("cloneData of MemFS files = %v, %v; want notCopied, nil", how, err)
 	}
 }
 

@@ -175,18 +175,29 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool
 		return err
 	}
 	defer in.Close()
-	done, err := cloneData(out, in, a.Size)
+	how, err := cloneData(out, in, a.Size)
 	if err != nil {
 		return err
 	}
-	if !done {
+	if how == notCopied {
 		err = bufferedCopy(out, in, a.Size)
 	}
-	if err == nil && fsys.feat.fsync != FsyncVolatile {
+	// A whole-file clone writes no data, and the kernel skips the sync
+	// after one (ovl_copy_up_file).
+	if err == nil && how != cloned && fsys.feat.fsync != FsyncVolatile {
 		err = out.Sync()
 	}
 	return err
 }
+
+// copyHow is what cloneData did.
+type copyHow uint8
+
+const (
+	notCopied copyHow = iota // nothing: copy through a buffer
+	copied                   // the data is in place (copy_file_range)
+	cloned                   // the whole file shares the source's extents
+)
 
 // bufferedCopy copies size bytes from in to out through a buffer, 1 MiB
 // at a time, leaving a hole for every chunk of zeros.

@@ -65,50 +65,55 @@ func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 		return out, nil
 	}
 
-	type ent struct {
-		dirEntry
-		whiteout bool
-		low      bool // listed in the lowest layer's region
-	}
-	seen := make(map[string]*ent)
-	var upperOrder []*ent // names first seen above the lowest layer, top-down
-	var lowOrder []*ent   // the lowest layer's names, in its order
+	// Read every layer first, so the name index is sized once.
+	lists := make([][]layerEnt, len(ls))
+	total := 0
 	for i, l := range ls {
 		ents, err := l.br.listDir(l.p, l.xwh)
 		if err != nil {
 			return nil, err
 		}
-		lowest := i == len(ls)-1
+		lists[i] = ents
+		total += len(ents)
+	}
+	type ent struct {
+		dirEntry
+		whiteout bool
+		low      bool // listed in the lowest layer's region
+	}
+	all := make([]ent, 0, total) // names in the order first seen, top-down
+	index := make(map[string]int32, total)
+	lowest := lists[len(lists)-1]
+	lowOrder := make([]int32, 0, len(lowest)) // the lowest layer's names, in its order
+	for _, ents := range lists[:len(lists)-1] {
 		for _, e := range ents {
-			if lowest {
-				p := seen[e.name]
-				if p == nil {
-					p = &ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout}
-					seen[e.name] = p
-				}
-				if !p.low {
-					p.low = true
-					lowOrder = append(lowOrder, p)
-				}
-				continue
+			if _, ok := index[e.name]; !ok {
+				index[e.name] = int32(len(all))
+				all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout})
 			}
-			if seen[e.name] != nil {
-				continue
-			}
-			p := &ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout}
-			seen[e.name] = p
-			upperOrder = append(upperOrder, p)
 		}
 	}
-	out := make([]dirEntry, 0, len(seen))
-	for _, p := range lowOrder {
-		if !p.whiteout {
-			out = append(out, p.dirEntry)
+	for _, e := range lowest {
+		k, ok := index[e.name]
+		if !ok {
+			k = int32(len(all))
+			index[e.name] = k
+			all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout})
+		}
+		if !all[k].low {
+			all[k].low = true
+			lowOrder = append(lowOrder, k)
 		}
 	}
-	for _, p := range upperOrder {
-		if !p.whiteout && !p.low {
-			out = append(out, p.dirEntry)
+	out := make([]dirEntry, 0, len(all))
+	for _, k := range lowOrder {
+		if !all[k].whiteout {
+			out = append(out, all[k].dirEntry)
+		}
+	}
+	for k := range all {
+		if !all[k].whiteout && !all[k].low {
+			out = append(out, all[k].dirEntry)
 		}
 	}
 	return out, nil
