@@ -60,7 +60,9 @@ func originChanges(t *testing.T, c changer) {
 type osChanger struct{ root string }
 
 func (o osChanger) Chmod(n string, m os.FileMode) error { return os.Chmod(filepath.Join(o.root, n), m) }
-func (o osChanger) Rename(a, b string) error            { return os.Rename(filepath.Join(o.root, a), filepath.Join(o.root, b)) }
+func (o osChanger) Rename(a, b string) error {
+	return os.Rename(filepath.Join(o.root, a), filepath.Join(o.root, b))
+}
 func (o osChanger) Lstat(n string) (os.FileInfo, error) { return os.Lstat(filepath.Join(o.root, n)) }
 
 // checkInodes asserts the kernel's st_ino rules on what stat shows: the
