@@ -107,20 +107,30 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	return a, nil
 }
 
-// inoDev sets st_dev and st_ino by the kernel's rules for xino=off
-// (§5.3). A copied-up object keeps the numbers of its origin, the lower
-// object it was copied from, when that is a dir or a non-dir with one
-// link (a hard-linked lower file's links break on copy-up, index being
-// off, and it shows the upper's). With all layers on one filesystem,
-// st_dev is the overlay's own and st_ino the real (or origin's) inode's;
-// otherwise dirs get the overlay's st_dev and an overlay-allocated,
-// non-persistent st_ino, and non-dirs keep the st_dev and st_ino of the
-// layer object that supplies them.
+// inoDev sets st_dev and st_ino by the kernel's rules (§5.3). The
+// numbers come from the object that supplies them: the root's from the
+// upper root; a copied-up dir's, or a copied-up non-dir's whose lower had
+// one link, from its origin (a hard-linked lower file's links break on
+// copy-up, index being off, and it shows the upper's); others from their
+// own layer object. Then: with xino, the overlay's st_dev and the xino
+// mapping of the number (xino.go); with all layers on one filesystem, the
+// overlay's st_dev and the number as it is; otherwise dirs get the
+// overlay's st_dev and an overlay-allocated, non-persistent number, and
+// non-dirs keep their layer's st_dev and number.
 func (fsys *FS) inoDev(n *node, a *attr) {
-	if n.upper && len(n.lowers) > 0 && (n.isDir() || n.lattr.Nlink == 1) {
+	fsid := 0 // the upper's
+	switch {
+	case n.parent == nil && n.upper:
+		// The root shows the upper root's numbers.
+	case n.upper && len(n.lowers) > 0 && (n.isDir() || n.lattr.Nlink == 1):
 		a.Ino, a.Dev = n.lattr.Ino, n.lattr.Dev
+		fsid = fsys.lowers[n.lowers[0].layer].fsid
+	case !n.upper && len(n.lowers) > 0:
+		fsid = fsys.lowers[n.lowers[0].layer].fsid
 	}
 	switch {
+	case fsys.xinoBits > 0:
+		a.Dev, a.Ino = fsys.dev, fsys.xinoIno(a.Ino, fsid)
 	case fsys.samefs:
 		a.Dev = fsys.dev
 	case n.parent == nil:

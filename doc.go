@@ -89,9 +89,12 @@
 //     filesystem st_dev is the overlay's own and st_ino the real inode's;
 //     otherwise dirs get the overlay's st_dev and an overlay-allocated
 //     st_ino, and non-dirs keep the st_dev and st_ino of their layer (the
-//     kernel's rules for xino=off). A copied-up dir, or file whose lower
-//     had one link, keeps the numbers of its origin. A merge dir has
-//     st_nlink 1.
+//     kernel's rules for xino=off). With xino=on (or auto, when the
+//     layers allow it) every object shows the overlay's st_dev and its
+//     real inode number with the filesystem's slot in the high bits (32
+//     bits for ext4-like filesystems, else ilog2(filesystems-1)+2). A
+//     copied-up dir, or file whose lower had one link, keeps the numbers
+//     of its origin. A merge dir has st_nlink 1.
 //   - New prepares the work dir as a mount does (W/work is emptied and
 //     recreated; an upper marked incompat, such as by a volatile mount, is
 //     refused with EINVAL) and stores the overlay UUID on a new upper
@@ -102,9 +105,9 @@
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
 // and conflicts. redirect_dir=on|follow|nofollow|off work as on the
-// kernel. Options whose features this version lacks — index=on,
-// nfs_export=on, metacopy=on, xino=auto|on, verity=on|require, data-only
-// layers — make New fail with an error that names the option. fsync=auto|strict sync copied-up data before it is
+// kernel, and so do xino=off|auto|on. Options whose features this version
+// lacks — index=on, nfs_export=on, metacopy=on, verity=on|require,
+// data-only layers — make New fail with an error that names the option. fsync=auto|strict sync copied-up data before it is
 // renamed into place; fsync=volatile (or volatile) skips that and marks the
 // work dir as the kernel does. userxattr stores private xattrs as
 // user.overlay.*. default_permissions and override_creds are accepted and
@@ -157,7 +160,10 @@
 //   - Device nodes, FIFOs and sockets in native layers are never opened
 //     (EACCES, as on a nodev mount): a layer's device node must not reach
 //     a host driver, and opening a FIFO could block forever.
-//   - On non-dirs spread over several filesystems, st_dev is the real
-//     device of the layer, not an anonymous pseudo device.
+//   - On non-dirs spread over several filesystems (xino off), st_dev is
+//     the real device of the layer, not an anonymous pseudo device.
+//   - Whether a filesystem encodes file handles with the kernel's generic
+//     encoder (which decides xino's bits) is judged from its handles:
+//     type 1 with 8 bytes.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

@@ -127,8 +127,6 @@ func (r resolved) supported() error {
 		return refuse("nfs_export=on")
 	case r.metacopy:
 		return refuse("metacopy=on")
-	case r.xino == XinoOn || r.xino == XinoAuto:
-		return refuse("xino=" + r.xino.String())
 	case r.verity == VerityOn || r.verity == VerityRequire:
 		return refuse("verity=" + r.verity.String())
 	}

@@ -30,6 +30,10 @@ type FS struct {
 	umask  uint32 // process umask at New; immutable
 	dev    uint64 // the overlay's own st_dev; immutable
 	samefs bool   // every layer on one filesystem (§5.3); immutable
+	// xinoBits is the number of high st_ino bits xino uses for the fsid
+	// (0: xino off or not needed); immutable after New. See xino.go.
+	xinoBits int
+	xinoNext atomic.Uint64 // non-persistent xino inode numbers
 
 	// mu is the namespace lock: held for reading by lookups and reads of
 	// the cache, for writing by every change to the namespace or to a
@@ -113,6 +117,7 @@ func New(o Options) (fsys *FS, err error) {
 	if err := fsys.initRoot(); err != nil {
 		return nil, err
 	}
+	fsys.setupXino()
 	return fsys, nil
 }
 
@@ -127,6 +132,7 @@ func (fsys *FS) initRoot() error {
 			return &fs.PathError{Op: "stat", Path: "/", Err: err}
 		}
 		devs[a.Dev] = true
+		fsys.upper.dev = a.Dev
 	}
 	for i, l := range fsys.lowers {
 		a, err := l.b.lstat("")
@@ -137,6 +143,7 @@ func (fsys *FS) initRoot() error {
 			return newOptErr("lowerdir", syscall.ENOTDIR, "layer root is not a directory")
 		}
 		devs[a.Dev] = true
+		l.dev = a.Dev
 		if i > fsys.bottom {
 			continue // data-only layers are not part of the namespace
 		}

@@ -55,6 +55,8 @@ type branch struct {
 	format format
 	prefix string // the private xattr prefix P, for formatKernel
 	caps   caps
+	dev    uint64 // st_dev of the layer root; set by New
+	fsid   int    // the layer's filesystem slot (xino.go); set by New
 	// tmp numbers work-area temporaries (#1, #2, ...), like the kernel's
 	// module-wide counter.
 	tmp *atomic.Uint64

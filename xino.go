@@ -1,0 +1,83 @@
+package overlay
+
+import "math/bits"
+
+// Inode numbers across filesystems (§5.3, §5.4). Every layer's
+// filesystem gets a slot, its fsid: 0 for the upper's (reserved even
+// without an upper), then one per further filesystem in layer order. With
+// xino the overlay shows every object on its own st_dev, with
+// st_ino = real ino | fsid << (64 - bits + 1), where bits is xinoBits.
+
+// setupXino assigns the fsid slots and decides xino's bits, as
+// ovl_get_layers and ovl_get_fsid do. Called by New after initRoot.
+func (fsys *FS) setupXino() {
+	slots := map[uint64]int{}
+	numfs := 1
+	if fsys.upper != nil {
+		slots[fsys.upper.dev] = 0
+	}
+	for _, br := range fsys.lowers {
+		s, ok := slots[br.dev]
+		if !ok {
+			s = numfs
+			numfs++
+			slots[br.dev] = s
+		}
+		br.fsid = s
+	}
+	if fsys.samefs || fsys.feat.xino == XinoOff {
+		return
+	}
+	handles, defaultEnc, uuidsOK := true, true, true
+	uuids := map[[16]byte]uint64{}
+	all := fsys.lowers
+	if fsys.upper != nil {
+		all = append([]*branch{fsys.upper}, all...)
+	}
+	for _, br := range all {
+		h, ok := br.b.(handler)
+		if !ok {
+			handles, defaultEnc = false, false
+			continue
+		}
+		fh, err := h.fileHandle("")
+		if err != nil {
+			handles, defaultEnc = false, false
+			continue
+		}
+		// The kernel asks whether the filesystem has its own encode_fh;
+		// from user space, the generic encoder is recognised by its
+		// non-connectable handle: FILEID_INO32_GEN, 8 bytes (a 32-bit inode
+		// number and a generation). tmpfs also says type 1, with 12 bytes.
+		if fh.typ != 1 || len(fh.fid) != 8 {
+			defaultEnc = false
+		}
+		if br != fsys.upper {
+			u := h.fsUUID()
+			if other, dup := uuids[u]; u == ([16]byte{}) || dup && other != br.dev {
+				uuidsOK = false
+			}
+			uuids[u] = br.dev
+		}
+	}
+	if fsys.feat.xino == XinoAuto && fsys.upper != nil && (!handles || !fsys.upper.caps.xattr || !uuidsOK) {
+		return // xino=auto quietly stays off
+	}
+	fsys.xinoBits = 32
+	if !defaultEnc {
+		fsys.xinoBits = bits.Len(uint(numfs-1)) - 1 + 2 // ilog2(numfs-1) + 2
+	}
+}
+
+// xinoIno maps a real inode number of the filesystem in slot fsid to the
+// overlay's (ovl_map_ino): the fsid in the high bits, or, when the real
+// number already uses them, a non-persistent number from a per-overlay
+// counter with bit 64-bits set.
+func (fsys *FS) xinoIno(ino uint64, fsid int) uint64 {
+	b := uint(fsys.xinoBits)
+	if ino>>(64-b) == 0 {
+		return ino | uint64(fsid)<<(64-b+1)
+	}
+	low := fsys.xinoNext.Add(1) & (1<<(64-b) - 1)
+	return low | 1<<(64-b)
+}
