@@ -96,6 +96,9 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	} else {
 		a = n.lattr
 	}
+	if n.metacopy {
+		a.Blocks = n.dattr.Blocks // its data's (§1.4)
+	}
 	layers := len(n.lowers)
 	if n.upper {
 		layers++

@@ -15,6 +15,15 @@ const copyChunk = 1 << 20
 // operation had let go of FS.mu; the operation walks again.
 var errStale = errors.New("overlay: stale node")
 
+// copyMode is how much of an object a copy-up copies.
+type copyMode uint8
+
+const (
+	copyFull  copyMode = iota // everything
+	copyTrunc                 // a regular file's data is skipped (open with O_TRUNC)
+	copyMeta                  // metadata only, with metacopy=on (§7); else as copyFull
+)
+
 // copyUp makes n exist in the upper layer (semantics §3), ancestors
 // first. The copy is built in the work dir — data, xattrs, mode, owner,
 // times — and appears under its name by one atomic rename, so a crash
@@ -25,7 +34,7 @@ var errStale = errors.New("overlay: stale node")
 // so concurrent callers copy once; FS.mu is held only for the final
 // rename, never while data is copied. Callers hold no FS lock. It returns
 // errStale when n was dropped from the cache meanwhile.
-func (fsys *FS) copyUp(n *node, data bool) error {
+func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	if fsys.upper == nil {
 		return syscall.EROFS
 	}
@@ -39,7 +48,7 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 		return nil
 	}
 	if parent != nil {
-		if err := fsys.copyUp(parent, true); err != nil {
+		if err := fsys.copyUp(parent, copyFull); err != nil {
 			return err
 		}
 	}
@@ -50,7 +59,19 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 	done, stale = n.upper, n.stale()
 	src := n.lowers
 	a := n.lattr
+	var dataFrom *branch
+	var dataPath string
+	var derr error
+	if n.metacopy {
+		var d lowerRef
+		if d, _, derr = fsys.resolveData(n); derr == nil {
+			dataFrom, dataPath = fsys.lowers[d.layer], d.path
+		}
+	}
 	fsys.mu.RUnlock()
+	if derr != nil && mode != copyMeta {
+		return derr
+	}
 	if stale {
 		return errStale
 	}
@@ -62,12 +83,18 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 	}
 	lr := src[0]
 	lower := fsys.lowers[lr.layer]
+	if dataFrom == nil {
+		dataFrom, dataPath = lower, lr.path
+	}
+	if mode == copyMeta && (!fsys.feat.metacopy || !a.isReg()) {
+		mode = copyFull
+	}
 
 	if err := fsys.setImpure(parent); err != nil {
 		return err
 	}
 	tmp := fsys.upper.temp()
-	if err := fsys.buildCopy(lower, lr.path, a, tmp, data); err != nil {
+	if err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath); err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
 		return err
 	}
@@ -90,6 +117,14 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 	}
 	n.upper = true
 	n.upperGen++
+	if mode == copyMeta {
+		if !n.metacopy {
+			n.data, n.dattr = lr, a // the data is the lower file's own
+		}
+		n.metacopy = true
+	} else {
+		n.metacopy = false
+	}
 	if a.isDir() {
 		n.whiteouts = true
 	}
@@ -101,7 +136,7 @@ func (fsys *FS) copyUp(n *node, data bool) error {
 // excepted), then mode, owner and times, in the kernel's order (§3.2 step
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
-func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data bool) error {
+func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string) error {
 	u := fsys.upper.b
 	switch a.typ() {
 	case syscall.S_IFDIR:
@@ -109,7 +144,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data boo
 			return err
 		}
 	case syscall.S_IFREG:
-		if err := fsys.copyData(lower, lp, a, tmp, data); err != nil {
+		if err := fsys.copyData(dataFrom, dataPath, a, tmp, mode); err != nil {
 			return err
 		}
 	case syscall.S_IFLNK:
@@ -138,6 +173,12 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data boo
 			return err
 		}
 	}
+	if mode == copyMeta {
+		// Metadata only: the data stays below (§7.1); no digest is stored.
+		if err := u.setxattr(tmp, fsys.prefix+xMetacopy, []byte{}); err != nil {
+			return err
+		}
+	}
 	// Owner before mode: a chown(2) clears setuid and setgid, which the
 	// kernel's notify_change during copy-up does not.
 	if err := u.lchown(tmp, int(a.Uid), int(a.Gid)); err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
@@ -157,7 +198,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, data boo
 // copyData copies a regular file's bytes into a new file at tmp, 1 MiB at a
 // time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
 // data copy-ups before linking them into place, §3.5).
-func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool) (err error) {
+func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copyMode) (err error) {
 	out, err := fsys.upper.b.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -167,20 +208,30 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, data bool
 			err = cerr
 		}
 	}()
-	if !data || a.Size == 0 {
+	switch {
+	case mode == copyMeta:
+		return out.Truncate(a.Size) // full size, no data blocks
+	case mode == copyTrunc || a.Size == 0:
 		return nil
 	}
-	in, err := lower.b.open(lp, syscall.O_RDONLY, 0)
+	return fsys.copyInto(out, lower, lp, a.Size)
+}
+
+// copyInto copies size bytes of the file at sp of src into out (cloned
+// where the backends can, else through a buffer) and syncs them unless
+// fsync=volatile, before the copy is linked into place (§3.5).
+func (fsys *FS) copyInto(out bfile, src *branch, sp string, size int64) error {
+	in, err := src.b.open(sp, syscall.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	how, err := cloneData(out, in, a.Size)
+	how, err := cloneData(out, in, size)
 	if err != nil {
 		return err
 	}
 	if how == notCopied {
-		err = bufferedCopy(out, in, a.Size)
+		err = bufferedCopy(out, in, size)
 	}
 	// A whole-file clone writes no data, and the kernel skips the sync
 	// after one (ovl_copy_up_file).

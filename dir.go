@@ -25,7 +25,7 @@ func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkR
 		}
 		p := r.parent
 		fsys.mu.Unlock()
-		if err := fsys.copyUp(p, true); err != nil && err != errStale {
+		if err := fsys.copyUp(p, copyFull); err != nil && err != errStale {
 			return r, err
 		}
 	}
@@ -191,10 +191,10 @@ func (fsys *FS) link(oldname, newname string) error {
 		if !src.n.upper || !dst.parent.upper {
 			n, p := src.n, dst.parent
 			fsys.mu.Unlock()
-			if err := fsys.copyUp(n, true); err != nil && err != errStale {
+			if err := fsys.copyUp(n, copyMeta); err != nil && err != errStale {
 				return err
 			}
-			if err := fsys.copyUp(p, true); err != nil && err != errStale {
+			if err := fsys.copyUp(p, copyFull); err != nil && err != errStale {
 				return err
 			}
 			continue
@@ -204,6 +204,13 @@ func (fsys *FS) link(oldname, newname string) error {
 			return syscall.EPERM
 		}
 		op := src.n.path()
+		if src.n.metacopy {
+			// The link keeps its data below: an absolute redirect (§7.1).
+			if err := fsys.setRedirect(src.n, src.name, true, op); err != nil {
+				fsys.mu.Unlock()
+				return err
+			}
+		}
 		if len(src.n.lowers) > 0 {
 			if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {
 				fsys.mu.Unlock()

@@ -105,9 +105,28 @@
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
 // and conflicts. redirect_dir=on|follow|nofollow|off work as on the
-// kernel, and so do xino=off|auto|on. Options whose features this version
-// lacks — index=on, nfs_export=on, metacopy=on, verity=on|require,
-// data-only layers — make New fail with an error that names the option. fsync=auto|strict sync copied-up data before it is
+// kernel, and so do xino=off|auto|on, metacopy=on and data-only layers.
+// Options whose features this version lacks — index=on, nfs_export=on,
+// verity=on|require — make New fail with an error that names the option.
+//
+// # Metacopy and data-only layers
+//
+// With metacopy=on (which needs redirect_dir=on, as on the kernel) Chmod,
+// Chown, Chtimes, Setxattr, Removexattr, Rename and Link of a lower
+// regular file copy up its metadata only: an upper file of the full size
+// with no data, marked with the metacopy xattr, whose data is read from
+// below until an open for writing, O_TRUNC or Truncate copies it in
+// place and drops the marker (a crash in between leaves the marker, and
+// the data below). A renamed or linked metacopy file gets a redirect to
+// keep its data. Its st_blocks are its data's. Meeting a metacopy file
+// with metacopy off is EPERM; one whose data cannot be found is EIO.
+//
+// Data-only layers (Options.DataOnly, "lowerdir=a::data", datadir+=) are
+// not part of the merged tree: a metacopy file in a regular lower layer
+// with an absolute redirect takes its data from the first data-only layer
+// holding a regular file at that path, looked up at the first open
+// (ENOENT there if none; a relative redirect is EPERM). They work without
+// metacopy=on; a metadata change of such a file then copies it up whole. fsync=auto|strict sync copied-up data before it is
 // renamed into place; fsync=volatile (or volatile) skips that and marks the
 // work dir as the kernel does. userxattr stores private xattrs as
 // user.overlay.*. default_permissions and override_creds are accepted and

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/go-overlay/overlay"
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,4 +112,121 @@ func TestUUIDOnNewUpper(t *testing.T) {
 			t.Errorf("uuid=%v stored a uuid (%v)", m, err)
 		}
 	}
+}
+
+// TestDataOnlyLayers builds a lower whose files hold metadata only and
+// point with absolute redirects into a data-only layer (the composefs
+// layout, §8), and compares what the kernel and the library read, stat
+// and copy up.
+func TestDataOnlyLayers(t *testing.T) {
+	requireKernel(t)
+	build := func() (lower, data, upper, work string) {
+		dir := t.TempDir()
+		lower, data, upper, work = filepath.Join(dir, "l"), filepath.Join(dir, "data"), filepath.Join(dir, "u"), filepath.Join(dir, "w")
+		for _, d := range []string{lower, upper, work, filepath.Join(data, "blobs")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		blob := []byte("the data of f, kept in a data-only layer\n")
+		if err := os.WriteFile(filepath.Join(data, "blobs/f1"), blob, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		meta := func(name, redirect string, size int) {
+			p := filepath.Join(lower, name)
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, int64(size)); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]string{"trusted.overlay.metacopy": "", "trusted.overlay.redirect": redirect} {
+				if err := unix.Setxattr(p, k, []byte(v), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		meta("f", "/blobs/f1", len(blob))
+		meta("rel", "f1", len(blob))       // relative: refused
+		meta("missing", "/blobs/nope", 10) // no data: EIO
+		return
+	}
+	type result struct {
+		data  string
+		errno syscall.Errno
+		mode  os.FileMode
+		size  int64
+	}
+	probe := func(read func(string) ([]byte, error), stat func(string) (os.FileInfo, error)) map[string]result {
+		out := map[string]result{}
+		for _, n := range []string{"f", "rel", "missing", "blobs"} {
+			var r result
+			b, err := read(n)
+			if err != nil {
+				r.errno = errnoOfErr(err)
+			}
+			r.data = string(b)
+			if fi, err := stat(n); err == nil {
+				r.mode, r.size = fi.Mode(), fi.Size()
+			}
+			out[n] = r
+		}
+		return out
+	}
+	for _, withUpper := range []bool{false, true} {
+		kl, kd, ku, kw := build()
+		opts := func(l, d, u, w string) string {
+			if !withUpper {
+				return "lowerdir=" + l + "::" + d
+			}
+			return "lowerdir=" + l + "::" + d + ",upperdir=" + u + ",workdir=" + w
+		}
+		mnt := t.TempDir()
+		if err := unix.Mount("overlay", mnt, "overlay", 0, opts(kl, kd, ku, kw)); err != nil {
+			t.Fatal(err)
+		}
+		at := func(n string) string { return filepath.Join(mnt, n) }
+		kernel := probe(func(n string) ([]byte, error) { return os.ReadFile(at(n)) }, func(n string) (os.FileInfo, error) { return os.Stat(at(n)) })
+		if withUpper {
+			if err := os.Chmod(at("f"), 0o600); err != nil { // full copy-up: metacopy is off
+				t.Fatal(err)
+			}
+		}
+		unix.Unmount(mnt, 0)
+
+		ll, ld, lu, lw := build()
+		o, err := overlay.ParseOptions(opts(ll, ld, lu, lw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := overlay.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib := probe(func(n string) ([]byte, error) { return afero.ReadFile(fsys, n) }, fsys.Stat)
+		for n := range kernel {
+			if kernel[n] != lib[n] {
+				t.Errorf("upper=%v %s: kernel %+v, library %+v", withUpper, n, kernel[n], lib[n])
+			}
+		}
+		if withUpper {
+			if err := fsys.Chmod("f", 0o600); err != nil {
+				t.Fatal(err)
+			}
+			kd, _ := os.ReadFile(filepath.Join(ku, "f"))
+			ld, _ := os.ReadFile(filepath.Join(lu, "f"))
+			if string(kd) != string(ld) || len(ld) == 0 {
+				t.Errorf("copy-up from the data layer: kernel's upper %q, library's %q", kd, ld)
+			}
+		}
+		fsys.Close()
+	}
+}
+
+func errnoOfErr(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return 0
 }

@@ -55,7 +55,7 @@ func (f *File) current() (bfile, error) {
 		return f.bf, nil
 	}
 	f.fsys.mu.RLock()
-	up, stale := f.n.upper, f.n.stale()
+	up, stale := f.n.upper && !f.n.metacopy, f.n.stale()
 	var p string
 	if up && !stale {
 		p = f.n.path()
@@ -226,18 +226,26 @@ func (f *File) Stat() (fs.FileInfo, error) {
 	}
 	var a attr
 	var err error
-	if f.isDir {
+	if !f.isDir {
+		_, err = f.current() // may switch to the upper copy
+	}
+	f.fsys.mu.RLock()
+	fromNode := f.isDir || !f.onUpper && f.n.metacopy && !f.n.stale()
+	f.fsys.mu.RUnlock()
+	switch {
+	case err != nil:
+	case fromNode:
+		// A dir, or a metacopy file read from its data file below: the
+		// node has its attributes (the upper's, not the data file's).
 		f.fsys.mu.RLock()
 		a, err = f.fsys.nodeAttr(f.n)
 		f.fsys.mu.RUnlock()
-	} else {
-		var bf bfile
-		if bf, err = f.current(); err == nil {
-			if a, err = bf.Stat(); err == nil {
-				f.fsys.mu.RLock()
-				f.fsys.inoDev(f.n, &a)
-				f.fsys.mu.RUnlock()
-			}
+	default:
+		// The open file's own: it may be renamed or unlinked.
+		if a, err = f.bf.Stat(); err == nil {
+			f.fsys.mu.RLock()
+			f.fsys.inoDev(f.n, &a)
+			f.fsys.mu.RUnlock()
 		}
 	}
 	if err != nil {

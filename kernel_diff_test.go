@@ -220,6 +220,7 @@ type variant struct {
 	mountOpts string // extra kernel mount options
 	userxattr bool   // private xattrs are user.overlay.*
 	redirect  overlay.RedirectMode
+	metacopy  bool
 }
 
 func (v variant) dirOptions() layertest.DirOptions {
@@ -271,6 +272,9 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	}
 	o.Userxattr = v.userxattr
 	o.RedirectDir = v.redirect
+	if v.metacopy {
+		o.Metacopy = overlay.SwitchOn
+	}
 	fsys, err := overlay.New(o)
 	if err != nil {
 		t.Errorf("overlay.New: %v", err)
@@ -420,6 +424,20 @@ func TestKernelDiffNoFollow(t *testing.T) {
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			diffRun(t, v, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// metacopyVariant is redirect_dir=on,metacopy=on: metadata changes of
+// lower files copy up metadata only.
+var metacopyVariant = variant{name: "metacopy", mountOpts: "redirect_dir=on,metacopy=on", redirect: overlay.RedirectOn, metacopy: true}
+
+// TestKernelDiffMetacopy runs the whole table with metacopy=on.
+func TestKernelDiffMetacopy(t *testing.T) {
+	requireKernel(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, metacopyVariant, sc.stack(), mustOps(sc.ops))
 		})
 	}
 }

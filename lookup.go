@@ -55,7 +55,10 @@ type node struct {
 	lattr     attr          // attr of lowers[0] (lowers are immutable while in use)
 	ino       atomic.Uint64 // overlay-allocated inode number, allocated on first use
 	upperGen  uint64        // bumped when the object is copied up, so open files re-target
-	redirect  string        // the upper dir's redirect xattr, as stored (for building new ones)
+	redirect  string        // the upper object's redirect xattr, as stored (for building new ones)
+	metacopy  bool          // a regular file whose data is below, in data (§7)
+	data      lowerRef      // where a metacopy file's data is
+	dattr     attr          // attr of data
 	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
@@ -203,7 +206,17 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			}
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
-			return c, fs.findOrigin(c, parent.lowers)
+			if !o.metacopy {
+				return c, fs.findOrigin(c, parent.lowers)
+			}
+			if !fs.metacopyAllowed() {
+				return nil, syscall.EPERM // "refusing to follow metacopy origin"
+			}
+			c.metacopy, c.redirect = true, o.redirect
+			if err := follow(o, -1); err != nil {
+				return nil, err
+			}
+			return c, fs.findData(c, stack, 0, want, abs)
 		}
 	}
 	for i := 0; i < len(stack); i++ {
@@ -247,12 +260,27 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		default:
 			// A non-dir ends the search: below an upper or lower dir it
 			// ends the merge and is ignored; otherwise it is the object.
-			if !c.present {
-				c.present, c.typ = true, o.a.typ()
-				c.lowers = []lowerRef{{layer: lr.layer, path: p}}
-				c.lattr = o.a
+			if c.present {
+				return c, nil
 			}
-			return c, nil
+			c.present, c.typ = true, o.a.typ()
+			c.lowers = []lowerRef{{layer: lr.layer, path: p}}
+			c.lattr = o.a
+			if !o.metacopy {
+				return c, nil
+			}
+			if !fs.metacopyAllowed() {
+				return nil, syscall.EPERM // "refusing to follow metacopy origin"
+			}
+			c.metacopy = true
+			before := len(stack)
+			if err := follow(o, lr.layer); err != nil {
+				return nil, err
+			}
+			if len(stack) != before || abs && o.redirect != "" {
+				return c, fs.findData(c, stack, 0, want, abs)
+			}
+			return c, fs.findData(c, stack, i+1, want, abs)
 		}
 	}
 	return c, nil

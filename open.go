@@ -55,6 +55,14 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 			return f, nil
 		}
 		special := n.typ != syscall.S_IFREG
+		if write && n.upper && n.metacopy && fsys.upper.hasXattr(n.path(), xMetacopy) {
+			// Writing needs the data in the upper file (§7.1).
+			fsys.mu.RUnlock()
+			if err := fsys.copyUpData(n, flag&os.O_TRUNC == 0); err != nil && err != errStale {
+				return nil, err
+			}
+			continue
+		}
 		if !write || n.upper || special {
 			f.bf, f.onUpper, err = fsys.openHolder(n, flag)
 			fsys.mu.RUnlock()
@@ -64,7 +72,11 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 			return f, nil
 		}
 		fsys.mu.RUnlock()
-		if err := fsys.copyUp(n, flag&os.O_TRUNC == 0); err != nil && err != errStale {
+		mode := copyFull
+		if flag&os.O_TRUNC != 0 {
+			mode = copyTrunc
+		}
+		if err := fsys.copyUp(n, mode); err != nil && err != errStale {
 			return nil, err
 		}
 	}
@@ -89,17 +101,20 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 	return nil
 }
 
-// openHolder opens the backing file of n from the layer holding it.
+// openHolder opens the backing file of n from the layer holding its data
+// (for a metacopy file, the data file below).
 // Callers hold FS.mu.
 func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
 	bflag := flag &^ (os.O_CREATE | os.O_EXCL | os.O_APPEND | syscall.O_NOFOLLOW | syscall.O_DIRECTORY)
-	if n.upper {
-		f, err := fsys.upper.b.open(n.path(), bflag, 0)
-		return f, true, err
+	br, p, up, err := fsys.dataRef(n)
+	if err != nil {
+		return nil, false, err
 	}
-	lr := n.lowers[0]
-	f, err := fsys.lowers[lr.layer].b.open(lr.path, bflag&^os.O_TRUNC, 0)
-	return f, false, err
+	if !up {
+		bflag &^= os.O_TRUNC
+	}
+	f, err := br.b.open(p, bflag, 0)
+	return f, up, err
 }
 
 // create makes a new regular file for an open with O_CREATE.

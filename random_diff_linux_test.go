@@ -155,6 +155,7 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 // OVERLAY_RANDOM_SEEDS=N runs seeds 1..N instead of the fixed list.
 func TestRandomDiff(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) { randomDiff(t, variant{}) })
+	t.Run("metacopy=on", func(t *testing.T) { randomDiff(t, metacopyVariant) })
 	t.Run("redirect_dir=on", func(t *testing.T) {
 		randomDiff(t, variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn})
 	})

@@ -29,7 +29,7 @@ func (fsys *FS) rename(oldname, newname string) error {
 		if len(need) > 0 {
 			fsys.mu.Unlock()
 			for _, n := range need {
-				if err := fsys.copyUp(n, true); err != nil && err != errStale {
+				if err := fsys.copyUp(n, copyMeta); err != nil && err != errStale {
 					return err
 				}
 			}
@@ -37,8 +37,9 @@ func (fsys *FS) rename(oldname, newname string) error {
 		}
 		err = fsys.renameLocked(src, dst)
 		if err == nil && !src.n.isDir() && len(src.n.lowers) > 0 {
-			// The moved object keeps its origin, which a lookup by name
-			// under the new name would not find.
+			// The moved object keeps its origin (and a metacopy file its
+			// data), which a lookup by name under the new name would not
+			// find.
 			fsys.adopt(dst.parent, dst.name, src.n)
 		}
 		fsys.mu.Unlock()
@@ -135,10 +136,12 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 			return err
 		}
 	}
-	if isDir && len(src.n.lowers) > 0 {
+	if isDir && len(src.n.lowers) > 0 || src.n.metacopy {
 		// A dir that lower layers have keeps them through a redirect
-		// (§4.2); without one the move is EXDEV (checked before).
-		if err := fsys.setRedirect(src, dst, sp); err != nil {
+		// (§4.2), and a metacopy file its data; without redirect_dir=on
+		// the move of such a dir is EXDEV (checked before).
+		abs := src.n.metacopy && src.n.lattr.Nlink > 1
+		if err := fsys.setRedirect(src.n, src.name, src.parent != dst.parent || abs, sp); err != nil {
 			return err
 		}
 	} else if isDir && len(dst.parent.lowers) > 0 && !src.n.opaque {
@@ -226,22 +229,21 @@ func (fsys *FS) clearDir(p string) error {
 // one makes the rename fail with EXDEV.
 const redirectMax = 256
 
-// setRedirect stores on the upper dir sp the redirect that keeps its lower
-// dirs merged under the new name (ovl_set_redirect, §4.2): relative (its
-// current name) within one parent, else absolute from the root, built of
-// each ancestor's name or redirect; an existing one is kept when it still
-// fits. Failure is EXDEV, which makes mv(1) copy instead. Callers hold
+// setRedirect stores on the upper object n at sp (named name) the
+// redirect that keeps its lower dirs merged, or a metacopy file's data
+// found, under a new name (ovl_set_redirect, §4.2): relative (its current
+// name), or absolute from the root when asked, built of each ancestor's
+// name or redirect; an existing one is kept when it still fits. Failure is EXDEV, which makes mv(1) copy instead. Callers hold
 // FS.mu for writing.
-func (fsys *FS) setRedirect(src, dst walkResult, sp string) error {
-	samedir := src.parent == dst.parent
-	old := src.n.redirect
-	if old != "" && (samedir || old[0] == '/') {
+func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) error {
+	old := n.redirect
+	if old != "" && (!absolute || old[0] == '/') {
 		return nil
 	}
-	value := src.name
-	if !samedir {
+	value := name
+	if absolute {
 		var parts []string
-		for d := src.n; d.parent != nil; d = d.parent {
+		for d := n; d.parent != nil; d = d.parent {
 			name := d.name
 			if d.redirect != "" {
 				name = d.redirect
@@ -265,13 +267,15 @@ func (fsys *FS) setRedirect(src, dst walkResult, sp string) error {
 	if err := u.b.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {
 		return syscall.EXDEV
 	}
+	n.redirect = value
 	return nil
 }
 
 // adopt caches, as the child name of parent, an upper non-dir that was
 // n (just renamed there), with n's origin. Callers hold FS.mu for writing.
 func (fsys *FS) adopt(parent *node, name string, n *node) {
-	c := &node{parent: parent, name: name, present: true, upper: true, typ: n.typ, lowers: n.lowers, lattr: n.lattr}
+	c := &node{parent: parent, name: name, present: true, upper: true, typ: n.typ, lowers: n.lowers, lattr: n.lattr,
+		metacopy: n.metacopy, data: n.data, dattr: n.dattr, redirect: n.redirect}
 	parent.mu.Lock()
 	if parent.children == nil {
 		parent.children = make(map[string]*node)

@@ -1682,12 +1682,12 @@ mkdir nd
 rename nd top => ENOTDIR
 rename a/sub a/f => ENOTDIR`},
 	{name: "rename/merged-dir-exdev", fix: fixBase, ops: `
-rename a b => EXDEV redirect:ok
-stat a => ok redirect:ENOENT
-stat b => ENOENT redirect:ok`},
+rename a b => EXDEV redirect:ok metacopy:ok
+stat a => ok redirect:ENOENT metacopy:ENOENT
+stat b => ENOENT redirect:ok metacopy:ok`},
 	{name: "rename/lower-only-dir-exdev", fix: fixBase, ops: `
-rename d2 d3 => EXDEV redirect:ok
-rename a/sub a/sub2 => EXDEV redirect:ok
+rename d2 d3 => EXDEV redirect:ok metacopy:ok
+rename a/sub a/sub2 => EXDEV redirect:ok metacopy:ok
 readdir a`},
 	{name: "rename/upper-dir", fix: fixBase, ops: `
 mkdir nd
@@ -1815,7 +1815,7 @@ writefile a/mm "m"
 readdir a`},
 	{name: "rename/copied-up-dir-parent-exdev", fix: fixDeep, ops: `
 writefile p/q/new "x"
-rename p/q p/q2 => EXDEV redirect:ok
+rename p/q p/q2 => EXDEV redirect:ok metacopy:ok
 rename p/q/new p/new
 readdir p
 readdir p/q`},
@@ -2222,34 +2222,90 @@ open f p/q/r/s2 w+creat+excl
 write f "x"
 close f
 readdir p/q/r`},
+	// Metacopy (§7): under the metacopy variant, metadata changes copy
+	// up metadata only and data follows on the first write.
+	{name: "metacopy/chmod-then-read-then-write", fix: fixBase, ops: `
+chmod a/f 0600
+stat a/f
+readfile a/f
+listxattr a/f
+open r a/f r
+read r 4
+appendfile a/f "+w"
+read r 20
+close r
+readfile a/f`},
+	{name: "metacopy/chown-chtimes-setxattr", fix: fixBase, ops: `
+chown a/g 1 2
+chtimes a/h 1000 2000
+setxattr top user.k "v"
+readfile a/g
+readfile a/h
+readfile top
+getxattr top user.k`},
+	{name: "metacopy/rename-and-link", fix: fixBase, ops: `
+chmod a/f 0600
+rename a/f a/f2
+readfile a/f2
+mkdir n
+rename a/f2 n/f3
+readfile n/f3
+chmod a/g 0640
+link a/g n/g2
+readfile a/g
+readfile n/g2
+appendfile a/g "+x"
+readfile n/g2`},
+	{name: "metacopy/truncate-and-otrunc", fix: fixBase, ops: `
+chmod a/f 0600
+truncate a/f 3
+readfile a/f
+chmod a/g 0600
+open w a/g w+trunc
+write w "new"
+close w
+readfile a/g
+chmod top 0600
+open r top r
+open w2 top w
+pwrite w2 0 "TOP"
+readall r
+close r
+close w2`},
+	{name: "metacopy/rename-lower-file", fix: fixBase, ops: `
+rename a/h a/h2
+readfile a/h2
+stat a/h => ENOENT
+rename top a/top
+readfile a/top`},
 	// Redirects (§4): renames of merged and lower dirs with
 	// redirect_dir=on, and redirects found in lower layers.
 	{name: "redirect/same-parent", fix: fixRedirect, ops: `
-rename m/d m/d2 => EXDEV redirect:ok
-readdir m/d2 => ENOENT redirect:ok
-readfile m/d2/low => ENOENT redirect:ok
-rename m/d2 m/d3 => ENOENT redirect:ok
+rename m/d m/d2 => EXDEV redirect:ok metacopy:ok
+readdir m/d2 => ENOENT redirect:ok metacopy:ok
+readfile m/d2/low => ENOENT redirect:ok metacopy:ok
+rename m/d2 m/d3 => ENOENT redirect:ok metacopy:ok
 readdir m
-listxattr m/d3 => ENOENT redirect:ok`},
+listxattr m/d3 => ENOENT redirect:ok metacopy:ok`},
 	{name: "redirect/other-parent", fix: fixRedirect, ops: `
 mkdir n
-rename m/d n/moved => EXDEV redirect:ok
-readdir n/moved => ENOENT redirect:ok
-readfile n/moved/sub/deep => ENOENT redirect:ok
-writefile n/moved/new "new" => ENOENT redirect:ok
-rename n/moved m/back => ENOENT redirect:ok
-readdir m/back => ENOENT redirect:ok
+rename m/d n/moved => EXDEV redirect:ok metacopy:ok
+readdir n/moved => ENOENT redirect:ok metacopy:ok
+readfile n/moved/sub/deep => ENOENT redirect:ok metacopy:ok
+writefile n/moved/new "new" => ENOENT redirect:ok metacopy:ok
+rename n/moved m/back => ENOENT redirect:ok metacopy:ok
+readdir m/back => ENOENT redirect:ok metacopy:ok
 readdir m`},
 	{name: "redirect/nested", fix: fixRedirect, ops: `
-rename m/d m/e => EXDEV redirect:ok
-rename m/e/sub top2 => ENOENT redirect:ok
-readdir top2 => ENOENT redirect:ok
-readfile top2/deep => ENOENT redirect:ok
-readdir m/e => ENOENT redirect:ok
-remove m/e => ENOENT redirect:ENOTEMPTY
-remove m/e/low => ENOENT redirect:ok
-remove m/e/top => ENOENT redirect:ok
-remove m/e => ENOENT redirect:ok
+rename m/d m/e => EXDEV redirect:ok metacopy:ok
+rename m/e/sub top2 => ENOENT redirect:ok metacopy:ok
+readdir top2 => ENOENT redirect:ok metacopy:ok
+readfile top2/deep => ENOENT redirect:ok metacopy:ok
+readdir m/e => ENOENT redirect:ok metacopy:ok
+remove m/e => ENOENT redirect:ENOTEMPTY metacopy:ENOTEMPTY
+remove m/e/low => ENOENT redirect:ok metacopy:ok
+remove m/e/top => ENOENT redirect:ok metacopy:ok
+remove m/e => ENOENT redirect:ok metacopy:ok
 readdir m`},
 	{name: "redirect/mkdir-in-merge-dir", fix: fixRedirect, ops: `
 mkdir m/fresh

@@ -6,11 +6,13 @@ import (
 )
 
 // setattr runs fn on the upper copy of name's object, copying it up first
-// (§3.1: chmod, chown, utimes, truncate all copy up). check runs on the
+// (§3.1: chmod, chown, utimes, truncate all copy up), metadata only when
+// mode is copyMeta and metacopy=on, with its data (also into an upper
+// metacopy file) when mode is copyFull. check runs on the
 // object before anything changes, for the VFS's errors that come before
 // EROFS. fn runs with FS.mu held for reading, which keeps the object's
 // upper path from changing under it.
-func (fsys *FS) setattr(name string, follow followMode, check func(n *node) error, fn func(p string, n *node) error) error {
+func (fsys *FS) setattr(name string, follow followMode, mode copyMode, check func(n *node) error, fn func(p string, n *node) error) error {
 	for {
 		fsys.mu.RLock()
 		n, err := fsys.lookupFinal(name, follow)
@@ -24,9 +26,13 @@ func (fsys *FS) setattr(name string, follow followMode, check func(n *node) erro
 			fsys.mu.RUnlock()
 			return err
 		}
-		if !n.upper {
+		if !n.upper || mode == copyFull && n.metacopy {
 			fsys.mu.RUnlock()
-			if err := fsys.copyUp(n, true); err != nil && err != errStale {
+			err := fsys.copyUp(n, mode)
+			if err == nil && mode == copyFull {
+				err = fsys.copyUpData(n, true)
+			}
+			if err != nil && err != errStale {
 				return err
 			}
 			continue
@@ -38,19 +44,19 @@ func (fsys *FS) setattr(name string, follow followMode, check func(n *node) erro
 }
 
 func (fsys *FS) chmod(name string, perm uint32) error {
-	return fsys.setattr(name, followYes, nil, func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, nil, func(p string, n *node) error {
 		return fsys.upper.b.chmod(p, perm)
 	})
 }
 
 func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
-	return fsys.setattr(name, follow, nil, func(p string, n *node) error {
+	return fsys.setattr(name, follow, copyMeta, nil, func(p string, n *node) error {
 		return fsys.upper.b.lchown(p, uid, gid)
 	})
 }
 
 func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
-	return fsys.setattr(name, followYes, nil, func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, nil, func(p string, n *node) error {
 		if atime.IsZero() || mtime.IsZero() {
 			a, err := fsys.upper.b.lstat(p)
 			if err != nil {
@@ -68,7 +74,7 @@ func (fsys *FS) truncate(name string, size int64) error {
 	if size < 0 {
 		return syscall.EINVAL
 	}
-	return fsys.setattr(name, followYes, func(n *node) error {
+	return fsys.setattr(name, followYes, copyFull, func(n *node) error {
 		switch {
 		case n.isDir():
 			return syscall.EISDIR

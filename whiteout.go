@@ -26,6 +26,7 @@ const (
 	xOrigin   = "origin"
 	xRedirect = "redirect"
 	xImpure   = "impure"
+	xMetacopy = "metacopy"
 )
 
 // validRedirect checks a redirect as the kernel does on reading it
@@ -77,8 +78,9 @@ type obj struct {
 	opaque bool // dir marked opaque (never read in the bottom layer)
 	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
 	// redirect is a dir's validated redirect xattr (§4.2): "/a/b" or
-	// "name"; never read in the bottom layer.
+	// "name"; never read in the bottom layer. Also a metacopy file's.
 	redirect string
+	metacopy bool // a regular file holding metadata only (§7)
 }
 
 // probe looks at p in this layer and classifies it. In the bottom-most
@@ -98,10 +100,11 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 	switch {
 	case a.isChr00():
 		return obj{kind: objWhiteout, a: a}, nil
-	case a.isReg() && a.Size == 0 && br.caps.xattr:
-		if br.hasXattr(p, xWhiteout) {
+	case a.isReg() && br.caps.xattr:
+		if a.Size == 0 && br.hasXattr(p, xWhiteout) {
 			return obj{kind: objWhiteout, a: a}, nil
 		}
+		return br.probeMetacopy(p, a, bottom)
 	case a.isDir() && !bottom && br.caps.xattr:
 		o := obj{kind: objPresent, a: a}
 		if v, err := br.b.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {

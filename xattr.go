@@ -106,7 +106,7 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 	if flags&^(XattrCreate|XattrReplace) != 0 {
 		return syscall.EINVAL
 	}
-	return fsys.setattr(name, followYes, func(n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, func(n *node) error {
 		if fsys.upper == nil {
 			return syscall.EROFS // before the flags' checks, as in path_setxattr
 		}
@@ -134,7 +134,7 @@ func (fsys *FS) removexattr(name, attr string) error {
 	if err != nil {
 		return err
 	}
-	return fsys.setattr(name, followYes, func(n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, func(n *node) error {
 		if fsys.upper == nil {
 			return syscall.EROFS
 		}

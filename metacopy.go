@@ -1,0 +1,210 @@
+package overlay
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Metacopy (semantics §7): with metacopy=on a metadata change of a lower
+// regular file (chmod, chown, utimes, xattrs, rename, link) copies up its
+// metadata only: an upper file of the full size without data blocks,
+// marked with the metacopy xattr; its data is read from the lower file
+// until an open for writing, O_TRUNC or truncate copies the data in. The
+// data may also live in a data-only layer, reached through an absolute
+// redirect (§8).
+
+// probeMetacopy reads the metacopy xattr of the regular file p (struct
+// ovl_metacopy: empty, or version 0, len, flags, digest algorithm and up
+// to 64 bytes of fs-verity digest) and, on a metacopy file, its redirect.
+// A malformed value is EIO, as in ovl_check_metacopy_xattr.
+func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
+	o := obj{kind: objPresent, a: a}
+	v, err := br.b.getxattr(p, br.prefix+xMetacopy)
+	switch {
+	case errors.Is(err, syscall.ENODATA) || errors.Is(err, syscall.EOPNOTSUPP):
+		return o, nil
+	case err != nil:
+		return obj{}, err
+	case len(v) > 0 && (len(v) < 4 || v[0] != 0 || int(v[1]) != len(v) || len(v) > 68):
+		return obj{}, syscall.EIO
+	}
+	o.metacopy = true
+	if r, err := br.b.getxattr(p, br.prefix+xRedirect); err == nil {
+		if !validRedirect(string(r)) {
+			return obj{}, syscall.EINVAL
+		}
+		o.redirect = string(r)
+	}
+	return o, nil
+}
+
+// findData looks below a metacopy object for its data: the first regular
+// file that is not itself metacopy, in stack from index i on, under want
+// (or the absolute path want when abs), following the redirects of
+// intermediate metacopy files; then, for an absolute path, in the
+// data-only layers. No data is EIO; a non-regular object where data should
+// be ends the search the same way. Callers hold FS.mu.
+func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) error {
+	for ; i < len(stack); i++ {
+		lr := stack[i]
+		p := joinPath(lr.path, want)
+		if abs {
+			p = want
+		}
+		o, err := fs.lowers[lr.layer].probe(p, lr.layer == fs.bottom)
+		if err != nil {
+			return err
+		}
+		if o.kind == objPresent && len(c.lowers) == 0 {
+			// The object below an upper metacopy file is its origin.
+			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
+		}
+		switch {
+		case o.kind == objNone:
+			continue
+		case o.kind == objWhiteout || !o.a.isReg():
+			return syscall.EIO
+		case !o.metacopy:
+			c.data, c.dattr = lowerRef{layer: lr.layer, path: p}, o.a
+			return nil
+		}
+		if o.redirect != "" {
+			if o.redirect[0] == '/' {
+				want, abs = o.redirect[1:], true
+				var below []lowerRef
+				for _, r := range fs.root.lowers {
+					if r.layer > lr.layer {
+						below = append(below, r)
+					}
+				}
+				stack, i = below, -1
+			} else if abs {
+				d, _ := splitLast(want)
+				want = joinPath(d, o.redirect)
+			} else {
+				want = o.redirect
+			}
+		}
+	}
+	if fs.bottom == len(fs.lowers)-1 {
+		return syscall.EIO // no data-only layers: metacopy without data
+	}
+	if !abs {
+		return syscall.EPERM // data layers are reached by absolute redirects only
+	}
+	// The data-only layers are searched lazily, at the first open (§8).
+	c.data = lowerRef{layer: lazyData, path: want}
+	return nil
+}
+
+// lazyData marks a data file still to be looked up in the data-only
+// layers, under data.path.
+const lazyData = -1
+
+// resolveData looks up the data file of n in the data-only layers: the
+// first regular file at the path, never following symlinks (ENOENT when
+// there is none). Callers hold FS.mu.
+func (fs *FS) resolveData(n *node) (lowerRef, attr, error) {
+	if n.data.layer != lazyData {
+		return n.data, n.dattr, nil
+	}
+	for l := fs.bottom + 1; l < len(fs.lowers); l++ {
+		o, err := fs.lowers[l].probe(n.data.path, true)
+		if err != nil {
+			return lowerRef{}, attr{}, err
+		}
+		if o.kind == objPresent && o.a.isReg() && !o.metacopy {
+			return lowerRef{layer: l, path: n.data.path}, o.a, nil
+		}
+	}
+	return lowerRef{}, attr{}, syscall.ENOENT
+}
+
+// metacopyAllowed is whether metacopy files may be followed: with
+// metacopy=on, or when data-only layers exist (§8). Meeting one otherwise
+// is EPERM ("refusing to follow metacopy origin").
+func (fs *FS) metacopyAllowed() bool {
+	return fs.feat.metacopy || fs.bottom < len(fs.lowers)-1
+}
+
+// dataRef is where the data of n is read from: the upper object, or for
+// a metacopy object its data file, else its lower object. Callers hold
+// FS.mu.
+func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
+	switch {
+	case n.upper && !n.metacopy:
+		return fs.upper, n.path(), true, nil
+	case n.upper && !fs.upper.hasXattr(n.path(), xMetacopy):
+		// Its data was copied in through another name of the same upper
+		// inode (a hard link).
+		return fs.upper, n.path(), true, nil
+	case n.metacopy:
+		d, _, err := fs.resolveData(n)
+		if err != nil {
+			return nil, "", false, err
+		}
+		return fs.lowers[d.layer], d.path, false, nil
+	}
+	lr := n.lowers[0]
+	return fs.lowers[lr.layer], lr.path, false, nil
+}
+
+// copyUpData completes the copy-up of an upper metacopy file n: its data
+// is copied into the upper file in place (skipped with keep false, for
+// O_TRUNC), synced, and the metacopy xattr removed (§7.1), so a crash
+// leaves the file metacopy with its data below. Serialised by n.cu;
+// FS.mu is not held while data is copied (an open file does not care
+// about renames). Callers hold no FS lock.
+func (fsys *FS) copyUpData(n *node, keep bool) error {
+	n.cu.Lock()
+	defer n.cu.Unlock()
+	fsys.mu.RLock()
+	if n.stale() {
+		fsys.mu.RUnlock()
+		return errStale
+	}
+	if !n.upper || !n.metacopy {
+		fsys.mu.RUnlock()
+		return nil
+	}
+	src, sp, up, err := fsys.dataRef(n)
+	if err != nil {
+		fsys.mu.RUnlock()
+		return err
+	}
+	if up {
+		// Another name of the same upper inode already copied the data:
+		// copying again would overwrite what was written since.
+		fsys.mu.RUnlock()
+		fsys.mu.Lock()
+		n.metacopy = false
+		fsys.mu.Unlock()
+		return nil
+	}
+	size := n.dattr.Size
+	out, err := fsys.upper.b.open(n.path(), syscall.O_WRONLY, 0)
+	fsys.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if keep && size > 0 {
+		err = fsys.copyInto(out, src, sp, size)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	if n.stale() {
+		return errStale
+	}
+	if err := fsys.upper.b.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, syscall.ENODATA) {
+		return err
+	}
+	n.metacopy = false
+	n.upperGen++
+	return nil
+}
