@@ -211,6 +211,9 @@ func (o osTarget) Mknod(name string, mode uint32, dev uint64) error {
 type kernelResult struct {
 	res    []opResult
 	merged string // DumpDir of the mount point (or DumpFS of the library)
+	// portable is the merged dump without what differs between backends
+	// (dir sizes and link counts), to compare with in-memory layers.
+	portable string
 	upper  string // DumpDir of the upper dir after unmount/Close ("" read-only)
 }
 
@@ -244,6 +247,9 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	var kr kernelResult
 	kr.res = runScript(osTarget{merged}, ops, runConfig{})
 	if kr.merged, err = layertest.DumpDir(merged); err != nil {
+		t.Fatalf("DumpDir(merged): %v", err)
+	}
+	if kr.portable, err = layertest.DumpDir(merged, layertest.Portable()); err != nil {
 		t.Fatalf("DumpDir(merged): %v", err)
 	}
 	if err := layertest.Unmount(merged); err != nil {
@@ -332,6 +338,9 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 		}
 		t.Logf("kernel results:%s\nmerged:\n%s\nupper:\n%s", b.String(), kr.merged, kr.upper)
 		return
+	}
+	if !v.userxattr { // the MemFS builder writes trusted.overlay.* markers
+		memDiff(t, v, s, ops, kr)
 	}
 	lr, d, ok := runNative(t, v, s, filepath.Join(dir, "l"), ops)
 	if !ok {
@@ -440,4 +449,36 @@ func TestKernelDiffMetacopy(t *testing.T) {
 			diffRun(t, metacopyVariant, sc.stack(), mustOps(sc.ops))
 		})
 	}
+}
+
+// memDiff runs the scenario on the library over in-memory layers with the
+// variant's options and compares it with the kernel: the errno of every
+// op, and the merged tree (less dir sizes and link counts, which are the
+// backend's own).
+func memDiff(t *testing.T, v variant, s layertest.Stack, ops []op, kr kernelResult) {
+	t.Helper()
+	o, err := layertest.MemOptions(s)
+	if err != nil {
+		t.Fatalf("building MemFS layers: %v", err)
+	}
+	o.RedirectDir = v.redirect
+	if v.metacopy {
+		o.Metacopy = overlay.SwitchOn
+	}
+	res, dump, ok := libRun(t, o, ops, runConfig{portable: true}, layertest.Portable())
+	if !ok {
+		return
+	}
+	for i, op := range ops {
+		if k, m := errnoField(kr.res[i].res), errnoField(res[i].res); k != m {
+			t.Errorf("in memory: op %d %q: kernel %s, library over MemFS %s", i+1, op.line, kr.res[i].res, res[i].res)
+		}
+	}
+	diffDumps(t, "merged tree", "kernel", "library over MemFS", kr.portable, dump)
+}
+
+// errnoField is the outcome of an op result: "ok" or the errno name.
+func errnoField(res string) string {
+	f, _, _ := strings.Cut(res, " ")
+	return f
 }
