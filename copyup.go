@@ -94,7 +94,11 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		return err
 	}
 	tmp := fsys.upper.temp()
-	if err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath); err != nil {
+	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath)
+	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
+		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
+	}
+	if err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
 		return err
 	}
@@ -352,4 +356,17 @@ func (fsys *FS) setImpureAt(p string, up bool) error {
 		return nil
 	}
 	return u.b.setxattr(p, fsys.prefix+xImpure, []byte("y"))
+}
+
+// syncObject fsyncs the upper object at p (a file or a dir).
+func (fsys *FS) syncObject(p string) error {
+	f, err := fsys.upper.b.open(p, syscall.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

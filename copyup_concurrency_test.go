@@ -140,3 +140,50 @@ func TestCopyUpParallel(t *testing.T) {
 		t.Errorf("%d copies, want 2", n)
 	}
 }
+
+// syncCounter counts fsyncs of files opened through it.
+type syncCounter struct {
+	backend
+	syncs atomic.Int32
+}
+
+func (c *syncCounter) open(p string, flag int, perm uint32) (bfile, error) {
+	f, err := c.backend.open(p, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &syncFile{bfile: f, c: c}, nil
+}
+
+type syncFile struct {
+	bfile
+	c *syncCounter
+}
+
+func (f *syncFile) Sync() error { f.c.syncs.Add(1); return f.bfile.Sync() }
+
+// TestFsyncModes: fsync=auto syncs the data of a copied-up file, strict
+// also the copy's metadata and copied-up dirs, volatile nothing (§3.5).
+func TestFsyncModes(t *testing.T) {
+	for _, c := range []struct {
+		mode FsyncMode
+		want int32 // syncs for copying up d/f: dir d, then file f
+	}{{FsyncAuto, 1}, {FsyncDefault, 1}, {FsyncStrict, 3}, {FsyncVolatile, 0}} {
+		m := NewMemFS()
+		m.MkdirAll("d", 0o755)
+		m.WriteFile("d/f", []byte("data"), 0o644)
+		up := &syncCounter{backend: MemLayer(nil).b}
+		fsys, err := New(Options{Lower: []*Layer{MemLayer(m)}, Upper: &Layer{b: up, format: formatKernel, desc: "counting"}, Fsync: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := fsys.OpenFile("d/f", os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got := up.syncs.Load(); got != c.want {
+			t.Errorf("fsync=%v: %d syncs for a file copy-up under a dir copy-up, want %d", c.mode, got, c.want)
+		}
+	}
+}
