@@ -66,6 +66,9 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		var d lowerRef
 		if d, _, derr = fsys.resolveData(n); derr == nil {
 			dataFrom, dataPath = fsys.lowers[d.layer], d.path
+			if mode != copyMeta {
+				derr = fsys.checkVerity(n, dataFrom, dataPath)
+			}
 		}
 	}
 	fsys.mu.RUnlock()
@@ -94,7 +97,14 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		return err
 	}
 	tmp := fsys.upper.temp()
-	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath)
+	var mval []byte
+	if mode == copyMeta {
+		var err error
+		if mval, err = fsys.metacopyValue(dataFrom, dataPath, a.Size); err != nil {
+			return err
+		}
+	}
+	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
 	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
 		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
 	}
@@ -126,6 +136,10 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 			n.data, n.dattr = lr, a // the data is the lower file's own
 		}
 		n.metacopy = true
+		if len(mval) > 4 {
+			n.digestAlg, n.digest = mval[3], mval[4:]
+			n.verified.Store(true) // computed from the data just now
+		}
 	} else {
 		n.metacopy = false
 	}
@@ -140,7 +154,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 // excepted), then mode, owner and times, in the kernel's order (§3.2 step
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
-func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string) error {
+func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
 	u := fsys.upper.b
 	switch a.typ() {
 	case syscall.S_IFDIR:
@@ -178,8 +192,8 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 		}
 	}
 	if mode == copyMeta {
-		// Metadata only: the data stays below (§7.1); no digest is stored.
-		if err := u.setxattr(tmp, fsys.prefix+xMetacopy, []byte{}); err != nil {
+		// Metadata only: the data stays below (§7.1).
+		if err := u.setxattr(tmp, fsys.prefix+xMetacopy, mval); err != nil {
 			return err
 		}
 	}

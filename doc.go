@@ -105,9 +105,9 @@
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
 // and conflicts. redirect_dir=on|follow|nofollow|off work as on the
-// kernel, and so do xino=off|auto|on, metacopy=on and data-only layers.
-// Options whose features this version lacks — index=on, nfs_export=on,
-// verity=on|require — make New fail with an error that names the option.
+// kernel, and so do xino=off|auto|on, metacopy=on, verity=on|require and
+// data-only layers. Options whose features this version lacks — index=on,
+// nfs_export=on — make New fail with an error that names the option.
 //
 // # Metacopy and data-only layers
 //
@@ -126,7 +126,16 @@
 // with an absolute redirect takes its data from the first data-only layer
 // holding a regular file at that path, looked up at the first open
 // (ENOENT there if none; a relative redirect is EPERM). They work without
-// metacopy=on; a metadata change of such a file then copies it up whole. fsync=auto|strict sync copied-up data before it is
+// metacopy=on; a metadata change of such a file then copies it up whole.
+//
+// verity=on stores, at a metadata-only copy-up, the fs-verity digest of
+// the data (SHA-256, 4096-byte blocks, no salt) in the metacopy xattr, and
+// checks a stored digest against the data before it is first read or
+// copied (EIO on a mismatch); verity=require also refuses metacopy files
+// without one. The kernel asks the data file's filesystem for its
+// fs-verity digest; the library computes it, so verity works on every
+// layer kind and on filesystems without fs-verity (a deviation: the kernel
+// would refuse such data with verity=require). fsync=auto|strict sync copied-up data before it is
 // renamed into place; fsync=volatile (or volatile) skips that and marks the
 // work dir as the kernel does. userxattr stores private xattrs as
 // user.overlay.*. default_permissions and override_creds are accepted and

@@ -125,8 +125,6 @@ func (r resolved) supported() error {
 		return refuse("index=on")
 	case r.nfsExport:
 		return refuse("nfs_export=on")
-	case r.verity == VerityOn || r.verity == VerityRequire:
-		return refuse("verity=" + r.verity.String())
 	}
 	return nil
 }

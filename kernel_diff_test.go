@@ -214,7 +214,7 @@ type kernelResult struct {
 	// portable is the merged dump without what differs between backends
 	// (dir sizes and link counts), to compare with in-memory layers.
 	portable string
-	upper  string // DumpDir of the upper dir after unmount/Close ("" read-only)
+	upper    string // DumpDir of the upper dir after unmount/Close ("" read-only)
 }
 
 // variant is a mount option setting under which the table runs.

@@ -59,6 +59,9 @@ type node struct {
 	metacopy  bool          // a regular file whose data is below, in data (§7)
 	data      lowerRef      // where a metacopy file's data is
 	dattr     attr          // attr of data
+	digest    []byte        // a metacopy file's fs-verity digest (verity=)
+	digestAlg uint8         // its algorithm, 0 for none
+	verified  atomic.Bool   // the data matched the digest
 	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
@@ -213,6 +216,7 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
 			c.metacopy, c.redirect = true, o.redirect
+			c.digest, c.digestAlg = o.digest, o.digestAlg
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
@@ -273,6 +277,7 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
 			c.metacopy = true
+			c.digest, c.digestAlg = o.digest, o.digestAlg
 			before := len(stack)
 			if err := follow(o, lr.layer); err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"bytes"
 	"errors"
 	"syscall"
 )
@@ -29,6 +30,9 @@ func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
 		return obj{}, syscall.EIO
 	}
 	o.metacopy = true
+	if len(v) > 4 {
+		o.digestAlg, o.digest = v[3], v[4:]
+	}
 	if r, err := br.b.getxattr(p, br.prefix+xRedirect); err == nil {
 		if !validRedirect(string(r)) {
 			return obj{}, syscall.EINVAL
@@ -143,6 +147,9 @@ func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 		if err != nil {
 			return nil, "", false, err
 		}
+		if err := fs.checkVerity(n, fs.lowers[d.layer], d.path); err != nil {
+			return nil, "", false, err
+		}
 		return fs.lowers[d.layer], d.path, false, nil
 	}
 	lr := n.lowers[0]
@@ -206,5 +213,61 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	}
 	n.metacopy = false
 	n.upperGen++
+	return nil
+}
+
+// metacopyValue is the metacopy xattr for a metadata-only copy-up of a
+// file whose data is size bytes at sp of src: empty, or with verity=on or
+// require the data's fs-verity digest (struct ovl_metacopy, §7.2), which
+// the library computes itself where the kernel would ask the filesystem.
+func (fsys *FS) metacopyValue(src *branch, sp string, size int64) ([]byte, error) {
+	if fsys.feat.verity != VerityOn && fsys.feat.verity != VerityRequire {
+		return []byte{}, nil
+	}
+	d, err := fsys.fileDigest(src, sp, size, verityAlgSHA256)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{0, byte(4 + len(d)), 0, verityAlgSHA256}, d...), nil
+}
+
+func (fsys *FS) fileDigest(src *branch, sp string, size int64, alg uint8) ([]byte, error) {
+	f, err := src.b.open(sp, syscall.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return verityDigest(f, size, alg)
+}
+
+// checkVerity verifies, before a metacopy file's data is used, the
+// digest its metacopy xattr carries (verity=on and require), and refuses
+// one without (require), with EIO as the kernel's ovl_validate_verity.
+// A node is verified once. Callers hold FS.mu.
+func (fsys *FS) checkVerity(n *node, src *branch, sp string) error {
+	if fsys.feat.verity != VerityOn && fsys.feat.verity != VerityRequire || n.verified.Load() {
+		return nil
+	}
+	if n.digestAlg == 0 {
+		if fsys.feat.verity == VerityRequire {
+			return syscall.EIO
+		}
+		return nil
+	}
+	if n.digestAlg != verityAlgSHA256 && n.digestAlg != verityAlgSHA512 {
+		return syscall.EIO
+	}
+	a, err := src.b.lstat(sp)
+	if err != nil {
+		return err
+	}
+	d, err := fsys.fileDigest(src, sp, a.Size, n.digestAlg)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(d, n.digest) {
+		return syscall.EIO
+	}
+	n.verified.Store(true)
 	return nil
 }

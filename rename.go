@@ -275,7 +275,8 @@ func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) erro
 // n (just renamed there), with n's origin. Callers hold FS.mu for writing.
 func (fsys *FS) adopt(parent *node, name string, n *node) {
 	c := &node{parent: parent, name: name, present: true, upper: true, typ: n.typ, lowers: n.lowers, lattr: n.lattr,
-		metacopy: n.metacopy, data: n.data, dattr: n.dattr, redirect: n.redirect}
+		metacopy: n.metacopy, data: n.data, dattr: n.dattr, redirect: n.redirect,
+		digest: n.digest, digestAlg: n.digestAlg}
 	parent.mu.Lock()
 	if parent.children == nil {
 		parent.children = make(map[string]*node)

@@ -81,6 +81,10 @@ type obj struct {
 	// "name"; never read in the bottom layer. Also a metacopy file's.
 	redirect string
 	metacopy bool // a regular file holding metadata only (§7)
+	// digest is a metacopy file's fs-verity digest of its data, and
+	// digestAlg its algorithm (0: none stored).
+	digest    []byte
+	digestAlg uint8
 }
 
 // probe looks at p in this layer and classifies it. In the bottom-most
