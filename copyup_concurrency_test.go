@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -185,5 +186,57 @@ func TestFsyncModes(t *testing.T) {
 		if got := up.syncs.Load(); got != c.want {
 			t.Errorf("fsync=%v: %d syncs for a file copy-up under a dir copy-up, want %d", c.mode, got, c.want)
 		}
+	}
+}
+
+// TestCacheBound: with a tiny cache limit the lookup cache keeps being
+// dropped while goroutines look up, copy up and rename; every result must
+// stay right and the cache must stay small.
+func TestCacheBound(t *testing.T) {
+	old := cacheLimit
+	cacheLimit = 20
+	defer func() { cacheLimit = old }()
+	m := NewMemFS()
+	for i := range 50 {
+		m.MkdirAll(fmt.Sprintf("d%d", i), 0o755)
+		m.WriteFile(fmt.Sprintf("d%d/f", i), []byte(fmt.Sprint(i)), 0o644)
+	}
+	fsys, err := New(Options{Lower: []*Layer{MemLayer(m)}, Upper: MemLayer(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 50; i += 4 {
+				name := fmt.Sprintf("d%d/f", i)
+				if err := fsys.Chmod(name, 0o600); err != nil {
+					t.Error(err)
+				}
+				if err := fsys.Rename(name, name+"2"); err != nil {
+					t.Error(err)
+				}
+				f, err := fsys.Open(name + "2")
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				buf := make([]byte, 8)
+				n, _ := f.Read(buf)
+				f.Close()
+				if string(buf[:n]) != fmt.Sprint(i) {
+					t.Errorf("%s2: %q", name, buf[:n])
+				}
+				if _, err := fsys.Stat(name); !errnoIsInternal(err, syscall.ENOENT) {
+					t.Errorf("%s after rename: %v", name, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := fsys.cached.Load(); n > 2*cacheLimit+10 {
+		t.Errorf("%d nodes cached, limit %d", n, cacheLimit)
 	}
 }

@@ -11,6 +11,7 @@ import (
 // with FS.mu held for writing; the caller unlocks.
 func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkResult) error) (walkResult, error) {
 	for {
+		fsys.pruneIfNeeded()
 		fsys.mu.Lock()
 		r, err := fsys.walk(name, follow)
 		if err == nil {
@@ -168,6 +169,7 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 // up whole, then linked within the upper layer.
 func (fsys *FS) link(oldname, newname string) error {
 	for {
+		fsys.pruneIfNeeded()
 		fsys.mu.Lock()
 		src, err := fsys.walk(oldname, followNever)
 		if err == nil && !src.n.present {

@@ -135,7 +135,41 @@ func (fs *FS) child(parent *node, name string) (*node, error) {
 		parent.children = make(map[string]*node)
 	}
 	parent.children[name] = c
+	fs.cached.Add(1)
 	return c, nil
+}
+
+// cacheLimit bounds the lookup cache: once more nodes than this were
+// cached since the last drop, the next operation drops the whole cache
+// (a variable, so that tests can make it small).
+var cacheLimit int64 = 1 << 17
+
+// pruneIfNeeded drops the lookup cache when it has grown past cacheLimit:
+// every cached node is marked dead, so operations holding one walk again
+// (copy-ups see errStale), and open files keep what they have. Callers
+// hold no FS lock.
+func (fs *FS) pruneIfNeeded() {
+	if fs.cached.Load() <= cacheLimit {
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.cached.Load() <= cacheLimit {
+		return
+	}
+	var drop func(n *node)
+	drop = func(n *node) {
+		n.mu.Lock()
+		kids := n.children
+		n.children = nil
+		n.mu.Unlock()
+		for _, c := range kids {
+			c.dead = true
+			drop(c)
+		}
+	}
+	drop(fs.root)
+	fs.cached.Store(0)
 }
 
 // forget drops the cached child name of parent, marking it dead, so the

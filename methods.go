@@ -142,6 +142,7 @@ func (fsys *FS) LstatIfPossible(name string) (fs.FileInfo, bool, error) {
 }
 
 func (fsys *FS) stat(op, name string, follow followMode) (fs.FileInfo, error) {
+	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
 	n, err := fsys.lookupFinal(name, follow)
@@ -193,6 +194,7 @@ func (fsys *FS) SymlinkIfPossible(oldname, newname string) error {
 
 // Readlink is like os.Readlink.
 func (fsys *FS) Readlink(name string) (string, error) {
+	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
 	n, err := fsys.lookupFinal(name, followNever)

@@ -23,6 +23,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 		follow = followNo
 	}
 	for {
+		fsys.pruneIfNeeded()
 		fsys.mu.RLock()
 		r, err := fsys.walk(name, follow)
 		if err != nil {

@@ -42,6 +42,7 @@ type FS struct {
 	root *node // immutable pointer; the node itself is protected as nodes are
 
 	inoNext atomic.Uint64 // overlay-allocated inode numbers (§5.3)
+	cached  atomic.Int64  // nodes cached since the cache was last dropped
 	closed  atomic.Bool
 }
 

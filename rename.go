@@ -14,6 +14,7 @@ import (
 // copied up; a source name that a lower layer has gets a whiteout.
 func (fsys *FS) rename(oldname, newname string) error {
 	for {
+		fsys.pruneIfNeeded()
 		fsys.mu.Lock()
 		src, dst, err := fsys.renameCheck(oldname, newname)
 		if err != nil || src.n == dst.n {

@@ -14,6 +14,7 @@ import (
 // upper path from changing under it.
 func (fsys *FS) setattr(name string, follow followMode, mode copyMode, check func(n *node) error, fn func(p string, n *node) error) error {
 	for {
+		fsys.pruneIfNeeded()
 		fsys.mu.RLock()
 		n, err := fsys.lookupFinal(name, follow)
 		if err == nil && check != nil {

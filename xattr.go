@@ -57,6 +57,7 @@ func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
 	n, err := fsys.lookupFinal(name, followYes)
@@ -71,6 +72,7 @@ func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
 }
 
 func (fsys *FS) listxattr(name string) ([]string, error) {
+	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
 	n, err := fsys.lookupFinal(name, followYes)
