@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -176,10 +178,16 @@ const (
 )
 
 // benchDeepFixture builds the deep-stat layers on disk and opens them both
-// ways: the kernel mount's path of the tree and the library's FS.
-func benchDeepFixture(b *testing.B) (mnt string, ofs *overlay.FS) {
+// ways: the kernel mount's path of the tree and the library's FS. With
+// features the upper and work dirs go to tmpfs and both sides get
+// redirect_dir=on,xino=on (see benchFeatureRoot).
+func benchDeepFixture(b *testing.B, features bool) (mnt string, ofs *overlay.FS) {
 	benchNeedKernel(b)
 	root := b.TempDir()
+	upRoot, kopts, lopts := root, "", overlay.Options{}
+	if features {
+		upRoot, kopts, lopts = benchFeatureRoot(b), benchFeatureKOpts, benchFeatureLOpts()
+	}
 	var lowers []string
 	for i := 0; i < benchDeepLowers; i++ {
 		l := filepath.Join(root, fmt.Sprintf("l%02d", i))
@@ -189,14 +197,71 @@ func benchDeepFixture(b *testing.B) (mnt string, ofs *overlay.FS) {
 		benchWrite(b, filepath.Join(l, "d1", fmt.Sprintf("g%d", i)), []byte("x"))
 		lowers = append(lowers, l)
 	}
-	benchWrite(b, filepath.Join(lowers[benchDeepLowers-1], filepath.FromSlash(benchDeepName)), make([]byte, benchDeepSize))
-	dirs := benchMkdirs(b, filepath.Join(root, "ku"), filepath.Join(root, "kw"),
-		filepath.Join(root, "lu"), filepath.Join(root, "lw"))
+	deep := filepath.Join(lowers[benchDeepLowers-1], filepath.FromSlash(benchDeepName))
+	benchWrite(b, deep, make([]byte, benchDeepSize))
+	dirs := benchMkdirs(b, filepath.Join(upRoot, "ku"), filepath.Join(upRoot, "kw"),
+		filepath.Join(upRoot, "lu"), filepath.Join(upRoot, "lw"))
 	unix.Sync() // no writeback of the fixture while timing
 	mnt = filepath.Join(root, "mnt")
-	benchMount(b, mnt, lowers, dirs[0], dirs[1], "")
-	ofs, _ = benchLibrary(b, lowers, dirs[2], dirs[3], overlay.Options{})
+	benchMount(b, mnt, lowers, dirs[0], dirs[1], kopts)
+	ofs, _ = benchLibrary(b, lowers, dirs[2], dirs[3], lopts)
+	if features {
+		benchCheckXino(b, deep, filepath.Join(mnt, filepath.FromSlash(benchDeepName)), ofs, benchDeepName)
+	}
 	return mnt, ofs
+}
+
+// The Features variants: redirect_dir=on and xino=on on both sides
+// (index=on is not implemented by the library yet and is left out).
+const benchFeatureKOpts = "redirect_dir=on,xino=on"
+
+func benchFeatureLOpts() overlay.Options {
+	return overlay.Options{RedirectDir: overlay.RedirectOn, Xino: overlay.XinoOn}
+}
+
+// benchFeatureRoot returns a fresh directory on /dev/shm (tmpfs), removed
+// at b.Cleanup, for the upper and work dirs of the Features variants: with
+// every layer on one filesystem the kernel ignores xino=on ("useless with
+// all layers on same fs") and so does the library, so the upper goes to
+// another filesystem than the ext4 lowers.
+func benchFeatureRoot(b *testing.B) string {
+	b.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		b.Skipf("/dev/shm is not a tmpfs (statfs: %v, type %#x): no second filesystem for xino", err, st.Type)
+	}
+	d, err := os.MkdirTemp("/dev/shm", "ovl-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// benchCheckXino fails b unless xino is in effect on both sides: the
+// lower file realPath, seen as kpath through the kernel mount and as name
+// through ofs, shows an inode number other than its real one, and the
+// same one on both sides.
+func benchCheckXino(b *testing.B, realPath, kpath string, ofs *overlay.FS, name string) {
+	b.Helper()
+	var rst, kst unix.Stat_t
+	if err := unix.Stat(realPath, &rst); err != nil {
+		b.Fatal(err)
+	}
+	if err := unix.Stat(kpath, &kst); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := ofs.Stat(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lst, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		b.Fatalf("library Stat(%s).Sys() is %T", name, fi.Sys())
+	}
+	if kst.Ino == rst.Ino || lst.Ino != kst.Ino {
+		b.Fatalf("xino not in effect: real ino %#x, kernel %#x, library %#x", rst.Ino, kst.Ino, lst.Ino)
+	}
 }
 
 // benchStatPair runs the kernel and library sub-benchmarks of a stat of
@@ -236,14 +301,22 @@ func benchStatPair(b *testing.B, mnt string, ofs *overlay.FS, name string, exist
 // BenchmarkStatDeep: warm stat of a file that only the bottom-most of 20
 // native lowers has (goal: library <= 1.5x kernel).
 func BenchmarkStatDeep(b *testing.B) {
-	mnt, ofs := benchDeepFixture(b)
+	mnt, ofs := benchDeepFixture(b, false)
+	benchStatPair(b, mnt, ofs, benchDeepName, true)
+}
+
+// BenchmarkStatDeepFeatures: BenchmarkStatDeep with redirect_dir=on and
+// xino=on on both sides, the upper on tmpfs so that xino is in effect
+// (goal as BenchmarkStatDeep: library <= 1.5x kernel).
+func BenchmarkStatDeepFeatures(b *testing.B) {
+	mnt, ofs := benchDeepFixture(b, true)
 	benchStatPair(b, mnt, ofs, benchDeepName, true)
 }
 
 // BenchmarkStatMissing: stat of a name that none of 20 native lowers has
 // (goal: library <= 2x kernel).
 func BenchmarkStatMissing(b *testing.B) {
-	mnt, ofs := benchDeepFixture(b)
+	mnt, ofs := benchDeepFixture(b, false)
 	benchStatPair(b, mnt, ofs, benchMissingName, false)
 }
 
@@ -305,9 +378,21 @@ const (
 // BenchmarkReaddirMerged: open a merged dir of 10,000 entries over 5
 // native lowers and read all names, fresh open each iteration (goal:
 // library <= 1x kernel).
-func BenchmarkReaddirMerged(b *testing.B) {
+func BenchmarkReaddirMerged(b *testing.B) { benchReaddirMerged(b, false) }
+
+// BenchmarkReaddirMergedFeatures: BenchmarkReaddirMerged with
+// redirect_dir=on and xino=on on both sides, the upper on tmpfs so that
+// xino is in effect (goal as BenchmarkReaddirMerged: library <= 1x
+// kernel).
+func BenchmarkReaddirMergedFeatures(b *testing.B) { benchReaddirMerged(b, true) }
+
+func benchReaddirMerged(b *testing.B, features bool) {
 	benchNeedKernel(b)
 	root := b.TempDir()
+	upRoot, kopts, lopts := root, "", overlay.Options{}
+	if features {
+		upRoot, kopts, lopts = benchFeatureRoot(b), benchFeatureKOpts, benchFeatureLOpts()
+	}
 	var lowers []string
 	name := func(layer, j int) string { return fmt.Sprintf("l%d-%05d", layer, j) }
 	for i := 0; i < benchRDLayers; i++ {
@@ -331,12 +416,16 @@ func BenchmarkReaddirMerged(b *testing.B) {
 		}
 		benchWrite(b, filepath.Join(top, fmt.Sprintf("extra-%d", j)), nil)
 	}
-	dirs := benchMkdirs(b, filepath.Join(root, "ku"), filepath.Join(root, "kw"),
-		filepath.Join(root, "lu"), filepath.Join(root, "lw"))
+	dirs := benchMkdirs(b, filepath.Join(upRoot, "ku"), filepath.Join(upRoot, "kw"),
+		filepath.Join(upRoot, "lu"), filepath.Join(upRoot, "lw"))
 	unix.Sync() // no writeback of the fixture while timing
 	mnt := filepath.Join(root, "mnt")
-	benchMount(b, mnt, lowers, dirs[0], dirs[1], "")
-	ofs, _ := benchLibrary(b, lowers, dirs[2], dirs[3], overlay.Options{})
+	benchMount(b, mnt, lowers, dirs[0], dirs[1], kopts)
+	ofs, _ := benchLibrary(b, lowers, dirs[2], dirs[3], lopts)
+	if features {
+		n := name(benchRDLayers-1, 500) // only in the bottom lower
+		benchCheckXino(b, filepath.Join(lowers[benchRDLayers-1], "big", n), filepath.Join(mnt, "big", n), ofs, "big/"+n)
+	}
 
 	kdir := filepath.Join(mnt, "big")
 	kernel := func() ([]string, error) {
@@ -540,6 +629,213 @@ func BenchmarkCopyUp64M(b *testing.B) { benchCopyUp(b, false) }
 // option volatile, library FsyncVolatile), to separate the copy from the
 // sync in the result.
 func BenchmarkCopyUp64MVolatile(b *testing.B) { benchCopyUp(b, true) }
+
+// benchBatch is the number of copy-ups started at once by
+// BenchmarkCopyUpParallel and BenchmarkCopyUpSameFile8.
+const benchBatch = 8
+
+// benchSide is one side (kernel or library) of the batch copy-up
+// benchmarks over one native lower.
+type benchSide struct {
+	name string
+	// start makes a fresh upper and work dir (named after tag) and a
+	// fresh mount or FS over the lower.
+	start func(b *testing.B, tag string) *benchRun
+}
+
+// benchRun is one mount or FS of a benchSide.
+type benchRun struct {
+	upper, work string
+	stat        func(name string) error
+	open        func(name string) error // O_WRONLY open and close: a copy-up
+	stop        func()                  // unmount or close, remove upper and work
+}
+
+// benchSides returns the kernel and library sides over lower, their
+// upper and work dirs under root; volatile selects fsync=volatile on both.
+func benchSides(root, lower string, volatile bool) []benchSide {
+	kopts, lopts := "", overlay.Options{}
+	if volatile {
+		kopts, lopts.Fsync = "volatile", overlay.FsyncVolatile
+	}
+	dirs := func(b *testing.B, tag string) (string, string) {
+		d := benchMkdirs(b, filepath.Join(root, tag+"-u"), filepath.Join(root, tag+"-w"))
+		return d[0], d[1]
+	}
+	remove := func(dirs ...string) {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
+	kernel := func(b *testing.B, tag string) *benchRun {
+		upper, work := dirs(b, tag)
+		mnt := filepath.Join(root, "mnt")
+		unmount := benchMount(b, mnt, []string{lower}, upper, work, kopts)
+		return &benchRun{
+			upper: upper, work: work,
+			stat: func(name string) error {
+				_, err := os.Stat(filepath.Join(mnt, name))
+				return err
+			},
+			open: func(name string) error {
+				f, err := os.OpenFile(filepath.Join(mnt, name), os.O_WRONLY, 0)
+				if err != nil {
+					return err
+				}
+				return f.Close()
+			},
+			stop: func() { unmount(); remove(upper, work) },
+		}
+	}
+	library := func(b *testing.B, tag string) *benchRun {
+		upper, work := dirs(b, tag)
+		ofs, closeFS := benchLibrary(b, []string{lower}, upper, work, lopts)
+		return &benchRun{
+			upper: upper, work: work,
+			stat: func(name string) error {
+				_, err := ofs.Stat(name)
+				return err
+			},
+			open: func(name string) error {
+				f, err := ofs.OpenFile(name, os.O_WRONLY, 0)
+				if err != nil {
+					return err
+				}
+				return f.Close()
+			},
+			stop: func() { closeFS(); remove(upper, work) },
+		}
+	}
+	return []benchSide{{"kernel", kernel}, {"library", library}}
+}
+
+// benchBatchCopyUp times, per iteration, the copy-up of names through a
+// fresh mount or FS of side: all at once, one goroutine each, when
+// parallel, else one after the other from one goroutine. Outside the
+// timer: the fresh upper, work dir and mount or FS, a stat of every name
+// (warm lookup), sync(); after the timer check(upper, work), then unmount
+// or close and remove the upper and work dir. ns/op is the wall time of
+// one batch; bytes is what one batch copies.
+func benchBatchCopyUp(b *testing.B, side benchSide, names []string, parallel bool, bytes int64, check func(b *testing.B, upper, work string)) {
+	b.ReportAllocs()
+	b.SetBytes(bytes)
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		r := side.start(b, fmt.Sprintf("%s%d", side.name, i))
+		for _, n := range names {
+			if err := r.stat(n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		unix.Sync()
+		errs := make([]error, len(names))
+		if parallel {
+			var ready, done sync.WaitGroup
+			start := make(chan struct{})
+			for k, n := range names {
+				ready.Add(1)
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					ready.Done()
+					<-start
+					errs[k] = r.open(n)
+				}()
+			}
+			ready.Wait()
+			b.StartTimer()
+			close(start)
+			done.Wait()
+			b.StopTimer()
+		} else {
+			b.StartTimer()
+			for k, n := range names {
+				errs[k] = r.open(n)
+			}
+			b.StopTimer()
+		}
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
+		check(b, r.upper, r.work)
+		r.stop()
+	}
+}
+
+// BenchmarkCopyUpParallel: 8 copy-ups of 8 different 64 MiB lower files,
+// from 8 goroutines at once (run=par) or one after the other (run=seq),
+// through the kernel mount and the library, with fsync=auto (the copies
+// are fsynced) and fsync=volatile. ns/op is the wall time of the batch of
+// 8 (goal: the library's parallel batch clearly faster than its sequential
+// one). Run with -benchtime=5x.
+func BenchmarkCopyUpParallel(b *testing.B) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	lower := filepath.Join(root, "l0")
+	data := benchRandom(benchCopyUpSize)
+	names := make([]string, benchBatch)
+	for k := range names {
+		names[k] = fmt.Sprintf("big%d", k)
+		benchWrite(b, filepath.Join(lower, names[k]), data)
+	}
+	unix.Sync() // the lower's data is clean (and cached) before any copy-up
+	check := func(b *testing.B, upper, work string) {
+		for _, n := range names {
+			fi, err := os.Stat(filepath.Join(upper, n))
+			if err != nil || fi.Size() != benchCopyUpSize {
+				b.Fatalf("copy-up of %s left %v, %v", n, fi, err)
+			}
+		}
+	}
+	for _, mode := range []string{"auto", "volatile"} {
+		for _, side := range benchSides(root, lower, mode == "volatile") {
+			for _, run := range []string{"seq", "par"} {
+				b.Run(fmt.Sprintf("fsync=%s/impl=%s/run=%s", mode, side.name, run), func(b *testing.B) {
+					benchBatchCopyUp(b, side, names, run == "par", benchBatch*benchCopyUpSize, check)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkCopyUpSameFile8: 8 goroutines open the same 64 MiB lower file
+// for writing at once (run=8), against one open (run=1), through the
+// kernel mount and the library (fsync=auto). ns/op is the wall time until
+// all 8 opens and closes are done (goal: the library <= 1.2x the kernel,
+// as for one copy-up). After each iteration the upper must hold exactly
+// one complete copy (same bytes as the lower) and the work dir no
+// leftover temporary; otherwise b.Fatal. Run with -benchtime=5x.
+func BenchmarkCopyUpSameFile8(b *testing.B) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	lower := filepath.Join(root, "l0")
+	data := benchRandom(benchCopyUpSize)
+	benchWrite(b, filepath.Join(lower, "big"), data)
+	unix.Sync() // the lower's data is clean (and cached) before any copy-up
+	check := func(b *testing.B, upper, work string) {
+		ents, err := os.ReadDir(upper)
+		if err != nil || len(ents) != 1 || ents[0].Name() != "big" {
+			b.Fatalf("upper holds %v (%v), want big only", ents, err)
+		}
+		got, err := os.ReadFile(filepath.Join(upper, "big"))
+		if err != nil || !bytes.Equal(got, data) {
+			b.Fatalf("upper big: %d bytes (%v), want the lower's %d bytes", len(got), err, len(data))
+		}
+		// The kernel's and the library's temporaries are made in W/work.
+		if tmp, err := os.ReadDir(filepath.Join(work, "work")); err != nil || len(tmp) != 0 {
+			b.Fatalf("work dir holds %v (%v), want nothing", tmp, err)
+		}
+	}
+	for _, side := range benchSides(root, lower, false) {
+		for _, n := range []int{1, benchBatch} {
+			names := slices.Repeat([]string{"big"}, n)
+			b.Run(fmt.Sprintf("impl=%s/run=%d", side.name, n), func(b *testing.B) {
+				// One copy whatever the number of opens.
+				benchBatchCopyUp(b, side, names, true, benchCopyUpSize, check)
+			})
+		}
+	}
+}
 
 // BenchmarkNew: DirLayer for lower, upper and work, New, FS.Close and
 // Layer.Close, over a small (10 files) and a large (20,000 files) native
