@@ -88,13 +88,20 @@ func baseName(name string) string {
 // kernel's rules for xino=off. Callers hold FS.mu.
 func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	var a attr
-	if n.upper {
-		var err error
-		if a, err = fsys.upper.b.lstat(n.path()); err != nil {
-			return attr{}, err
-		}
-	} else {
+	var err error
+	switch {
+	case n.upper:
+		a, err = fsys.upper.b.lstat(n.path())
+	case n.idx != "":
+		a, err = fsys.upper.b.lstat(n.idx) // a name not copied up of an indexed inode
+	default:
 		a = n.lattr
+	}
+	if err != nil {
+		return attr{}, err
+	}
+	if n.idx != "" {
+		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
 	}
 	if n.metacopy {
 		a.Blocks = n.dattr.Blocks // its data's (§1.4)
@@ -125,7 +132,7 @@ func (fsys *FS) inoDev(n *node, a *attr) {
 	switch {
 	case n.parent == nil && n.upper:
 		// The root shows the upper root's numbers.
-	case n.upper && len(n.lowers) > 0 && (n.isDir() || n.lattr.Nlink == 1):
+	case len(n.lowers) > 0 && (n.idx != "" || n.upper && (n.isDir() || n.lattr.Nlink == 1)):
 		a.Ino, a.Dev = n.lattr.Ino, n.lattr.Dev
 		fsid = fsys.lowers[n.lowers[0].layer].fsid
 	case !n.upper && len(n.lowers) > 0:

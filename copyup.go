@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"syscall"
@@ -92,6 +93,25 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	if mode == copyMeta && (!fsys.feat.metacopy || !a.isReg()) {
 		mode = copyFull
 	}
+	fsys.mu.RLock()
+	indexed, idx := fsys.indexed(n), n.idx
+	fsys.mu.RUnlock()
+	if indexed {
+		// Hard links of the lower file share one upper inode, the index
+		// entry: the first name copies into it, later ones link to it.
+		if idx == "" {
+			idx = fsys.indexName(lower, lr.path)
+		}
+		if mode == copyMeta {
+			mode = copyFull
+		}
+		if fsys.upperHas(idx) {
+			if err := fsys.setImpure(parent); err != nil {
+				return err
+			}
+			return fsys.finishCopyUp(n, "", idx, a)
+		}
+	}
 
 	if err := fsys.setImpure(parent); err != nil {
 		return err
@@ -113,6 +133,9 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		return err
 	}
 
+	if indexed {
+		return fsys.finishCopyUp(n, tmp, idx, a)
+	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if n.stale() || !n.parent.upper {
@@ -181,7 +204,15 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
 		return err
 	}
-	if fsys.upper.format == formatKernel && fsys.upper.caps.xattr && (a.isDir() || a.Nlink == 1) {
+	indexed := fsys.feat.index && !a.isDir() && a.Nlink > 1
+	if indexed {
+		// The union link count: every lower name, one of them now upper
+		// and the index link not counted (§6.4).
+		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
+			return err
+		}
+	}
+	if fsys.upper.format == formatKernel && fsys.upper.caps.xattr && (a.isDir() || a.Nlink == 1 || indexed) {
 		// The origin names the lower object (§5.1); a hard-linked lower
 		// file gets none, its links broken as index is off.
 		// Best effort where the upper refuses it, as the kernel's copy-up
@@ -383,4 +414,37 @@ func (fsys *FS) syncObject(p string) error {
 		err = cerr
 	}
 	return err
+}
+
+// finishCopyUp puts an indexed copy in place: the new copy tmp (when not
+// empty) becomes the index entry idx, then n's name is linked to the
+// entry. Callers hold n.cu and no FS lock.
+func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	if n.stale() || !n.parent.upper {
+		if tmp != "" {
+			fsys.upper.removeAll(tmp, false)
+		}
+		return errStale
+	}
+	p := joinPath(n.parent.path(), n.name)
+	if tmp != "" {
+		if err := fsys.upper.b.rename(tmp, idx); err != nil {
+			fsys.upper.removeAll(tmp, false)
+			return err
+		}
+		if err := fsys.upper.b.link(idx, p); err != nil {
+			return err
+		}
+		// The other names of the inode, cached without an index entry,
+		// must find it now: drop the cache (a first copy-up of a
+		// hard-linked file is rare).
+		fsys.dropCacheLocked()
+	} else if err := fsys.linkUp(idx, p, a.Nlink); err != nil {
+		return err
+	}
+	n.upper, n.idx = true, idx
+	n.upperGen++
+	return nil
 }

@@ -229,7 +229,27 @@ func (fsys *FS) link(oldname, newname string) error {
 // unlink removes a non-dir (§11.3): a name that a lower layer also has
 // is replaced by a whiteout, a pure upper name just goes.
 func (fsys *FS) unlink(name string) error {
-	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+	for {
+		r, err := fsys.unlinkLock(name)
+		if err != nil {
+			return err
+		}
+		if n := r.n; fsys.indexed(n) && !n.upper && n.idx == "" {
+			// The first removal of a name of a hard-linked lower file copies
+			// it up, to hold the link count of the others (§3.1).
+			fsys.mu.Unlock()
+			if err := fsys.copyUp(n, copyFull); err != nil && err != errStale {
+				return err
+			}
+			continue
+		}
+		defer fsys.mu.Unlock()
+		return fsys.removeName(r)
+	}
+}
+
+func (fsys *FS) unlinkLock(name string) (walkResult, error) {
+	return fsys.lockForChange(name, followNever, func(r walkResult) error {
 		if r.parent == nil {
 			return syscall.EISDIR
 		}
@@ -246,11 +266,6 @@ func (fsys *FS) unlink(name string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	defer fsys.mu.Unlock()
-	return fsys.removeName(r)
 }
 
 // removeName removes the present name r from the overlay, leaving a
@@ -264,17 +279,28 @@ func (fsys *FS) removeName(r walkResult) error {
 	if err != nil {
 		return err
 	}
-	if pos {
+	switch {
+	case pos:
 		existing := uint32(0)
 		if r.n.upper {
 			existing = r.n.typ
 		}
-		return fsys.upper.whiteout(p, existing)
+		err = fsys.upper.whiteout(p, existing)
+	case r.n.isDir():
+		err = fsys.upper.removeAll(p, true)
+	default:
+		err = fsys.upper.b.unlink(p)
 	}
-	if r.n.isDir() {
-		return fsys.upper.removeAll(p, true)
+	if err == nil && r.n.idx != "" {
+		// One name fewer for an indexed inode (§6.4): an upper link went
+		// with the name; an uncovered lower name is counted in the xattr.
+		d := 0
+		if !r.n.upper {
+			d = -1
+		}
+		err = fsys.addNlink(r.n.idx, r.n.lattr.Nlink, d)
 	}
-	return fsys.upper.b.unlink(p)
+	return err
 }
 
 // rmdir removes an empty dir (§11.3): ENOTEMPTY while any entry is

@@ -105,9 +105,24 @@
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
 // and conflicts. redirect_dir=on|follow|nofollow|off work as on the
-// kernel, and so do xino=off|auto|on, metacopy=on, verity=on|require and
-// data-only layers. Options whose features this version lacks — index=on,
-// nfs_export=on — make New fail with an error that names the option.
+// kernel, and so do xino=off|auto|on, index=on, metacopy=on,
+// verity=on|require and data-only layers. nfs_export=on, which this
+// version lacks, makes New fail with an error that names it.
+//
+// # Index
+//
+// With index=on a lower file with several hard links keeps them through
+// copy-up: the first name copied up becomes the index entry W/index/<hex
+// of its origin handle>, every other name links to it when it is copied
+// up (no data copied) or is read from it before, and the entry's nlink
+// xattr ("U+N") keeps the overlay's link count, so that all names show the
+// same data, st_nlink and st_ino. The entry goes when its last name does.
+// New checks the upper root's origin against the top lower root (ESTALE
+// for another lower set), records the upper root on the index dir, drops
+// leftover temporaries and orphans, and refuses an upper another FS of the
+// process uses with index=on (EBUSY). As on the kernel, index falls back
+// to off where a layer has no file handles or the lower filesystems lack
+// distinct UUIDs (ext4 created without one, for instance).
 //
 // # Metacopy and data-only layers
 //

@@ -121,8 +121,6 @@ func (r resolved) supported() error {
 		return optionErr(opt, syscall.EOPNOTSUPP, "not supported by this version of the library")
 	}
 	switch {
-	case r.index:
-		return refuse("index=on")
 	case r.nfsExport:
 		return refuse("nfs_export=on")
 	}

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -62,6 +63,7 @@ type node struct {
 	digest    []byte        // a metacopy file's fs-verity digest (verity=)
 	digestAlg uint8         // its algorithm, 0 for none
 	verified  atomic.Bool   // the data matched the digest
+	idx       string        // the index entry of an indexed non-dir (index=on), "" if none
 	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
@@ -157,6 +159,12 @@ func (fs *FS) pruneIfNeeded() {
 	if fs.cached.Load() <= cacheLimit {
 		return
 	}
+	fs.dropCacheLocked()
+}
+
+// dropCacheLocked marks every cached node dead and empties the cache.
+// Callers hold FS.mu for writing.
+func (fs *FS) dropCacheLocked() {
 	var drop func(n *node)
 	drop = func(n *node) {
 		n.mu.Lock()
@@ -244,7 +252,13 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
 			if !o.metacopy {
-				return c, fs.findOrigin(c, parent.lowers)
+				if err := fs.findOrigin(c, parent.lowers); err != nil {
+					return nil, err
+				}
+				if fs.indexed(c) {
+					c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+				}
+				return c, nil
 			}
 			if !fs.metacopyAllowed() {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
@@ -305,6 +319,13 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			c.lowers = []lowerRef{{layer: lr.layer, path: p}}
 			c.lattr = o.a
 			if !o.metacopy {
+				if fs.indexed(c) {
+					// Another name of this inode may be copied up already:
+					// then the index entry is its upper (§1.3 step 5).
+					if idx := fs.indexName(l, p); fs.upperHas(idx) {
+						c.idx = idx
+					}
+				}
 				return c, nil
 			}
 			if !fs.metacopyAllowed() {
@@ -527,8 +548,28 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 			continue
 		case o.kind == objPresent && !o.a.isDir() && bytes.Equal(fs.originOf(l, p), v):
 			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
+			return nil
 		}
-		return nil
+		break
+	}
+	if fs.feat.index {
+		// Another name of an indexed inode (a link made in the overlay):
+		// the index entry named by its origin is the same upper inode.
+		idx := indexDir + "/" + hex.EncodeToString(v)
+		ia, err1 := u.b.lstat(idx)
+		ca, err2 := u.b.lstat(joinPath(c.parent.path(), c.name))
+		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {
+			c.idx = idx
+		}
 	}
 	return nil
+}
+
+// upperHas reports whether the upper layer has something at p.
+func (fs *FS) upperHas(p string) bool {
+	if fs.upper == nil {
+		return false
+	}
+	_, err := fs.upper.b.lstat(p)
+	return err == nil
 }

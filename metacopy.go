@@ -138,6 +138,8 @@ func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 	switch {
 	case n.upper && !n.metacopy:
 		return fs.upper, n.path(), true, nil
+	case !n.upper && n.idx != "":
+		return fs.upper, n.idx, true, nil // the index entry is its upper inode
 	case n.upper && !fs.upper.hasXattr(n.path(), xMetacopy):
 		// Its data was copied in through another name of the same upper
 		// inode (a hard link).

@@ -43,7 +43,10 @@ type FS struct {
 
 	inoNext atomic.Uint64 // overlay-allocated inode numbers (§5.3)
 	cached  atomic.Int64  // nodes cached since the cache was last dropped
-	closed  atomic.Bool
+	// indexKey is the upper root this FS registered as in use with
+	// index=on; immutable after New.
+	indexKey [2]uint64
+	closed   atomic.Bool
 }
 
 var (
@@ -119,6 +122,9 @@ func New(o Options) (fsys *FS, err error) {
 		return nil, err
 	}
 	fsys.setupXino()
+	if err := fsys.setupIndex(); err != nil {
+		return nil, err
+	}
 	return fsys, nil
 }
 
@@ -228,7 +234,11 @@ func (fsys *FS) setupUUID() error {
 // came from ParseOptions; layers given in Options stay open for their
 // owner to close (see [Layer.Close]). The FS must not be used after.
 func (fsys *FS) Close() error {
-	if fsys.closed.Swap(true) || !fsys.opts.ownLayers {
+	if fsys.closed.Swap(true) {
+		return nil
+	}
+	fsys.releaseIndex()
+	if !fsys.opts.ownLayers {
 		return nil
 	}
 	var first error

@@ -27,6 +27,11 @@ func (fsys *FS) rename(oldname, newname string) error {
 				need = append(need, n)
 			}
 		}
+		if dst.n.present && fsys.indexed(dst.n) && !dst.n.upper {
+			// Renaming over a name of a hard-linked lower file: copy it up
+			// first, so the others keep their count (§3.1).
+			need = append(need, dst.n)
+		}
 		if len(need) > 0 {
 			fsys.mu.Unlock()
 			for _, n := range need {
@@ -37,6 +42,9 @@ func (fsys *FS) rename(oldname, newname string) error {
 			continue
 		}
 		err = fsys.renameLocked(src, dst)
+		if err == nil && dst.n.present && dst.n.idx != "" && dst.n.idx != src.n.idx {
+			err = fsys.dropIndexIfUnused(dst.n.idx, dst.n.lattr.Nlink) // it lost a link
+		}
 		if err == nil && !src.n.isDir() && len(src.n.lowers) > 0 {
 			// The moved object keeps its origin (and a metacopy file its
 			// data), which a lookup by name under the new name would not
@@ -277,7 +285,7 @@ func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) erro
 func (fsys *FS) adopt(parent *node, name string, n *node) {
 	c := &node{parent: parent, name: name, present: true, upper: true, typ: n.typ, lowers: n.lowers, lattr: n.lattr,
 		metacopy: n.metacopy, data: n.data, dattr: n.dattr, redirect: n.redirect,
-		digest: n.digest, digestAlg: n.digestAlg}
+		digest: n.digest, digestAlg: n.digestAlg, idx: n.idx}
 	parent.mu.Lock()
 	if parent.children == nil {
 		parent.children = make(map[string]*node)

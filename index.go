@@ -1,0 +1,213 @@
+package overlay
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// The inode index (index=on, semantics §6.3–6.5): a lower file with
+// several hard links is copied up once, into the index dir W/index under
+// the hex of its origin handle, and every name of it in the overlay is a
+// hard link to that entry, so hard links survive copy-up. The nlink xattr
+// on the entry keeps the union link count relative to the upper inode's.
+
+const (
+	xNlink   = "nlink"
+	xUpper   = "upper"
+	indexDir = "/index"
+)
+
+// inUse records the uppers used by an FS with index=on in this process
+// (the kernel's "upperdir is in-use by another mount": EBUSY).
+var inUse = struct {
+	sync.Mutex
+	m map[[2]uint64]bool
+}{m: map[[2]uint64]bool{}}
+
+// setupIndex prepares the index at New, or turns index off where the
+// layers cannot support it, as the kernel does with a warning: it needs
+// file handles and xattrs on the upper, handles on every lower, and lower
+// filesystems with distinct non-null UUIDs. It verifies the upper root's
+// origin against the top lower root (ESTALE), records the upper root on
+// the index dir, and drops temporaries and orphans from it.
+func (fsys *FS) setupIndex() error {
+	if !fsys.feat.index {
+		return nil
+	}
+	u := fsys.upper
+	uh, ok := u.b.(handler)
+	ok = ok && u.format == formatKernel && u.caps.xattr && u.caps.hardlink
+	uuids := map[[16]byte]uint64{}
+	for _, br := range fsys.lowers {
+		h, hok := br.b.(handler)
+		if !hok {
+			ok = false
+			break
+		}
+		id := h.fsUUID()
+		if other, dup := uuids[id]; id == ([16]byte{}) || dup && other != br.dev {
+			ok = false
+		}
+		uuids[id] = br.dev
+	}
+	if !ok {
+		fsys.feat.index = false
+		return nil
+	}
+	// The upper root's origin is the top lower root; another one means
+	// the upper was used with other lower layers.
+	want := fsys.originOf(fsys.lowers[0], "")
+	if v, err := u.b.getxattr("", fsys.prefix+xOrigin); err == nil {
+		if string(v) != string(want) {
+			return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
+		}
+	} else if err := u.b.setxattr("", fsys.prefix+xOrigin, want); err != nil {
+		return newOptErr("index", err, "cannot record the upper root's origin")
+	}
+	if err := u.b.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return newOptErr("index", err, "cannot create the index dir")
+	}
+	fh, err := uh.fileHandle("")
+	if err != nil {
+		return newOptErr("index", err, "cannot encode the upper root")
+	}
+	var id [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		id = uh.fsUUID()
+	}
+	up := encodeFB(id, fh, true)
+	if v, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err == nil {
+		if string(v) != string(up) {
+			return newOptErr("index", syscall.ESTALE, "index dir belongs to another upper dir")
+		}
+	} else if err := u.b.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
+		return newOptErr("index", err, "cannot record the upper root on the index dir")
+	}
+	ents, err := u.b.readDir(indexDir)
+	if err != nil {
+		return newOptErr("index", err, "cannot read the index dir")
+	}
+	for _, e := range ents {
+		p := indexDir + "/" + e.Name
+		if strings.HasPrefix(e.Name, "#") {
+			u.removeAll(p, e.Type == syscall.S_IFDIR)
+			continue
+		}
+		// An entry no overlay name links to any more is an orphan.
+		if a, err := u.b.lstat(p); err == nil && !a.isDir() && a.Nlink == 1 {
+			u.b.unlink(p)
+		}
+	}
+	key := [2]uint64{u.dev, 0}
+	if a, err := u.b.lstat(""); err == nil {
+		key[1] = a.Ino
+	}
+	inUse.Lock()
+	defer inUse.Unlock()
+	if inUse.m[key] {
+		return newOptErr("upperdir", syscall.EBUSY, "upperdir is in use by another overlay with index=on")
+	}
+	inUse.m[key] = true
+	fsys.indexKey = key
+	return nil
+}
+
+// releaseIndex forgets the upper as in use (at Close).
+func (fsys *FS) releaseIndex() {
+	if fsys.indexKey != ([2]uint64{}) {
+		inUse.Lock()
+		delete(inUse.m, fsys.indexKey)
+		inUse.Unlock()
+	}
+}
+
+// indexed reports whether the non-dir n (whose lower has several links)
+// goes through the index.
+func (fsys *FS) indexed(n *node) bool {
+	return fsys.feat.index && !n.isDir() && len(n.lowers) > 0 && n.lattr.Nlink > 1
+}
+
+// indexName is the index entry of the lower object at p of br: the hex
+// of its origin handle.
+func (fsys *FS) indexName(br *branch, p string) string {
+	return indexDir + "/" + hex.EncodeToString(fsys.originOf(br, p))
+}
+
+// unionNlink is the overlay's link count of an indexed inode: the upper
+// inode's count (which includes the index link) adjusted by the nlink
+// xattr ("U+N" relative to it, "L+N" relative to the lower's); an invalid
+// or non-positive result falls back to the real count (§6.4).
+func (fsys *FS) unionNlink(idx string, upper, lower uint64) uint64 {
+	if n, ok := fsys.rawUnion(idx, upper, lower); ok && n > 0 {
+		return uint64(n)
+	}
+	return upper
+}
+
+// rawUnion is the link count the nlink xattr gives, unchecked; ok is
+// false when the xattr is missing or malformed.
+func (fsys *FS) rawUnion(idx string, upper, lower uint64) (int64, bool) {
+	v, err := fsys.upper.b.getxattr(idx, fsys.prefix+xNlink)
+	if err != nil || len(v) < 3 || len(v) > 12 || v[1] != '+' && v[1] != '-' {
+		return 0, false
+	}
+	base := upper
+	switch v[0] {
+	case 'U':
+	case 'L':
+		base = lower
+	default:
+		return 0, false
+	}
+	d, err := strconv.ParseInt(string(v[1:]), 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int64(base) + d, true
+}
+
+// addNlink moves the nlink xattr of the index entry by d (an uncovered
+// lower name was whited out) and removes the entry once no overlay name
+// is left. Callers hold FS.mu for writing.
+func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
+	a, err := fsys.upper.b.lstat(idx)
+	if err != nil {
+		return err
+	}
+	union, ok := fsys.rawUnion(idx, a.Nlink, lowerNlink)
+	if !ok {
+		union = int64(a.Nlink) - 1 // every name but the index link
+	}
+	union += int64(d)
+	if union <= 0 {
+		return fsys.upper.b.unlink(idx)
+	}
+	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", union-int64(a.Nlink))))
+}
+
+// linkUp makes the upper name p a link to the index entry idx (a lower
+// name of an indexed inode copied up after another one): no data is
+// copied, and the union link count stays what it was. Callers hold FS.mu
+// for writing.
+func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
+	a, err := fsys.upper.b.lstat(idx)
+	if err != nil {
+		return err
+	}
+	union := int64(fsys.unionNlink(idx, a.Nlink, lowerNlink))
+	if err := fsys.upper.b.link(idx, p); err != nil {
+		return err
+	}
+	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", union-int64(a.Nlink)-1)))
+}
+
+// dropIndexIfUnused removes the index entry once no overlay name links to
+// it. Callers hold FS.mu for writing.
+func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
+	return fsys.addNlink(idx, lowerNlink, 0)
+}
