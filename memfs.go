@@ -297,16 +297,7 @@ func (m *MemFS) walkFollow(name string, followFinal bool) (memLoc, error) {
 // fs.FileMode to raw st_mode bits, and its type to S_IFMT bits (S_IFREG
 // for a plain file).
 func stMode(mode fs.FileMode) uint32 {
-	r := uint32(mode.Perm())
-	if mode&fs.ModeSetuid != 0 {
-		r |= syscall.S_ISUID
-	}
-	if mode&fs.ModeSetgid != 0 {
-		r |= syscall.S_ISGID
-	}
-	if mode&fs.ModeSticky != 0 {
-		r |= syscall.S_ISVTX
-	}
+	r := rawPerm(mode)
 	switch {
 	case mode&fs.ModeDir != 0:
 		r |= syscall.S_IFDIR

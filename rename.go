@@ -164,7 +164,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 	if dst.n.present && dst.n.isDir() && dst.n.upper && (len(dst.n.lowers) > 0 || u.format == formatOCI) {
 		// A merge target shows no entries but may hold whiteouts: empty
 		// it first, so rename(2) can replace it.
-		if err := fsys.clearDir(dp); err != nil {
+		if err := u.clearDir(dp); err != nil {
 			return err
 		}
 	}
@@ -202,33 +202,6 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 	}
 	if srcPos {
 		return u.whiteout(sp, 0)
-	}
-	return nil
-}
-
-// clearDir removes everything inside the upper dir p (whiteouts and
-// markers: it shows no entries), keeping p. The kernel swaps the dir for
-// an empty opaque copy (ovl_clear_empty); p is about to be replaced by a
-// rename, so emptying it in place leaves the same result.
-func (fsys *FS) clearDir(p string) error {
-	u := fsys.upper
-	ents, err := u.b.readDir(p)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		cp := joinPath(p, e.Name)
-		t := e.Type
-		if t == 0 {
-			a, err := u.b.lstat(cp)
-			if err != nil {
-				return err
-			}
-			t = a.typ()
-		}
-		if err := u.removeAll(cp, t == syscall.S_IFDIR); err != nil {
-			return err
-		}
 	}
 	return nil
 }

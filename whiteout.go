@@ -308,11 +308,26 @@ func (br *branch) removeAll(p string, isDir bool) error {
 		}
 		return err
 	}
-	ents, err := br.b.readDir(p)
-	if err != nil {
+	if err := br.clearDir(p); err != nil {
 		if isNotFound(err) {
 			return nil
 		}
+		return err
+	}
+	err := br.b.rmdir(p)
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// clearDir removes everything inside the dir p, keeping p. Replacing a
+// merge dir that shows no entries but holds whiteouts, the kernel swaps
+// it for an empty opaque copy (ovl_clear_empty); as the dir is replaced
+// at once after, emptying it in place leaves the same result.
+func (br *branch) clearDir(p string) error {
+	ents, err := br.b.readDir(p)
+	if err != nil {
 		return err
 	}
 	for _, e := range ents {
@@ -329,11 +344,7 @@ func (br *branch) removeAll(p string, isDir bool) error {
 			return err
 		}
 	}
-	err = br.b.rmdir(p)
-	if isNotFound(err) {
-		return nil
-	}
-	return err
+	return nil
 }
 
 // hiddenName reports names the overlay never shows from this layer and

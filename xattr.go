@@ -60,26 +60,35 @@ func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	n, err := fsys.lookupFinal(name, followYes)
+	br, p, err := fsys.holderOf(name)
 	if err != nil {
 		return nil, err
 	}
-	br, p := fsys.holder(n)
 	if !br.caps.xattr {
 		return nil, syscall.EOPNOTSUPP
 	}
 	return br.b.getxattr(p, real)
 }
 
+// holderOf looks name up (following symlinks, as getxattr(2)) and returns
+// where its xattrs are. Callers hold FS.mu.
+func (fsys *FS) holderOf(name string) (*branch, string, error) {
+	n, err := fsys.lookupFinal(name, followYes)
+	if err != nil {
+		return nil, "", err
+	}
+	br, p := fsys.holder(n)
+	return br, p, nil
+}
+
 func (fsys *FS) listxattr(name string) ([]string, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	n, err := fsys.lookupFinal(name, followYes)
+	br, p, err := fsys.holderOf(name)
 	if err != nil {
 		return nil, err
 	}
-	br, p := fsys.holder(n)
 	if !br.caps.xattr {
 		return nil, nil
 	}
