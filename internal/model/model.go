@@ -8,12 +8,18 @@
 // lookup rules of the kernel (fs/overlayfs/namei.c ovl_lookup) on every
 // access; every operation mutates only the upper map, exactly as the
 // kernel's dir.c, copy_up.c and xattrs.c would, with the errno and the
-// error precedence of the VFS (fs/namei.c, fs/open.c, fs/xattr.c). Only the
-// default mount options are modelled (redirect_dir=off for creation, index,
-// metacopy and xino off), with the caller as root and no umask.
+// error precedence of the VFS (fs/namei.c, fs/open.c, fs/xattr.c). The
+// default mount options are modelled (redirect_dir off for creation, index,
+// metacopy and xino off), and, when the fields of Model say so,
+// redirect_dir=on (§4) and metacopy=on (§7), with the caller as root and no
+// umask.
+//
+// Redirects and metacopy markers are only ever written into the upper
+// layer by the model; lower layers are taken to hold none (the machine
+// never makes them), so they are not read there.
 //
 // Not modelled: hard links, device nodes, ownership, timestamps, private
-// xattrs other than the opaque marker, redirects, metacopy, xattr
+// xattrs other than the opaque, redirect and metacopy markers, xattr
 // whiteouts, and whiteouts in single-layer directories (which the kernel
 // lists as "ghost" entries; see §2.3 and §12 of the semantics).
 package model
@@ -65,6 +71,11 @@ type Node struct {
 	Data   string            // File
 	Target string            // Symlink
 	Xattrs map[string]string // user.* xattrs only
+
+	// Upper entries only.
+	Redirect string // trusted.overlay.redirect ("" = none): on a dir, or a renamed metacopy file
+	Metacopy bool   // a File whose data is still below: Data is "", Size is the data's size
+	Size     int    // size of a Metacopy file
 }
 
 func (n *Node) clone() *Node {
@@ -92,6 +103,13 @@ type Model struct {
 	Lowers []Layer
 	// Upper is the upper layer; nil for a read-only overlay.
 	Upper Layer
+	// RedirectDir is redirect_dir=on: dirs that lower layers have can be
+	// renamed (they get a redirect), and new dirs in merge dirs are
+	// opaque.
+	RedirectDir bool
+	// Metacopy is metacopy=on (set RedirectDir too): metadata changes of
+	// a lower regular file copy up its metadata only.
+	Metacopy bool
 }
 
 // New returns a model of lowers (top-most first) and, when upper is true,
@@ -117,9 +135,11 @@ func (m *Model) layer(i int) Layer {
 	return m.Lowers[i-1]
 }
 
-// ent is one layer's entry for a path.
+// ent is one layer's entry for a path: the layer, the path inside that
+// layer (which differs from the overlay path below a redirect), the entry.
 type ent struct {
 	layer int
+	path  string
 	node  *Node
 }
 
@@ -141,15 +161,17 @@ func (m *Model) rootStack() []ent {
 		if i == 0 && m.Upper == nil {
 			continue
 		}
-		s = append(s, ent{i, m.get(i, "")})
+		s = append(s, ent{i, "", m.get(i, "")})
 	}
 	return s
 }
 
 // lookup returns the stack of layer entries that make up the merged object
 // at the clean path p (symlinks are not followed in any component), top-most
-// first, or nil when p does not exist. For a non-directory the stack has one
-// entry; for a directory it holds every directory merged into it.
+// first, or nil when p does not exist. For a directory the stack holds every
+// directory merged into it; for a non-directory it has one entry, or two
+// for a metacopy upper file: the upper file and the lower file holding its
+// data.
 func (m *Model) lookup(p string) []ent {
 	stack := m.rootStack()
 	if p == "" {
@@ -161,7 +183,7 @@ func (m *Model) lookup(p string) []ent {
 			return nil
 		}
 		q = path.Join(q, name)
-		stack = m.child(stack, q)
+		stack = m.child(stack, q, name)
 		if stack == nil {
 			return nil
 		}
@@ -169,29 +191,108 @@ func (m *Model) lookup(p string) []ent {
 	return stack
 }
 
-// child looks up q in the layers of its parent's stack, top-most first,
-// with the stop rules of ovl_lookup: a whiteout ends the search (and hides
-// everything below); a non-directory is the result when nothing was found
-// above it, and otherwise ends the merge without taking part; a directory
-// is merged, and an opaque one ends the search.
-func (m *Model) child(parent []ent, q string) []ent {
+// child looks up name (at overlay path q) in the layers of its parent's
+// stack, top-most first, with the stop rules of ovl_lookup: a whiteout ends
+// the search (and hides everything below); a non-directory is the result
+// when nothing was found above it, and otherwise ends the merge without
+// taking part; a directory is merged, and an opaque one ends the search.
+// An upper dir or metacopy file with a redirect is searched for below
+// under the redirected name: a relative redirect replaces name, an
+// absolute one is looked up from the root (lowerAbs). A metacopy upper
+// file takes the first lower entry found as its data.
+func (m *Model) child(parent []ent, q, name string) []ent {
 	var out []ent
-	for _, e := range parent {
-		n := m.layer(e.layer)[q]
+	lowers := parent
+	if hasUpper(parent) {
+		lowers = parent[1:]
+		n := m.Upper[q]
+		switch {
+		case n == nil:
+		case n.Kind == Whiteout:
+			return nil
+		case n.Kind == OpaqueDir:
+			return []ent{{0, q, n}}
+		case n.Kind == Dir || n.Metacopy:
+			out = []ent{{0, q, n}}
+			if strings.HasPrefix(n.Redirect, "/") {
+				return append(out, m.lowerAbs(n.Redirect[1:], n.Kind == Dir)...)
+			}
+			if n.Redirect != "" {
+				name = n.Redirect
+			}
+		default:
+			return []ent{{0, q, n}}
+		}
+	}
+	for _, e := range lowers {
+		lp := join(e.path, name)
+		n := m.layer(e.layer)[lp]
 		switch {
 		case n == nil:
 			continue
 		case n.Kind == Whiteout:
 			return out
 		case !n.Kind.IsDir():
-			if len(out) == 0 {
-				out = append(out, ent{e.layer, n})
+			if len(out) == 0 || out[0].node.Metacopy {
+				out = append(out, ent{e.layer, lp, n})
 			}
 			return out
 		}
-		out = append(out, ent{e.layer, n})
+		if len(out) > 0 && out[0].node.Metacopy {
+			return out // a dir where the data should be: none found
+		}
+		out = append(out, ent{e.layer, lp, n})
 		if n.Kind == OpaqueDir {
 			return out
+		}
+	}
+	return out
+}
+
+// lowerAbs is the lower search of ovl_lookup below an upper object with
+// the absolute redirect "/"+p: in each lower layer, top-most first, p is
+// walked component by component from the layer's root. In one layer, a
+// missing component gives nothing there; a whiteout, or a non-dir where a
+// dir is needed, gives nothing and ends the search; an opaque dir on the
+// way ends the search after this layer. A dir at p (when dir) is merged
+// and a file at p (when !dir) is the data, which ends the search.
+func (m *Model) lowerAbs(p string, dir bool) []ent {
+	var out []ent
+	comps := strings.Split(p, "/")
+	for i := 1; i <= len(m.Lowers); i++ {
+		l := m.layer(i)
+		stop := false
+		q := ""
+		for j, c := range comps {
+			q = join(q, c)
+			last := j == len(comps)-1
+			n := l[q]
+			if n == nil {
+				break
+			}
+			if n.Kind == Whiteout {
+				stop = true
+				break
+			}
+			if !n.Kind.IsDir() {
+				stop = true
+				if last && !dir {
+					out = append(out, ent{i, q, n})
+				}
+				break
+			}
+			if n.Kind == OpaqueDir {
+				stop = true
+			}
+			if last {
+				if !dir {
+					return out // a dir where the data should be: none found
+				}
+				out = append(out, ent{i, q, n})
+			}
+		}
+		if stop {
+			break
 		}
 	}
 	return out
@@ -210,7 +311,7 @@ func (m *Model) children(p string, stack []ent) []string {
 	var names []string
 	for _, e := range stack {
 		for k := range m.layer(e.layer) {
-			if k == "" || parentOf(k) != p {
+			if k == "" || parentOf(k) != e.path {
 				continue
 			}
 			name := path.Base(k)
@@ -218,7 +319,7 @@ func (m *Model) children(p string, stack []ent) []string {
 				continue
 			}
 			seen[name] = true
-			if m.lookup(k) != nil {
+			if m.lookup(join(p, name)) != nil {
 				names = append(names, name)
 			}
 		}
@@ -306,12 +407,14 @@ func (m *Model) stat(p string) *Node {
 // copyUp copies p up, ancestors first (ovl_copy_up_flags): each ancestor
 // without an upper entry gets a copy of its top-most lower entry. A copied
 // directory keeps mode and user xattrs but not the opaque marker (private
-// xattrs are not copied), and gets none of its children. p must exist.
-func (m *Model) copyUp(p string) {
+// xattrs are not copied), and gets none of its children. With meta (a
+// metadata change, a rename) and metacopy=on, a regular file is copied
+// without its data and marked metacopy. p must exist.
+func (m *Model) copyUp(p string, meta bool) {
 	if p == "" {
 		return
 	}
-	m.copyUp(parentOf(p))
+	m.copyUp(parentOf(p), false)
 	st := m.lookup(p)
 	if hasUpper(st) {
 		return
@@ -320,7 +423,38 @@ func (m *Model) copyUp(p string) {
 	if c.Kind == OpaqueDir {
 		c.Kind = Dir
 	}
+	if meta && m.Metacopy && c.Kind == File {
+		c.Metacopy, c.Size, c.Data = true, len(c.Data), ""
+	}
 	m.Upper[p] = c
+}
+
+// copyUpFull copies p up with its data: a metacopy upper file gets the
+// data of its lower data file (none when !keep, for O_TRUNC) and loses
+// the marker; its redirect stays.
+func (m *Model) copyUpFull(p string, keep bool) {
+	m.copyUp(p, false)
+	n := m.Upper[p]
+	if n == nil || !n.Metacopy {
+		return
+	}
+	n.Data = ""
+	if keep {
+		n.Data = m.fileData(m.lookup(p))
+	}
+	n.Metacopy, n.Size = false, 0
+}
+
+// fileData is the data of the regular file whose stack is st: the top
+// entry's, or for a metacopy upper file the data file's below it.
+func (m *Model) fileData(st []ent) string {
+	if st[0].node.Metacopy {
+		if len(st) < 2 || st[1].node.Kind != File {
+			panic("model: metacopy file without data")
+		}
+		return st[1].node.Data
+	}
+	return st[0].node.Data
 }
 
 // lowerPositive is ovl_lower_positive: whether the name p exists in the
@@ -339,7 +473,7 @@ func (m *Model) lowerPositive(p string) bool {
 		if e.layer == 0 {
 			continue
 		}
-		if n := m.layer(e.layer)[p]; n != nil {
+		if n := m.layer(e.layer)[join(e.path, path.Base(p))]; n != nil {
 			return n.Kind != Whiteout
 		}
 	}
@@ -364,10 +498,14 @@ func (m *Model) removeUpperTree(p string) {
 
 // create puts n at p (whose parent exists) as ovl_create_object does: the
 // parent chain is copied up; over an upper whiteout a directory is made
-// opaque; otherwise no opaque marker is set (default options).
+// opaque, and with redirect_dir=on also in a merge dir; otherwise no
+// opaque marker is set.
 func (m *Model) create(p string, n *Node) {
-	m.copyUp(parentOf(p))
+	m.copyUp(parentOf(p), false)
 	if old := m.Upper[p]; old != nil && old.Kind == Whiteout && n.Kind == Dir {
+		n.Kind = OpaqueDir
+	}
+	if m.RedirectDir && n.Kind == Dir && m.isMerge(parentOf(p)) {
 		n.Kind = OpaqueDir
 	}
 	m.Upper[p] = n
@@ -410,7 +548,7 @@ func (m *Model) OpenFile(name string, flag int, perm fs.FileMode, data []byte) s
 		if m.Upper == nil {
 			return syscall.EROFS
 		}
-		m.copyUp(p)
+		m.copyUpFull(p, flag&os.O_TRUNC == 0)
 		n = m.Upper[p]
 		if flag&os.O_TRUNC != 0 {
 			n.Data = ""
@@ -466,7 +604,7 @@ func (m *Model) Symlink(target, name string) syscall.Errno {
 // when the name exists in a lower layer.
 func (m *Model) remove(p string) {
 	lp := m.lowerPositive(p)
-	m.copyUp(parentOf(p))
+	m.copyUp(parentOf(p), false)
 	m.removeUpperTree(p)
 	if lp {
 		m.Upper[p] = &Node{Kind: Whiteout}
@@ -534,8 +672,9 @@ func (m *Model) Remove(name string) syscall.Errno {
 }
 
 // Rename is rename(2) without flags, as do_renameat2, vfs_rename and
-// ovl_rename check it, with redirect_dir off: a directory that has a lower
-// part cannot move (EXDEV).
+// ovl_rename check it. A directory that has a lower part cannot move
+// (EXDEV) unless redirect_dir=on: then it is copied up alone and gets a
+// redirect (setRedirect), as does a metacopy file.
 func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	o, err := m.resolve(oldname, false)
 	if err != 0 {
@@ -573,7 +712,7 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 			return syscall.EISDIR
 		}
 	}
-	if isDir && hasLower(ost) {
+	if isDir && hasLower(ost) && !m.RedirectDir {
 		return syscall.EXDEV
 	}
 	// A target dir with a lower part is checked by the overlay
@@ -585,11 +724,13 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 		return syscall.ENOTEMPTY
 	}
 
-	m.copyUp(o)
-	m.copyUp(parentOf(n))
+	m.copyUp(o, true)
+	m.copyUp(parentOf(n), false)
 	lp := m.lowerPositive(o)
 	moved := m.Upper[o]
-	if isDir && moved.Kind != OpaqueDir && m.isMerge(parentOf(n)) {
+	if isDir && hasLower(ost) || moved.Metacopy {
+		m.setRedirect(o, parentOf(o) != parentOf(n))
+	} else if isDir && moved.Kind != OpaqueDir && m.isMerge(parentOf(n)) {
 		moved.Kind = OpaqueDir
 	}
 	if nst != nil && isDir && pureUpper && len(m.children(n, nst)) > 0 {
@@ -613,6 +754,40 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	return 0
 }
 
+// setRedirect gives the upper object at o, about to move, the redirect
+// that keeps its lower part found (ovl_set_redirect): relative, its name
+// o's last component, or with abs an absolute path built from o's and its
+// ancestors' names, each replaced by its own redirect when it has one (and
+// stopping at an absolute one). A redirect already there is kept unless an
+// absolute one is needed and it is relative.
+func (m *Model) setRedirect(o string, abs bool) {
+	n := m.Upper[o]
+	if n.Redirect != "" && (!abs || strings.HasPrefix(n.Redirect, "/")) {
+		return
+	}
+	if !abs {
+		n.Redirect = path.Base(o)
+		return
+	}
+	var parts []string
+	for d := o; d != ""; d = parentOf(d) {
+		name := path.Base(d)
+		if r := m.Upper[d].Redirect; r != "" {
+			name = r
+		}
+		if strings.HasPrefix(name, "/") {
+			parts = append(parts, name[1:])
+			break
+		}
+		parts = append(parts, name)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString("/" + parts[i])
+	}
+	n.Redirect = b.String()
+}
+
 // Truncate is truncate(2).
 func (m *Model) Truncate(name string, size int64) syscall.Errno {
 	p, err := m.resolve(name, true)
@@ -630,7 +805,7 @@ func (m *Model) Truncate(name string, size int64) syscall.Errno {
 	case m.Upper == nil:
 		return syscall.EROFS
 	}
-	m.copyUp(p)
+	m.copyUpFull(p, true)
 	n = m.Upper[p]
 	if int64(len(n.Data)) >= size {
 		n.Data = n.Data[:size]
@@ -652,7 +827,7 @@ func (m *Model) Chmod(name string, mode fs.FileMode) syscall.Errno {
 	if m.Upper == nil {
 		return syscall.EROFS
 	}
-	m.copyUp(p)
+	m.copyUp(p, true)
 	m.upperNode(p).Mode = mode & fs.ModePerm
 	return 0
 }
@@ -685,7 +860,7 @@ func (m *Model) Setxattr(name, attr string, value []byte, flags int) syscall.Err
 	if m.Upper == nil {
 		return syscall.EROFS
 	}
-	m.copyUp(p)
+	m.copyUp(p, true)
 	n := m.upperNode(p)
 	_, ok := n.Xattrs[attr]
 	switch {
@@ -709,6 +884,10 @@ type Entry struct {
 	Data   string      // File
 	Target string      // Symlink
 	Xattrs map[string]string
+	// Upper dumps only.
+	Redirect string // the redirect xattr, "" when none
+	Metacopy bool   // a File with the metacopy xattr: Data is "", Size its size
+	Size     int
 }
 
 // Format renders entries canonically, one line each, sorted by path.
@@ -721,6 +900,9 @@ func Format(entries []Entry) string {
 		switch e.Kind {
 		case File:
 			fmt.Fprintf(&b, " data=%q", e.Data)
+			if e.Metacopy {
+				fmt.Fprintf(&b, " metacopy size=%d", e.Size)
+			}
 		case Symlink:
 			fmt.Fprintf(&b, " -> %q", e.Target)
 		}
@@ -732,13 +914,17 @@ func Format(entries []Entry) string {
 		for _, k := range keys {
 			fmt.Fprintf(&b, " %s=%q", k, e.Xattrs[k])
 		}
+		if e.Redirect != "" {
+			fmt.Fprintf(&b, " redirect=%q", e.Redirect)
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
 func entry(p string, n *Node) Entry {
-	return Entry{Path: p, Kind: n.Kind, Mode: n.Mode, Data: n.Data, Target: n.Target, Xattrs: n.Xattrs}
+	return Entry{Path: p, Kind: n.Kind, Mode: n.Mode, Data: n.Data, Target: n.Target, Xattrs: n.Xattrs,
+		Redirect: n.Redirect, Metacopy: n.Metacopy, Size: n.Size}
 }
 
 // Dump is the canonical listing of the merged tree, the root excluded.
@@ -750,9 +936,13 @@ func (m *Model) Dump() string {
 		for _, name := range m.children(p, st) {
 			q := join(p, name)
 			cst := m.lookup(q)
-			e := entry(q, cst[0].node)
+			n := cst[0].node
+			e := Entry{Path: q, Kind: n.Kind, Mode: n.Mode, Target: n.Target, Xattrs: n.Xattrs}
 			if e.Kind == OpaqueDir {
 				e.Kind = Dir
+			}
+			if e.Kind == File {
+				e.Data = m.fileData(cst)
 			}
 			es = append(es, e)
 			if e.Kind == Dir {

@@ -381,3 +381,63 @@ func TestRenameOverPureUpperNonEmpty(t *testing.T) {
 	checkDump(t, m, lines(`l file 0644 data=""`, `p dir 0755`, `q dir 0755`, `q/x dir 0755`),
 		lines(`p opaque-dir 0755`, `q dir 0755`, `q/x dir 0755`))
 }
+
+func TestRedirectDir(t *testing.T) {
+	lower := Layer{
+		"a":     dir(),
+		"a/b":   dir(),
+		"a/b/f": file("f"),
+		"x":     dir(),
+	}
+	m := New([]Layer{lower}, true)
+	m.RedirectDir = true
+	check(t, "rename within a", m.Rename("a/b", "a/b2"), 0)
+	check(t, "rename again within a", m.Rename("a/b2", "a/b3"), 0)
+	checkDump(t, m,
+		lines(`a dir 0755`, `a/b3 dir 0755`, `a/b3/f file 0644 data="f"`, `x dir 0755`),
+		lines(`a dir 0755`, `a/b whiteout 0000`, `a/b3 dir 0755 redirect="b"`))
+	check(t, "move to x", m.Rename("a/b3", "x/y"), 0)
+	check(t, "rename a", m.Rename("a", "c"), 0)
+	check(t, "mkdir in merge dir", m.Mkdir("x/new", 0o755), 0)
+	checkDump(t, m,
+		lines(`c dir 0755`, `x dir 0755`, `x/new dir 0755`, `x/y dir 0755`, `x/y/f file 0644 data="f"`),
+		lines(`a whiteout 0000`, `c dir 0755 redirect="a"`, `c/b whiteout 0000`,
+			`x dir 0755`, `x/new opaque-dir 0755`, `x/y dir 0755 redirect="/a/b"`))
+	// The whiteout c/b hides b below the redirected c.
+	check(t, "rename x/y back under c", m.Rename("x/y", "c/b"), 0)
+	checkDump(t, m,
+		lines(`c dir 0755`, `c/b dir 0755`, `c/b/f file 0644 data="f"`, `x dir 0755`, `x/new dir 0755`),
+		lines(`a whiteout 0000`, `c dir 0755 redirect="a"`, `c/b dir 0755 redirect="/a/b"`,
+			`x dir 0755`, `x/new opaque-dir 0755`))
+}
+
+func TestRedirectAbsoluteWalk(t *testing.T) {
+	l1 := Layer{"p": opaque(), "p/q": dir(), "p/q/one": file("1")}
+	l2 := Layer{"p": dir(), "p/q": dir(), "p/q/two": file("2")}
+	m := New([]Layer{l1, l2}, true)
+	m.RedirectDir = true
+	check(t, "move p/q", m.Rename("p/q", "r"), 0)
+	// The opaque p of lower 1 ends the search, as in ovl_lookup_layer.
+	checkDump(t, m,
+		lines(`p dir 0755`, `r dir 0755`, `r/one file 0644 data="1"`),
+		lines(`p dir 0755`, `p/q whiteout 0000`, `r dir 0755 redirect="/p/q"`))
+}
+
+func TestMetacopy(t *testing.T) {
+	lower := Layer{"d": dir(), "d/f": file("data"), "g": file("gg")}
+	m := New([]Layer{lower}, true)
+	m.RedirectDir, m.Metacopy = true, true
+	check(t, "chmod", m.Chmod("d/f", 0o600), 0)
+	check(t, "rename in d", m.Rename("d/f", "d/f2"), 0)
+	check(t, "rename g out", m.Rename("g", "d/g"), 0)
+	checkDump(t, m,
+		lines(`d dir 0755`, `d/f2 file 0600 data="data"`, `d/g file 0644 data="gg"`),
+		lines(`d dir 0755`, `d/f whiteout 0000`, `d/f2 file 0600 data="" metacopy size=4 redirect="f"`,
+			`d/g file 0644 data="" metacopy size=2 redirect="/g"`, `g whiteout 0000`))
+	check(t, "open for writing", m.OpenFile("d/f2", os.O_WRONLY, 0, []byte("D")), 0)
+	check(t, "truncate", m.Truncate("d/g", 1), 0)
+	checkDump(t, m,
+		lines(`d dir 0755`, `d/f2 file 0600 data="Data"`, `d/g file 0644 data="g"`),
+		lines(`d dir 0755`, `d/f whiteout 0000`, `d/f2 file 0600 data="Data" redirect="f"`,
+			`d/g file 0644 data="g" redirect="/g"`, `g whiteout 0000`))
+}
