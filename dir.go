@@ -102,10 +102,11 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	}
 	defer fsys.mu.Unlock()
 	mode := perm &^ fsys.umask
-	// With redirect_dir=on the kernel makes every new dir in a merge dir
-	// opaque, so that later offline changes to lower layers cannot merge
-	// into it (§2.2).
-	opaque := fsys.feat.redirectCreate() && len(r.parent.lowers) > 0 && !r.n.upperWh
+	// With redirect_dir=on, index, metacopy or xino in effect the kernel
+	// makes every new dir in a merge dir opaque, so that later offline
+	// changes to lower layers cannot merge into it (§2.2).
+	strict := fsys.feat.redirectCreate() || fsys.feat.index || fsys.feat.metacopy || fsys.xinoBits > 0
+	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh
 	err = fsys.createObj(r, true, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
 			return err

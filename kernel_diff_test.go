@@ -224,6 +224,25 @@ type variant struct {
 	userxattr bool   // private xattrs are user.overlay.*
 	redirect  overlay.RedirectMode
 	metacopy  bool
+	index     bool
+	volatile  bool
+	// tmpfs runs the scenario on a tmpfs: index needs a filesystem with
+	// a UUID, which this machine's ext4 lacks.
+	tmpfs bool
+}
+
+// apply sets the variant's options on o (the layers are set already).
+func (v variant) apply(o *overlay.Options) {
+	o.RedirectDir = v.redirect
+	if v.metacopy {
+		o.Metacopy = overlay.SwitchOn
+	}
+	if v.index {
+		o.Index = overlay.SwitchOn
+	}
+	if v.volatile {
+		o.Fsync = overlay.FsyncVolatile
+	}
 }
 
 func (v variant) dirOptions() layertest.DirOptions {
@@ -277,10 +296,7 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 		return kernelResult{}, d, false
 	}
 	o.Userxattr = v.userxattr
-	o.RedirectDir = v.redirect
-	if v.metacopy {
-		o.Metacopy = overlay.SwitchOn
-	}
+	v.apply(&o)
 	fsys, err := overlay.New(o)
 	if err != nil {
 		t.Errorf("overlay.New: %v", err)
@@ -321,6 +337,12 @@ func requireKernel(t *testing.T) {
 func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 	t.Helper()
 	dir := t.TempDir()
+	if v.tmpfs {
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
+			testskip.Skip(t, "cannot mount tmpfs: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	}
 	for _, sub := range []string{"k", "l"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatal(err)
@@ -352,6 +374,10 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 	diffDumps(t, "upper dir", "kernel", "library", kr.upper, lr.upper)
 	if d.Upper == "" {
 		return
+	}
+	if v.volatile {
+		// A volatile upper is refused until its marker goes (TestVolatileMarker).
+		os.RemoveAll(filepath.Join(d.Work, "work", "incompat"))
 	}
 	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
 	km, err := layertest.DumpDir(merged)
@@ -461,10 +487,7 @@ func memDiff(t *testing.T, v variant, s layertest.Stack, ops []op, kr kernelResu
 	if err != nil {
 		t.Fatalf("building MemFS layers: %v", err)
 	}
-	o.RedirectDir = v.redirect
-	if v.metacopy {
-		o.Metacopy = overlay.SwitchOn
-	}
+	v.apply(&o)
 	res, dump, ok := libRun(t, o, ops, runConfig{portable: true}, layertest.Portable())
 	if !ok {
 		return
@@ -481,4 +504,28 @@ func memDiff(t *testing.T, v variant, s layertest.Stack, ops []op, kr kernelResu
 func errnoField(res string) string {
 	f, _, _ := strings.Cut(res, " ")
 	return f
+}
+
+// indexVariant is index=on, on a tmpfs (whose UUID index needs).
+var indexVariant = variant{name: "index", mountOpts: "index=on", index: true, tmpfs: true}
+
+// TestKernelDiffIndex runs the whole table with index=on.
+func TestKernelDiffIndex(t *testing.T) {
+	requireKernel(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, indexVariant, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// TestKernelDiffVolatile runs the whole table with fsync=volatile.
+func TestKernelDiffVolatile(t *testing.T) {
+	requireKernel(t)
+	v := variant{name: "volatile", mountOpts: "volatile", volatile: true}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, v, sc.stack(), mustOps(sc.ops))
+		})
+	}
 }

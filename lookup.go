@@ -275,12 +275,23 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		lr := stack[i]
 		l := fs.lowers[lr.layer]
 		p := joinPath(lr.path, want)
+		var o obj
+		var err error
+		stopBelow := false
 		if abs {
 			p = want
+			o, stopBelow, err = fs.probeAbs(l, lr.layer, want)
+		} else {
+			o, err = l.probe(p, lr.layer == fs.bottom)
 		}
-		o, err := l.probe(p, lr.layer == fs.bottom)
 		if err != nil {
 			return nil, err
+		}
+		if stopBelow && o.kind != objPresent {
+			return c, nil
+		}
+		if stopBelow {
+			stack = stack[:i+1] // this layer is the last one searched
 		}
 		switch {
 		case o.kind == objNone:
@@ -572,4 +583,31 @@ func (fs *FS) upperHas(p string) bool {
 	}
 	_, err := fs.upper.b.lstat(p)
 	return err == nil
+}
+
+// probeAbs looks up the absolute redirect path want in layer l one
+// component at a time, as ovl_lookup_layer does: a missing component
+// means nothing in this layer; a whiteout or a non-dir on the way ends
+// the whole lookup (stop, nothing found); an opaque dir on the way lets
+// the walk go on in this layer but no further down (stop). Callers hold
+// FS.mu.
+func (fs *FS) probeAbs(l *branch, layer int, want string) (o obj, stop bool, err error) {
+	comps := strings.Split(want, "/")
+	bottom := layer == fs.bottom
+	for i := range comps {
+		p := strings.Join(comps[:i+1], "/")
+		o, err = l.probe(p, bottom)
+		if err != nil || i == len(comps)-1 {
+			return o, stop, err
+		}
+		switch {
+		case o.kind == objNone:
+			return obj{}, stop, nil
+		case o.kind == objWhiteout || !o.a.isDir():
+			return obj{}, true, nil
+		case o.opaque:
+			stop = true
+		}
+	}
+	return o, stop, nil
 }

@@ -52,12 +52,23 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 	for ; i < len(stack); i++ {
 		lr := stack[i]
 		p := joinPath(lr.path, want)
+		var o obj
+		var err error
+		stopBelow := false
 		if abs {
 			p = want
+			o, stopBelow, err = fs.probeAbs(fs.lowers[lr.layer], lr.layer, want)
+		} else {
+			o, err = fs.lowers[lr.layer].probe(p, lr.layer == fs.bottom)
 		}
-		o, err := fs.lowers[lr.layer].probe(p, lr.layer == fs.bottom)
 		if err != nil {
 			return err
+		}
+		if stopBelow && o.kind != objPresent {
+			return syscall.EIO
+		}
+		if stopBelow {
+			stack = stack[:i+1]
 		}
 		if o.kind == objPresent && len(c.lowers) == 0 {
 			// The object below an upper metacopy file is its origin.

@@ -393,9 +393,6 @@ func runModel(t *rapid.T, b modelBackend) {
 			same(t, fmt.Sprintf("Chmod(%q, %v)", p, mode), m.Chmod(p, mode), fsys.Chmod(opath(t, p), mode))
 		},
 		"": func(t *rapid.T) {
-			if skipAbsRedirectWalk && absRedirectThroughStop(m) {
-				t.Skip("known library bug: absolute redirect through a stopping lower component")
-			}
 			if d := cmp.Diff(m.Dump(), dumpOverlay(t, fsys)); d != "" {
 				t.Fatalf("merged tree differs (-model +overlay):\n%s", d)
 			}
@@ -421,40 +418,6 @@ func runModel(t *rapid.T, b modelBackend) {
 		}
 	}
 	t.Repeat(actions)
-}
-
-// skipAbsRedirectWalk discards the runs in which absRedirectThroughStop
-// holds. The library looks an absolute redirect up in each lower layer by
-// its whole path, where the kernel (ovl_lookup_layer) walks it component by
-// component and stops at a whiteout, an opaque dir or a non-dir on the way
-// (§4.3): with lower 1 holding p (opaque) and p/q, and lower 2 holding p/q,
-// renaming p/q to r shows lower 2's p/q entries in r on the library only;
-// with lower 2 holding p as a symlink, the library fails the lookup of r
-// with ELOOP. Set it to false once the library walks redirects.
-const skipAbsRedirectWalk = true
-
-// absRedirectThroughStop reports whether an upper object of m has an
-// absolute redirect whose path, in some lower layer, passes through an
-// entry other than a plain dir before its last component.
-func absRedirectThroughStop(m *model.Model) bool {
-	for _, n := range m.Upper {
-		if !strings.HasPrefix(n.Redirect, "/") {
-			continue
-		}
-		comps := strings.Split(n.Redirect[1:], "/")
-		for _, l := range m.Lowers {
-			q := ""
-			for _, c := range comps[:len(comps)-1] {
-				q = path.Join(q, c)
-				if e := l[q]; e == nil {
-					break
-				} else if e.Kind != model.Dir {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // dumpOverlay walks the merged tree through the overlay's public API into

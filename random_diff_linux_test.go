@@ -156,6 +156,7 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 func TestRandomDiff(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) { randomDiff(t, variant{}) })
 	t.Run("metacopy=on", func(t *testing.T) { randomDiff(t, metacopyVariant) })
+	t.Run("index=on", func(t *testing.T) { randomDiff(t, indexVariant) })
 	t.Run("redirect_dir=on", func(t *testing.T) {
 		randomDiff(t, variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn})
 	})

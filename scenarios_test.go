@@ -2307,6 +2307,34 @@ remove m/e/low => ENOENT redirect:ok metacopy:ok
 remove m/e/top => ENOENT redirect:ok metacopy:ok
 remove m/e => ENOENT redirect:ok metacopy:ok
 readdir m`},
+	{name: "redirect/absolute-through-opaque", fix: `
+-- lower1 --
+dir p
+opaque p
+dir p/q
+file p/q/one "1"
+-- lower2 --
+dir p
+dir p/q
+file p/q/two "2"
+`, ops: `
+mkdir n
+rename p/q n/r => EXDEV redirect:ok metacopy:ok
+readdir n/r => ENOENT redirect:ok metacopy:ok
+readdir p`},
+	{name: "redirect/absolute-through-symlink", fix: `
+-- lower1 --
+dir d
+dir d/d
+file d/d/f "f"
+-- lower2 --
+link d -> a
+dir a
+`, ops: `
+mkdir n
+rename d/d n/x => EXDEV redirect:ok metacopy:ok
+readdir n/x => ENOENT redirect:ok metacopy:ok
+readfile n/x/f => ENOENT redirect:ok metacopy:ok`},
 	{name: "redirect/mkdir-in-merge-dir", fix: fixRedirect, ops: `
 mkdir m/fresh
 listxattr m/fresh
