@@ -33,6 +33,12 @@
 //     makes the library touch anything outside it. A DirLayer upper needs
 //     a DirLayer work dir (Options.Work) on the same filesystem, as the
 //     kernel's workdir=. Elsewhere DirLayer returns errors.ErrUnsupported.
+//   - [OverlayLayer]: another overlay's merged tree, as a read-only lower
+//     layer, as the kernel stacks an overlay on an overlay mount (two
+//     levels at most). The inner overlay shows its escaped
+//     trusted.overlay.overlay.* xattrs unescaped, so xattr whiteouts and
+//     opaque markers written through it for an outer overlay take effect
+//     there (§9.2).
 //
 // # Semantics
 //

@@ -244,14 +244,14 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 // visible: a name under the private prefix (trusted.overlay. or, with
 // userxattr, user.overlay.) addresses the escaped attribute instead (§9.2).
 func (fsys *FS) Getxattr(name, attr string) ([]byte, error) {
-	v, err := fsys.getxattr(name, attr)
+	v, err := fsys.getxattr(name, attr, followYes)
 	return v, pathErr("getxattr", name, err)
 }
 
 // Listxattr lists the extended attributes of name, the overlay's private
 // ones left out and escaped ones shown unescaped.
 func (fsys *FS) Listxattr(name string) ([]string, error) {
-	v, err := fsys.listxattr(name)
+	v, err := fsys.listxattr(name, followYes)
 	return v, pathErr("listxattr", name, err)
 }
 

@@ -96,6 +96,9 @@ func New(o Options) (fsys *FS, err error) {
 		fsys.lowers = append(fsys.lowers, mk(l))
 	}
 	fsys.bottom = len(fsys.lowers) - 1
+	if fsys.stackDepth() > maxStackDepth {
+		return nil, newOptErr("lowerdir", syscall.EINVAL, "maximum fs stacking depth exceeded")
+	}
 	for _, l := range o.DataOnly {
 		fsys.lowers = append(fsys.lowers, mk(l))
 	}

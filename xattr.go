@@ -52,7 +52,7 @@ func (fsys *FS) holder(n *node) (*branch, string) {
 	return fsys.lowers[lr.layer], lr.path
 }
 
-func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
+func (fsys *FS) getxattr(name, attr string, follow followMode) ([]byte, error) {
 	real, err := fsys.realXattr(attr)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	br, p, err := fsys.holderOf(name)
+	br, p, err := fsys.holderOf(name, follow)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +70,10 @@ func (fsys *FS) getxattr(name, attr string) ([]byte, error) {
 	return br.b.getxattr(p, real)
 }
 
-// holderOf looks name up (following symlinks, as getxattr(2)) and returns
-// where its xattrs are. Callers hold FS.mu.
-func (fsys *FS) holderOf(name string) (*branch, string, error) {
-	n, err := fsys.lookupFinal(name, followYes)
+// holderOf looks name up and returns where its xattrs are. Callers hold
+// FS.mu.
+func (fsys *FS) holderOf(name string, follow followMode) (*branch, string, error) {
+	n, err := fsys.lookupFinal(name, follow)
 	if err != nil {
 		return nil, "", err
 	}
@@ -81,11 +81,11 @@ func (fsys *FS) holderOf(name string) (*branch, string, error) {
 	return br, p, nil
 }
 
-func (fsys *FS) listxattr(name string) ([]string, error) {
+func (fsys *FS) listxattr(name string, follow followMode) ([]string, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	br, p, err := fsys.holderOf(name)
+	br, p, err := fsys.holderOf(name, follow)
 	if err != nil {
 		return nil, err
 	}
