@@ -43,6 +43,9 @@ func FuzzNativeNames(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, l := range []*overlay.Layer{ll, ul, wl} {
+			defer l.Close() // an FS does not close the layers it is given
+		}
 		ofs, err := overlay.New(overlay.Options{Lower: []*overlay.Layer{ll}, Upper: ul, Work: wl})
 		if err != nil {
 			t.Fatal(err)
