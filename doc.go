@@ -197,11 +197,18 @@
 //     to find the lower object whose inode number it shows; the library
 //     finds it by name instead, comparing the origin with the lower
 //     object's handle, so that it never reads anything outside a layer.
-//     Objects renamed or hard-linked in the same FS keep their origin;
-//     a copied-up file renamed or linked under another name before the FS
-//     was opened shows its upper inode number (the kernel shows the
-//     lower's). Merge dirs lacking an origin are not given one on lookup
+//     Objects renamed in the same FS keep their origin; a name made by
+//     Link, or a copied-up file renamed before the FS was opened, shows
+//     its upper inode number (the kernel shows the lower's; with index=on
+//     such a name still finds its index entry, so its link count is
+//     right). Merge dirs lacking an origin are not given one on lookup
 //     (the kernel writes it then).
+//   - With index=on the kernel verifies every index entry at mount and
+//     refuses to mount on an inconsistency; New only drops leftover
+//     temporaries and orphans. EBUSY guards an upper against a second FS
+//     of the same process, not against a kernel mount or another process.
+//     Copy-up temporaries are made in W/work (the kernel uses W/index
+//     then), and whiteouts do not share one inode.
 //   - Renaming a file away from a name a lower layer has is a rename then a
 //     whiteout (the kernel does both at once with RENAME_WHITEOUT): a crash
 //     in between shows the lower file again at the old name, never loses
@@ -221,5 +228,9 @@
 //   - Whether a filesystem encodes file handles with the kernel's generic
 //     encoder (which decides xino's bits) is judged from its handles:
 //     type 1 with 8 bytes.
+//   - In-memory layers name their objects with handles of their own
+//     (fid type 0x4d: the inode number), and have a random UUID each.
+//   - nfs_export=on (exportable file handles) is not supported yet: New
+//     refuses it.
 //   - Stat's Sys() is nil outside Linux.
 package overlay
