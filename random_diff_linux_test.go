@@ -157,6 +157,10 @@ func TestRandomDiff(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) { randomDiff(t, variant{}) })
 	t.Run("metacopy=on", func(t *testing.T) { randomDiff(t, metacopyVariant) })
 	t.Run("index=on", func(t *testing.T) { randomDiff(t, indexVariant) })
+	t.Run("userxattr", func(t *testing.T) {
+		randomDiff(t, variant{name: "userxattr", mountOpts: "userxattr", userxattr: true})
+	})
+	t.Run("volatile", func(t *testing.T) { randomDiff(t, variant{name: "volatile", mountOpts: "volatile", volatile: true}) })
 	t.Run("redirect_dir=on", func(t *testing.T) {
 		randomDiff(t, variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn})
 	})
