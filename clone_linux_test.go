@@ -320,7 +320,7 @@ func TestCloneXFSReflink(t *testing.T) {
 	if got := cloneDataSegs(t, up); !equalSegs(got, segs) {
 		t.Errorf("upper data segments %v, want %v (the hole kept)", got, segs)
 	}
-	used := (int64(before.Bfree) - int64(after.Bfree)) * before.Bsize
+	used := (int64(before.Bfree) - int64(after.Bfree)) * int64(before.Bsize)
 	if used > 4*cloneMiB {
 		t.Errorf("copy-up used %d bytes of the filesystem, want (almost) none: not a clone", used)
 	}

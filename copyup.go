@@ -361,7 +361,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 		}
 		v, err := lower.b.getxattr(lp, name)
 		if err != nil {
-			if errors.Is(err, syscall.ENODATA) {
+			if errors.Is(err, errNoData) {
 				continue
 			}
 			return err

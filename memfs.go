@@ -377,7 +377,7 @@ func (m *MemFS) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return pathErr("open", name, err)
 	}
-	if len(data) > memMaxFileSize {
+	if int64(len(data)) > memMaxFileSize {
 		return pathErr("write", name, syscall.EFBIG)
 	}
 	n.data = slices.Clone(data)
@@ -725,7 +725,7 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	}
 	v, ok := l.node.xattrs[name]
 	if !ok {
-		return nil, syscall.ENODATA
+		return nil, errNoData
 	}
 	return slices.Clone(v), nil
 }
@@ -798,7 +798,7 @@ func (m *MemFS) removexattr(p, name string) error {
 		return syscall.EPERM
 	}
 	if _, ok := n.xattrs[name]; !ok {
-		return syscall.ENODATA
+		return errNoData
 	}
 	delete(n.xattrs, name)
 	n.ctime = time.Now()

@@ -84,12 +84,12 @@ func TestMemBackendErrnos(t *testing.T) {
 		{"open under file", func(m *MemFS) error { return memOpenClose(m, "f/x", os.O_RDWR|os.O_CREATE) }, syscall.ENOTDIR},
 		{"open device", func(m *MemFS) error { return memOpenClose(m, "c", os.O_RDONLY) }, syscall.ENXIO},
 		{"open work", func(m *MemFS) error { return memOpenClose(m, "/work/x", os.O_RDWR|os.O_CREATE) }, 0},
-		{"getxattr missing", func(m *MemFS) error { _, err := m.getxattr("f", "user.x"); return err }, syscall.ENODATA},
+		{"getxattr missing", func(m *MemFS) error { _, err := m.getxattr("f", "user.x"); return err }, errNoData},
 		{"getxattr empty name", func(m *MemFS) error { _, err := m.getxattr("f", ""); return err }, syscall.ERANGE},
 		{"setxattr user on symlink", func(m *MemFS) error { return m.setxattr("ln", "user.x", nil) }, syscall.EPERM},
 		{"setxattr trusted on symlink", func(m *MemFS) error { return m.setxattr("ln", "trusted.x", nil) }, 0},
 		{"setxattr too big", func(m *MemFS) error { return m.setxattr("f", "user.x", make([]byte, 65537)) }, syscall.E2BIG},
-		{"removexattr missing", func(m *MemFS) error { return m.removexattr("f", "user.x") }, syscall.ENODATA},
+		{"removexattr missing", func(m *MemFS) error { return m.removexattr("f", "user.x") }, errNoData},
 		{"mkdir exists", func(m *MemFS) error { return m.mkdir("f", 0o755) }, syscall.EEXIST},
 		{"mkdir over symlink", func(m *MemFS) error { return m.mkdir("loop", 0o755) }, syscall.EEXIST},
 		{"mkdir root", func(m *MemFS) error { return m.mkdir("", 0o755) }, syscall.EEXIST},
@@ -345,9 +345,9 @@ func TestMemXattrs(t *testing.T) {
 	}
 	memMust(t, m.removexattr("d", "user.b"))
 	_, err = m.getxattr("d", "user.b")
-	memWantErrno(t, "get removed", err, syscall.ENODATA)
+	memWantErrno(t, "get removed", err, errNoData)
 	_, err = m.getxattr("w", "user.x")
-	memWantErrno(t, "user xattr of device", err, syscall.ENODATA)
+	memWantErrno(t, "user xattr of device", err, errNoData)
 	// Xattrs move with the inode.
 	memMust(t, m.rename("d", "/work/d"))
 	if v, _ := m.getxattr("/work/d", "security.a"); string(v) != "1" {
@@ -359,7 +359,7 @@ func TestMemXattrs(t *testing.T) {
 		t.Errorf("Getxattr = %q, %v", v, err)
 	}
 	var pe *fs.PathError
-	if _, err := m.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, syscall.ENODATA) {
+	if _, err := m.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, errNoData) {
 		t.Errorf("Getxattr missing = %v", err)
 	}
 }

@@ -22,7 +22,7 @@ func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
 	o := obj{kind: objPresent, a: a}
 	v, err := br.b.getxattr(p, br.prefix+xMetacopy)
 	switch {
-	case errors.Is(err, syscall.ENODATA) || errors.Is(err, syscall.EOPNOTSUPP):
+	case errors.Is(err, errNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
 	case err != nil:
 		return obj{}, err
@@ -221,7 +221,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	if n.stale() {
 		return errStale
 	}
-	if err := fsys.upper.b.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, syscall.ENODATA) {
+	if err := fsys.upper.b.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, errNoData) {
 		return err
 	}
 	n.metacopy = false

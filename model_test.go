@@ -517,7 +517,7 @@ func dumpMemUpper(t *rapid.T, up *overlay.MemFS, fsys *overlay.FS) string {
 			e := model.Entry{Path: p, Mode: fi.Mode().Perm()}
 			if v, err := up.Getxattr(p, "trusted.overlay.redirect"); err == nil {
 				e.Redirect = string(v)
-			} else if !errors.Is(err, syscall.ENODATA) {
+			} else if !errors.Is(err, overlay.ErrNoData) {
 				t.Fatalf("upper dump: Getxattr(%q, redirect): %v", p, err)
 			}
 			switch typ := fi.Mode().Type(); typ {
@@ -539,7 +539,7 @@ func dumpMemUpper(t *rapid.T, up *overlay.MemFS, fsys *overlay.FS) string {
 						t.Fatalf("upper dump: metacopy file %q holds data %q", p, e.Data)
 					}
 					e.Metacopy, e.Size, e.Data = true, len(data), ""
-				case !errors.Is(err, syscall.ENODATA):
+				case !errors.Is(err, overlay.ErrNoData):
 					t.Fatalf("upper dump: Getxattr(%q, metacopy): %v", p, err)
 				}
 			case fs.ModeDir:
@@ -561,7 +561,7 @@ func dumpMemUpper(t *rapid.T, up *overlay.MemFS, fsys *overlay.FS) string {
 			if e.Kind == model.File || e.Kind.IsDir() {
 				for _, x := range modelXattrs {
 					v, err := up.Getxattr(p, x)
-					if errors.Is(err, syscall.ENODATA) {
+					if errors.Is(err, overlay.ErrNoData) {
 						continue
 					}
 					if err != nil {

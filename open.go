@@ -19,7 +19,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	switch {
 	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
 		follow = followNever
-	case flag&syscall.O_NOFOLLOW != 0:
+	case flag&oNoFollow != 0:
 		follow = followNo
 	}
 	for {
@@ -92,7 +92,7 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 		return syscall.EEXIST
 	case n.typ == syscall.S_IFLNK:
 		return syscall.ELOOP // O_NOFOLLOW on a symlink
-	case r.dirOK && !n.isDir(), flag&syscall.O_DIRECTORY != 0 && !n.isDir():
+	case r.dirOK && !n.isDir(), flag&oDirectory != 0 && !n.isDir():
 		return syscall.ENOTDIR
 	case n.isDir() && (write || flag&os.O_CREATE != 0):
 		return syscall.EISDIR
@@ -106,7 +106,7 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 // (for a metacopy file, the data file below).
 // Callers hold FS.mu.
 func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
-	bflag := flag &^ (os.O_CREATE | os.O_EXCL | os.O_APPEND | syscall.O_NOFOLLOW | syscall.O_DIRECTORY)
+	bflag := flag &^ (os.O_CREATE | os.O_EXCL | os.O_APPEND | oNoFollow | oDirectory)
 	br, p, up, err := fsys.dataRef(n)
 	if err != nil {
 		return nil, false, err

@@ -47,7 +47,7 @@ func (s *stackBackend) lstat(p string) (attr, error) {
 }
 
 func (s *stackBackend) readDir(p string) ([]dirEnt, error) {
-	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func (s *stackBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, syscall.EROFS
 	}
-	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
 	}

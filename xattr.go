@@ -132,8 +132,8 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		switch {
 		case gerr == nil && flags&XattrCreate != 0:
 			return syscall.EEXIST
-		case errors.Is(gerr, syscall.ENODATA) && flags&XattrReplace != 0:
-			return syscall.ENODATA
+		case errors.Is(gerr, errNoData) && flags&XattrReplace != 0:
+			return errNoData
 		}
 		return fsys.upper.b.setxattr(p, real, value)
 	})

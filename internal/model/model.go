@@ -867,7 +867,7 @@ func (m *Model) Setxattr(name, attr string, value []byte, flags int) syscall.Err
 	case flags&xattrCreate != 0 && ok:
 		return syscall.EEXIST
 	case flags&xattrReplace != 0 && !ok:
-		return syscall.ENODATA
+		return errNoData
 	}
 	if n.Xattrs == nil {
 		n.Xattrs = map[string]string{}
