@@ -100,9 +100,7 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	if err != nil {
 		return attr{}, err
 	}
-	if n.idx != "" {
-		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
-	}
+	fsys.fixNlink(n, &a)
 	if n.metacopy {
 		a.Blocks = n.dattr.Blocks // its data's (§1.4)
 	}
@@ -158,4 +156,13 @@ func (fsys *FS) dirIno(n *node) uint64 {
 	}
 	n.ino.CompareAndSwap(0, fsys.inoNext.Add(1))
 	return n.ino.Load()
+}
+
+// fixNlink sets the link count of an indexed object: the union count the
+// nlink xattr gives, except where the lower had a single link, whose
+// count is the upper inode's (ovl_get_nlink). Callers hold FS.mu.
+func (fsys *FS) fixNlink(n *node, a *attr) {
+	if n.idx != "" && n.lattr.Nlink != 1 {
+		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
+	}
 }

@@ -948,3 +948,55 @@ func BenchmarkChmodMetacopy1GiB(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHandleRoundTrip: encode a file's handle and open the file by
+// it, then close it (nfs_export=on, on a tmpfs), through the kernel
+// (name_to_handle_at, open_by_handle_at) and the library (Handle,
+// OpenByHandle).
+func BenchmarkHandleRoundTrip(b *testing.B) {
+	benchNeedKernel(b)
+	root := b.TempDir()
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
+		b.Skipf("cannot mount tmpfs: %v", err)
+	}
+	b.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	dirs := benchMkdirs(b, filepath.Join(root, "l/d"), filepath.Join(root, "u"), filepath.Join(root, "w"))
+	lower, upper, work := filepath.Join(root, "l"), dirs[1], dirs[2]
+	benchWrite(b, filepath.Join(lower, "d/f"), []byte("handle"))
+	b.Run("kernel", func(b *testing.B) {
+		mnt := filepath.Join(root, "m")
+		benchMount(b, mnt, []string{lower}, upper, work, "index=on,nfs_export=on")
+		mfd, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unix.Close(mfd)
+		b.ReportAllocs()
+		for b.Loop() {
+			h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, filepath.Join(mnt, "d/f"), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fd, err := unix.OpenByHandleAt(mfd, h, unix.O_RDONLY)
+			if err != nil {
+				b.Fatal(err)
+			}
+			unix.Close(fd)
+		}
+	})
+	b.Run("library", func(b *testing.B) {
+		ofs, _ := benchLibrary(b, []string{lower}, upper, work, overlay.Options{Index: overlay.SwitchOn, NFSExport: overlay.SwitchOn})
+		b.ReportAllocs()
+		for b.Loop() {
+			h, err := ofs.Handle("d/f")
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := ofs.OpenByHandle(h, os.O_RDONLY)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+}

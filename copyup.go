@@ -125,6 +125,9 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		}
 	}
 	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
+	if err == nil && a.isDir() && fsys.feat.nfsExport {
+		err = fsys.indexDirEntry(lower, lr.path, tmp)
+	}
 	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
 		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
 	}
@@ -204,7 +207,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
 		return err
 	}
-	indexed := fsys.feat.index && !a.isDir() && a.Nlink > 1
+	indexed := fsys.feat.index && !a.isDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
 	if indexed {
 		// The union link count: every lower name, one of them now upper
 		// and the index link not counted (§6.4).
@@ -438,9 +441,11 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,
-		// must find it now: drop the cache (a first copy-up of a
-		// hard-linked file is rare).
-		fsys.dropCacheLocked()
+		// must find it now.
+		if a.Nlink > 1 {
+			fsys.forgetAliases(n)
+		}
+		fsys.rememberLowerNlink(idx, a.Nlink)
 	} else if err := fsys.linkUp(idx, p, a.Nlink); err != nil {
 		return err
 	}

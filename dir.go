@@ -292,6 +292,13 @@ func (fsys *FS) removeName(r walkResult) error {
 	default:
 		err = fsys.upper.b.unlink(p)
 	}
+	if err == nil && fsys.feat.nfsExport && r.n.isDir() && r.n.upper && len(r.n.lowers) > 0 {
+		// A copied-up dir is gone: its index entry becomes a whiteout.
+		lr := r.n.lowers[0]
+		if idx := fsys.indexName(fsys.lowers[lr.layer], lr.path); fsys.upperHas(idx) {
+			err = fsys.upper.whiteout(idx, syscall.S_IFDIR)
+		}
+	}
 	if err == nil && r.n.idx != "" {
 		// One name fewer for an indexed inode (§6.4): an upper link went
 		// with the name; an uncovered lower name is counted in the xattr.

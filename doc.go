@@ -111,9 +111,20 @@
 // [ParseOptions] takes the kernel's mount option string; [Options] can
 // also be built in Go. Every option is validated with the kernel's rules
 // and conflicts. redirect_dir=on|follow|nofollow|off work as on the
-// kernel, and so do xino=off|auto|on, index=on, metacopy=on,
-// verity=on|require and data-only layers. nfs_export=on, which this
-// version lacks, makes New fail with an error that names it.
+// kernel, and so do xino=off|auto|on, index=on, nfs_export=on,
+// metacopy=on, verity=on|require and data-only layers.
+//
+// # File handles (nfs_export)
+//
+// [FS.Handle] gives the bytes the kernel's name_to_handle_at gives for an
+// overlay object (type [HandleType], 0xf8): three zero bytes and the
+// struct ovl_fb of the object's upper inode (pure upper objects, the
+// root) or of its origin in a lower layer (lower and copied-up objects),
+// so that a handle outlives copy-up and rename. With nfs_export=on (which
+// needs index, as on the kernel) every copy-up is indexed, dirs included,
+// and a removed indexed object leaves a whiteout in the index;
+// [FS.OpenByHandle] opens the object a handle names, wherever it is now,
+// and gives ESTALE for a removed object or a forged handle.
 //
 // # Index
 //
@@ -230,7 +241,14 @@
 //     type 1 with 8 bytes.
 //   - In-memory layers name their objects with handles of their own
 //     (fid type 0x4d: the inode number), and have a random UUID each.
-//   - nfs_export=on (exportable file handles) is not supported yet: New
-//     refuses it.
+//   - OpenByHandle finds the object by looking through the overlay (the
+//     handles an FS gave out are remembered; others are searched for in
+//     the merged tree), never by decoding the handle in a layer's
+//     filesystem as the kernel does, so a forged handle cannot reach
+//     anything outside the layers; the search costs a walk of the tree.
+//   - With nfs_export the kernel shows, for a copied-up file whose lower
+//     had one link, the lower's link count until the inode leaves its
+//     cache and the upper's afterwards; the library always shows the
+//     upper's, as the kernel after a remount.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

@@ -1,7 +1,5 @@
 package overlay
 
-import "syscall"
-
 // Options configures an overlay. The zero value of every mode means "the
 // kernel's default" (module parameters as shipped: redirect_dir=follow,
 // index=off, xino=off, metacopy=off, nfs_export=off, uuid=auto, fsync=auto,
@@ -113,19 +111,6 @@ const (
 	VerityOn
 	VerityRequire
 )
-
-// supported refuses the options whose features the library does not have
-// yet, naming them: no option is silently ignored.
-func (r resolved) supported() error {
-	refuse := func(opt string) error {
-		return optionErr(opt, syscall.EOPNOTSUPP, "not supported by this version of the library")
-	}
-	switch {
-	case r.nfsExport:
-		return refuse("nfs_export=on")
-	}
-	return nil
-}
 
 // newOptErr is optionErr for an error from a layer.
 func newOptErr(opt string, err error, msg string) error {

@@ -244,6 +244,7 @@ func (f *File) Stat() (fs.FileInfo, error) {
 		// The open file's own: it may be renamed or unlinked.
 		if a, err = f.bf.Stat(); err == nil {
 			f.fsys.mu.RLock()
+			f.fsys.fixNlink(f.n, &a)
 			f.fsys.inoDev(f.n, &a)
 			f.fsys.mu.RUnlock()
 		}

@@ -56,7 +56,7 @@ func (fsys *FS) setupIndex() error {
 		uuids[id] = br.dev
 	}
 	if !ok {
-		fsys.feat.index = false
+		fsys.feat.index, fsys.feat.nfsExport = false, false
 		return nil
 	}
 	// The upper root's origin is the top lower root; another one means
@@ -126,10 +126,10 @@ func (fsys *FS) releaseIndex() {
 	}
 }
 
-// indexed reports whether the non-dir n (whose lower has several links)
-// goes through the index.
+// indexed reports whether the non-dir n goes through the index: one whose
+// lower has several links, or, with nfs_export, any copied-up one.
 func (fsys *FS) indexed(n *node) bool {
-	return fsys.feat.index && !n.isDir() && len(n.lowers) > 0 && n.lattr.Nlink > 1
+	return fsys.feat.index && !n.isDir() && len(n.lowers) > 0 && (n.lattr.Nlink > 1 || fsys.feat.nfsExport)
 }
 
 // indexName is the index entry of the lower object at p of br: the hex
@@ -185,6 +185,10 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 	}
 	union += int64(d)
 	if union <= 0 {
+		if fsys.feat.nfsExport {
+			// The object is gone: its handle must now be stale (§6.3).
+			return fsys.upper.whiteout(idx, syscall.S_IFREG)
+		}
 		return fsys.upper.b.unlink(idx)
 	}
 	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", union-int64(a.Nlink))))
@@ -210,4 +214,80 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 // it. Callers hold FS.mu for writing.
 func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
 	return fsys.addNlink(idx, lowerNlink, 0)
+}
+
+// indexDirEntry records, with nfs_export, the copy-up of a dir: an empty
+// dir in the index under its origin's handle, whose upper xattr is the
+// handle of the new upper dir (at tmp, before it is renamed into place).
+func (fsys *FS) indexDirEntry(lower *branch, lp, tmp string) error {
+	uh, ok := fsys.upper.b.(handler)
+	if !ok {
+		return syscall.EOPNOTSUPP
+	}
+	fh, err := uh.fileHandle(tmp)
+	if err != nil {
+		return err
+	}
+	var id [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		id = uh.fsUUID()
+	}
+	idx := fsys.indexName(lower, lp)
+	if err := fsys.upper.b.mkdir(idx, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	return fsys.upper.b.setxattr(idx, fsys.prefix+xUpper, encodeFB(id, fh, true))
+}
+
+// forgetAliases drops from the cache every node other than n that shows
+// the same lower inode as n (another name of a hard-linked lower file),
+// so that its next lookup finds the index entry. Callers hold FS.mu for
+// writing.
+func (fsys *FS) forgetAliases(n *node) {
+	var walk func(d *node)
+	walk = func(d *node) {
+		d.mu.Lock()
+		kids := make([]*node, 0, len(d.children))
+		for _, c := range d.children {
+			kids = append(kids, c)
+		}
+		d.mu.Unlock()
+		for _, c := range kids {
+			if c != n && !c.isDir() && len(c.lowers) > 0 && c.lattr.Ino == n.lattr.Ino && c.lattr.Dev == n.lattr.Dev {
+				fsys.forget(d, c.name)
+				continue
+			}
+			walk(c)
+		}
+	}
+	walk(fsys.root)
+}
+
+// rememberLowerNlink notes the link count of the lower file an index
+// entry was made for, which a name found through the entry alone (a link
+// made in the overlay, or a renamed file) needs for its own count.
+func (fsys *FS) rememberLowerNlink(idx string, nlink uint64) {
+	fsys.handlesMu.Lock()
+	defer fsys.handlesMu.Unlock()
+	if fsys.lowerNlinks == nil || len(fsys.lowerNlinks) > int(cacheLimit) {
+		fsys.lowerNlinks = map[string]uint64{}
+	}
+	fsys.lowerNlinks[idx] = nlink
+}
+
+// lowerNlinkOf is the link count of the lower file of index entry idx:
+// remembered from its copy-up, else guessed from the nlink xattr, which
+// stays "U-1" for a file of one link (copied up alone, it gets no other
+// name from below).
+func (fsys *FS) lowerNlinkOf(idx string) uint64 {
+	fsys.handlesMu.Lock()
+	n, ok := fsys.lowerNlinks[idx]
+	fsys.handlesMu.Unlock()
+	if ok {
+		return n
+	}
+	if v, err := fsys.upper.b.getxattr(idx, fsys.prefix+xNlink); err == nil && string(v) == "U-1" {
+		return 1
+	}
+	return 0 // unknown: the nlink xattr decides
 }

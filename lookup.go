@@ -571,6 +571,7 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 		ca, err2 := u.b.lstat(joinPath(c.parent.path(), c.name))
 		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {
 			c.idx = idx
+			c.lattr.Nlink = fs.lowerNlinkOf(idx)
 		}
 	}
 	return nil

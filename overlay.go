@@ -46,7 +46,11 @@ type FS struct {
 	// indexKey is the upper root this FS registered as in use with
 	// index=on; immutable after New.
 	indexKey [2]uint64
-	closed   atomic.Bool
+
+	handlesMu   sync.Mutex        // protects handles and lowerNlinks
+	handles     map[string]string // handles given out: handle bytes to overlay path
+	lowerNlinks map[string]uint64 // index entries made: the lower file's link count
+	closed      atomic.Bool
 }
 
 var (
@@ -78,9 +82,6 @@ func New(o Options) (fsys *FS, err error) {
 	}
 	feat, err := o.resolve()
 	if err != nil {
-		return nil, err
-	}
-	if err := feat.supported(); err != nil {
 		return nil, err
 	}
 	fsys = &FS{opts: o, feat: feat, umask: processUmask()}

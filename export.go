@@ -1,0 +1,158 @@
+package overlay
+
+import (
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/spf13/afero"
+)
+
+// Exported file handles (nfs_export=on, semantics §6.2, §6.7): the bytes
+// the kernel's name_to_handle_at gives for an overlay object (handle type
+// 0xf8): three zero bytes, then the struct ovl_fb of the object's upper
+// inode (pure upper objects and the root) or of its origin in a lower
+// layer (lower objects and copied-up ones, which with nfs_export are all
+// indexed), so a handle stays the same across copy-up and rename.
+
+// HandleType is the kernel's handle type of overlay file handles
+// (OVL_FILEID_V1).
+const HandleType = 0xf8
+
+// Handle returns the file handle of name (not following a final
+// symlink), as name_to_handle_at(2) on the kernel's overlay. It needs
+// file handles on every layer (EOPNOTSUPP otherwise), as the kernel.
+func (fsys *FS) Handle(name string) ([]byte, error) {
+	fsys.pruneIfNeeded()
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookupFinal(name, followNo)
+	if err != nil {
+		return nil, pathErr("name_to_handle_at", name, err)
+	}
+	h, err := fsys.handleOf(n)
+	if err != nil {
+		return nil, pathErr("name_to_handle_at", name, err)
+	}
+	fsys.remember(string(h), name)
+	return h, nil
+}
+
+// handleOf encodes n's handle. Callers hold FS.mu.
+func (fsys *FS) handleOf(n *node) ([]byte, error) {
+	var br *branch
+	var p string
+	upper := false
+	switch {
+	case n.parent == nil && fsys.upper != nil, n.upper && len(n.lowers) == 0:
+		br, p, upper = fsys.upper, n.path(), true
+	case len(n.lowers) > 0:
+		br, p = fsys.lowers[n.lowers[0].layer], n.lowers[0].path
+	default:
+		return nil, syscall.ESTALE
+	}
+	h, ok := br.b.(handler)
+	if !ok {
+		return nil, syscall.EOPNOTSUPP
+	}
+	fh, err := h.fileHandle(p)
+	if err != nil {
+		return nil, err
+	}
+	var id [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		id = h.fsUUID()
+	}
+	return append([]byte{0, 0, 0}, encodeFB(id, fh, upper)...), nil
+}
+
+// OpenByHandle opens the object a handle from Handle names, wherever it
+// is now, as open_by_handle_at(2) on the kernel's overlay with
+// nfs_export=on (EOPNOTSUPP without it). A handle of an object that is
+// gone, or a forged one, is ESTALE. The object is found by looking in
+// the overlay itself — the handles this FS gave out are remembered, others
+// are searched for through the merged tree — so nothing outside a layer
+// is ever looked at (the kernel decodes the handle in the layer's
+// filesystem instead).
+func (fsys *FS) OpenByHandle(h []byte, flag int) (afero.File, error) {
+	if !fsys.feat.nfsExport {
+		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: syscall.EOPNOTSUPP}
+	}
+	name, err := fsys.findHandle(h)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: errnoOf(err)}
+	}
+	f, err := fsys.openFile(name, flag&^(os.O_CREATE|os.O_EXCL)|oNoFollow, 0)
+	if err != nil {
+		return nil, pathErr("open_by_handle_at", name, err)
+	}
+	return f, nil
+}
+
+// findHandle returns the overlay path of the object with handle h.
+func (fsys *FS) findHandle(h []byte) (string, error) {
+	if len(h) < 3+fbHeaderLen || h[0] != 0 || h[1] != 0 || h[2] != 0 {
+		return "", syscall.ESTALE
+	}
+	fb := h[3:]
+	if fb[0] != fbVersion || fb[1] != fbMagic || int(fb[2]) != len(fb) || len(fb)-fbHeaderLen > fbMaxFid || fb[3]&^fbFlagUpper != 0 {
+		return "", syscall.ESTALE
+	}
+	if fb[3]&fbFlagUpper == 0 && fsys.upper != nil {
+		// A lower object deleted through the overlay leaves a whiteout in
+		// the index under its handle.
+		if a, err := fsys.upper.b.lstat(indexDir + "/" + hex.EncodeToString(fb)); err == nil && a.isChr00() {
+			return "", syscall.ESTALE
+		}
+	}
+	key := string(h)
+	fsys.handlesMu.Lock()
+	name, ok := fsys.handles[key]
+	fsys.handlesMu.Unlock()
+	if ok && fsys.handleIs(name, key) {
+		return name, nil
+	}
+	// Search the merged tree, breadth first.
+	queue := []string{"."}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		if fsys.handleIs(dir, key) {
+			return dir, nil
+		}
+		ents, err := fsys.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			p := e.Name()
+			if dir != "." {
+				p = dir + "/" + p
+			}
+			if e.IsDir() {
+				queue = append(queue, p)
+			} else if fsys.handleIs(p, key) {
+				return p, nil
+			}
+		}
+	}
+	return "", syscall.ESTALE
+}
+
+// handleIs reports whether name's handle is key (Handle remembers it).
+func (fsys *FS) handleIs(name, key string) bool {
+	h, err := fsys.Handle(name)
+	return err == nil && string(h) == key
+}
+
+// remember notes that handle key was given out for name, so that opening
+// it again needs no search (bounded like the lookup cache).
+func (fsys *FS) remember(key, name string) {
+	fsys.handlesMu.Lock()
+	defer fsys.handlesMu.Unlock()
+	if fsys.handles == nil || len(fsys.handles) > int(cacheLimit) {
+		fsys.handles = map[string]string{}
+	}
+	fsys.handles[key] = name
+}
