@@ -98,9 +98,14 @@ func (fsys *FS) setupIndex() error {
 			u.removeAll(p, e.Type == syscall.S_IFDIR)
 			continue
 		}
-		// An entry no overlay name links to any more is an orphan.
-		if a, err := u.b.lstat(p); err == nil && !a.isDir() && a.Nlink == 1 {
-			u.b.unlink(p)
+		// An orphan: no overlay name links to the entry, and its union
+		// count says no lower name is left either (§6.5).
+		if a, err := u.b.lstat(p); err == nil && a.isReg() && a.Nlink == 1 {
+			v, _ := u.b.getxattr(p, fsys.prefix+xNlink)
+			relLower := len(v) > 0 && v[0] == 'L' // relative to a lower count not known here: kept
+			if union, ok := fsys.rawUnion(p, a.Nlink, 0); !relLower && (!ok || union <= 0) {
+				u.b.unlink(p)
+			}
 		}
 	}
 	key := [2]uint64{u.dev, 0}

@@ -216,6 +216,7 @@ type kernelResult struct {
 	// (dir sizes and link counts), to compare with in-memory layers.
 	portable string
 	upper    string // DumpDir of the upper dir after unmount/Close ("" read-only)
+	dirs     layertest.Dirs
 }
 
 // variant is a mount option setting under which the table runs.
@@ -273,7 +274,7 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 		t.Fatalf("kernel fixture: %v", err)
 	}
 	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
-	var kr kernelResult
+	kr := kernelResult{dirs: d}
 	kr.res = runScript(osTarget{merged}, ops, runConfig{})
 	if kr.merged, err = layertest.DumpDir(merged); err != nil {
 		t.Fatalf("DumpDir(merged): %v", err)
@@ -380,6 +381,37 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 	}
 	checkWants(t, "library", v.name, ops, lr.res)
 	libMerged := lr.merged // with every link count, for the remount below
+	if kr.dirs.Upper != "" {
+		// The other way: the library opens what the kernel wrote.
+		o, err := kr.dirs.Options()
+		if err != nil {
+			t.Fatalf("DirLayer: %v", err)
+		}
+		v.apply(&o)
+		o.Userxattr = v.userxattr
+		if v.volatile {
+			os.RemoveAll(filepath.Join(kr.dirs.Work, "work", "incompat"))
+		}
+		if fsys, err := overlay.New(o); err != nil {
+			t.Errorf("library over the kernel's upper: %v", err)
+		} else {
+			got, err := layertest.DumpFS(fsys, "/")
+			if err != nil {
+				t.Errorf("DumpFS: %v", err)
+			}
+			fsys.Close()
+			for _, l := range append(append([]*overlay.Layer{o.Upper, o.Work}, o.Lower...), o.DataOnly...) {
+				if l != nil {
+					l.Close()
+				}
+			}
+			want := kr.merged
+			if v.noFileNlink {
+				want, got = fileNlinkRE.ReplaceAllString(want, "$1"), fileNlinkRE.ReplaceAllString(got, "$1")
+			}
+			diffDumps(t, "merged tree", "kernel", "library over the kernel's upper", want, got)
+		}
+	}
 	if v.noFileNlink {
 		kr, lr = kr.withoutFileNlink(), lr.withoutFileNlink()
 	}
