@@ -98,7 +98,10 @@
 //     kernel's rules for xino=off). With xino=on (or auto, when the
 //     layers allow it) every object shows the overlay's st_dev and its
 //     real inode number with the filesystem's slot in the high bits (32
-//     bits for ext4-like filesystems, else ilog2(filesystems-1)+2). A
+//     bits for ext4-like filesystems, else ilog2(filesystems-1)+2); as on
+//     the kernel, readdir of a merge dir then looks every entry up, so an
+//     entry whose lookup finds nothing is left out and one whose lookup
+//     fails (a malformed redirect) fails the readdir. A
 //     copied-up dir, or file whose lower had one link, keeps the numbers
 //     of its origin. A merge dir has st_nlink 1.
 //   - New prepares the work dir as a mount does (W/work is emptied and

@@ -312,6 +312,9 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	if !f.listed {
 		f.fsys.mu.RLock()
 		list, err := f.fsys.listNode(f.n, false)
+		if err == nil && f.fsys.xinoBits > 0 && f.n.isMerge() {
+			list, err = f.fsys.translatedList(f.n, list)
+		}
 		f.fsys.mu.RUnlock()
 		if err != nil {
 			return nil, f.pathErr(op, err)

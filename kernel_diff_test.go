@@ -237,6 +237,10 @@ type variant struct {
 	// tmpfs runs the scenario on a tmpfs: index needs a filesystem with
 	// a UUID, which this machine's ext4 lacks.
 	tmpfs bool
+	// splitUpper puts the upper and work dirs on a tmpfs of their own,
+	// so that the layers span two filesystems (for xino).
+	splitUpper bool
+	xino       overlay.XinoMode
 }
 
 // apply sets the variant's options on o (the layers are set already).
@@ -254,6 +258,24 @@ func (v variant) apply(o *overlay.Options) {
 	if v.volatile {
 		o.Fsync = overlay.FsyncVolatile
 	}
+	o.Xino = v.xino
+}
+
+// dirOptionsIn is dirOptions for fixtures written under dir; with
+// splitUpper it mounts the tmpfs for the upper and work dirs.
+func (v variant) dirOptionsIn(t *testing.T, dir string) layertest.DirOptions {
+	o := v.dirOptions()
+	if v.splitUpper {
+		o.UpperRoot = dir + "-upperfs"
+		if err := os.Mkdir(o.UpperRoot, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", o.UpperRoot, "tmpfs", 0, "size=64m"); err != nil {
+			testskip.Skip(t, "cannot mount tmpfs: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(o.UpperRoot, unix.MNT_DETACH) })
+	}
+	return o
 }
 
 func (v variant) dirOptions() layertest.DirOptions {
@@ -269,7 +291,7 @@ func (v variant) upperDumpOpts() []layertest.DumpOption {
 // runKernel builds s under dir, mounts it and runs ops through the mount.
 func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op) kernelResult {
 	t.Helper()
-	d, err := layertest.WriteDirs(s, dir, v.dirOptions())
+	d, err := layertest.WriteDirs(s, dir, v.dirOptionsIn(t, dir))
 	if err != nil {
 		t.Fatalf("kernel fixture: %v", err)
 	}
@@ -297,7 +319,7 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 // library; it returns the dirs too, for a kernel mount of the result.
 func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op) (kernelResult, layertest.Dirs, bool) {
 	t.Helper()
-	d, err := layertest.WriteDirs(s, dir, v.dirOptions())
+	d, err := layertest.WriteDirs(s, dir, v.dirOptionsIn(t, dir))
 	if err != nil {
 		t.Fatalf("native fixture: %v", err)
 	}
@@ -609,4 +631,18 @@ func (r kernelResult) withoutFileNlink() kernelResult {
 	r.merged = fileNlinkRE.ReplaceAllString(r.merged, "$1")
 	r.portable = fileNlinkRE.ReplaceAllString(r.portable, "$1")
 	return r
+}
+
+// xinoVariant is xino=on over layers on two filesystems.
+var xinoVariant = variant{name: "xino", mountOpts: "xino=on", xino: overlay.XinoOn, splitUpper: true}
+
+// TestKernelDiffXino runs the whole table with xino=on over layers on two
+// filesystems (lowers on the temp dir's, upper and work on a tmpfs).
+func TestKernelDiffXino(t *testing.T) {
+	requireKernel(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, xinoVariant, sc.stack(), mustOps(sc.ops))
+		})
+	}
 }

@@ -73,9 +73,11 @@ type node struct {
 
 func (n *node) isDir() bool { return n.typ == syscall.S_IFDIR }
 
-// merged reports whether n is a merge dir: a dir present in the upper and
-// in at least one lower layer, whose listing unions the layers.
-func (n *node) merged() bool { return n.isDir() && n.upper && len(n.lowers) > 0 }
+// isMerge reports whether dir n lists more than one layer (the root
+// always counts as merge).
+func (n *node) isMerge() bool {
+	return n.parent == nil || n.upper && len(n.lowers) > 0 || len(n.lowers) > 1
+}
 
 // path is the overlay path of n ("" for the root), which is also its path
 // in the upper layer. Callers hold FS.mu.

@@ -158,6 +158,7 @@ func TestRandomDiff(t *testing.T) {
 	t.Run("metacopy=on", func(t *testing.T) { randomDiff(t, metacopyVariant) })
 	t.Run("index=on", func(t *testing.T) { randomDiff(t, indexVariant) })
 	t.Run("nfs_export=on", func(t *testing.T) { randomDiff(t, nfsExportVariant) })
+	t.Run("xino=on", func(t *testing.T) { randomDiff(t, xinoVariant) })
 	t.Run("userxattr", func(t *testing.T) {
 		randomDiff(t, variant{name: "userxattr", mountOpts: "userxattr", userxattr: true})
 	})

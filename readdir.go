@@ -131,3 +131,23 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 	br := ls[0].br
 	return br.format == formatOCI || br.caps.xattr && br.hasXattr(ls[0].p, xOrigin)
 }
+
+// translatedList is the listing of merge dir n as the kernel's readdir
+// gives it when it must translate inode numbers (xino): every entry is
+// looked up,
+// so one whose lookup finds nothing (an xattr whiteout shown as an entry)
+// is left out, and one whose lookup fails fails the readdir
+// (ovl_cache_update). Callers hold FS.mu.
+func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
+	out := list[:0:0]
+	for _, e := range list {
+		c, err := fsys.child(n, e.name)
+		if err != nil {
+			return nil, err
+		}
+		if c.present {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

@@ -17,6 +17,9 @@ type DirOptions struct {
 	// Userxattr writes the private xattrs as user.overlay.* (the kernel's
 	// userxattr mount option) instead of trusted.overlay.*.
 	Userxattr bool
+	// UpperRoot, when set, is where the upper and work dirs go (for
+	// instance another filesystem than the lowers'), instead of root.
+	UpperRoot string
 }
 
 func (o DirOptions) prefix() string {
@@ -39,6 +42,9 @@ func WriteDirs(s Stack, root string, o DirOptions) (Dirs, error) {
 	var d Dirs
 	write := func(l Layer, name string) (string, error) {
 		dir := filepath.Join(root, name)
+		if o.UpperRoot != "" && (name == "upper" || name == "work") {
+			dir = filepath.Join(o.UpperRoot, name)
+		}
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return "", err
 		}
