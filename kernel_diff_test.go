@@ -241,6 +241,9 @@ type variant struct {
 	// so that the layers span two filesystems (for xino).
 	splitUpper bool
 	xino       overlay.XinoMode
+	// dataLayer adds a data-only layer below the lowers (a dir holding
+	// one file no scenario names).
+	dataLayer bool
 }
 
 // apply sets the variant's options on o (the layers are set already).
@@ -248,6 +251,12 @@ func (v variant) apply(o *overlay.Options) {
 	o.RedirectDir = v.redirect
 	if v.metacopy {
 		o.Metacopy = overlay.SwitchOn
+	}
+	if v.dataLayer && len(o.DataOnly) == 0 {
+		m := overlay.NewMemFS() // in-memory runs get an in-memory data layer
+		m.MkdirAll("blobs", 0o755)
+		m.WriteFile("blobs/x", []byte("data"), 0o644)
+		o.DataOnly = []*overlay.Layer{overlay.MemLayer(m)}
 	}
 	if v.index {
 		o.Index = overlay.SwitchOn
@@ -295,7 +304,7 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	if err != nil {
 		t.Fatalf("kernel fixture: %v", err)
 	}
-	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
+	merged := layertest.Mount(t, v.mountLowers(t, d), d.Upper, d.Work, v.mountOpts)
 	kr := kernelResult{dirs: d}
 	kr.res = runScript(osTarget{merged}, ops, runConfig{})
 	if kr.merged, err = layertest.DumpDir(merged); err != nil {
@@ -328,6 +337,7 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 		t.Errorf("DirLayer: %v", err)
 		return kernelResult{}, d, false
 	}
+	v.addDataLayer(t, d, &o)
 	o.Userxattr = v.userxattr
 	v.apply(&o)
 	fsys, err := overlay.New(o)
@@ -409,6 +419,7 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 		if err != nil {
 			t.Fatalf("DirLayer: %v", err)
 		}
+		v.addDataLayer(t, kr.dirs, &o)
 		v.apply(&o)
 		o.Userxattr = v.userxattr
 		if v.volatile {
@@ -447,7 +458,7 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 		// A volatile upper is refused until its marker goes (TestVolatileMarker).
 		os.RemoveAll(filepath.Join(d.Work, "work", "incompat"))
 	}
-	merged := layertest.Mount(t, d.Lowers, d.Upper, d.Work, v.mountOpts)
+	merged := layertest.Mount(t, v.mountLowers(t, d), d.Upper, d.Work, v.mountOpts)
 	km, err := layertest.DumpDir(merged)
 	if err != nil {
 		t.Fatalf("DumpDir: %v", err)
@@ -643,6 +654,54 @@ func TestKernelDiffXino(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			diffRun(t, xinoVariant, sc.stack(), mustOps(sc.ops))
+		})
+	}
+}
+
+// dataDir makes (once) the data-only layer of fixture d: a dir beside
+// its lowers holding one file.
+func dataDir(t *testing.T, d layertest.Dirs) string {
+	dir := filepath.Join(filepath.Dir(d.Lowers[0]), "data")
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "blobs/x"), []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// mountLowers is the lowers of d for a kernel mount: with dataLayer, the
+// data-only layer follows after "::" (the lowers are joined with ":").
+func (v variant) mountLowers(t *testing.T, d layertest.Dirs) []string {
+	if !v.dataLayer {
+		return d.Lowers
+	}
+	return append(append([]string{}, d.Lowers...), ":"+dataDir(t, d))
+}
+
+// addDataLayer gives the library's options over d the data-only layer.
+func (v variant) addDataLayer(t *testing.T, d layertest.Dirs, o *overlay.Options) {
+	if !v.dataLayer {
+		return
+	}
+	l, err := overlay.DirLayer(dataDir(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	o.DataOnly = []*overlay.Layer{l}
+}
+
+// TestKernelDiffDataOnly runs the whole table with a data-only layer.
+func TestKernelDiffDataOnly(t *testing.T) {
+	requireKernel(t)
+	v := variant{name: "dataonly", dataLayer: true}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			diffRun(t, v, sc.stack(), mustOps(sc.ops))
 		})
 	}
 }

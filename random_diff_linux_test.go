@@ -159,6 +159,7 @@ func TestRandomDiff(t *testing.T) {
 	t.Run("index=on", func(t *testing.T) { randomDiff(t, indexVariant) })
 	t.Run("nfs_export=on", func(t *testing.T) { randomDiff(t, nfsExportVariant) })
 	t.Run("xino=on", func(t *testing.T) { randomDiff(t, xinoVariant) })
+	t.Run("data-only layer", func(t *testing.T) { randomDiff(t, variant{name: "dataonly", dataLayer: true}) })
 	t.Run("userxattr", func(t *testing.T) {
 		randomDiff(t, variant{name: "userxattr", mountOpts: "userxattr", userxattr: true})
 	})
