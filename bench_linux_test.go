@@ -180,12 +180,14 @@ const (
 // benchDeepFixture builds the deep-stat layers on disk and opens them both
 // ways: the kernel mount's path of the tree and the library's FS. With
 // features the upper and work dirs go to tmpfs and both sides get
-// redirect_dir=on,xino=on (see benchFeatureRoot).
+// redirect_dir=on,xino=on,index=on (see benchFeatureRoot and
+// benchFeatureLowerRoot).
 func benchDeepFixture(b *testing.B, features bool) (mnt string, ofs *overlay.FS) {
 	benchNeedKernel(b)
 	root := b.TempDir()
 	upRoot, kopts, lopts := root, "", overlay.Options{}
 	if features {
+		root = benchFeatureLowerRoot(b)
 		upRoot, kopts, lopts = benchFeatureRoot(b), benchFeatureKOpts, benchFeatureLOpts()
 	}
 	var lowers []string
@@ -213,10 +215,10 @@ func benchDeepFixture(b *testing.B, features bool) (mnt string, ofs *overlay.FS)
 
 // The Features variants: redirect_dir=on and xino=on on both sides
 // (index=on is not implemented by the library yet and is left out).
-const benchFeatureKOpts = "redirect_dir=on,xino=on"
+const benchFeatureKOpts = "redirect_dir=on,xino=on,index=on"
 
 func benchFeatureLOpts() overlay.Options {
-	return overlay.Options{RedirectDir: overlay.RedirectOn, Xino: overlay.XinoOn}
+	return overlay.Options{RedirectDir: overlay.RedirectOn, Xino: overlay.XinoOn, Index: overlay.SwitchOn}
 }
 
 // benchFeatureRoot returns a fresh directory on /dev/shm (tmpfs), removed
@@ -224,6 +226,20 @@ func benchFeatureLOpts() overlay.Options {
 // every layer on one filesystem the kernel ignores xino=on ("useless with
 // all layers on same fs") and so does the library, so the upper goes to
 // another filesystem than the ext4 lowers.
+// benchFeatureLowerRoot is a tmpfs for the lowers of the feature
+// benchmarks: index needs lower filesystems with a UUID, which this
+// machine's ext4 lacks (the upper is on /dev/shm, another tmpfs, so xino
+// is in effect too).
+func benchFeatureLowerRoot(b *testing.B) string {
+	b.Helper()
+	d := b.TempDir()
+	if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size=1g"); err != nil {
+		b.Skipf("cannot mount tmpfs: %v", err)
+	}
+	b.Cleanup(func() { unix.Unmount(d, unix.MNT_DETACH) })
+	return d
+}
+
 func benchFeatureRoot(b *testing.B) string {
 	b.Helper()
 	var st unix.Statfs_t
@@ -391,6 +407,7 @@ func benchReaddirMerged(b *testing.B, features bool) {
 	root := b.TempDir()
 	upRoot, kopts, lopts := root, "", overlay.Options{}
 	if features {
+		root = benchFeatureLowerRoot(b)
 		upRoot, kopts, lopts = benchFeatureRoot(b), benchFeatureKOpts, benchFeatureLOpts()
 	}
 	var lowers []string
