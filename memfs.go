@@ -749,13 +749,7 @@ func (m *MemFS) listxattr(p string) ([]string, error) {
 }
 
 func (m *MemFS) setxattr(p, name string, value []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.setxattrLocked(l, name, value)
+	return m.atLocked(p, func(l memLoc) error { return m.setxattrLocked(l, name, value) })
 }
 
 func (m *MemFS) setxattrLocked(l memLoc, name string, value []byte) error {
@@ -806,13 +800,7 @@ func (m *MemFS) removexattr(p, name string) error {
 }
 
 func (m *MemFS) mkdir(p string, perm uint32) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.mkdirLocked(l, perm)
+	return m.atLocked(p, func(l memLoc) error { return m.mkdirLocked(l, perm) })
 }
 
 func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
@@ -889,13 +877,7 @@ func (m *MemFS) linkLocked(o, n memLoc) error {
 }
 
 func (m *MemFS) mknod(p string, mode uint32, dev uint64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.mknodLocked(l, mode, dev)
+	return m.atLocked(p, func(l memLoc) error { return m.mknodLocked(l, mode, dev) })
 }
 
 // mknodLocked checks the type first, as may_mknod does.
@@ -1018,13 +1000,19 @@ func (m *MemFS) renameLocked(o, n memLoc, exchange bool) error {
 }
 
 func (m *MemFS) unlink(p string) error {
+	return m.atLocked(p, func(l memLoc) error { return m.unlinkLocked(l) })
+}
+
+// atLocked runs fn on the location of p with mu held for writing: the
+// common shape of the backend's changes.
+func (m *MemFS) atLocked(p string, fn func(memLoc) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
 	if err != nil {
 		return err
 	}
-	return m.unlinkLocked(l)
+	return fn(l)
 }
 
 func (m *MemFS) unlinkLocked(l memLoc) error {
@@ -1043,13 +1031,7 @@ func (m *MemFS) unlinkLocked(l memLoc) error {
 }
 
 func (m *MemFS) rmdir(p string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.rmdirLocked(l)
+	return m.atLocked(p, func(l memLoc) error { return m.rmdirLocked(l) })
 }
 
 func (m *MemFS) rmdirLocked(l memLoc) error {
@@ -1073,13 +1055,7 @@ func (m *MemFS) rmdirLocked(l memLoc) error {
 }
 
 func (m *MemFS) chmod(p string, perm uint32) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.chmodLocked(l, perm)
+	return m.atLocked(p, func(l memLoc) error { return m.chmodLocked(l, perm) })
 }
 
 func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
@@ -1095,13 +1071,7 @@ func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
 }
 
 func (m *MemFS) lchown(p string, uid, gid int) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.chownLocked(l, uid, gid)
+	return m.atLocked(p, func(l memLoc) error { return m.chownLocked(l, uid, gid) })
 }
 
 func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
@@ -1128,13 +1098,7 @@ func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
 }
 
 func (m *MemFS) lutimes(p string, atime, mtime time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.utimesLocked(l, atime, mtime)
+	return m.atLocked(p, func(l memLoc) error { return m.utimesLocked(l, atime, mtime) })
 }
 
 func (m *MemFS) utimesLocked(l memLoc, atime, mtime time.Time) error {

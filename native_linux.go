@@ -721,37 +721,23 @@ func (f *nativeFile) use(fn func(fd int) error) error {
 }
 
 func (f *nativeFile) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, unix.EINVAL
-	}
-	n := 0
-	err := f.use(func(fd int) error {
-		for n < len(p) {
-			m, err := unix.Pread(fd, p[n:], off+int64(n))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if m == 0 {
-				return io.EOF
-			}
-			n += m
-		}
-		return nil
-	})
-	return n, err
+	return f.rw(p, off, unix.Pread, io.EOF)
 }
 
 func (f *nativeFile) WriteAt(p []byte, off int64) (int, error) {
+	return f.rw(p, off, unix.Pwrite, io.ErrShortWrite)
+}
+
+// rw moves all of p at off with pread or pwrite, retrying on EINTR and
+// short transfers; a transfer of nothing ends it with atEnd.
+func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, error), atEnd error) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
 	n := 0
 	err := f.use(func(fd int) error {
 		for n < len(p) {
-			m, err := unix.Pwrite(fd, p[n:], off+int64(n))
+			m, err := op(fd, p[n:], off+int64(n))
 			if err == unix.EINTR {
 				continue
 			}
@@ -759,7 +745,7 @@ func (f *nativeFile) WriteAt(p []byte, off int64) (int, error) {
 				return err
 			}
 			if m == 0 {
-				return io.ErrShortWrite
+				return atEnd
 			}
 			n += m
 		}
