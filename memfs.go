@@ -817,13 +817,7 @@ func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
 }
 
 func (m *MemFS) symlink(target, p string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, err := m.walk(p)
-	if err != nil {
-		return err
-	}
-	return m.symlinkLocked(target, l)
+	return m.atLocked(p, func(l memLoc) error { return m.symlinkLocked(target, l) })
 }
 
 func (m *MemFS) symlinkLocked(target string, l memLoc) error {
