@@ -213,8 +213,8 @@ func benchDeepFixture(b *testing.B, features bool) (mnt string, ofs *overlay.FS)
 	return mnt, ofs
 }
 
-// The Features variants: redirect_dir=on and xino=on on both sides
-// (index=on is not implemented by the library yet and is left out).
+// The Features variants: redirect_dir=on, xino=on and index=on on both
+// sides (lowers on a tmpfs, upper on /dev/shm: two filesystems with UUIDs).
 const benchFeatureKOpts = "redirect_dir=on,xino=on,index=on"
 
 func benchFeatureLOpts() overlay.Options {
