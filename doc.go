@@ -6,7 +6,7 @@
 //
 // # Layers
 //
-// A [Layer] is one branch of the overlay. Three kinds:
+// A [Layer] is one branch of the overlay. Four kinds:
 //
 //   - [MemLayer]: an in-memory filesystem ([MemFS]) in the kernel's
 //     format: char 0/0 whiteouts, trusted.overlay.* xattrs, hard links,
