@@ -14,9 +14,11 @@
 // redirect_dir=on (§4) and metacopy=on (§7), with the caller as root and no
 // umask.
 //
-// Redirects and metacopy markers are only ever written into the upper
-// layer by the model; lower layers are taken to hold none (the machine
-// never makes them), so they are not read there.
+// Redirects are only ever written into the upper layer by the model,
+// except for one kind of lower entry: a metacopy file of a regular lower
+// layer whose absolute redirect names its data file in the data-only
+// layer (DataOnly). Lower layers hold no other redirects or metacopy
+// markers (the machine never makes them).
 //
 // Not modelled: hard links, device nodes, ownership, timestamps, private
 // xattrs other than the opaque, redirect and metacopy markers, xattr
@@ -72,9 +74,10 @@ type Node struct {
 	Target string            // Symlink
 	Xattrs map[string]string // user.* xattrs only
 
-	// Upper entries only.
+	// Upper entries, and lower metacopy files with their data in the
+	// data-only layer (Redirect absolute, "/" + the data file's path).
 	Redirect string // trusted.overlay.redirect ("" = none): on a dir, or a renamed metacopy file
-	Metacopy bool   // a File whose data is still below: Data is "", Size is the data's size
+	Metacopy bool   // a File whose data is elsewhere: Data is "", Size is the data's size
 	Size     int    // size of a Metacopy file
 }
 
@@ -110,6 +113,10 @@ type Model struct {
 	// Metacopy is metacopy=on (set RedirectDir too): metadata changes of
 	// a lower regular file copy up its metadata only.
 	Metacopy bool
+	// DataOnly is the data-only layer (nil for none): never part of the
+	// merged tree, it only holds the data of metacopy files with an
+	// absolute redirect, in lower layers or copied up from them.
+	DataOnly Layer
 }
 
 // New returns a model of lowers (top-most first) and, when upper is true,
@@ -128,11 +135,28 @@ const maxSymlinks = 40
 
 // The layers are numbered as the kernel does: 0 is the upper layer, 1..n
 // the lowers.
+// The data-only layer, when there is one, is numbered len(Lowers)+1.
 func (m *Model) layer(i int) Layer {
-	if i == 0 {
+	switch i {
+	case 0:
 		return m.Upper
+	case len(m.Lowers) + 1:
+		return m.DataOnly
 	}
 	return m.Lowers[i-1]
+}
+
+// dataEnt is the data-only layer's entry for a metacopy node with the
+// absolute redirect "/"+p when it is a regular file there, else nothing.
+func (m *Model) dataEnt(redirect string) []ent {
+	if !strings.HasPrefix(redirect, "/") {
+		return nil
+	}
+	p := redirect[1:]
+	if n := m.DataOnly[p]; n != nil && n.Kind == File {
+		return []ent{{len(m.Lowers) + 1, p, n}}
+	}
+	return nil
 }
 
 // ent is one layer's entry for a path: the layer, the path inside that
@@ -235,6 +259,9 @@ func (m *Model) child(parent []ent, q, name string) []ent {
 		case !n.Kind.IsDir():
 			if len(out) == 0 || out[0].node.Metacopy {
 				out = append(out, ent{e.layer, lp, n})
+				if n.Metacopy {
+					out = append(out, m.dataEnt(n.Redirect)...)
+				}
 			}
 			return out
 		}
@@ -278,6 +305,9 @@ func (m *Model) lowerAbs(p string, dir bool) []ent {
 				stop = true
 				if last && !dir {
 					out = append(out, ent{i, q, n})
+					if n.Metacopy {
+						out = append(out, m.dataEnt(n.Redirect)...)
+					}
 				}
 				break
 			}
@@ -294,6 +324,10 @@ func (m *Model) lowerAbs(p string, dir bool) []ent {
 		if stop {
 			break
 		}
+	}
+	if !dir && len(out) == 0 {
+		// Nothing in the regular lower layers: the data-only layer.
+		return m.dataEnt("/" + p)
 	}
 	return out
 }
@@ -423,8 +457,19 @@ func (m *Model) copyUp(p string, meta bool) {
 	if c.Kind == OpaqueDir {
 		c.Kind = Dir
 	}
-	if meta && m.Metacopy && c.Kind == File {
+	switch {
+	case c.Kind != File:
+	case meta && m.Metacopy && c.Metacopy:
+		// A lower metacopy file: the copy is one too, without the
+		// redirect (a private xattr, not copied); its lookup below
+		// finds the lower metacopy file, whose redirect names the data.
+		c.Redirect = ""
+	case meta && m.Metacopy:
 		c.Metacopy, c.Size, c.Data = true, len(c.Data), ""
+	case c.Metacopy:
+		// A lower metacopy file copied up whole, from its data file.
+		c.Data = m.fileData(st)
+		c.Metacopy, c.Size, c.Redirect = false, 0, ""
 	}
 	m.Upper[p] = c
 }
@@ -446,15 +491,18 @@ func (m *Model) copyUpFull(p string, keep bool) {
 }
 
 // fileData is the data of the regular file whose stack is st: the top
-// entry's, or for a metacopy upper file the data file's below it.
+// entry's, or for a metacopy file the data file's below it (for an upper
+// metacopy copy of a lower metacopy file, the one below that).
 func (m *Model) fileData(st []ent) string {
-	if st[0].node.Metacopy {
-		if len(st) < 2 || st[1].node.Kind != File {
-			panic("model: metacopy file without data")
+	for _, e := range st {
+		if e.node.Kind != File {
+			break
 		}
-		return st[1].node.Data
+		if !e.node.Metacopy {
+			return e.node.Data
+		}
 	}
-	return st[0].node.Data
+	panic("model: metacopy file without data")
 }
 
 // lowerPositive is ovl_lower_positive: whether the name p exists in the
@@ -987,4 +1035,19 @@ func PruneGhostWhiteouts(lowers []Layer) {
 			}
 		}
 	}
+}
+
+// MetacopyOverMetacopy reports whether name (a final symlink followed)
+// is an upper metacopy file whose lower part is itself a metacopy file
+// with its data in the data-only layer: a lower metacopy file whose
+// metadata only was copied up. The machine uses it to steer clear of a
+// known library discrepancy (copying up the data of such a file copies
+// the lower metacopy file's own zeros, not the data-only layer's data).
+func (m *Model) MetacopyOverMetacopy(name string) bool {
+	p, err := m.resolve(name, true)
+	if err != 0 {
+		return false
+	}
+	st := m.lookup(p)
+	return len(st) >= 2 && hasUpper(st) && st[0].node.Metacopy && st[1].node.Metacopy
 }
