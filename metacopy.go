@@ -192,6 +192,11 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 		fsys.mu.RUnlock()
 		return err
 	}
+	_, da, err := fsys.resolveData(n) // the data file's size (a lazy one was not known)
+	if err != nil {
+		fsys.mu.RUnlock()
+		return err
+	}
 	if up {
 		// Another name of the same upper inode already copied the data:
 		// copying again would overwrite what was written since.
@@ -201,7 +206,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 		fsys.mu.Unlock()
 		return nil
 	}
-	size := n.dattr.Size
+	size := da.Size
 	out, err := fsys.upper.b.open(n.path(), syscall.O_WRONLY, 0)
 	fsys.mu.RUnlock()
 	if err != nil {

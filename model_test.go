@@ -365,13 +365,6 @@ func runModel(t *rapid.T, b modelBackend) {
 		}
 		return p
 	}
-	// dataBug reports whether a data copy-up of p would meet a known
-	// library discrepancy, which the machine then steers clear of: the
-	// data copy-up of an upper metacopy file made from a lower metacopy
-	// file (one with its data in the data-only layer) copies the lower
-	// metacopy file's own contents (zeros), not the data-only layer's
-	// data as the kernel does (ovl_path_lowerdata).
-	dataBug := func(p string) bool { return dataOnly != nil && m.MetacopyOverMetacopy(p) }
 	same := func(t *rapid.T, what string, want syscall.Errno, err error) {
 		t.Helper()
 		if got := errnoOf(t, what, err); got != want {
@@ -385,9 +378,6 @@ func runModel(t *rapid.T, b modelBackend) {
 			flag := rapid.SampledFrom(modelOpenFlags).Draw(t, "flag")
 			perm := rapid.SampledFrom(modelPerms).Draw(t, "perm")
 			data := []byte(rapid.SampledFrom(modelData).Draw(t, "data"))
-			if flag&(os.O_WRONLY|os.O_RDWR|os.O_TRUNC) != 0 && dataBug(p) {
-				return
-			}
 			what := fmt.Sprintf("OpenFile(%q, %#o, %v) + write %q", p, flag, perm, data)
 			f, err := fsys.OpenFile(opath(t, p), flag, perm)
 			same(t, what, m.OpenFile(p, flag, perm, data), err)
@@ -441,9 +431,6 @@ func runModel(t *rapid.T, b modelBackend) {
 		"Truncate": func(t *rapid.T) {
 			p := name(t, "name")
 			size := rapid.Int64Range(0, 12).Draw(t, "size")
-			if dataBug(p) {
-				return
-			}
 			same(t, fmt.Sprintf("Truncate(%q, %d)", p, size), m.Truncate(p, size), fsys.Truncate(opath(t, p), size))
 		},
 		"Chmod": func(t *rapid.T) {

@@ -1036,18 +1036,3 @@ func PruneGhostWhiteouts(lowers []Layer) {
 		}
 	}
 }
-
-// MetacopyOverMetacopy reports whether name (a final symlink followed)
-// is an upper metacopy file whose lower part is itself a metacopy file
-// with its data in the data-only layer: a lower metacopy file whose
-// metadata only was copied up. The machine uses it to steer clear of a
-// known library discrepancy (copying up the data of such a file copies
-// the lower metacopy file's own zeros, not the data-only layer's data).
-func (m *Model) MetacopyOverMetacopy(name string) bool {
-	p, err := m.resolve(name, true)
-	if err != 0 {
-		return false
-	}
-	st := m.lookup(p)
-	return len(st) >= 2 && hasUpper(st) && st[0].node.Metacopy && st[1].node.Metacopy
-}
