@@ -3,6 +3,7 @@ package overlay_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,5 +282,88 @@ func TestVerityOnDisk(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Join(mnt, "f")); fi.Mode().Perm() != 0o600 {
 		t.Errorf("kernel sees mode %v", fi.Mode())
+	}
+}
+
+// TestDataOnlyMetacopyWrite: with metacopy=on, a chmod of a file whose
+// data is in a data-only layer copies its metadata only; a later append
+// copies the data up from the data-only layer. Kernel and library must
+// read the same bytes after each step.
+func TestDataOnlyMetacopyWrite(t *testing.T) {
+	requireKernel(t)
+	build := func() (lower, data, upper, work string) {
+		dir := t.TempDir()
+		lower, data, upper, work = filepath.Join(dir, "l"), filepath.Join(dir, "data"), filepath.Join(dir, "u"), filepath.Join(dir, "w")
+		for _, d := range []string{lower, upper, work, filepath.Join(data, "blobs")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		blob := []byte("blob data\n")
+		if err := os.WriteFile(filepath.Join(data, "blobs/b"), blob, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(lower, "f")
+		if err := os.WriteFile(p, make([]byte, len(blob)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{"trusted.overlay.metacopy": "", "trusted.overlay.redirect": "/blobs/b"} {
+			if err := unix.Setxattr(p, k, []byte(v), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	opts := func(l, d, u, w string) string {
+		return "lowerdir=" + l + "::" + d + ",upperdir=" + u + ",workdir=" + w + ",redirect_dir=on,metacopy=on"
+	}
+	kl, kd, ku, kw := build()
+	mnt := t.TempDir()
+	if err := unix.Mount("overlay", mnt, "overlay", 0, opts(kl, kd, ku, kw)); err != nil {
+		t.Fatal(err)
+	}
+	kf := filepath.Join(mnt, "f")
+	var kernel []string
+	step := func(out *[]string, read func() ([]byte, error)) {
+		b, err := read()
+		*out = append(*out, fmt.Sprintf("%q %v", b, err))
+	}
+	step(&kernel, func() ([]byte, error) { return os.ReadFile(kf) })
+	if err := os.Chmod(kf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step(&kernel, func() ([]byte, error) { return os.ReadFile(kf) })
+	if err := appendTo(kf, "+"); err != nil {
+		t.Fatal(err)
+	}
+	step(&kernel, func() ([]byte, error) { return os.ReadFile(kf) })
+	unix.Unmount(mnt, 0)
+
+	ll, ld, lu, lw := build()
+	o, err := overlay.ParseOptions(opts(ll, ld, lu, lw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	var lib []string
+	read := func() ([]byte, error) { return afero.ReadFile(fsys, "f") }
+	step(&lib, read)
+	if err := fsys.Chmod("f", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step(&lib, read)
+	f, err := fsys.OpenFile("f", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("+"))
+	f.Close()
+	step(&lib, read)
+	if !equalStrings(kernel, lib) {
+		t.Errorf("reads after open, chmod, append:\n\tkernel:  %q\n\tlibrary: %q", kernel, lib)
 	}
 }
