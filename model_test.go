@@ -26,8 +26,18 @@ import (
 // each run draws the options too: the defaults, redirect_dir=on,
 // metacopy=on (with redirect_dir=on), userxattr (private xattrs as
 // user.overlay.*, else the defaults' semantics), fsync=volatile (the
-// defaults' semantics), or metacopy=on with a data-only layer, whose
-// blobs/* files hold the data of metacopy files in the lower layers.
+// defaults' semantics), metacopy=on with a data-only layer, whose
+// blobs/* files hold the data of metacopy files in the lower layers,
+// xino=on (each MemFS is its own filesystem, so xino is in effect), or
+// index=on. Without metacopy, a lower MemFS layer may hold hard links
+// (one model node at two paths): copy-up breaks them, unless index=on.
+
+// linkedRename: with index=on a rename between two names of one inode
+// (lower hard links) returns 0 on both, but the library copies both names
+// up first, where the kernel's vfs_rename returns before ovl_rename
+// (source == target) and copies nothing up, so the upper layers differ.
+// The model keeps the kernel's semantics; the machine makes no such
+// rename until the library does too.
 
 // modelNames is the name alphabet: small, so that operations collide.
 var modelNames = []string{"a", "b", "c", "d"}
@@ -100,9 +110,11 @@ func genTarget(t *rapid.T) string {
 // genLayer draws a lower layer: files, dirs, symlinks (unless afero),
 // whiteouts and opaque dirs, at most 3 deep. With a data-only layer
 // (dataOnly not nil), some files are metacopy files whose data genLayer
-// puts in dataOnly at blobs/<n>.
-func genLayer(t *rapid.T, label string, b modelBackend, dataOnly model.Layer) model.Layer {
+// puts in dataOnly at blobs/<n>. With links, some files are hard links to
+// a file drawn before in the same layer (the same *model.Node).
+func genLayer(t *rapid.T, label string, b modelBackend, dataOnly model.Layer, links bool) model.Layer {
 	l := model.Layer{}
+	var files []*model.Node
 	var fill func(dir string, depth int)
 	fill = func(dir string, depth int) {
 		for _, name := range modelNames {
@@ -113,7 +125,12 @@ func genLayer(t *rapid.T, label string, b modelBackend, dataOnly model.Layer) mo
 			case 0, 1, 2, 3, 4:
 				continue
 			case 5, 6:
+				if links && len(files) > 0 && rapid.IntRange(0, 2).Draw(t, "hard-link") == 0 {
+					l[p] = rapid.SampledFrom(files).Draw(t, "link-to")
+					continue
+				}
 				n = &model.Node{Kind: model.File, Data: rapid.SampledFrom(modelData).Draw(t, "data")}
+				files = append(files, n)
 				if dataOnly != nil && rapid.Bool().Draw(t, "metacopy") {
 					blob := fmt.Sprintf("blobs/m%d", len(dataOnly))
 					dataOnly["blobs"] = &model.Node{Kind: model.Dir, Mode: 0o755}
@@ -174,8 +191,18 @@ func sortedPaths(l model.Layer) []string {
 // "user.overlay."). A metacopy file holds zeros of its data's size.
 func buildMem(t *rapid.T, l model.Layer, prefix string) *overlay.MemFS {
 	m := overlay.NewMemFS()
+	made := map[*model.Node]string{} // files made, to hard-link the same node
 	for _, p := range sortedPaths(l) {
 		n := l[p]
+		if first, ok := made[n]; ok {
+			if err := m.Link(first, p); err != nil {
+				t.Fatalf("building MemFS layer: %v", err)
+			}
+			continue
+		}
+		if n.Kind == model.File {
+			made[n] = p
+		}
 		var err error
 		switch n.Kind {
 		case model.File:
@@ -263,7 +290,7 @@ func runModel(t *rapid.T, b modelBackend) {
 	if !b.afero {
 		// The private xattrs these features write need xattr layers.
 		opts = rapid.SampledFrom([]string{"default", "redirect_dir=on", "metacopy=on",
-			"userxattr", "fsync=volatile", "metacopy=on,data-only"}).Draw(t, "options")
+			"userxattr", "fsync=volatile", "metacopy=on,data-only", "xino=on", "index=on"}).Draw(t, "options")
 	}
 	var dataOnly model.Layer
 	if opts == "metacopy=on,data-only" {
@@ -273,7 +300,7 @@ func runModel(t *rapid.T, b modelBackend) {
 	readOnly := nl >= 2 && rapid.IntRange(0, 4).Draw(t, "read-only") == 0
 	lowers := make([]model.Layer, nl)
 	for i := range lowers {
-		lowers[i] = genLayer(t, fmt.Sprintf("L%d", i+1), b, dataOnly)
+		lowers[i] = genLayer(t, fmt.Sprintf("L%d", i+1), b, dataOnly, !b.afero && !strings.HasPrefix(opts, "metacopy"))
 	}
 	model.PruneGhostWhiteouts(lowers)
 	for i, l := range lowers {
@@ -301,6 +328,12 @@ func runModel(t *rapid.T, b modelBackend) {
 		prefix = "user.overlay."
 	case "fsync=volatile":
 		o.Fsync = overlay.FsyncVolatile
+	case "xino=on":
+		o.Xino = overlay.XinoOn
+		m.Xino = true
+	case "index=on":
+		o.Index = overlay.SwitchOn
+		m.Index = true
 	}
 	if dataOnly != nil {
 		o.DataOnly = []*overlay.Layer{overlay.MemLayer(buildMem(t, dataOnly, prefix))}
@@ -408,6 +441,9 @@ func runModel(t *rapid.T, b modelBackend) {
 				// Within one dir: relative redirects.
 				q = path.Join(path.Dir(p), rapid.SampledFrom(append(modelNames, "e")).Draw(t, "new-base"))
 			}
+			if m.Linked(p, q) {
+				return // see linkedRename
+			}
 			same(t, fmt.Sprintf("Rename(%q, %q)", p, q), m.Rename(p, q), fsys.Rename(opath(t, p), opath(t, q)))
 		},
 		// Renames of dirs that lower layers have (redirects, or EXDEV
@@ -425,6 +461,9 @@ func runModel(t *rapid.T, b modelBackend) {
 			q := genName(t, "new")
 			if rapid.Bool().Draw(t, "same-dir") {
 				q = path.Join(path.Dir(p), rapid.SampledFrom(append(modelNames, "e")).Draw(t, "new-base"))
+			}
+			if m.Linked(p, q) {
+				return // see linkedRename
 			}
 			same(t, fmt.Sprintf("Rename(%q, %q)", p, q), m.Rename(p, q), fsys.Rename(opath(t, p), opath(t, q)))
 		},
@@ -454,6 +493,14 @@ func runModel(t *rapid.T, b modelBackend) {
 			target, p := genTarget(t), name(t, "name")
 			same(t, fmt.Sprintf("Symlink(%q, %q)", target, p), m.Symlink(target, p), fsys.Symlink(target, opath(t, p)))
 		}
+	}
+	// With index=on the library reads the xattrs of a name not yet copied
+	// up from its lower file, not from the index entry as the kernel does
+	// (ovl_lookup takes the index as the inode's upper), so that a
+	// Setxattr through one hard link is not seen through the other: the
+	// model keeps the kernel's semantics, and the machine does not set
+	// xattrs with index=on until the library does too.
+	if !b.afero && opts != "index=on" {
 		actions["Setxattr"] = func(t *rapid.T) {
 			p := name(t, "name")
 			value := rapid.SampledFrom(modelData).Draw(t, "value")

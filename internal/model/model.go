@@ -20,10 +20,18 @@
 // layer (DataOnly). Lower layers hold no other redirects or metacopy
 // markers (the machine never makes them).
 //
-// Not modelled: hard links, device nodes, ownership, timestamps, private
-// xattrs other than the opaque, redirect and metacopy markers, xattr
-// whiteouts, and whiteouts in single-layer directories (which the kernel
-// lists as "ghost" entries; see §2.3 and §12 of the semantics).
+// Lower layers may hold hard links: two paths of one layer mapping to
+// the same *Node. Without Index a copy-up breaks the link (the copy is a
+// new node); with Index the copy is recorded as the index entry of the
+// lower node, every other name of it shows that entry before its own
+// copy-up and is linked to it at its copy-up, so all names keep one data.
+// Link counts are not modelled (the dumps show none).
+//
+// Not modelled: hard links made through the overlay, device nodes,
+// ownership, timestamps, private xattrs other than the opaque, redirect
+// and metacopy markers, xattr whiteouts, and whiteouts in single-layer
+// directories (which the kernel lists as "ghost" entries; see §2.3 and
+// §12 of the semantics).
 package model
 
 import (
@@ -117,6 +125,16 @@ type Model struct {
 	// merged tree, it only holds the data of metacopy files with an
 	// absolute redirect, in lower layers or copied up from them.
 	DataOnly Layer
+	// Xino is xino=on (in effect): new dirs in merge dirs are opaque, and
+	// readdir of a merge dir leaves out names whose lookup finds nothing
+	// (which children does anyway).
+	Xino bool
+	// Index is index=on: lower hard links stay linked through copy-up
+	// (see index), and new dirs in merge dirs are opaque.
+	Index bool
+	// index maps a lower file node to its upper copy (the index entry),
+	// with Index.
+	index map[*Node]*Node
 }
 
 // New returns a model of lowers (top-most first) and, when upper is true,
@@ -258,6 +276,11 @@ func (m *Model) child(parent []ent, q, name string) []ent {
 			return out
 		case !n.Kind.IsDir():
 			if len(out) == 0 || out[0].node.Metacopy {
+				if c := m.index[n]; m.Index && c != nil {
+					// An indexed lower hard link: the overlay shows the
+					// index entry, the upper copy of another name.
+					n = c
+				}
 				out = append(out, ent{e.layer, lp, n})
 				if n.Metacopy {
 					out = append(out, m.dataEnt(n.Redirect)...)
@@ -453,6 +476,13 @@ func (m *Model) copyUp(p string, meta bool) {
 	if hasUpper(st) {
 		return
 	}
+	if m.Index && st[0].node.Kind == File {
+		if c := m.index[m.layer(st[0].layer)[st[0].path]]; c != nil {
+			// Another name of this lower file was copied up: link to it.
+			m.Upper[p] = c
+			return
+		}
+	}
 	c := st[0].node.clone()
 	if c.Kind == OpaqueDir {
 		c.Kind = Dir
@@ -470,6 +500,12 @@ func (m *Model) copyUp(p string, meta bool) {
 		// A lower metacopy file copied up whole, from its data file.
 		c.Data = m.fileData(st)
 		c.Metacopy, c.Size, c.Redirect = false, 0, ""
+	}
+	if m.Index && c.Kind == File {
+		if m.index == nil {
+			m.index = map[*Node]*Node{}
+		}
+		m.index[m.layer(st[0].layer)[st[0].path]] = c
 	}
 	m.Upper[p] = c
 }
@@ -546,14 +582,14 @@ func (m *Model) removeUpperTree(p string) {
 
 // create puts n at p (whose parent exists) as ovl_create_object does: the
 // parent chain is copied up; over an upper whiteout a directory is made
-// opaque, and with redirect_dir=on also in a merge dir; otherwise no
-// opaque marker is set.
+// opaque, and with redirect_dir=on, xino=on or index=on also in a merge
+// dir; otherwise no opaque marker is set.
 func (m *Model) create(p string, n *Node) {
 	m.copyUp(parentOf(p), false)
 	if old := m.Upper[p]; old != nil && old.Kind == Whiteout && n.Kind == Dir {
 		n.Kind = OpaqueDir
 	}
-	if m.RedirectDir && n.Kind == Dir && m.isMerge(parentOf(p)) {
+	if (m.RedirectDir || m.Xino || m.Index) && n.Kind == Dir && m.isMerge(parentOf(p)) {
 		n.Kind = OpaqueDir
 	}
 	m.Upper[p] = n
@@ -752,6 +788,11 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	}
 	isDir := ost[0].node.Kind.IsDir()
 	nst := m.lookup(n)
+	if m.Index && nst != nil && !isDir && nst[0].node == ost[0].node {
+		// Two names of one inode (an indexed hard link): vfs_rename
+		// does nothing.
+		return 0
+	}
 	if nst != nil {
 		switch newDir := nst[0].node.Kind.IsDir(); {
 		case isDir && !newDir:
@@ -800,6 +841,23 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 		m.Upper[o] = &Node{Kind: Whiteout}
 	}
 	return 0
+}
+
+// Linked reports whether oldname and newname (final symlinks not
+// followed) are two names of one inode: lower hard links, or their
+// copies, with Index. rename(2) between them does nothing (vfs_rename
+// returns 0 when source and target are one inode).
+func (m *Model) Linked(oldname, newname string) bool {
+	o, err := m.resolve(oldname, false)
+	if err != 0 {
+		return false
+	}
+	n, err := m.resolve(newname, false)
+	if err != 0 || o == n {
+		return false
+	}
+	ost, nst := m.lookup(o), m.lookup(n)
+	return m.Index && ost != nil && nst != nil && ost[0].node.Kind == File && ost[0].node == nst[0].node
 }
 
 // setRedirect gives the upper object at o, about to move, the redirect
