@@ -32,13 +32,6 @@ import (
 // index=on. Without metacopy, a lower MemFS layer may hold hard links
 // (one model node at two paths): copy-up breaks them, unless index=on.
 
-// linkedRename: with index=on a rename between two names of one inode
-// (lower hard links) returns 0 on both, but the library copies both names
-// up first, where the kernel's vfs_rename returns before ovl_rename
-// (source == target) and copies nothing up, so the upper layers differ.
-// The model keeps the kernel's semantics; the machine makes no such
-// rename until the library does too.
-
 // modelNames is the name alphabet: small, so that operations collide.
 var modelNames = []string{"a", "b", "c", "d"}
 
@@ -441,9 +434,6 @@ func runModel(t *rapid.T, b modelBackend) {
 				// Within one dir: relative redirects.
 				q = path.Join(path.Dir(p), rapid.SampledFrom(append(modelNames, "e")).Draw(t, "new-base"))
 			}
-			if m.Linked(p, q) {
-				return // see linkedRename
-			}
 			same(t, fmt.Sprintf("Rename(%q, %q)", p, q), m.Rename(p, q), fsys.Rename(opath(t, p), opath(t, q)))
 		},
 		// Renames of dirs that lower layers have (redirects, or EXDEV
@@ -461,9 +451,6 @@ func runModel(t *rapid.T, b modelBackend) {
 			q := genName(t, "new")
 			if rapid.Bool().Draw(t, "same-dir") {
 				q = path.Join(path.Dir(p), rapid.SampledFrom(append(modelNames, "e")).Draw(t, "new-base"))
-			}
-			if m.Linked(p, q) {
-				return // see linkedRename
 			}
 			same(t, fmt.Sprintf("Rename(%q, %q)", p, q), m.Rename(p, q), fsys.Rename(opath(t, p), opath(t, q)))
 		},
@@ -494,13 +481,7 @@ func runModel(t *rapid.T, b modelBackend) {
 			same(t, fmt.Sprintf("Symlink(%q, %q)", target, p), m.Symlink(target, p), fsys.Symlink(target, opath(t, p)))
 		}
 	}
-	// With index=on the library reads the xattrs of a name not yet copied
-	// up from its lower file, not from the index entry as the kernel does
-	// (ovl_lookup takes the index as the inode's upper), so that a
-	// Setxattr through one hard link is not seen through the other: the
-	// model keeps the kernel's semantics, and the machine does not set
-	// xattrs with index=on until the library does too.
-	if !b.afero && opts != "index=on" {
+	if !b.afero {
 		actions["Setxattr"] = func(t *rapid.T) {
 			p := name(t, "name")
 			value := rapid.SampledFrom(modelData).Draw(t, "value")

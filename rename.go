@@ -95,6 +95,11 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 			return src, dst, syscall.ENOTEMPTY // over an ancestor of the source
 		}
 	}
+	if dst.n.present && fsys.sameIndexedInode(src.n, dst.n) {
+		// Two names of one hard-linked lower file: with index=on they
+		// are one overlay inode, and rename(2) does nothing.
+		return src, src, nil
+	}
 	if dst.n.present {
 		switch {
 		case src.n.isDir() && !dst.n.isDir():
@@ -268,4 +273,11 @@ func (fsys *FS) adopt(parent *node, name string, n *node) {
 	}
 	parent.children[name] = c
 	parent.mu.Unlock()
+}
+
+// sameIndexedInode reports whether a and b are names of one hard-linked
+// lower file under index=on. Callers hold FS.mu.
+func (fsys *FS) sameIndexedInode(a, b *node) bool {
+	return fsys.indexed(a) && fsys.indexed(b) && a.lattr.Nlink > 1 &&
+		a.lattr.Ino == b.lattr.Ino && a.lattr.Dev == b.lattr.Dev
 }

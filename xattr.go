@@ -43,10 +43,13 @@ func (fsys *FS) realXattr(name string) (string, error) {
 }
 
 // holder returns the layer and path whose xattrs n shows: the upper
-// object, else the top lower one. Callers hold FS.mu.
+// object (or index entry), else the top lower one. Callers hold FS.mu.
 func (fsys *FS) holder(n *node) (*branch, string) {
 	if n.upper {
 		return fsys.upper, n.path()
+	}
+	if n.idx != "" {
+		return fsys.upper, n.idx // an indexed inode's upper is its index entry
 	}
 	lr := n.lowers[0]
 	return fsys.lowers[lr.layer], lr.path

@@ -843,23 +843,6 @@ func (m *Model) Rename(oldname, newname string) syscall.Errno {
 	return 0
 }
 
-// Linked reports whether oldname and newname (final symlinks not
-// followed) are two names of one inode: lower hard links, or their
-// copies, with Index. rename(2) between them does nothing (vfs_rename
-// returns 0 when source and target are one inode).
-func (m *Model) Linked(oldname, newname string) bool {
-	o, err := m.resolve(oldname, false)
-	if err != 0 {
-		return false
-	}
-	n, err := m.resolve(newname, false)
-	if err != 0 || o == n {
-		return false
-	}
-	ost, nst := m.lookup(o), m.lookup(n)
-	return m.Index && ost != nil && nst != nil && ost[0].node.Kind == File && ost[0].node == nst[0].node
-}
-
 // setRedirect gives the upper object at o, about to move, the redirect
 // that keeps its lower part found (ovl_set_redirect): relative, its name
 // o's last component, or with abs an absolute path built from o's and its
