@@ -130,7 +130,7 @@ func (fsys *FS) inoDev(n *node, a *attr) {
 	switch {
 	case n.parent == nil && n.upper:
 		// The root shows the upper root's numbers.
-	case len(n.lowers) > 0 && (n.idx != "" || n.upper && (n.isDir() || n.lattr.Nlink == 1)):
+	case len(n.lowers) > 0 && fsys.usesOrigin(n):
 		a.Ino, a.Dev = n.lattr.Ino, n.lattr.Dev
 		fsid = fsys.lowers[n.lowers[0].layer].fsid
 	case !n.upper && len(n.lowers) > 0:
@@ -165,4 +165,18 @@ func (fsys *FS) fixNlink(n *node, a *attr) {
 	if n.idx != "" && n.lattr.Nlink != 1 {
 		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
 	}
+}
+
+// usesOrigin reports whether n shows its origin's inode number: when it
+// is indexed, or, outside nfs_export (which trusts indexed origins only),
+// when it is a copied-up dir or a non-dir whose lower had one link (§5.3).
+// Callers hold FS.mu.
+func (fsys *FS) usesOrigin(n *node) bool {
+	switch {
+	case n.idx != "" || n.dirIndexed:
+		return true
+	case fsys.feat.nfsExport || !n.upper:
+		return false
+	}
+	return n.isDir() || n.lattr.Nlink == 1
 }

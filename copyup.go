@@ -157,6 +157,14 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	n.upper = true
 	n.upperGen++
+	if !a.isDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), xOrigin) {
+		// No origin could be recorded (a hard-linked lower file without
+		// index, a symlink with userxattr): it is the upper's own inode now.
+		n.lowers = nil
+	}
+	if a.isDir() && fsys.feat.nfsExport {
+		n.dirIndexed = true
+	}
 	if mode == copyMeta {
 		if !n.metacopy {
 			n.data, n.dattr = lr, a // the data is the lower file's own

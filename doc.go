@@ -208,15 +208,13 @@
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
 //   - The kernel decodes an upper object's origin xattr (a file handle)
-//     to find the lower object whose inode number it shows; the library
-//     finds it by name instead, comparing the origin with the lower
-//     object's handle, so that it never reads anything outside a layer.
-//     Objects renamed in the same FS keep their origin; a name made by
-//     Link, or a copied-up file renamed before the FS was opened, shows
-//     its upper inode number (the kernel shows the lower's; with index=on
-//     such a name still finds its index entry, so its link count is
-//     right). Merge dirs lacking an origin are not given one on lookup
-//     (the kernel writes it then).
+//     in the lower filesystem to find the object whose inode number it
+//     shows; the library looks under the same name first and otherwise in
+//     a map of the lower layers' objects by handle, built on first need by
+//     walking the layers, so that it never reaches outside a layer (the
+//     first such lookup costs a walk of the lower layers). Merge dirs
+//     lacking an origin are not given one on lookup (the kernel writes it
+//     then).
 //   - With index=on the kernel verifies every index entry at mount and
 //     refuses to mount on an inconsistency; New only drops leftover
 //     temporaries and orphans. EBUSY guards an upper against a second FS

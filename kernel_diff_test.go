@@ -212,6 +212,9 @@ func (o osTarget) Mknod(name string, mode uint32, dev uint64) error {
 type kernelResult struct {
 	res    []opResult
 	merged string // DumpDir of the mount point (or DumpFS of the library)
+	// inos is the library's merged dump with inode numbers, to compare
+	// with a kernel mount of the same dirs.
+	inos string
 	// portable is the merged dump without what differs between backends
 	// (dir sizes and link counts), to compare with in-memory layers.
 	portable string
@@ -350,6 +353,9 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	if lr.merged, err = layertest.DumpFS(fsys, "/"); err != nil {
 		t.Errorf("DumpFS: %v", err)
 	}
+	if lr.inos, err = layertest.DumpFS(fsys, "/", layertest.WithIno()); err != nil {
+		t.Errorf("DumpFS: %v", err)
+	}
 	if err := fsys.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -464,6 +470,12 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 		t.Fatalf("DumpDir: %v", err)
 	}
 	diffDumps(t, "merged tree", "library", "kernel mount of library's upper", libMerged, km)
+	// The same dirs, so the same inode numbers (§5.3).
+	kino, err := layertest.DumpDir(merged, layertest.WithIno())
+	if err != nil {
+		t.Fatalf("DumpDir: %v", err)
+	}
+	diffDumps(t, "inode numbers", "library", "kernel mount of library's upper", lr.inos, kino)
 }
 
 // TestKernelDiff runs every scenario on the kernel's overlayfs and on the

@@ -46,25 +46,26 @@ type node struct {
 	children map[string]*node
 
 	// Resolution. Protected by FS.mu.
-	dead      bool          // dropped from the cache; must not be used for new work
-	present   bool          // the name resolves to an object
-	upper     bool          // the object exists in the upper layer at path(n)
-	upperWh   bool          // the upper layer holds a whiteout at this name (only when !present)
-	typ       uint32        // S_IFMT of the object, when present
-	opaque    bool          // a dir whose merge stopped at an opaque dir (upper or lower)
-	lowers    []lowerRef    // lower objects: a dir's merged stack, top first; at most one for a non-dir
-	lattr     attr          // attr of lowers[0] (lowers are immutable while in use)
-	ino       atomic.Uint64 // overlay-allocated inode number, allocated on first use
-	upperGen  uint64        // bumped when the object is copied up, so open files re-target
-	redirect  string        // the upper object's redirect xattr, as stored (for building new ones)
-	metacopy  bool          // a regular file whose data is below, in data (§7)
-	data      lowerRef      // where a metacopy file's data is
-	dattr     attr          // attr of data
-	digest    []byte        // a metacopy file's fs-verity digest (verity=)
-	digestAlg uint8         // its algorithm, 0 for none
-	verified  atomic.Bool   // the data matched the digest
-	idx       string        // the index entry of an indexed non-dir (index=on), "" if none
-	whiteouts bool          // the upper dir may contain whiteouts (merge or formerly merged)
+	dead       bool          // dropped from the cache; must not be used for new work
+	present    bool          // the name resolves to an object
+	upper      bool          // the object exists in the upper layer at path(n)
+	upperWh    bool          // the upper layer holds a whiteout at this name (only when !present)
+	typ        uint32        // S_IFMT of the object, when present
+	opaque     bool          // a dir whose merge stopped at an opaque dir (upper or lower)
+	lowers     []lowerRef    // lower objects: a dir's merged stack, top first; at most one for a non-dir
+	lattr      attr          // attr of lowers[0] (lowers are immutable while in use)
+	ino        atomic.Uint64 // overlay-allocated inode number, allocated on first use
+	upperGen   uint64        // bumped when the object is copied up, so open files re-target
+	redirect   string        // the upper object's redirect xattr, as stored (for building new ones)
+	metacopy   bool          // a regular file whose data is below, in data (§7)
+	data       lowerRef      // where a metacopy file's data is
+	dattr      attr          // attr of data
+	digest     []byte        // a metacopy file's fs-verity digest (verity=)
+	digestAlg  uint8         // its algorithm, 0 for none
+	verified   atomic.Bool   // the data matched the digest
+	idx        string        // the index entry of an indexed non-dir (index=on), "" if none
+	dirIndexed bool          // a dir with an index entry (nfs_export)
+	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
 	// is taken before FS.mu, never while holding it.
@@ -244,6 +245,7 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			return c, nil
 		case o.a.isDir():
 			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.redirect
+			defer fs.findDirIndex(c)
 			if o.opaque {
 				c.opaque = true
 				return c, nil
@@ -565,6 +567,21 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 		}
 		break
 	}
+	if lr, ok := fs.originIndex(v); ok {
+		// Found elsewhere than under its name (a link made in the
+		// overlay, or a file renamed before this FS was opened).
+		o, err := fs.lowers[lr.layer].probe(lr.path, lr.layer == fs.bottom)
+		if err != nil {
+			return err
+		}
+		if o.kind == objPresent && !o.a.isDir() {
+			c.lowers, c.lattr = []lowerRef{lr}, o.a
+			if fs.indexed(c) {
+				c.idx = fs.indexName(fs.lowers[lr.layer], lr.path)
+			}
+			return nil
+		}
+	}
 	if fs.feat.index {
 		// Another name of an indexed inode (a link made in the overlay):
 		// the index entry named by its origin is the same upper inode.
@@ -613,4 +630,62 @@ func (fs *FS) probeAbs(l *branch, layer int, want string) (o obj, stop bool, err
 		}
 	}
 	return o, stop, nil
+}
+
+// originIndex finds the lower object whose origin handle is v, for an
+// upper object not found under its own name: a map of the non-dirs of
+// the regular lower layers by handle, built on first need by walking the
+// layers (never by decoding the handle, which could reach outside them).
+// Callers hold FS.mu.
+func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
+	fs.originOnce.Do(func() {
+		m := map[string]lowerRef{}
+		for i := 0; i <= fs.bottom; i++ {
+			br := fs.lowers[i]
+			if _, ok := br.b.(handler); !ok {
+				continue
+			}
+			var walk func(dir string)
+			walk = func(dir string) {
+				ents, err := br.b.readDir(dir)
+				if err != nil {
+					return
+				}
+				for _, e := range ents {
+					p := joinPath(dir, e.Name)
+					t := e.Type
+					if t == 0 {
+						a, err := br.b.lstat(p)
+						if err != nil {
+							continue
+						}
+						t = a.typ()
+					}
+					if t == syscall.S_IFDIR {
+						walk(p)
+						continue
+					}
+					key := string(fs.originOf(br, p))
+					if _, dup := m[key]; !dup && len(key) > 0 {
+						m[key] = lowerRef{layer: i, path: p}
+					}
+				}
+			}
+			walk("")
+		}
+		fs.originMap = m
+	})
+	lr, ok := fs.originMap[string(v)]
+	return lr, ok
+}
+
+// findDirIndex notes, with nfs_export, whether the upper dir c was copied
+// up through the index (a dir index entry under its origin); only such a
+// dir shows its origin's inode number then. Callers hold FS.mu.
+func (fs *FS) findDirIndex(c *node) {
+	if !fs.feat.nfsExport || !c.upper || len(c.lowers) == 0 {
+		return
+	}
+	lr := c.lowers[0]
+	c.dirIndexed = fs.upperHas(fs.indexName(fs.lowers[lr.layer], lr.path))
 }

@@ -130,8 +130,11 @@ func TestOriginInodes(t *testing.T) {
 	if got, want := ino(t, fsys.Lstat, "d"), ino(t, os.Lstat, filepath.Join(kl, "d")); got != want {
 		t.Errorf("library over the kernel's upper: st_ino of d = %d, want %d", got, want)
 	}
-	// g was renamed; the library finds origins by name (see doc.go), so
-	// check the kernel-written origin bytes on a file copied up in place.
+	// g was renamed by the kernel: its origin is found by handle.
+	if got, want := ino(t, fsys.Lstat, "g"), ino(t, os.Lstat, filepath.Join(kl, "f")); got != want {
+		t.Errorf("library over the kernel's upper: st_ino of the renamed g = %d, want the lower's %d", got, want)
+	}
+	// And a file the kernel copies up in place.
 	if err := os.WriteFile(filepath.Join(kl, "k"), []byte("k"), 0o644); err != nil {
 		t.Fatal(err)
 	}

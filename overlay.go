@@ -47,9 +47,11 @@ type FS struct {
 	// index=on; immutable after New.
 	indexKey [2]uint64
 
-	handlesMu   sync.Mutex        // protects handles and lowerNlinks
-	handles     map[string]string // handles given out: handle bytes to overlay path
-	lowerNlinks map[string]uint64 // index entries made: the lower file's link count
+	originOnce  sync.Once           // builds originMap
+	originMap   map[string]lowerRef // lower non-dirs by origin handle; see originIndex
+	handlesMu   sync.Mutex          // protects handles and lowerNlinks
+	handles     map[string]string   // handles given out: handle bytes to overlay path
+	lowerNlinks map[string]uint64   // index entries made: the lower file's link count
 	closed      atomic.Bool
 }
 

@@ -25,6 +25,7 @@ type dumpConfig struct {
 	noDirNlink      bool
 	noWhiteoutNlink bool
 	noXattrs        bool
+	ino             bool
 }
 
 // IgnoreXattrs leaves the named xattrs out of a dump.
@@ -57,6 +58,12 @@ func Portable() DumpOption {
 	return func(c *dumpConfig) { c.noDirSize, c.noDirNlink = true, true }
 }
 
+// WithIno adds every object's st_ino to a dump (only comparable between
+// views of the same dirs).
+func WithIno() DumpOption {
+	return func(c *dumpConfig) { c.ino = true }
+}
+
 // NoXattrs leaves all xattrs out of a dump (for backends without them).
 func NoXattrs() DumpOption {
 	return func(c *dumpConfig) { c.noXattrs = true }
@@ -84,6 +91,7 @@ type record struct {
 	uid    uint32
 	gid    uint32
 	rdev   uint64
+	ino    uint64
 	target string
 	data   []byte
 	xattrs map[string][]byte
@@ -109,6 +117,9 @@ func (r *record) line(c *dumpConfig) string {
 		fmt.Fprintf(&b, " nlink=%d", r.nlink)
 	}
 	fmt.Fprintf(&b, " uid=%d gid=%d", r.uid, r.gid)
+	if c.ino {
+		fmt.Fprintf(&b, " ino=%d", r.ino)
+	}
 	if typ == syscall.S_IFCHR || typ == syscall.S_IFBLK {
 		fmt.Fprintf(&b, " rdev=%#x", r.rdev)
 	}
@@ -267,7 +278,7 @@ func readAll(fsys *overlay.FS, name string) ([]byte, error) {
 // fillStat copies the stat fields of fi into r.
 func fillStat(r *record, fi fs.FileInfo) {
 	if st, ok := statT(fi); ok {
-		r.mode, r.nlink, r.uid, r.gid, r.rdev = st.mode, st.nlink, st.uid, st.gid, st.rdev
+		r.mode, r.nlink, r.uid, r.gid, r.rdev, r.ino = st.mode, st.nlink, st.uid, st.gid, st.rdev, st.ino
 	} else {
 		r.mode = RawMode(fi.Mode())
 		r.nlink = 1

@@ -13,6 +13,7 @@ type statFields struct {
 	uid   uint32
 	gid   uint32
 	rdev  uint64
+	ino   uint64
 }
 
 func statT(fs.FileInfo) (statFields, bool) { return statFields{}, false }

@@ -13,6 +13,7 @@ type statFields struct {
 	uid   uint32
 	gid   uint32
 	rdev  uint64
+	ino   uint64
 }
 
 func statT(fi fs.FileInfo) (statFields, bool) {
@@ -26,6 +27,7 @@ func statT(fi fs.FileInfo) (statFields, bool) {
 		uid:   st.Uid,
 		gid:   st.Gid,
 		rdev:  uint64(st.Rdev),
+		ino:   uint64(st.Ino),
 	}, true
 }
 
