@@ -283,7 +283,7 @@ func runModel(t *rapid.T, b modelBackend) {
 	if !b.afero {
 		// The private xattrs these features write need xattr layers.
 		opts = rapid.SampledFrom([]string{"default", "redirect_dir=on", "metacopy=on",
-			"userxattr", "fsync=volatile", "metacopy=on,data-only", "xino=on", "index=on"}).Draw(t, "options")
+			"userxattr", "fsync=volatile", "metacopy=on,data-only", "xino=on", "index=on", "index=on,nfs_export=on"}).Draw(t, "options")
 	}
 	var dataOnly model.Layer
 	if opts == "metacopy=on,data-only" {
@@ -326,6 +326,11 @@ func runModel(t *rapid.T, b modelBackend) {
 		m.Xino = true
 	case "index=on":
 		o.Index = overlay.SwitchOn
+		m.Index = true
+	case "index=on,nfs_export=on":
+		// The merged tree is index's: nfs_export adds file handles and
+		// index entries for every copy-up, which the dumps do not show.
+		o.Index, o.NFSExport = overlay.SwitchOn, overlay.SwitchOn
 		m.Index = true
 	}
 	if dataOnly != nil {
