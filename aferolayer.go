@@ -69,6 +69,13 @@ type aferoBackend struct {
 	// that the checks made before calling fsys still hold when it acts.
 	nsMu sync.Mutex
 
+	// dataMu serializes changes to file data through every open file of
+	// the backend (taken after aferoFile.mu), so that an O_APPEND write
+	// finds the end and writes there in one step: afero's files keep
+	// their own offsets, and nothing below makes appends through two
+	// handles atomic.
+	dataMu sync.Mutex
+
 	// owners remembers, by fsys path, the owners set with lchown on
 	// objects whose FileInfo carries no stat (afero's MemMapFs stores them
 	// but cannot report them). Moved by rename, dropped by unlink and
@@ -759,15 +766,34 @@ func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
 	case off < 0:
 		return 0, syscall.EINVAL
 	}
+	n, _, err := f.writeLocked(p, off)
+	return n, err
+}
+
+// Append writes p at the end of the file; see bfile.
+func (f *aferoFile) Append(p []byte) (int, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.flag&accMode == os.O_RDONLY || f.flag&os.O_APPEND == 0 {
+		return 0, 0, syscall.EBADF
+	}
+	return f.writeLocked(p, 0)
+}
+
+// writeLocked writes p at off, or at the end of an O_APPEND file, and
+// returns the offset past it. Callers hold f.mu.
+func (f *aferoFile) writeLocked(p []byte, off int64) (int, int64, error) {
+	f.b.dataMu.Lock()
+	defer f.b.dataMu.Unlock()
 	if f.flag&os.O_APPEND != 0 {
 		fi, err := f.f.Stat()
 		if err != nil {
-			return 0, aferoErrno(err)
+			return 0, 0, aferoErrno(err)
 		}
 		off = fi.Size()
 	}
 	n, err := f.f.WriteAt(p, off)
-	return n, aferoErrno(err)
+	return n, off + int64(n), aferoErrno(err)
 }
 
 func (f *aferoFile) Stat() (attr, error) {
@@ -792,6 +818,8 @@ func (f *aferoFile) Truncate(size int64) error {
 	case f.dir || f.flag&accMode == os.O_RDONLY || size < 0:
 		return syscall.EINVAL
 	}
+	f.b.dataMu.Lock()
+	defer f.b.dataMu.Unlock()
 	return aferoErrno(f.f.Truncate(size))
 }
 

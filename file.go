@@ -125,15 +125,19 @@ func (f *File) Write(b []byte) (int, error) {
 	if err != nil {
 		return 0, f.pathErr("write", err)
 	}
+	var n int
 	if f.app {
-		a, err := bf.Stat()
-		if err != nil {
-			return 0, f.pathErr("write", err)
+		// The end is found and written in one step of the backend, so
+		// that no other writer of the object can slip in between.
+		var end int64
+		n, end, err = bf.Append(b)
+		if n > 0 {
+			f.off = end
 		}
-		f.off = a.Size
+	} else {
+		n, err = bf.WriteAt(b, f.off)
+		f.off += int64(n)
 	}
-	n, err := bf.WriteAt(b, f.off)
-	f.off += int64(n)
 	if err != nil {
 		return n, f.pathErr("write", err)
 	}

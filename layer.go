@@ -92,6 +92,11 @@ type bfile interface {
 	io.ReaderAt
 	io.WriterAt
 	io.Closer
+	// Append writes p at the end of a file opened with O_APPEND, as one
+	// step with respect to every other writer of the same object (other
+	// open files, other names of the inode), as write(2) on an O_APPEND
+	// descriptor is; it returns the offset just past what it wrote.
+	Append(p []byte) (n int, end int64, err error)
 	Stat() (attr, error)
 	Truncate(size int64) error
 	Sync() error

@@ -1189,23 +1189,39 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 // pwrite(2) on Linux, a file opened with O_APPEND is written at its end
 // whatever off is.
 func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	n, _, err := f.write(p, off)
+	return n, err
+}
+
+// Append writes p at the end of the file under the MemFS lock, so no other
+// writer comes between finding the end and writing there.
+func (f *memFile) Append(p []byte) (int, int64, error) {
+	if f.flag&os.O_APPEND == 0 {
+		return 0, 0, syscall.EBADF
+	}
+	return f.write(p, 0)
+}
+
+// write is pwrite(2): it writes p at off (at the end for an O_APPEND
+// file) and returns the offset just past what it wrote.
+func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
-	switch {
-	case f.closed || f.flag&accMode == os.O_RDONLY:
-		return 0, syscall.EBADF
-	case off < 0:
-		return 0, syscall.EINVAL
-	case len(p) == 0:
-		return 0, nil
-	}
 	n := f.n
 	if f.flag&os.O_APPEND != 0 {
 		off = int64(len(n.data))
 	}
+	switch {
+	case f.closed || f.flag&accMode == os.O_RDONLY:
+		return 0, 0, syscall.EBADF
+	case off < 0:
+		return 0, 0, syscall.EINVAL
+	case len(p) == 0:
+		return 0, off, nil
+	}
 	end := off + int64(len(p))
 	if end > memMaxFileSize {
-		return 0, syscall.EFBIG
+		return 0, 0, syscall.EFBIG
 	}
 	if end > int64(len(n.data)) {
 		n.data = append(n.data, make([]byte, end-int64(len(n.data)))...)
@@ -1213,7 +1229,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	copy(n.data[off:], p)
 	now := time.Now()
 	n.mtime, n.ctime = now, now
-	return len(p), nil
+	return len(p), end, nil
 }
 
 func (f *memFile) Stat() (attr, error) {

@@ -480,7 +480,7 @@ func (b *nativeBackend) open(p string, flag int, perm uint32) (bfile, error) {
 		}
 		return nil, err
 	}
-	return &nativeFile{fd: fd}, nil
+	return &nativeFile{fd: fd, app: flag&unix.O_APPEND != 0}, nil
 }
 
 // openable reports whether open may open an object of this mode.
@@ -707,8 +707,9 @@ func ftruncate(fd int, size int64) error {
 type nativeFile struct {
 	// mu guards fd against Close: the descriptor is used only while mu
 	// is held for reading.
-	mu sync.RWMutex
-	fd int // -1 after Close; protected by mu
+	mu  sync.RWMutex
+	fd  int  // -1 after Close; protected by mu
+	app bool // opened with O_APPEND; immutable
 }
 
 func (f *nativeFile) use(fn func(fd int) error) error {
@@ -726,6 +727,36 @@ func (f *nativeFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (f *nativeFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.rw(p, off, unix.Pwrite, io.ErrShortWrite)
+}
+
+// Append writes p with write(2) on the O_APPEND descriptor, which the
+// kernel makes atomic with every other writer of the inode, then reads
+// the descriptor's offset, which only the calling File moves.
+func (f *nativeFile) Append(p []byte) (int, int64, error) {
+	if !f.app {
+		return 0, 0, unix.EBADF
+	}
+	n := 0
+	var end int64
+	err := f.use(func(fd int) error {
+		for n < len(p) {
+			m, err := unix.Write(fd, p[n:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if m == 0 {
+				return io.ErrShortWrite
+			}
+			n += m
+		}
+		var err error
+		end, err = unix.Seek(fd, 0, io.SeekCurrent)
+		return err
+	})
+	return n, end, err
 }
 
 // rw moves all of p at off with pread or pwrite, retrying on EINTR and

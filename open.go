@@ -106,13 +106,13 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 // (for a metacopy file, the data file below).
 // Callers hold FS.mu.
 func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
-	bflag := flag &^ (os.O_CREATE | os.O_EXCL | os.O_APPEND | oNoFollow | oDirectory)
+	bflag := flag &^ (os.O_CREATE | os.O_EXCL | oNoFollow | oDirectory)
 	br, p, up, err := fsys.dataRef(n)
 	if err != nil {
 		return nil, false, err
 	}
 	if !up {
-		bflag &^= os.O_TRUNC
+		bflag &^= os.O_TRUNC | os.O_APPEND
 	}
 	f, err := br.b.open(p, bflag, 0)
 	return f, up, err
@@ -129,7 +129,7 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	mode := perm &^ fsys.umask
 	var bf bfile
 	err = fsys.createObj(r, false, func(p string) error {
-		f, err := fsys.upper.b.open(p, acc|os.O_CREATE|os.O_EXCL, mode)
+		f, err := fsys.upper.b.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
 			return err
 		}

@@ -121,6 +121,7 @@ func (sf stackFile) ReadAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 func (sf stackFile) WriteAt(b []byte, off int64) (int, error) { return 0, syscall.EBADF }
+func (sf stackFile) Append(b []byte) (int, int64, error)      { return 0, 0, syscall.EBADF }
 func (sf stackFile) Close() error                             { return sf.f.Close() }
 func (sf stackFile) Truncate(size int64) error                { return syscall.EINVAL }
 func (sf stackFile) Sync() error                              { return nil }

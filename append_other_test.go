@@ -1,0 +1,5 @@
+//go:build !linux
+
+package overlay_test
+
+func appendUppersOS() []appendUpper { return nil }
