@@ -7,6 +7,7 @@ import (
 	"github.com/go-overlay/overlay"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,15 +31,18 @@ var (
 	randChild = []string{"x", "y", "z", "d"}
 )
 
-// randomFixture generates a stack of 1 to 4 lower layers and an upper, with
-// files, dirs, symlinks, whiteouts, opaque dirs and xattrs, in the
-// layertest format. It also returns the paths it used, for the script.
-func randomFixture(r *rand.Rand) (string, []string) {
+// randomFixture generates a stack of 1 to 4 lower layers and an upper
+// (none for a read-only variant), with files, hard-link groups, dirs,
+// symlinks, whiteouts, opaque dirs, redirects and xattrs, in the layertest
+// format. It also returns the paths it used, for the script.
+func randomFixture(r *rand.Rand, v variant) (string, []string) {
 	var b strings.Builder
 	var paths []string
 	nl := 1 + r.IntN(4)
+	prefix := v.dirOptions().Prefix()
 	layer := func(name string, bottom bool) {
 		fmt.Fprintf(&b, "-- %s --\n", name)
+		var files, free []string // this layer's files; names it left absent
 		var entry func(p string, depth int)
 		entry = func(p string, depth int) {
 			k := r.IntN(10)
@@ -47,8 +51,10 @@ func randomFixture(r *rand.Rand) (string, []string) {
 			}
 			switch {
 			case k < 2: // absent
+				free = append(free, p)
 			case k < 5:
 				fmt.Fprintf(&b, "file %q %q\n", p, name+":"+p)
+				files = append(files, p)
 				if r.IntN(4) == 0 {
 					fmt.Fprintf(&b, "xattr %q user.r %q\n", p, name)
 				}
@@ -57,6 +63,12 @@ func randomFixture(r *rand.Rand) (string, []string) {
 					fmt.Fprintf(&b, "opaque %q\n", p)
 				} else {
 					fmt.Fprintf(&b, "dir %q\n", p)
+				}
+				if !bottom && r.IntN(6) == 0 {
+					// A redirect, as a kernel with redirect_dir=on
+					// leaves on a moved dir: absolute or relative.
+					targets := []string{"/a", "/b/x", "/c/d", "x", "y", "a"}
+					fmt.Fprintf(&b, "xattr %q %sredirect %q\n", p, prefix, targets[r.IntN(len(targets))])
 				}
 				if depth < 2 {
 					for _, c := range randChild {
@@ -78,8 +90,22 @@ func randomFixture(r *rand.Rand) (string, []string) {
 		for _, n := range randTop {
 			entry(n, 1)
 		}
+		// Hard-link groups: further names of the layer's files, in places
+		// it left free (parents exist: free names are only ever children
+		// of dirs, or top-level).
+		for _, f := range files {
+			if len(free) == 0 || r.IntN(3) != 0 {
+				continue
+			}
+			i := r.IntN(len(free))
+			fmt.Fprintf(&b, "hardlink %q = %q\n", free[i], f)
+			paths = append(paths, free[i])
+			free = append(free[:i], free[i+1:]...)
+		}
 	}
-	layer("upper", false)
+	if !v.readOnly {
+		layer("upper", false)
+	}
 	for i := 1; i <= nl; i++ {
 		layer("lower"+strconv.Itoa(i), i == nl)
 	}
@@ -89,7 +115,7 @@ func randomFixture(r *rand.Rand) (string, []string) {
 // randomScript generates n operations on paths drawn mostly from the
 // fixture's paths, else from its name pools plus fresh names.
 func randomScript(r *rand.Rand, n int, paths []string) string {
-	randPath := func() string {
+	randPath0 := func() string {
 		if len(paths) > 0 && r.IntN(10) < 7 {
 			return strconv.Quote(paths[r.IntN(len(paths))])
 		}
@@ -104,8 +130,54 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 		}
 		return strconv.Quote(p)
 	}
+	randPath := func() string {
+		p := randPath0()
+		if r.IntN(10) == 0 {
+			p = p[:len(p)-1] + `/"` // a trailing slash
+		}
+		return p
+	}
+	var opened []string // handles an open op named: the others' ops would not parse
+	handle := func() string { return opened[r.IntN(len(opened))] }
 	var b strings.Builder
 	for i := 0; i < n; i++ {
+		if r.IntN(4) == 0 {
+			// Open files: opened with any flags, used across later
+			// changes of the namespace.
+			k := r.IntN(10)
+			if len(opened) == 0 {
+				k = 0
+			}
+			switch k {
+			case 0, 1, 2:
+				h := []string{"h1", "h2"}[r.IntN(2)]
+				if !slices.Contains(opened, h) {
+					opened = append(opened, h)
+				}
+				flags := []string{"r", "w", "rw"}[r.IntN(3)]
+				for _, f := range []string{"append", "creat", "excl", "trunc"} {
+					if r.IntN(4) == 0 {
+						flags += "+" + f
+					}
+				}
+				fmt.Fprintf(&b, "open %s %s %s\n", h, randPath(), flags)
+			case 3:
+				fmt.Fprintf(&b, "read %s %d\n", handle(), 1+r.IntN(8))
+			case 4:
+				fmt.Fprintf(&b, "pread %s %d %d\n", handle(), r.IntN(6), 1+r.IntN(8))
+			case 5:
+				fmt.Fprintf(&b, "write %s %q\n", handle(), fmt.Sprint("h", i))
+			case 6:
+				fmt.Fprintf(&b, "seek %s %d %d\n", handle(), r.IntN(4), r.IntN(3))
+			case 7:
+				fmt.Fprintf(&b, "fstat %s\n", handle())
+			case 8:
+				fmt.Fprintf(&b, "freaddir %s -1\n", handle())
+			case 9:
+				fmt.Fprintf(&b, "close %s\n", handle())
+			}
+			continue
+		}
 		switch r.IntN(20) {
 		case 0:
 			fmt.Fprintf(&b, "writefile %s %q\n", randPath(), fmt.Sprint("w", i))
@@ -167,6 +239,10 @@ func TestRandomDiff(t *testing.T) {
 	t.Run("redirect_dir=on", func(t *testing.T) {
 		randomDiff(t, variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn})
 	})
+	t.Run("redirect_dir=nofollow", func(t *testing.T) {
+		randomDiff(t, variant{name: "nofollow", mountOpts: "redirect_dir=nofollow", redirect: overlay.RedirectNoFollow})
+	})
+	t.Run("read-only", func(t *testing.T) { randomDiff(t, variant{name: "readonly", readOnly: true}) })
 }
 
 func randomDiff(t *testing.T, v variant) {
@@ -181,7 +257,7 @@ func randomDiff(t *testing.T, v variant) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0x6f766c))
-			fix, paths := randomFixture(r)
+			fix, paths := randomFixture(r, v)
 			script := randomScript(r, randomOps, paths)
 			s, err := layertest.Parse(fix)
 			if err != nil {

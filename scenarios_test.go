@@ -131,6 +131,12 @@ var opArity = map[string][2]int{
 	"getxattr": {2, 2}, "listxattr": {1, 1}, "removexattr": {2, 2}, "mknod": {2, 4},
 }
 
+// handleVerbs are the ops on an open file: their first argument names it.
+var handleVerbs = map[string]bool{
+	"read": true, "pread": true, "readall": true, "write": true, "pwrite": true, "seek": true,
+	"fstat": true, "ftruncate": true, "freaddir": true, "close": true,
+}
+
 func parseOps(script string) ([]op, error) {
 	var ops []op
 	for _, line := range strings.Split(script, "\n") {
@@ -310,6 +316,7 @@ func isRoot(p string) bool { return strings.Trim(p, "/") == "" || p == "." }
 // runScript runs ops on tg and returns one result per op.
 func runScript(tg target, ops []op, rc runConfig) []opResult {
 	files := map[string]afero.File{}
+	tried := map[string]bool{} // handles that an open op named
 	defer func() {
 		for _, f := range files {
 			f.Close()
@@ -326,6 +333,15 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 				panic(fmt.Sprintf("%q: no open file %s", o.line, a[0]))
 			}
 			return f
+		}
+		if o.verb == "open" {
+			tried[a[0]] = true
+		}
+		if handleVerbs[o.verb] && files[a[0]] == nil && tried[a[0]] {
+			// The handle's open failed or it was closed (on both sides
+			// alike, or an earlier result differs already).
+			out[i] = opResult{res: "no file", errno: "ok"}
+			continue
 		}
 		switch o.verb {
 		case "open":

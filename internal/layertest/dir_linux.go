@@ -22,7 +22,8 @@ type DirOptions struct {
 	UpperRoot string
 }
 
-func (o DirOptions) prefix() string {
+// Prefix is the private xattr prefix the layers are written with.
+func (o DirOptions) Prefix() string {
 	if o.Userxattr {
 		return "user.overlay."
 	}
@@ -52,7 +53,7 @@ func WriteDirs(s Stack, root string, o DirOptions) (Dirs, error) {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return "", err
 		}
-		return dir, build(l, &dirWriter{root: dir, prefix: o.prefix()})
+		return dir, build(l, &dirWriter{root: dir, prefix: o.Prefix()})
 	}
 	for i, l := range s.Lowers {
 		dir, err := write(l, "lower"+strconv.Itoa(i+1))
