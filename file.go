@@ -98,7 +98,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	defer f.mu.Unlock()
 	n, err := f.readAt(b, off)
 	if err != nil && err != io.EOF {
-		return n, f.pathErr("readat", err)
+		return n, f.pathErr("read", err) // as os.File.ReadAt
 	}
 	return n, err
 }
@@ -148,19 +148,18 @@ func (f *File) Write(b []byte) (int, error) {
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// As os.File.WriteAt: a bad argument is a "writeat" error, a failing
+	// write a "write" one.
 	bf, err := f.writable()
-	if err == nil && f.app {
-		err = syscall.EINVAL
-	}
-	if err == nil && off < 0 {
-		err = syscall.EINVAL
-	}
 	if err != nil {
-		return 0, f.pathErr("writeat", err)
+		return 0, f.pathErr("write", err)
+	}
+	if f.app || off < 0 {
+		return 0, f.pathErr("writeat", syscall.EINVAL)
 	}
 	n, err := bf.WriteAt(b, off)
 	if err != nil {
-		return n, f.pathErr("writeat", err)
+		return n, f.pathErr("write", err)
 	}
 	return n, nil
 }

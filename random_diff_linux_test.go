@@ -3,6 +3,7 @@
 package overlay_test
 
 import (
+	"flag"
 	"fmt"
 	"github.com/go-overlay/overlay"
 	"math/rand/v2"
@@ -222,9 +223,13 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 	return b.String()
 }
 
+// seedsFlag replaces the fixed seeds of TestRandomDiff by 1..N, for long
+// runs: go test -run TestRandomDiff -seeds 5000 . (OVERLAY_RANDOM_SEEDS=N
+// does the same).
+var seedsFlag = flag.Int("seeds", 0, "run TestRandomDiff over seeds 1..N")
+
 // TestRandomDiff runs random fixtures and scripts on the kernel and the
 // library over native layers and compares them op by op and at the end.
-// OVERLAY_RANDOM_SEEDS=N runs seeds 1..N instead of the fixed list.
 func TestRandomDiff(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) { randomDiff(t, variant{}) })
 	t.Run("metacopy=on", func(t *testing.T) { randomDiff(t, metacopyVariant) })
@@ -248,7 +253,11 @@ func TestRandomDiff(t *testing.T) {
 func randomDiff(t *testing.T, v variant) {
 	requireKernel(t)
 	seeds := randomSeeds
-	if n, err := strconv.Atoi(os.Getenv("OVERLAY_RANDOM_SEEDS")); err == nil {
+	n, err := strconv.Atoi(os.Getenv("OVERLAY_RANDOM_SEEDS"))
+	if *seedsFlag > 0 {
+		n, err = *seedsFlag, nil
+	}
+	if err == nil {
 		seeds = nil
 		for i := 1; i <= n; i++ {
 			seeds = append(seeds, uint64(i))
