@@ -232,6 +232,9 @@
 //   - A buffered copy (from or to a non-native layer) leaves holes for
 //     1 MiB runs of zero bytes, where the kernel skips only the holes the
 //     lower file has.
+//   - A mount point inside a native layer shows the dir it covers, as on
+//     the kernel, only where the process may clone mounts (CAP_SYS_ADMIN,
+//     for open_tree(2)); otherwise a path through it fails EXDEV.
 //   - Device nodes, FIFOs and sockets in native layers are never opened
 //     (EACCES, as on a nodev mount): a layer's device node must not reach
 //     a host driver, and opening a FIFO could block forever.

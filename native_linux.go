@@ -27,9 +27,9 @@ import (
 //	RESOLVE_NO_SYMLINKS   no symlink in any component: the overlay resolves
 //	                      symlinks itself, a backend never follows one
 //	RESOLVE_NO_MAGICLINKS no /proc-style magic links
-//	RESOLVE_NO_XDEV       no mount crossing, like the kernel's overlayfs,
-//	                      whose lookup_one() never crosses into a mount
-//	                      mounted beneath a layer; such paths fail EXDEV
+//	RESOLVE_NO_XDEV       no mount crossing: the kernel's overlayfs looks
+//	                      names up on the layer's own filesystem and never
+//	                      crosses into a mount beneath a layer
 //
 // and the syscall then works on the returned descriptor (fstat,
 // fchownat/utimensat/fchmodat2 with AT_EMPTY_PATH, readlinkat with "",
@@ -41,7 +41,15 @@ import (
 // Paths are validated before use: components must be non-empty and not
 // "." or "..", and contain no NUL; otherwise EINVAL. An intermediate or
 // final symlink where a directory or file is needed fails ELOOP (from
-// RESOLVE_NO_SYMLINKS / O_NOFOLLOW); a mount point EXDEV.
+// RESOLVE_NO_SYMLINKS / O_NOFOLLOW).
+//
+// A mount point inside a layer shows the directory it covers, as on the
+// kernel: the root descriptor is a detached, non-recursive clone of the
+// layer's mount (open_tree(2) OPEN_TREE_CLONE), which holds the layer's
+// filesystem without anything mounted on it. Cloning needs CAP_SYS_ADMIN;
+// without it the root is the directory itself and a path through a mount
+// point fails EXDEV (a deviation). An upper and its work dir share one
+// clone, so that renames between them stay within one mount.
 //
 // Created objects get their permission bits from the process umask as the
 // *at syscalls apply it (deviation from an in-memory layer, which stores the
@@ -97,6 +105,9 @@ type nativeBackend struct {
 	rootfd int  // O_PATH|O_DIRECTORY of the root; -1 when closed; protected by mu
 	workfd int  // O_PATH of the work root, -1 if none; protected by mu
 	closed bool // protected by mu
+	// cloned: rootfd is in a detached clone of the layer's mount (see the
+	// comment at the top). Protected by mu.
+	cloned bool
 
 	uuidOnce sync.Once
 	uuid     [16]byte // the filesystem's UUID, read once; see fsUUID
@@ -110,9 +121,7 @@ var (
 
 // openNative opens the directory at the absolute, symlink-free path.
 func openNative(path string) (*nativeBackend, error) {
-	fd, err := openRetry(unix.AT_FDCWD, path, &unix.OpenHow{
-		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-	})
+	fd, cloned, err := openLayerRoot(unix.AT_FDCWD, path)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +129,10 @@ func openNative(path string) (*nativeBackend, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return nil, unix.ENOTDIR
 	}
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
@@ -134,8 +147,23 @@ func openNative(path string) (*nativeBackend, error) {
 		xattr:   procIsProcfs(),
 		rootfd:  fd,
 		workfd:  -1,
+		cloned:  cloned,
 	}
 	return b, nil
+}
+
+// openLayerRoot opens the directory path (relative to dirfd) as a layer
+// root: a detached clone of it without the mounts beneath it where the
+// process may clone mounts, else the directory itself (O_PATH).
+func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
+	fd, err = unix.OpenTree(dirfd, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil {
+		return fd, true, nil
+	}
+	fd, err = openRetry(dirfd, path, &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+	})
+	return fd, false, err
 }
 
 // procIsProcfs reports whether /proc/self/fd is on a real procfs, which the
@@ -163,6 +191,7 @@ func (b *nativeBackend) attachWork(work backend) error {
 	} else {
 		fd, err = unix.FcntlInt(uintptr(w.rootfd), unix.F_DUPFD_CLOEXEC, 0)
 	}
+	cloned := w.cloned
 	w.mu.RUnlock()
 	if err != nil {
 		return err
@@ -173,11 +202,72 @@ func (b *nativeBackend) attachWork(work backend) error {
 		unix.Close(fd)
 		return unix.EBADF
 	}
+	if b.cloned || cloned {
+		// Two clones are two mounts, between which rename(2) fails
+		// EXDEV: reopen both roots from one clone of their common
+		// ancestor (on their one mount, as the kernel requires).
+		unix.Close(fd)
+		root, work, err := cloneTogether(b.path, b.dev, b.ino, w.path, w.ino)
+		if err != nil {
+			return err
+		}
+		unix.Close(b.rootfd)
+		b.rootfd, fd = root, work
+	}
 	if b.workfd >= 0 {
 		unix.Close(b.workfd)
 	}
 	b.workfd = fd
 	return nil
+}
+
+// cloneTogether opens the directories at paths up and work (with the
+// inode numbers they had when their layers were opened, on device dev)
+// from one clone of their longest common ancestor, or both plainly where
+// the process may not clone mounts.
+func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (int, int, error) {
+	anc := up
+	for anc != "/" && !strings.HasPrefix(work+"/", anc+"/") {
+		anc = filepath.Dir(anc)
+	}
+	afd, cloned, err := openLayerRoot(unix.AT_FDCWD, anc)
+	if err != nil {
+		return -1, -1, err
+	}
+	defer unix.Close(afd)
+	open := func(p string, ino uint64) (int, error) {
+		rel, err := filepath.Rel(anc, p)
+		if err != nil {
+			return -1, err
+		}
+		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC}
+		if cloned {
+			how.Resolve = nativeResolve
+		}
+		fd, err := openRetry(afd, rel, how)
+		if err != nil {
+			return -1, err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || uint64(st.Dev) != dev || uint64(st.Ino) != ino {
+			unix.Close(fd)
+			if err == nil {
+				err = unix.EXDEV // not the dir the layer was opened on
+			}
+			return -1, err
+		}
+		return fd, nil
+	}
+	rfd, err := open(up, upIno)
+	if err != nil {
+		return -1, -1, err
+	}
+	wfd, err := open(work, workIno)
+	if err != nil {
+		unix.Close(rfd)
+		return -1, -1, err
+	}
+	return rfd, wfd, nil
 }
 
 func (b *nativeBackend) caps() caps {

@@ -40,6 +40,9 @@ func randomFixture(r *rand.Rand, v variant) (string, []string) {
 	var b strings.Builder
 	var paths []string
 	nl := 1 + r.IntN(4)
+	if v.readOnly && nl == 1 {
+		nl = 2 // without an upper the kernel wants two lowers
+	}
 	prefix := v.dirOptions().Prefix()
 	layer := func(name string, bottom bool) {
 		fmt.Fprintf(&b, "-- %s --\n", name)
