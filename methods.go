@@ -88,6 +88,11 @@ func (fsys *FS) RemoveAll(name string) error {
 	if name == "" || name == "." || strings.HasSuffix(name, "/.") {
 		return pathErr("RemoveAll", name, syscall.EINVAL)
 	}
+	// As os.RemoveAll: trailing slashes go, and the final name is removed
+	// itself, so a symlink to a dir goes, never what it points to.
+	if t := strings.TrimRight(name, "/"); t != "" {
+		name = t
+	}
 	err := fsys.Remove(name)
 	if err == nil || errnoOf(err) == syscall.ENOENT {
 		return nil

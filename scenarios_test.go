@@ -2369,4 +2369,25 @@ readdir bad2 => EINVAL
 readdir bad3 => EINVAL`},
 	{name: "redirect/bottom-layer-ignored", fix: fixRedirect, ops: `
 readdir bot`},
+
+	// ---- RemoveAll and trailing slashes ----
+	{name: "remove/removeall-trailing-slash-symlink", fix: `
+-- lower --
+dir d
+file d/keep "k"
+link d/l -> "."
+link d/m -> "keep"
+-- upper --
+dir u
+file u/keep "k"
+link u/l -> "."
+`, ops: `
+removeall "d/l/"
+readdir d
+removeall "u/l/"
+readdir u
+removeall "d/m/"
+readdir d
+removeall "d//"
+readdir .`},
 }
