@@ -658,9 +658,13 @@ func conflict(a, b string) *OptionError {
 //     root (ELOOP, "overlapping lowerdir path"). An upper or work
 //     directory inside a lower one is accepted, as the kernel accepts it.
 //
-// Deviations: "same filesystem" compares st_dev where the kernel compares
-// mounts; a lower layer equal to or inside the work directory is refused
-// (ELOOP) even outside its work/ subdirectory.
+// Mounts are compared by their ids (statx STATX_MNT_ID) and nesting by
+// the roots' positions in their filesystem (the mount table), so that a
+// bind mount hides no overlap. Where the kernel does not report mount ids
+// (before Linux 5.8), st_dev and paths stand for them; where the mount
+// table cannot be read, a lower root on another mount of the same device
+// as another layer's root is refused (ELOOP), as its nesting cannot be
+// told.
 func (o *Options) validateLayers() error {
 	hasUpper := o.Upper != nil
 	for i, l := range o.Lower {
@@ -743,7 +747,7 @@ func (o *Options) validateLayers() error {
 		}
 		up, udev, uino := ur.rootInfo()
 		wp, wdev, wino := wr.rootInfo()
-		if udev != wdev {
+		if udev != wdev || !sameMount(o.Upper.b, work.b) {
 			return optionErr("", syscall.EINVAL, "workdir and upperdir must reside under the same mount")
 		}
 		if uino == wino || pathWithin(up, wp) || pathWithin(wp, up) {
@@ -780,12 +784,59 @@ func (o *Options) validateLayers() error {
 			continue
 		}
 		for _, b := range roots {
-			if a.l != b.l && pathWithin(a.path, b.path) {
+			if a.l == b.l {
+				continue
+			}
+			in, err := rootWithin(a.l.b, b.l.b, a.path, b.path, a.dev == b.dev)
+			if err != nil {
+				return optionErr(a.name, syscall.ELOOP, "cannot tell whether "+a.name+" path "+a.path+" lies inside "+b.name+" "+b.path+
+					" (another mount of one filesystem, and the mount table cannot be read: "+err.Error()+")")
+			}
+			if in {
 				return optionErr(a.name, syscall.ELOOP, "overlapping "+a.name+" path "+a.path+" (inside "+b.name+" "+b.path+")")
 			}
 		}
 	}
 	return nil
+}
+
+// sameMount reports whether the roots of two rooted backends were reached
+// through one mount, as the kernel requires of upperdir= and workdir=
+// (where the mount cannot be told, st_dev stands for it).
+func sameMount(a, b backend) bool {
+	pa, aok := a.(placed)
+	pb, bok := b.(placed)
+	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 {
+		return true
+	}
+	return pa.mountID() == pb.mountID()
+}
+
+// rootWithin reports whether the root of a (at path ap) lies strictly
+// inside the root of b (at bp) in their filesystem, as the kernel's
+// ovl_check_layer finds it by walking the dentry ancestry. Through one
+// mount the paths tell; through two mounts of one filesystem a bind mount
+// can show a directory anywhere, so the positions in the filesystem are
+// compared. When these cannot be read, roots on different devices are
+// taken as disjoint and others fail (fail safe: New refuses).
+func rootWithin(a, b backend, ap, bp string, sameDev bool) (bool, error) {
+	pa, aok := a.(placed)
+	pb, bok := b.(placed)
+	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 || pa.mountID() == pb.mountID() {
+		return pathWithin(ap, bp), nil
+	}
+	adev, apos, err := pa.fsPosition()
+	if err == nil {
+		var bdev uint64
+		var bpos string
+		if bdev, bpos, err = pb.fsPosition(); err == nil {
+			return adev == bdev && pathWithin(apos, bpos), nil
+		}
+	}
+	if !sameDev {
+		return false, nil
+	}
+	return false, err
 }
 
 // pathWithin reports whether the absolute, clean path inner lies strictly
