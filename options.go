@@ -921,6 +921,30 @@ func (o Options) String() string {
 	return strings.Join(parts, ",")
 }
 
+// Options returns the options the overlay runs with: those given to New,
+// with every setting made explicit as the kernel's rules and New's
+// fallbacks left it. A fallback shows here, as on the kernel in
+// /proc/mounts: on an upper without xattr support, for instance,
+// RedirectDir is RedirectNoFollow, Index SwitchOff and UUID UUIDNull, and
+// a first use of a new upper with uuid=auto shows UUIDOn. Its String is
+// the option string /proc/mounts shows for the same mount (with the
+// deviations String lists).
+func (fsys *FS) Options() Options {
+	o := fsys.opts
+	o.ownLayers = false
+	f := fsys.feat
+	sw := func(on bool) Switch {
+		if on {
+			return SwitchOn
+		}
+		return SwitchOff
+	}
+	o.RedirectDir = f.redirect
+	o.Index, o.NFSExport, o.Metacopy = sw(f.index), sw(f.nfsExport), sw(f.metacopy)
+	o.Xino, o.UUID, o.Fsync, o.Verity = f.xino, f.uuid, f.fsync, f.verity
+	return o
+}
+
 // layerPath is how String names a layer.
 func layerPath(l *Layer) string {
 	if l == nil {
