@@ -187,6 +187,15 @@ type placed interface {
 	fsPosition() (dev uint64, path string, err error)
 }
 
+// whiteoutRenamer is implemented by backends on a filesystem that may lack
+// renameat2's RENAME_WHITEOUT (native layers; ramfs has none). The kernel
+// renames a name that a lower layer has with that flag, so that where the
+// upper's filesystem lacks it such a rename fails with EINVAL; New probes
+// the upper once, after preparing W/work.
+type whiteoutRenamer interface {
+	renameWhiteoutOK() bool
+}
+
 // workAttacher is implemented by backends whose work area is a separate
 // layer (native layers, where workdir= is its own directory): New calls
 // attachWork on the upper with the work layer's backend, after checking

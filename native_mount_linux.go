@@ -117,3 +117,28 @@ func unescapeMountinfo(s string) string {
 	}
 	return string(out)
 }
+
+// renameWhiteoutOK reports whether the work area's filesystem supports
+// renameat2's RENAME_WHITEOUT, probed as the kernel probes its upper at
+// mount: a temporary file in W/work renamed with the flag (both names are
+// removed after).
+func (b *nativeBackend) renameWhiteoutOK() bool {
+	const src, dst = "/work/#rwprobe", "/work/#rwprobe.wh"
+	f, err := b.open(src, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0)
+	if err != nil {
+		return true // cannot tell: assume the common case
+	}
+	f.Close()
+	defer b.unlink(src)
+	b.mu.RLock()
+	if b.closed || b.workfd < 0 {
+		b.mu.RUnlock()
+		return true
+	}
+	err = unix.Renameat2(b.workfd, src[1:], b.workfd, dst[1:], unix.RENAME_WHITEOUT)
+	b.mu.RUnlock()
+	if err == nil {
+		b.unlink(dst)
+	}
+	return err != unix.EINVAL && err != unix.EOPNOTSUPP
+}

@@ -53,6 +53,10 @@ type FS struct {
 	handles     map[string]string   // handles given out: handle bytes to overlay path
 	lowerNlinks map[string]uint64   // index entries made: the lower file's link count
 	closed      atomic.Bool
+	// noRenameWhiteout: the upper's filesystem lacks RENAME_WHITEOUT, so
+	// a rename that leaves a whiteout fails EINVAL as on the kernel.
+	// Immutable after New.
+	noRenameWhiteout bool
 }
 
 var (
@@ -152,6 +156,9 @@ func New(o Options) (fsys *FS, err error) {
 		}
 		if err := fsys.setupWork(); err != nil {
 			return nil, err
+		}
+		if wr, ok := fsys.upper.b.(whiteoutRenamer); ok {
+			fsys.noRenameWhiteout = !wr.renameWhiteoutOK()
 		}
 		if err := fsys.setupIndex(); err != nil {
 			return nil, err
