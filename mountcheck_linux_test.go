@@ -2,6 +2,7 @@ package overlay_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
+	"github.com/go-overlay/overlay/internal/testskip"
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -157,5 +160,236 @@ func TestNewBindMountOverlap(t *testing.T) {
 				t.Errorf("a refused New changed the layers:\nbefore %q\nafter  %q", before, after)
 			}
 		})
+	}
+}
+
+// procMountOpts returns the options /proc/mounts shows for the mount at
+// dir after the layer paths (from the first option past workdir=, or past
+// lowerdir= without upper).
+func procMountOpts(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != dir {
+			continue
+		}
+		var out []string
+		for _, o := range strings.Split(f[3], ",") {
+			switch {
+			case o == "rw", o == "relatime", strings.HasPrefix(o, "lowerdir="), strings.HasPrefix(o, "upperdir="), strings.HasPrefix(o, "workdir="):
+			default:
+				out = append(out, o)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	t.Fatalf("%s not in /proc/self/mounts", dir)
+	return ""
+}
+
+// libOpts is the options part of fsys.Options().String(), as procMountOpts.
+func libOpts(fsys *overlay.FS) string {
+	var out []string
+	for _, o := range strings.Split(fsys.Options().String(), ",") {
+		if !strings.HasPrefix(o, "lowerdir=") && !strings.HasPrefix(o, "upperdir=") && !strings.HasPrefix(o, "workdir=") {
+			out = append(out, o)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// TestNewNoXattrFallback: on an upper whose filesystem holds no xattrs
+// (ramfs) the kernel mounts with fallbacks (redirect_dir=nofollow,
+// uuid=null, no index, metacopy or nfs_export, xino=auto off); New does
+// the same and FS.Options shows what /proc/mounts shows.
+func TestNewNoXattrFallback(t *testing.T) {
+	requireKernel(t)
+	dir := t.TempDir()
+	r := filepath.Join(dir, "r")
+	if err := os.Mkdir(r, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("ramfs", r, "ramfs", 0, ""); err != nil {
+		testskip.Skip(t, "cannot mount ramfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(r, unix.MNT_DETACH) })
+	l, m := filepath.Join(dir, "l"), filepath.Join(dir, "m")
+	for _, d := range []string{l, m} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(l, "f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, extra := range []string{"", "index=on", "nfs_export=on", "metacopy=on", "redirect_dir=on", "xino=auto", "xino=on", "uuid=on", "uuid=off", "verity=on"} {
+		base := fmt.Sprintf("%s/%d", r, i)
+		k, lb := base+"k", base+"l"
+		for _, d := range []string{k + "/u", k + "/w", lb + "/u", lb + "/w"} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts := func(b string) string {
+			s := "lowerdir=" + l + ",upperdir=" + b + "/u,workdir=" + b + "/w"
+			if extra != "" {
+				s += "," + extra
+			}
+			return s
+		}
+		if err := unix.Mount("overlay", m, "overlay", 0, opts(k)); err != nil {
+			t.Fatalf("kernel mount %s: %v", extra, err)
+		}
+		want := procMountOpts(t, m)
+		layertest.Unmount(m)
+		o, err := overlay.ParseOptions(opts(lb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := overlay.New(o)
+		if err != nil {
+			t.Errorf("%q: New: %v; the kernel mounts it (%s)", extra, err, want)
+			continue
+		}
+		if got := libOpts(fsys); got != want {
+			t.Errorf("%q: FS.Options shows %q, /proc/mounts %q", extra, got, want)
+		}
+		// Copy-up and a whiteout work; a new dir too.
+		if err := afero.WriteFile(fsys, "f", []byte("new"), 0o644); err != nil {
+			t.Errorf("%q: write (copy-up): %v", extra, err)
+		}
+		if err := fsys.Mkdir("d", 0o755); err != nil {
+			t.Errorf("%q: mkdir: %v", extra, err)
+		}
+		if err := fsys.Remove("f"); err != nil {
+			t.Errorf("%q: remove: %v", extra, err)
+		}
+		fsys.Close()
+	}
+}
+
+// TestNewInUseTouchesNothing: a New refused with EBUSY (index=on, the
+// upper or the work dir in use by another FS) changes nothing in the
+// work dir, which the FS using it may be copying up through; the kernel
+// refuses the same second mount (EBUSY) and leaves the work dir too.
+func TestNewInUseTouchesNothing(t *testing.T) {
+	requireKernel(t)
+	for _, who := range []string{"kernel", "library"} {
+		dir := t.TempDir()
+		for _, d := range []string{"l", "u", "u2", "w", "w2", "m", "m2"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts := func(u, w string) string {
+			return "lowerdir=" + filepath.Join(dir, "l") + ",upperdir=" + filepath.Join(dir, u) + ",workdir=" + filepath.Join(dir, w) + ",index=on"
+		}
+		var second func(u, w string) error
+		if who == "kernel" {
+			if err := unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts("u", "w")); err != nil {
+				t.Fatal(err)
+			}
+			defer layertest.Unmount(filepath.Join(dir, "m"))
+			second = func(u, w string) error {
+				err := unix.Mount("overlay", filepath.Join(dir, "m2"), "overlay", 0, opts(u, w))
+				if err == nil {
+					layertest.Unmount(filepath.Join(dir, "m2"))
+				}
+				return err
+			}
+		} else {
+			o, err := overlay.ParseOptions(opts("u", "w"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := overlay.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			second = func(u, w string) error {
+				o, err := overlay.ParseOptions(opts(u, w))
+				if err != nil {
+					return err
+				}
+				b, err := overlay.New(o)
+				if err == nil {
+					b.Close()
+				}
+				return err
+			}
+		}
+		// What the first user is doing in its work dir.
+		marker := filepath.Join(dir, "w", "work", "#copy-up-in-progress")
+		if err := os.WriteFile(marker, []byte("staged"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range [][2]string{{"u", "w2"}, {"u2", "w"}} {
+			if err := second(c[0], c[1]); !errors.Is(err, syscall.EBUSY) {
+				t.Errorf("%s: second use of upperdir=%s,workdir=%s with index=on: %v, want EBUSY", who, c[0], c[1], err)
+			}
+			if b, err := os.ReadFile(marker); err != nil || string(b) != "staged" {
+				t.Errorf("%s: the refused use changed the work dir: %q, %v", who, b, err)
+			}
+		}
+	}
+}
+
+// TestNewReplacesNonDirWork: the kernel replaces whatever is at W/work (a
+// file, a symlink, which it does not follow) with a new dir; so does New.
+func TestNewReplacesNonDirWork(t *testing.T) {
+	requireKernel(t)
+	for _, kind := range []string{"file", "symlink"} {
+		for _, who := range []string{"kernel", "library"} {
+			dir := t.TempDir()
+			for _, d := range []string{"l", "u", "w", "m", "target"} {
+				if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keep := filepath.Join(dir, "target", "keep")
+			if err := os.WriteFile(keep, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			work := filepath.Join(dir, "w", "work")
+			var err error
+			if kind == "file" {
+				err = os.WriteFile(work, []byte("junk"), 0o644)
+			} else {
+				err = os.Symlink(filepath.Join(dir, "target"), work)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := "lowerdir=" + filepath.Join(dir, "l") + ",upperdir=" + filepath.Join(dir, "u") + ",workdir=" + filepath.Join(dir, "w")
+			if who == "kernel" {
+				err = unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts)
+				if err == nil {
+					layertest.Unmount(filepath.Join(dir, "m"))
+				}
+			} else {
+				var o overlay.Options
+				if o, err = overlay.ParseOptions(opts); err == nil {
+					var fsys *overlay.FS
+					if fsys, err = overlay.New(o); err == nil {
+						fsys.Close()
+					}
+				}
+			}
+			if err != nil {
+				t.Errorf("%s with a %s at W/work: %v", who, kind, err)
+				continue
+			}
+			if fi, err := os.Lstat(work); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0 {
+				t.Errorf("%s with a %s at W/work: W/work is %v, %v; want a mode-0 dir", who, kind, fi, err)
+			}
+			if b, err := os.ReadFile(keep); err != nil || string(b) != "keep" {
+				t.Errorf("%s with a %s at W/work: the symlink's target changed: %q, %v", who, kind, b, err)
+			}
+		}
 	}
 }

@@ -25,6 +25,12 @@ func (fsys *FS) setupXino() {
 		}
 		br.fsid = s
 	}
+	if fsys.feat.uuid == UUIDOff && numfs > 1 {
+		// uuid=off (null UUIDs in handles) needs a single filesystem, the
+		// upper's slot counted even without an upper: the kernel falls
+		// back to uuid=null.
+		fsys.feat.uuid = UUIDNull
+	}
 	if fsys.samefs || fsys.feat.xino == XinoOff {
 		return
 	}
