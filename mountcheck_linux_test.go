@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -390,6 +391,173 @@ func TestNewReplacesNonDirWork(t *testing.T) {
 			if b, err := os.ReadFile(keep); err != nil || string(b) != "keep" {
 				t.Errorf("%s with a %s at W/work: the symlink's target changed: %q, %v", who, kind, b, err)
 			}
+		}
+	}
+}
+
+// nullUUIDFS mounts, until the test ends, an ext4 filesystem created
+// without a UUID (mkfs.ext4 -U clear) on a loop device, and returns its
+// mount point.
+func nullUUIDFS(t *testing.T) string {
+	t.Helper()
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		testskip.Skip(t, "no mkfs.ext4: %v", err)
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "img"), filepath.Join(dir, "mnt")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-U", "clear", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		testskip.Skip(t, "cannot mount a loop device: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		// umount(8) frees the loop device it set up.
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	return mnt
+}
+
+// TestIndexNullUUID: with every layer on one filesystem that has no UUID
+// (as this machine's ext4 root), the kernel keeps index=on: hard links
+// of a lower file survive a write to one name, the index dir is made,
+// and an upper used with other lower layers is refused with ESTALE. New
+// does the same, and FS.Options says index=on.
+func TestIndexNullUUID(t *testing.T) {
+	requireKernel(t)
+	fsroot := nullUUIDFS(t)
+	results := map[string]string{}
+	for _, who := range []string{"kernel", "library"} {
+		dir := filepath.Join(fsroot, who)
+		for _, d := range []string{"l", "l2", "u", "w", "m"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "l", "h1"), []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(filepath.Join(dir, "l", "h1"), filepath.Join(dir, "l", "h2")); err != nil {
+			t.Fatal(err)
+		}
+		opts := func(lower string) string {
+			return "lowerdir=" + filepath.Join(dir, lower) + ",upperdir=" + filepath.Join(dir, "u") + ",workdir=" + filepath.Join(dir, "w") + ",index=on"
+		}
+		var res strings.Builder
+		var stale error
+		if who == "kernel" {
+			m := filepath.Join(dir, "m")
+			if err := unix.Mount("overlay", m, "overlay", 0, opts("l")); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&res, "options %s; ", procMountOpts(t, m))
+			if err := appendTo(filepath.Join(m, "h1"), "+"); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(m, "h2"))
+			fmt.Fprintf(&res, "h2 %q %v; ", b, err)
+			layertest.Unmount(m)
+			stale = unix.Mount("overlay", m, "overlay", 0, opts("l2"))
+			if stale == nil {
+				layertest.Unmount(m)
+			}
+		} else {
+			o, err := overlay.ParseOptions(opts("l"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fsys, err := overlay.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&res, "options %s; ", libOpts(fsys))
+			f, err := fsys.OpenFile("h1", os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString("+")
+			f.Close()
+			b, err := afero.ReadFile(fsys, "h2")
+			fmt.Fprintf(&res, "h2 %q %v; ", b, err)
+			fsys.Close()
+			if o, err = overlay.ParseOptions(opts("l2")); err != nil {
+				t.Fatal(err)
+			}
+			if fsys, stale = overlay.New(o); stale == nil {
+				fsys.Close()
+			}
+		}
+		_, err := os.Stat(filepath.Join(dir, "w", "index"))
+		fmt.Fprintf(&res, "index dir %v; another lower: %v", err == nil, errors.Is(stale, syscall.ESTALE))
+		results[who] = res.String()
+	}
+	want := `options index=on,uuid=on; h2 "data+" <nil>; index dir true; another lower: true`
+	if results["kernel"] != want {
+		t.Errorf("kernel: %s\nwant     %s", results["kernel"], want)
+	}
+	if results["library"] != results["kernel"] {
+		t.Errorf("library: %s\nkernel:  %s", results["library"], results["kernel"])
+	}
+}
+
+// TestLowerNullUUIDOptions: a lower filesystem without a UUID under an
+// upper on another one: the kernel keeps index=on (a single null-UUID
+// lower is fine for it) but turns xino=auto off (a null UUID is refused
+// when no feature needs origins). FS.Options must show the same.
+func TestLowerNullUUIDOptions(t *testing.T) {
+	requireKernel(t)
+	nul := nullUUIDFS(t)
+	tmp := t.TempDir()
+	if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=16m"); err != nil {
+		testskip.Skip(t, "cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(tmp, unix.MNT_DETACH) })
+	m := filepath.Join(t.TempDir(), "m")
+	os.Mkdir(m, 0o755)
+	for i, extra := range []string{"index=on", "xino=auto", "nfs_export=on", "xino=on"} {
+		l := filepath.Join(nul, fmt.Sprint("l", i))
+		if err := os.MkdirAll(l, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var got [2]string
+		for j := range got {
+			u, w := filepath.Join(tmp, fmt.Sprint(i, j, "u")), filepath.Join(tmp, fmt.Sprint(i, j, "w"))
+			os.Mkdir(u, 0o755)
+			os.Mkdir(w, 0o755)
+			opts := "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + "," + extra
+			if j == 0 {
+				if err := unix.Mount("overlay", m, "overlay", 0, opts); err != nil {
+					t.Fatalf("kernel mount %s: %v", extra, err)
+				}
+				got[j] = procMountOpts(t, m)
+				layertest.Unmount(m)
+				continue
+			}
+			o, err := overlay.ParseOptions(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fsys, err := overlay.New(o)
+			if err != nil {
+				t.Fatalf("New %s: %v", extra, err)
+			}
+			got[j] = libOpts(fsys)
+			fsys.Close()
+		}
+		if got[1] != got[0] {
+			t.Errorf("%s: FS.Options shows %q, /proc/mounts %q", extra, got[1], got[0])
 		}
 	}
 }

@@ -60,7 +60,8 @@ func (fsys *FS) setupXino() {
 	}
 	uuidsOK := !fsys.lowerUUIDsBad()
 	if fsys.feat.xino == XinoAuto && fsys.upper != nil && (!handles || !fsys.upper.caps.xattr || !uuidsOK) {
-		return // xino=auto quietly stays off
+		fsys.feat.xino = XinoOff // xino=auto falls back to off (FS.Options shows it)
+		return
 	}
 	fsys.xinoBits = 32
 	if !defaultEnc {
