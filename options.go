@@ -12,7 +12,8 @@ import (
 // layers [New] cannot stack.
 //
 // Err is what the kernel's mount(2) fails with: syscall.EINVAL for syntax,
-// value and conflict errors and for a missing or misplaced layer,
+// value and conflict errors and for a missing or misplaced layer (and for
+// an option whose xattrs an afero upper cannot hold),
 // syscall.ELOOP for layers that are the same directory or nest in one
 // another; for a path that cannot be opened it is the error of [DirLayer].
 type OptionError struct {

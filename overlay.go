@@ -342,8 +342,6 @@ func (fsys *FS) checkUpperXattrs() error {
 			opt, need = "nfs_export", "nfs_export=on"
 		case f.metacopy:
 			opt, need = "metacopy", "metacopy=on"
-		case f.verity != VerityOff:
-			opt, need = "verity", "verity="+f.verity.String()
 		case f.redirect == RedirectOn:
 			opt, need = "redirect_dir", "redirect_dir=on"
 		default:
