@@ -120,10 +120,12 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
+			fsys.upper.b.rmdir(p) // a failed mkdir leaves nothing
 			return err
 		}
 		if opaque {
-			return fsys.upper.setOpaque(p)
+			// An optimisation the kernel lets fail (ovl_create_upper).
+			fsys.upper.setOpaque(p)
 		}
 		return nil
 	})
