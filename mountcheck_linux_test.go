@@ -329,6 +329,11 @@ func TestNewInUseTouchesNothing(t *testing.T) {
 		if err := os.WriteFile(marker, []byte("staged"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// An incompat marker too: the in-use check comes first (EBUSY,
+		// not EINVAL).
+		if err := os.MkdirAll(filepath.Join(dir, "w", "work", "incompat", "volatile"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range [][2]string{{"u", "w2"}, {"u2", "w"}} {
 			if err := second(c[0], c[1]); !errors.Is(err, syscall.EBUSY) {
 				t.Errorf("%s: second use of upperdir=%s,workdir=%s with index=on: %v, want EBUSY", who, c[0], c[1], err)

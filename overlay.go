@@ -134,11 +134,9 @@ func New(o Options) (fsys *FS, err error) {
 		return nil, err
 	}
 	if fsys.upper != nil {
-		// Preconditions first: nothing below may fail after the work dir
-		// was touched for a reason known before.
-		if err := fsys.checkWork(); err != nil {
-			return nil, err
-		}
+		// Preconditions first, in the kernel's order (in use, then
+		// incompat): nothing below may fail after the work dir was
+		// touched for a reason known before.
 		if err := fsys.reserveUpper(); err != nil {
 			return nil, err
 		}
@@ -148,6 +146,9 @@ func New(o Options) (fsys *FS, err error) {
 				reserved.releaseUpper()
 			}
 		}()
+		if err := fsys.checkWork(); err != nil {
+			return nil, err
+		}
 	}
 	fsys.setupXino()
 	if fsys.upper != nil {
