@@ -864,6 +864,8 @@ func pathWithin(inner, dir string) bool {
 // whenever it is not off (the kernel hides it when all layers share one
 // filesystem), and override_creds / nooverride_creds are shown when set
 // (the kernel never shows them), so that they survive a round trip.
+// The fallbacks New applies from what the layers support are not known
+// here: the String of [FS.Options] shows them.
 func (o Options) String() string {
 	var parts []string
 	if len(o.Lower) > 0 || len(o.DataOnly) > 0 {
