@@ -566,3 +566,73 @@ func TestLowerNullUUIDOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestNewWithoutProc runs New where /proc is not mounted (a child
+// process in a mount namespace of its own): upperdir and workdir on two
+// mounts are still refused (the mount ids come from statx), as the
+// kernel refuses them; a lower root on another mount of the upper's
+// filesystem, whose position cannot be read, is refused (ELOOP) where the
+// kernel, which sees that it is not nested, accepts it: the documented
+// fail-safe deviation. Nothing is changed by a refused New.
+func TestNewWithoutProc(t *testing.T) {
+	requireKernel(t)
+	if dir := os.Getenv("OVERLAY_TEST_NOPROC_DIR"); dir != "" {
+		newWithoutProcChild(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	mountLayout(t, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNewWithoutProc$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "OVERLAY_TEST_NOPROC_DIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNewWithoutProc") {
+		t.Fatalf("child without /proc: %v\n%s", err, out)
+	}
+}
+
+func newWithoutProcChild(t *testing.T, dir string) {
+	// Go made the namespace's mounts private; /proc goes only here.
+	if err := unix.Unmount("/proc", unix.MNT_DETACH); err != nil {
+		t.Fatalf("unmount /proc: %v", err)
+	}
+	if _, err := os.Stat("/proc/self/mountinfo"); err == nil {
+		t.Fatal("/proc/self/mountinfo still readable")
+	}
+	bindMount(t, filepath.Join(dir, "x"), filepath.Join(dir, "bl"))
+	bindMount(t, filepath.Join(dir, "w/work"), filepath.Join(dir, "bu"))
+	for _, c := range []struct {
+		opts         string
+		want, kernel error
+	}{
+		{"lowerdir=l,upperdir=bu,workdir=w", syscall.EINVAL, syscall.EINVAL},
+		{"lowerdir=bl,upperdir=u,workdir=w", syscall.ELOOP, nil},
+		{"lowerdir=l2,upperdir=u,workdir=w", nil, nil},
+	} {
+		opts := expand(dir, c.opts)
+		before := treeList(t, dir)
+		o, err := overlay.ParseOptions(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := overlay.New(o)
+		if err == nil {
+			fsys.Close()
+		}
+		if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+			t.Errorf("without /proc, New(%s): %v, want %v", c.opts, err, c.want)
+		}
+		if err != nil {
+			if after := treeList(t, dir); strings.Join(after, "\n") != strings.Join(before, "\n") {
+				t.Errorf("a refused New changed the layers:\nbefore %q\nafter  %q", before, after)
+			}
+		}
+		kerr := unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts)
+		if kerr == nil {
+			unix.Unmount(filepath.Join(dir, "m"), 0)
+		}
+		if !errors.Is(kerr, c.kernel) || (kerr == nil) != (c.kernel == nil) {
+			t.Errorf("without /proc, kernel mount %s: %v, want %v", c.opts, kerr, c.kernel)
+		}
+	}
+}
