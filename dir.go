@@ -61,6 +61,11 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 	if !r.n.upperWh {
 		return mk(p)
 	}
+	if isDir && u.format == formatKernel && !u.caps.xattr {
+		// The dir over a whiteout must be opaque: without xattrs the
+		// kernel fails with EIO (ovl_set_opaque), before any change.
+		return syscall.EIO
+	}
 	if u.format == formatOCI {
 		if err := mk(p); err != nil {
 			return err
@@ -106,16 +111,21 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	// makes every new dir in a merge dir opaque, so that later offline
 	// changes to lower layers cannot merge into it (§2.2).
 	strict := fsys.feat.redirectCreate() || fsys.feat.index || fsys.feat.metacopy || fsys.xinoBits > 0
-	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh
+	// The kernel lets that marking fail (it is an optimisation), as it
+	// does on an upper without xattrs.
+	u := fsys.upper
+	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.xattr)
 	err = fsys.createObj(r, true, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
+			fsys.upper.b.rmdir(p) // a failed mkdir leaves nothing
 			return err
 		}
 		if opaque {
-			return fsys.upper.setOpaque(p)
+			// An optimisation the kernel lets fail (ovl_create_upper).
+			fsys.upper.setOpaque(p)
 		}
 		return nil
 	})
@@ -342,7 +352,35 @@ func (fsys *FS) rmdir(name string) error {
 		return err
 	}
 	defer fsys.mu.Unlock()
+	if r.n.upper && fsys.needsOpaqueClear(joinPath(r.parent.path(), r.name)) {
+		return syscall.EIO
+	}
 	return fsys.removeName(r)
+}
+
+// needsOpaqueClear reports whether removing or replacing the upper dir p
+// would need what the kernel cannot do on an upper without xattrs: p
+// holds whiteouts, which the kernel clears by swapping in an opaque empty
+// copy (ovl_clear_empty), failing with EIO when the opaque xattr cannot
+// be set. Callers hold FS.mu.
+func (fsys *FS) needsOpaqueClear(p string) bool {
+	u := fsys.upper
+	if u.format != formatKernel || u.caps.xattr {
+		return false
+	}
+	ents, err := u.b.readDir(p)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Type != 0 && e.Type != syscall.S_IFCHR {
+			continue
+		}
+		if o, _ := u.probe(joinPath(p, e.Name), false); o.kind == objWhiteout {
+			return true
+		}
+	}
+	return false
 }
 
 // checkEmpty returns ENOTEMPTY when dir n shows any entry, whiteouts

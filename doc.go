@@ -24,7 +24,10 @@
 //     names beginning ".wh." cannot be created (EINVAL). Every feature of
 //     the kernel that stores private xattrs (redirect_dir=on, index,
 //     metacopy, nfs_export, origin-based inode numbers) needs a layer that
-//     holds xattrs: a MemLayer or a DirLayer.
+//     holds xattrs: a MemLayer or a DirLayer. New refuses redirect_dir=on,
+//     metacopy=on, index=on and nfs_export=on over an afero upper (an
+//     *OptionError wrapping EINVAL); with the default redirect_dir, the
+//     rename of a dir a lower layer has is EXDEV, as on the kernel.
 //   - [DirLayer] (Linux): a directory on disk in the kernel's exact
 //     format, so an upper written here mounts with mount -t overlay and
 //     an upper the kernel wrote opens here. Every access is confined
@@ -104,10 +107,22 @@
 //     fails (a malformed redirect) fails the readdir. A
 //     copied-up dir, or file whose lower had one link, keeps the numbers
 //     of its origin. A merge dir has st_nlink 1.
-//   - New prepares the work dir as a mount does (W/work is emptied and
-//     recreated; an upper marked incompat, such as by a volatile mount, is
-//     refused with EINVAL) and stores the overlay UUID on a new upper
-//     (uuid=auto). It does not scan the lower layers.
+//   - New checks the layers as a mount does: upperdir and workdir on one
+//     mount (EINVAL otherwise, a bind mount being another mount), and no
+//     lower root beneath another layer's root in the filesystem (ELOOP),
+//     however bind mounts show them. It prepares the work dir as a mount
+//     does (W/work, whatever it is, is removed and recreated; an upper
+//     marked incompat, such as by a volatile mount, is refused with
+//     EINVAL) and stores the overlay UUID on a new upper (uuid=auto). It
+//     does not scan the lower layers. Every check comes before the first
+//     change to the upper or work dir.
+//   - On an upper whose filesystem holds no xattrs (ramfs) New falls back
+//     as the kernel: redirect_dir=nofollow, uuid=null, metacopy, index and
+//     nfs_export off, xino=auto off; a dir over a whiteout, or the removal
+//     or replacement of a dir holding whiteouts, fails with EIO, and where
+//     the filesystem lacks RENAME_WHITEOUT, a rename that leaves a
+//     whiteout fails with EINVAL, before any change. [FS.Options] shows
+//     every fallback, as /proc/mounts does.
 //
 // # Options
 //
@@ -140,9 +155,11 @@
 // New checks the upper root's origin against the top lower root (ESTALE
 // for another lower set), records the upper root on the index dir, drops
 // leftover temporaries and orphans, and refuses an upper another FS of the
-// process uses with index=on (EBUSY). As on the kernel, index falls back
-// to off where a layer has no file handles or the lower filesystems lack
-// distinct UUIDs (ext4 created without one, for instance).
+// process uses (EBUSY; also when the work dir is in use), before it
+// changes anything. As on the kernel, index falls back to off where a
+// layer has no file handles, the upper has no xattrs, or two lower
+// filesystems share a UUID; a filesystem without a UUID (ext4 created
+// without one, for instance) keeps index on, as it does on the kernel.
 //
 // # Metacopy and data-only layers
 //
@@ -254,5 +271,18 @@
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the
 //     upper's, as the kernel after a remount.
+//   - New checks everything it can before it changes anything: an upper
+//     marked incompat, a lower root nested in another layer's root, an
+//     index that belongs to other layers (ESTALE) or an upper in use
+//     (EBUSY) are refused with the upper and work dir untouched, where
+//     the kernel may first have emptied W/work.
+//   - Where /proc/self/mountinfo cannot be read, a lower root on another
+//     mount of the same device as another layer's root is refused (ELOOP),
+//     as whether it is nested cannot be told; before Linux 5.8 (no mount
+//     id from statx) mounts are told apart by st_dev and nesting by path.
+//   - The kernel probes the upper's xattr support by setting an xattr on
+//     W/work; New reads one from W, so a filesystem that reads but cannot
+//     write xattrs is not detected. RENAME_WHITEOUT is probed on native
+//     upper layers only.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

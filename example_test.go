@@ -53,9 +53,14 @@ func ExampleAferoLayer() {
 	data := afero.NewMemMapFs()
 	afero.WriteFile(data, "/config.toml", []byte("retries = 3\n"), 0o644)
 
+	afero.WriteFile(data, "/logs/today.log", []byte("x"), 0o644)
+
 	sandbox, err := overlay.New(overlay.Options{
 		Lower: []*overlay.Layer{overlay.AferoLayer(afero.NewReadOnlyFs(data))},
 		Upper: overlay.MemLayer(nil),
+		// Dirs of the lower layer can be renamed (else EXDEV, as on the
+		// kernel); the redirects this writes need a MemLayer upper.
+		RedirectDir: overlay.RedirectOn,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -66,7 +71,10 @@ func ExampleAferoLayer() {
 	inSandbox, _ := afero.ReadFile(sandbox, "config.toml")
 	onData, _ := afero.ReadFile(data, "/config.toml")
 	fmt.Printf("sandbox: %q, data: %q\n", inSandbox, onData)
-	// Output: sandbox: "retries = 5\n", data: "retries = 3\n"
+	fmt.Println("rename logs:", sandbox.Rename("logs", "old-logs"))
+	// Output:
+	// sandbox: "retries = 5\n", data: "retries = 3\n"
+	// rename logs: <nil>
 }
 
 // An overlay without an upper layer is read-only.

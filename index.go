@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,71 +23,209 @@ const (
 	indexDir = "/index"
 )
 
-// inUse records the uppers used by an FS with index=on in this process
-// (the kernel's "upperdir is in-use by another mount": EBUSY).
+// inUse counts, per upper and work root (device and inode), the FSs of
+// this process using it, as the kernel marks both dirs in use at mount: a
+// New with index=on on a dir already in use fails with EBUSY, one with
+// index off goes ahead (the kernel only warns).
 var inUse = struct {
 	sync.Mutex
-	m map[[2]uint64]bool
-}{m: map[[2]uint64]bool{}}
+	m map[[2]uint64]int
+}{m: map[[2]uint64]int{}}
 
-// setupIndex prepares the index at New, or turns index off where the
-// layers cannot support it, as the kernel does with a warning: it needs
-// file handles and xattrs on the upper, handles on every lower, and lower
-// filesystems with distinct non-null UUIDs. It verifies the upper root's
-// origin against the top lower root (ESTALE), records the upper root on
-// the index dir, and drops temporaries and orphans from it.
-func (fsys *FS) setupIndex() error {
+// reserveUpper marks the upper and work roots in use, failing with EBUSY
+// when index=on and another FS uses either (ovl_get_upper and
+// ovl_get_workdir, before either touches the work dir).
+func (fsys *FS) reserveUpper() error {
+	u := fsys.upper
+	var keys [][2]uint64
+	for _, p := range []string{"", "/"} {
+		a, err := u.b.lstat(p)
+		if err != nil {
+			continue
+		}
+		k := [2]uint64{a.Dev, a.Ino}
+		if p == "" {
+			k[0] = u.dev
+		}
+		keys = append(keys, k)
+	}
+	inUse.Lock()
+	defer inUse.Unlock()
+	for i, k := range keys {
+		if inUse.m[k] > 0 && fsys.feat.index {
+			if i == 0 {
+				return newOptErr("upperdir", syscall.EBUSY, "upperdir is in use by another overlay with index=on")
+			}
+			return newOptErr("workdir", syscall.EBUSY, "workdir is in use by another overlay with index=on")
+		}
+	}
+	for _, k := range keys {
+		inUse.m[k]++
+	}
+	fsys.inUseKeys = keys
+	return nil
+}
+
+// releaseUpper forgets the upper and work roots as in use (at Close, or
+// when New fails after reserveUpper).
+func (fsys *FS) releaseUpper() {
+	inUse.Lock()
+	defer inUse.Unlock()
+	for _, k := range fsys.inUseKeys {
+		if inUse.m[k]--; inUse.m[k] <= 0 {
+			delete(inUse.m, k)
+		}
+	}
+	fsys.inUseKeys = nil
+}
+
+// lowerUUIDsBad reports whether a lower filesystem's UUID cannot tell its
+// file handles apart, as ovl_get_fsid and ovl_lower_uuid_ok decide at
+// mount: each lower filesystem other than the upper's, in layer order, is
+// bad when its UUID is null and no feature that needs origins is on
+// (index, metacopy, redirect_dir=on, xino=on), or when a lower filesystem
+// met before has the same UUID. A null UUID is thus fine for index=on as
+// long as it is not shared (the kernel allows one such lower, say a
+// squashfs), and lowers on the upper's filesystem are never checked.
+func (fsys *FS) lowerUUIDsBad() bool {
+	if !fsys.feat.nfsExport && fsys.upper == nil {
+		return false
+	}
+	offline := !fsys.feat.index && !fsys.feat.metacopy && fsys.feat.redirect != RedirectOn && fsys.feat.xino != XinoOn
+	type fsEnt struct {
+		dev   uint64
+		uuid  [16]byte
+		lower bool
+	}
+	var fss []fsEnt
+	if fsys.upper != nil {
+		e := fsEnt{dev: fsys.upper.dev}
+		if h, ok := fsys.upper.b.(handler); ok {
+			e.uuid = h.fsUUID()
+		}
+		fss = append(fss, e)
+	}
+	bad := false
+	for _, br := range fsys.lowers {
+		i := slices.IndexFunc(fss, func(e fsEnt) bool { return e.dev == br.dev })
+		if i < 0 {
+			var id [16]byte
+			h, hok := br.b.(handler)
+			if hok {
+				id = h.fsUUID()
+			}
+			switch {
+			case !hok: // no handles: the features that need them are off anyway
+			case offline && id == [16]byte{}:
+				bad = true
+			default:
+				for _, e := range fss {
+					if e.lower && e.uuid == id {
+						bad = true
+					}
+				}
+			}
+			fss = append(fss, fsEnt{dev: br.dev, uuid: id})
+			i = len(fss) - 1
+		}
+		fss[i].lower = true
+	}
+	return bad
+}
+
+// checkIndex decides, before New changes anything, whether index=on can
+// work here, and verifies what an upper used before records: it turns
+// index (and nfs_export) off where the layers cannot support it, as the
+// kernel does with a warning (file handles and xattrs on the upper, file
+// handles on every lower, lower UUIDs that tell the layers apart), and
+// fails with ESTALE when the upper root's origin is not the top lower
+// root or the index dir records another upper root, and with ENOTDIR when
+// W/index is not a dir.
+func (fsys *FS) checkIndex() error {
 	if !fsys.feat.index {
 		return nil
 	}
 	u := fsys.upper
 	uh, ok := u.b.(handler)
 	ok = ok && u.format == formatKernel && u.caps.xattr && u.caps.hardlink
-	uuids := map[[16]byte]uint64{}
+	if ok {
+		_, err := uh.fileHandle("")
+		ok = err == nil
+	}
 	for _, br := range fsys.lowers {
-		h, hok := br.b.(handler)
-		if !hok {
-			ok = false
+		if !ok {
 			break
 		}
-		id := h.fsUUID()
-		if other, dup := uuids[id]; id == ([16]byte{}) || dup && other != br.dev {
-			ok = false
+		h, hok := br.b.(handler)
+		if ok = hok; ok {
+			_, err := h.fileHandle("")
+			ok = err == nil
 		}
-		uuids[id] = br.dev
 	}
-	if !ok {
+	if !ok || fsys.lowerUUIDsBad() {
 		fsys.feat.index, fsys.feat.nfsExport = false, false
 		return nil
 	}
-	// The upper root's origin is the top lower root; another one means
-	// the upper was used with other lower layers.
 	want := fsys.originOf(fsys.lowers[0], "")
-	if v, err := u.b.getxattr("", fsys.prefix+xOrigin); err == nil {
-		if string(v) != string(want) {
-			return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
+	if v, err := u.b.getxattr("", fsys.prefix+xOrigin); err == nil && string(v) != string(want) {
+		return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
+	}
+	a, err := u.b.lstat(indexDir)
+	if err == nil && !a.isDir() {
+		return newOptErr("index", syscall.ENOTDIR, "cannot create the index dir")
+	}
+	if err == nil {
+		up, err := fsys.upperRootFB()
+		if err != nil {
+			return newOptErr("index", err, "cannot encode the upper root")
 		}
-	} else if err := u.b.setxattr("", fsys.prefix+xOrigin, want); err != nil {
-		return newOptErr("index", err, "cannot record the upper root's origin")
+		if v, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err == nil && string(v) != string(up) {
+			return newOptErr("index", syscall.ESTALE, "index dir belongs to another upper dir")
+		}
 	}
-	if err := u.b.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
-		return newOptErr("index", err, "cannot create the index dir")
-	}
+	return nil
+}
+
+// upperRootFB is the struct ovl_fb of the upper root, which the index dir
+// records.
+func (fsys *FS) upperRootFB() ([]byte, error) {
+	uh := fsys.upper.b.(handler)
 	fh, err := uh.fileHandle("")
 	if err != nil {
-		return newOptErr("index", err, "cannot encode the upper root")
+		return nil, err
 	}
 	var id [16]byte
 	if fsys.feat.uuid != UUIDOff {
 		id = uh.fsUUID()
 	}
-	up := encodeFB(id, fh, true)
-	if v, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err == nil {
-		if string(v) != string(up) {
-			return newOptErr("index", syscall.ESTALE, "index dir belongs to another upper dir")
+	return encodeFB(id, fh, true), nil
+}
+
+// setupIndex prepares the index at New, after checkIndex: it records the
+// upper root's origin and the upper root on the index dir, and drops
+// temporaries and orphans from it.
+func (fsys *FS) setupIndex() error {
+	if !fsys.feat.index {
+		return nil
+	}
+	u := fsys.upper
+	want := fsys.originOf(fsys.lowers[0], "")
+	if _, err := u.b.getxattr("", fsys.prefix+xOrigin); err != nil {
+		if err := u.b.setxattr("", fsys.prefix+xOrigin, want); err != nil {
+			return newOptErr("index", err, "cannot record the upper root's origin")
 		}
-	} else if err := u.b.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
-		return newOptErr("index", err, "cannot record the upper root on the index dir")
+	}
+	if err := u.b.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return newOptErr("index", err, "cannot create the index dir")
+	}
+	up, err := fsys.upperRootFB()
+	if err != nil {
+		return newOptErr("index", err, "cannot encode the upper root")
+	}
+	if _, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err != nil {
+		if err := u.b.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
+			return newOptErr("index", err, "cannot record the upper root on the index dir")
+		}
 	}
 	ents, err := u.b.readDir(indexDir)
 	if err != nil {
@@ -108,27 +247,7 @@ func (fsys *FS) setupIndex() error {
 			}
 		}
 	}
-	key := [2]uint64{u.dev, 0}
-	if a, err := u.b.lstat(""); err == nil {
-		key[1] = a.Ino
-	}
-	inUse.Lock()
-	defer inUse.Unlock()
-	if inUse.m[key] {
-		return newOptErr("upperdir", syscall.EBUSY, "upperdir is in use by another overlay with index=on")
-	}
-	inUse.m[key] = true
-	fsys.indexKey = key
 	return nil
-}
-
-// releaseIndex forgets the upper as in use (at Close).
-func (fsys *FS) releaseIndex() {
-	if fsys.indexKey != ([2]uint64{}) {
-		inUse.Lock()
-		delete(inUse.m, fsys.indexKey)
-		inUse.Unlock()
-	}
 }
 
 // indexed reports whether the non-dir n goes through the index: one whose

@@ -176,6 +176,31 @@ type rooted interface {
 	rootInfo() (path string, dev, ino uint64)
 }
 
+// placed is implemented by rooted backends that know the mount their root
+// was reached through and where the root lies in its filesystem, so that
+// New can compare layers as the kernel does: by mount, not st_dev, and by
+// ancestry in the filesystem, which a bind mount does not hide.
+type placed interface {
+	rooted
+	// mountID is the id of the mount the root was opened through
+	// (statx's stx_mnt_id, the first field of /proc/self/mountinfo); 0
+	// when the kernel cannot tell.
+	mountID() uint64
+	// fsPosition reports the filesystem holding the root (its device as
+	// the mount table gives it) and the root's path from that
+	// filesystem's own root; an error when it cannot be told.
+	fsPosition() (dev uint64, path string, err error)
+}
+
+// whiteoutRenamer is implemented by backends on a filesystem that may lack
+// renameat2's RENAME_WHITEOUT (native layers; ramfs has none). The kernel
+// renames a name that a lower layer has with that flag, so that where the
+// upper's filesystem lacks it such a rename fails with EINVAL; New probes
+// the upper once, after preparing W/work.
+type whiteoutRenamer interface {
+	renameWhiteoutOK() bool
+}
+
 // workAttacher is implemented by backends whose work area is a separate
 // layer (native layers, where workdir= is its own directory): New calls
 // attachWork on the upper with the work layer's backend, after checking

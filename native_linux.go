@@ -111,16 +111,24 @@ type nativeBackend struct {
 
 	uuidOnce sync.Once
 	uuid     [16]byte // the filesystem's UUID, read once; see fsUUID
+
+	mnt     uint64 // id of the mount the root was opened through (0: unknown); immutable
+	posOnce sync.Once
+	posDev  uint64 // the root's filesystem and path in it, read once; see fsPosition
+	pos     string
+	posErr  error
 }
 
 var (
 	_ backend      = (*nativeBackend)(nil)
 	_ rooted       = (*nativeBackend)(nil)
 	_ workAttacher = (*nativeBackend)(nil)
+	_ placed       = (*nativeBackend)(nil)
 )
 
 // openNative opens the directory at the absolute, symlink-free path.
 func openNative(path string) (*nativeBackend, error) {
+	mnt := rootMountID(path) // before the clone, which is a mount of its own
 	fd, cloned, err := openLayerRoot(unix.AT_FDCWD, path)
 	if err != nil {
 		return nil, err
@@ -145,6 +153,7 @@ func openNative(path string) (*nativeBackend, error) {
 		ino:     uint64(st.Ino),
 		namelen: int(sfs.Namelen),
 		xattr:   procIsProcfs(),
+		mnt:     mnt,
 		rootfd:  fd,
 		workfd:  -1,
 		cloned:  cloned,

@@ -12,7 +12,8 @@ import (
 // layers [New] cannot stack.
 //
 // Err is what the kernel's mount(2) fails with: syscall.EINVAL for syntax,
-// value and conflict errors and for a missing or misplaced layer,
+// value and conflict errors and for a missing or misplaced layer (and for
+// an option whose xattrs an afero upper cannot hold),
 // syscall.ELOOP for layers that are the same directory or nest in one
 // another; for a path that cannot be opened it is the error of [DirLayer].
 type OptionError struct {
@@ -658,9 +659,13 @@ func conflict(a, b string) *OptionError {
 //     root (ELOOP, "overlapping lowerdir path"). An upper or work
 //     directory inside a lower one is accepted, as the kernel accepts it.
 //
-// Deviations: "same filesystem" compares st_dev where the kernel compares
-// mounts; a lower layer equal to or inside the work directory is refused
-// (ELOOP) even outside its work/ subdirectory.
+// Mounts are compared by their ids (statx STATX_MNT_ID) and nesting by
+// the roots' positions in their filesystem (the mount table), so that a
+// bind mount hides no overlap. Where the kernel does not report mount ids
+// (before Linux 5.8), st_dev and paths stand for them; where the mount
+// table cannot be read, a lower root on another mount of the same device
+// as another layer's root is refused (ELOOP), as its nesting cannot be
+// told.
 func (o *Options) validateLayers() error {
 	hasUpper := o.Upper != nil
 	for i, l := range o.Lower {
@@ -743,7 +748,7 @@ func (o *Options) validateLayers() error {
 		}
 		up, udev, uino := ur.rootInfo()
 		wp, wdev, wino := wr.rootInfo()
-		if udev != wdev {
+		if udev != wdev || !sameMount(o.Upper.b, work.b) {
 			return optionErr("", syscall.EINVAL, "workdir and upperdir must reside under the same mount")
 		}
 		if uino == wino || pathWithin(up, wp) || pathWithin(wp, up) {
@@ -780,12 +785,59 @@ func (o *Options) validateLayers() error {
 			continue
 		}
 		for _, b := range roots {
-			if a.l != b.l && pathWithin(a.path, b.path) {
+			if a.l == b.l {
+				continue
+			}
+			in, err := rootWithin(a.l.b, b.l.b, a.path, b.path, a.dev == b.dev)
+			if err != nil {
+				return optionErr(a.name, syscall.ELOOP, "cannot tell whether "+a.name+" path "+a.path+" lies inside "+b.name+" "+b.path+
+					" (another mount of one filesystem, and the mount table cannot be read: "+err.Error()+")")
+			}
+			if in {
 				return optionErr(a.name, syscall.ELOOP, "overlapping "+a.name+" path "+a.path+" (inside "+b.name+" "+b.path+")")
 			}
 		}
 	}
 	return nil
+}
+
+// sameMount reports whether the roots of two rooted backends were reached
+// through one mount, as the kernel requires of upperdir= and workdir=
+// (where the mount cannot be told, st_dev stands for it).
+func sameMount(a, b backend) bool {
+	pa, aok := a.(placed)
+	pb, bok := b.(placed)
+	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 {
+		return true
+	}
+	return pa.mountID() == pb.mountID()
+}
+
+// rootWithin reports whether the root of a (at path ap) lies strictly
+// inside the root of b (at bp) in their filesystem, as the kernel's
+// ovl_check_layer finds it by walking the dentry ancestry. Through one
+// mount the paths tell; through two mounts of one filesystem a bind mount
+// can show a directory anywhere, so the positions in the filesystem are
+// compared. When these cannot be read, roots on different devices are
+// taken as disjoint and others fail (fail safe: New refuses).
+func rootWithin(a, b backend, ap, bp string, sameDev bool) (bool, error) {
+	pa, aok := a.(placed)
+	pb, bok := b.(placed)
+	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 || pa.mountID() == pb.mountID() {
+		return pathWithin(ap, bp), nil
+	}
+	adev, apos, err := pa.fsPosition()
+	if err == nil {
+		var bdev uint64
+		var bpos string
+		if bdev, bpos, err = pb.fsPosition(); err == nil {
+			return adev == bdev && pathWithin(apos, bpos), nil
+		}
+	}
+	if !sameDev {
+		return false, nil
+	}
+	return false, err
 }
 
 // pathWithin reports whether the absolute, clean path inner lies strictly
@@ -812,6 +864,8 @@ func pathWithin(inner, dir string) bool {
 // whenever it is not off (the kernel hides it when all layers share one
 // filesystem), and override_creds / nooverride_creds are shown when set
 // (the kernel never shows them), so that they survive a round trip.
+// The fallbacks New applies from what the layers support are not known
+// here: the String of [FS.Options] shows them.
 func (o Options) String() string {
 	var parts []string
 	if len(o.Lower) > 0 || len(o.DataOnly) > 0 {
@@ -868,6 +922,30 @@ func (o Options) String() string {
 	add(o.OverrideCreds == SwitchOn, "override_creds")
 	add(o.OverrideCreds == SwitchOff, "nooverride_creds")
 	return strings.Join(parts, ",")
+}
+
+// Options returns the options the overlay runs with: those given to New,
+// with every setting made explicit as the kernel's rules and New's
+// fallbacks left it. A fallback shows here, as on the kernel in
+// /proc/mounts: on an upper without xattr support, for instance,
+// RedirectDir is RedirectNoFollow, Index SwitchOff and UUID UUIDNull, and
+// a first use of a new upper with uuid=auto shows UUIDOn. Its String is
+// the option string /proc/mounts shows for the same mount (with the
+// deviations String lists).
+func (fsys *FS) Options() Options {
+	o := fsys.opts
+	o.ownLayers = false
+	f := fsys.feat
+	sw := func(on bool) Switch {
+		if on {
+			return SwitchOn
+		}
+		return SwitchOff
+	}
+	o.RedirectDir = f.redirect
+	o.Index, o.NFSExport, o.Metacopy = sw(f.index), sw(f.nfsExport), sw(f.metacopy)
+	o.Xino, o.UUID, o.Fsync, o.Verity = f.xino, f.uuid, f.fsync, f.verity
+	return o
 }
 
 // layerPath is how String names a layer.

@@ -679,3 +679,55 @@ func TestParseOptionsOwnsLayers(t *testing.T) {
 		t.Errorf("caller's layer closed by FS.Close: %v", err)
 	}
 }
+
+// fakePlaced is a native-like layer that knows its mount and, unless err
+// is set, its position in its filesystem.
+type fakePlaced struct {
+	fakeNative
+	mnt    uint64
+	fsDev  uint64
+	fsPath string
+	err    error
+}
+
+func (f *fakePlaced) mountID() uint64 { return f.mnt }
+func (f *fakePlaced) fsPosition() (uint64, string, error) {
+	return f.fsDev, f.fsPath, f.err
+}
+
+func placedLayer(path string, dev, mnt uint64, fsPath string, err error) *Layer {
+	fakeIno++
+	return &Layer{b: &fakePlaced{fakeNative: fakeNative{fakeRooted{path: path, dev: dev, ino: fakeIno}}, mnt: mnt, fsDev: dev, fsPath: fsPath, err: err}, desc: "dir " + path}
+}
+
+// TestValidateLayersMounts checks the rules that compare mounts and
+// positions in the filesystem, including the fail-safe refusal when the
+// positions cannot be read.
+func TestValidateLayersMounts(t *testing.T) {
+	noinfo := syscall.ENOENT
+	for _, c := range []struct {
+		name  string
+		o     Options
+		errno error
+		text  string
+	}{
+		{name: "one mount", o: Options{Lower: []*Layer{placedLayer("/l", 1, 5, "/l", nil)}, Upper: placedLayer("/u", 1, 5, "/u", nil), Work: placedLayer("/w", 1, 5, "/w", nil)}},
+		{name: "upper and work on two mounts", o: Options{Lower: []*Layer{placedLayer("/l", 1, 5, "/l", nil)}, Upper: placedLayer("/u", 1, 6, "/u", nil), Work: placedLayer("/w", 1, 5, "/w", nil)}, errno: syscall.EINVAL, text: "same mount"},
+		{name: "lower bound from upper", o: Options{Lower: []*Layer{placedLayer("/b", 1, 7, "/u/sub", nil)}, Upper: placedLayer("/u", 1, 5, "/u", nil), Work: placedLayer("/w", 1, 5, "/w", nil)}, errno: syscall.ELOOP, text: "overlapping lowerdir"},
+		{name: "lower bound elsewhere", o: Options{Lower: []*Layer{placedLayer("/b", 1, 7, "/x", nil)}, Upper: placedLayer("/u", 1, 5, "/u", nil), Work: placedLayer("/w", 1, 5, "/w", nil)}},
+		{name: "lower on another fs, no mount table", o: Options{Lower: []*Layer{placedLayer("/b", 2, 7, "", noinfo)}, Upper: placedLayer("/u", 1, 5, "", noinfo), Work: placedLayer("/w", 1, 5, "", noinfo)}},
+		{name: "lower on another mount of the fs, no mount table", o: Options{Lower: []*Layer{placedLayer("/b", 1, 7, "", noinfo)}, Upper: placedLayer("/u", 1, 5, "", noinfo), Work: placedLayer("/w", 1, 5, "", noinfo)}, errno: syscall.ELOOP, text: "cannot tell"},
+		{name: "mount ids unknown", o: Options{Lower: []*Layer{placedLayer("/b", 1, 0, "", noinfo)}, Upper: placedLayer("/u", 1, 0, "", noinfo), Work: placedLayer("/w", 1, 0, "", noinfo)}},
+	} {
+		err := c.o.validateLayers()
+		if c.errno == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, c.errno) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: error %v, want %v containing %q", c.name, err, c.errno, c.text)
+		}
+	}
+}

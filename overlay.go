@@ -43,9 +43,9 @@ type FS struct {
 
 	inoNext atomic.Uint64 // overlay-allocated inode numbers (§5.3)
 	cached  atomic.Int64  // nodes cached since the cache was last dropped
-	// indexKey is the upper root this FS registered as in use with
-	// index=on; immutable after New.
-	indexKey [2]uint64
+	// inUseKeys are the upper and work roots this FS marked in use (see
+	// reserveUpper); set by New, cleared by Close.
+	inUseKeys [][2]uint64
 
 	originOnce  sync.Once           // builds originMap
 	originMap   map[string]lowerRef // lower non-dirs by origin handle; see originIndex
@@ -53,6 +53,10 @@ type FS struct {
 	handles     map[string]string   // handles given out: handle bytes to overlay path
 	lowerNlinks map[string]uint64   // index entries made: the lower file's link count
 	closed      atomic.Bool
+	// noRenameWhiteout: the upper's filesystem lacks RENAME_WHITEOUT, so
+	// a rename that leaves a whiteout fails EINVAL as on the kernel.
+	// Immutable after New.
+	noRenameWhiteout bool
 }
 
 var (
@@ -68,7 +72,9 @@ var devCounter atomic.Uint64
 // New builds an overlay from o. It checks the layers and options as the
 // kernel's mount does, prepares the upper's work area (the kernel empties
 // W/work at every mount), and does no scan of the lower layers: its cost
-// does not grow with their size.
+// does not grow with their size. Every check comes before the first
+// change to the upper or work dir: a New that fails leaves them as they
+// were (on an error writing them, as far as it got).
 func New(o Options) (fsys *FS, err error) {
 	if o.ownLayers {
 		// Layers that ParseOptions opened belong to the FS; without one,
@@ -119,7 +125,7 @@ func New(o Options) (fsys *FS, err error) {
 		if !fsys.upper.caps.workArea {
 			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
 		}
-		if err := fsys.setupWork(); err != nil {
+		if err := fsys.checkUpperXattrs(); err != nil {
 			return nil, err
 		}
 	}
@@ -127,9 +133,37 @@ func New(o Options) (fsys *FS, err error) {
 	if err := fsys.initRoot(); err != nil {
 		return nil, err
 	}
+	if fsys.upper != nil {
+		// Preconditions first, in the kernel's order (in use, then
+		// incompat): nothing below may fail after the work dir was
+		// touched for a reason known before.
+		if err := fsys.reserveUpper(); err != nil {
+			return nil, err
+		}
+		reserved := fsys
+		defer func() {
+			if err != nil {
+				reserved.releaseUpper()
+			}
+		}()
+		if err := fsys.checkWork(); err != nil {
+			return nil, err
+		}
+	}
 	fsys.setupXino()
-	if err := fsys.setupIndex(); err != nil {
-		return nil, err
+	if fsys.upper != nil {
+		if err := fsys.checkIndex(); err != nil {
+			return nil, err
+		}
+		if err := fsys.setupWork(); err != nil {
+			return nil, err
+		}
+		if wr, ok := fsys.upper.b.(whiteoutRenamer); ok {
+			fsys.noRenameWhiteout = !wr.renameWhiteoutOK()
+		}
+		if err := fsys.setupIndex(); err != nil {
+			return nil, err
+		}
 	}
 	return fsys, nil
 }
@@ -171,17 +205,26 @@ func (fsys *FS) initRoot() error {
 	return nil
 }
 
-// setupWork prepares the work area as the kernel's mount does (§10.4):
-// refuse an upper marked with an incompat feature, empty and recreate
-// W/work, and for fsync=volatile leave the dirty marker.
-func (fsys *FS) setupWork() error {
-	b := fsys.upper.b
-	if ents, err := b.readDir("/work/incompat"); err == nil && len(ents) > 0 {
+// checkWork checks, without changing anything, that the work area can be
+// set up: an upper marked with an incompat feature (a volatile mount's
+// leftover) is refused with EINVAL (§10.4).
+func (fsys *FS) checkWork() error {
+	if ents, err := fsys.upper.b.readDir("/work/incompat"); err == nil && len(ents) > 0 {
 		return newOptErr("workdir", syscall.EINVAL,
 			fmt.Sprintf("overlay with incompat feature '%s' cannot be mounted", ents[0].Name))
 	}
-	if err := fsys.upper.removeAll("/work", true); err != nil {
-		return newOptErr("workdir", err, "cannot clean up work dir")
+	return nil
+}
+
+// setupWork prepares the work area as the kernel's mount does (§10.4):
+// empty and recreate W/work (whatever is there: a non-dir is replaced),
+// and for fsync=volatile leave the dirty marker; then the UUID.
+func (fsys *FS) setupWork() error {
+	b := fsys.upper.b
+	if a, err := b.lstat("/work"); err == nil {
+		if err := fsys.upper.removeAll("/work", a.isDir()); err != nil {
+			return newOptErr("workdir", err, "cannot clean up work dir")
+		}
 	}
 	mode := uint32(0)
 	if fsys.upper.format == formatOCI || os.Geteuid() != 0 {
@@ -225,8 +268,10 @@ func (fsys *FS) setupUUID() error {
 	}
 	if fsys.feat.uuid == UUIDAuto {
 		if _, err := u.b.getxattr("", fsys.prefix+"impure"); err == nil {
-			return nil // an old upper: the kernel downgrades to uuid=null
+			fsys.feat.uuid = UUIDNull // an old upper: the kernel downgrades to uuid=null
+			return nil
 		}
+		fsys.feat.uuid = UUIDOn // a new upper: the kernel upgrades to uuid=on
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
@@ -243,7 +288,7 @@ func (fsys *FS) Close() error {
 	if fsys.closed.Swap(true) {
 		return nil
 	}
-	fsys.releaseIndex()
+	fsys.releaseUpper()
 	if !fsys.opts.ownLayers {
 		return nil
 	}
@@ -276,4 +321,64 @@ func timeOrKeep(t, keep time.Time) time.Time {
 		return keep
 	}
 	return t
+}
+
+// checkUpperXattrs applies what the upper's xattr support allows, before
+// anything is changed. An upper in the OCI format (an afero backend) can
+// never hold the overlay's private xattrs: the features that store them
+// are refused with EINVAL rather than failing at the first operation that
+// needs them. An upper in the kernel's format is probed as the kernel
+// probes its upper at mount; on a filesystem without xattrs (ramfs, or
+// native layers without /proc) New falls back as the kernel does (see
+// noXattrFallback).
+func (fsys *FS) checkUpperXattrs() error {
+	u := fsys.upper
+	if u.format != formatKernel {
+		f := &fsys.feat
+		var opt, need string
+		switch {
+		case f.index:
+			opt, need = "index", "index=on"
+		case f.nfsExport:
+			opt, need = "nfs_export", "nfs_export=on"
+		case f.metacopy:
+			opt, need = "metacopy", "metacopy=on"
+		case f.redirect == RedirectOn:
+			opt, need = "redirect_dir", "redirect_dir=on"
+		default:
+			return nil
+		}
+		return newOptErr(opt, syscall.EINVAL, "upper layer "+fsys.opts.Upper.String()+
+			" cannot hold the xattrs "+need+" stores (use a MemLayer or DirLayer upper)")
+	}
+	if u.caps.xattr {
+		// The kernel sets and removes the opaque xattr on W/work; a read
+		// of the work root tells the same without a change.
+		if _, err := u.b.getxattr("/", fsys.prefix+xOpaque); !errors.Is(err, syscall.EOPNOTSUPP) {
+			return nil
+		}
+		u.caps.xattr = false
+	}
+	fsys.noXattrFallback()
+	return nil
+}
+
+// noXattrFallback turns off what needs xattrs on the upper, as the kernel
+// does when its probe fails ("failed to set xattr on upper"): redirects
+// are not followed (nofollow), and metacopy, index and nfs_export are off,
+// uuid=on|auto becomes null and xino=auto off. FS.Options shows the
+// result, as /proc/mounts does.
+func (fsys *FS) noXattrFallback() {
+	f := &fsys.feat
+	if f.redirect != RedirectNoFollow {
+		f.redirect = RedirectNoFollow
+	}
+	f.metacopy = false
+	f.index, f.nfsExport = false, false
+	if f.uuid == UUIDOn || f.uuid == UUIDAuto {
+		f.uuid = UUIDNull
+	}
+	if f.xino == XinoAuto {
+		f.xino = XinoOff
+	}
 }

@@ -144,6 +144,16 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		return err
 	}
 	isDir := src.n.isDir()
+	// What the kernel's ovl_rename cannot do on an upper without xattrs
+	// or RENAME_WHITEOUT fails before any change: a target dir holding
+	// whiteouts would be swapped for an opaque copy (EIO), and a source
+	// name a lower layer has is renamed with RENAME_WHITEOUT (EINVAL).
+	if dst.n.present && dst.n.isDir() && dst.n.upper && fsys.needsOpaqueClear(dp) {
+		return syscall.EIO
+	}
+	if srcPos && !dst.n.upperWh && fsys.noRenameWhiteout {
+		return syscall.EINVAL
+	}
 	if len(src.n.lowers) > 0 && src.parent != dst.parent {
 		// The new parent will hold an entry with an origin (§5.2).
 		if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {

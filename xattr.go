@@ -124,11 +124,16 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		if fsys.upper == nil {
 			return syscall.EROFS // before the flags' checks, as in path_setxattr
 		}
+		if !fsys.upper.caps.xattr && fsys.upper.format == formatOCI {
+			return syscall.EOPNOTSUPP
+		}
+		// A kernel-format upper without xattrs: the kernel copies up,
+		// then the upper's filesystem refuses (EOPNOTSUPP).
+		return nil
+	}, func(p string, n *node) error {
 		if !fsys.upper.caps.xattr {
 			return syscall.EOPNOTSUPP
 		}
-		return nil
-	}, func(p string, n *node) error {
 		// The kernel copies up first and lets the upper judge the flags
 		// (ovl_setxattr), so a failed XATTR_REPLACE still copies up.
 		_, gerr := fsys.upper.b.getxattr(p, real)

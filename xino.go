@@ -25,11 +25,16 @@ func (fsys *FS) setupXino() {
 		}
 		br.fsid = s
 	}
+	if fsys.feat.uuid == UUIDOff && numfs > 1 {
+		// uuid=off (null UUIDs in handles) needs a single filesystem, the
+		// upper's slot counted even without an upper: the kernel falls
+		// back to uuid=null.
+		fsys.feat.uuid = UUIDNull
+	}
 	if fsys.samefs || fsys.feat.xino == XinoOff {
 		return
 	}
-	handles, defaultEnc, uuidsOK := true, true, true
-	uuids := map[[16]byte]uint64{}
+	handles, defaultEnc := true, true
 	all := fsys.lowers
 	if fsys.upper != nil {
 		all = append([]*branch{fsys.upper}, all...)
@@ -52,16 +57,11 @@ func (fsys *FS) setupXino() {
 		if fh.typ != 1 || len(fh.fid) != 8 {
 			defaultEnc = false
 		}
-		if br != fsys.upper {
-			u := h.fsUUID()
-			if other, dup := uuids[u]; u == ([16]byte{}) || dup && other != br.dev {
-				uuidsOK = false
-			}
-			uuids[u] = br.dev
-		}
 	}
+	uuidsOK := !fsys.lowerUUIDsBad()
 	if fsys.feat.xino == XinoAuto && fsys.upper != nil && (!handles || !fsys.upper.caps.xattr || !uuidsOK) {
-		return // xino=auto quietly stays off
+		fsys.feat.xino = XinoOff // xino=auto falls back to off (FS.Options shows it)
+		return
 	}
 	fsys.xinoBits = 32
 	if !defaultEnc {

@@ -25,21 +25,28 @@ func main() {
 	sandbox, err := overlay.New(overlay.Options{
 		Lower: []*overlay.Layer{overlay.AferoLayer(lower)},
 		Upper: overlay.MemLayer(nil), // a fresh in-memory upper
+		// Renaming a dir that the lower layer has works only with
+		// redirect_dir=on (the kernel's default fails it with EXDEV);
+		// the redirects it writes need an upper with xattrs: a MemLayer.
+		RedirectDir: overlay.RedirectOn,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sandbox.Close()
 
-	// The "code under test" rewrites a config, deletes a file, adds one.
+	// The "code under test" rewrites a config, renames its dir, deletes a
+	// file, adds one.
 	if err := codeUnderTest(sandbox); err != nil {
 		log.Fatal(err)
 	}
 
-	cfg, _ := afero.ReadFile(sandbox, "config/app.toml")
-	fmt.Printf("in the sandbox, config/app.toml:\n%s", cfg)
+	cfg, _ := afero.ReadFile(sandbox, "settings/app.toml")
+	fmt.Printf("in the sandbox, settings/app.toml:\n%s", cfg)
 	_, err = sandbox.Stat("greeting.txt")
 	fmt.Println("in the sandbox, greeting.txt:", err)
+	names, _ := afero.ReadDir(sandbox, "settings")
+	fmt.Println("in the sandbox, config/ was renamed settings/, holding", len(names), "file")
 
 	onDisk, _ := os.ReadFile(filepath.Join(testdata, "config/app.toml"))
 	fmt.Printf("on disk, config/app.toml is unchanged:\n%s", onDisk)
@@ -51,6 +58,9 @@ func codeUnderTest(fsys afero.Fs) error {
 	}
 	if err := fsys.Remove("greeting.txt"); err != nil {
 		return err
+	}
+	if err := fsys.Rename("config", "settings"); err != nil {
+		return err // EXDEV without redirect_dir=on
 	}
 	if err := fsys.MkdirAll("out", 0o755); err != nil {
 		return err
