@@ -116,6 +116,9 @@ func New(o Options) (fsys *FS, err error) {
 			}
 			fsys.upper.caps = o.Upper.b.caps()
 		}
+		if upperHook != nil {
+			fsys.upper.b = hookUpper(fsys.upper.b, upperHook)
+		}
 		if !fsys.upper.caps.workArea {
 			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
 		}
