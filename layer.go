@@ -163,6 +163,16 @@ type caps struct {
 	namelen  int  // longest name component (f_namelen)
 }
 
+// whiteoutRenamer is implemented by backends that can rename and leave a
+// whiteout (char 0/0) at the old name in one atomic step, as renameat2
+// with RENAME_WHITEOUT does; the overlay uses it to move a name that
+// lower layers also have (ovl_rename's way). EINVAL or EOPNOTSUPP means
+// the filesystem cannot, and the overlay falls back to whiteout.go's
+// renameWhiteout order.
+type whiteoutRenamer interface {
+	renameWhiteout(oldp, newp string) error
+}
+
 // rooted is implemented by backends that live in a directory of the host
 // (native layers), so that New can apply the kernel's layer-overlap rules.
 type rooted interface {

@@ -108,3 +108,12 @@ func (b hookBackend) truncate(p string, size int64) error {
 	b.hook("truncate", p)
 	return b.backend.truncate(p, size)
 }
+
+func (b hookBackend) renameWhiteout(oldp, newp string) error {
+	wr, ok := b.backend.(whiteoutRenamer)
+	if !ok {
+		return syscall.EOPNOTSUPP
+	}
+	b.hook("renameWhiteout", oldp, newp)
+	return wr.renameWhiteout(oldp, newp)
+}
