@@ -217,9 +217,12 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	}
 	indexed := fsys.feat.index && !a.isDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
 	if indexed {
-		// The union link count: every lower name, one of them now upper
-		// and the index link not counted (§6.4).
-		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
+		// The union link count, every lower name, relative to the lower
+		// file's count (§6.4): true whether or not the first name is
+		// linked to the entry yet, so a crash between the two steps
+		// keeps it right. finishCopyUp makes it relative to the upper
+		// inode's count afterwards, as the kernel leaves it.
+		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte("L+0")); err != nil {
 			return err
 		}
 	}
@@ -446,6 +449,11 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
 			return err
 		}
 		if err := fsys.upper.b.link(idx, p); err != nil {
+			return err
+		}
+		// Every lower name, one of them now upper and the index link not
+		// counted.
+		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,

@@ -235,9 +235,13 @@ func (fsys *FS) unlink(name string) error {
 		if err != nil {
 			return err
 		}
-		if n := r.n; fsys.indexed(n) && !n.upper && n.idx == "" {
-			// The first removal of a name of a hard-linked lower file copies
-			// it up, to hold the link count of the others (§3.1).
+		if n := r.n; fsys.indexed(n) && !n.upper {
+			// The removal of a name of a hard-linked lower file copies it
+			// up first, to hold the link count of the others (§3.1): the
+			// first one into the index, a later one as a link to it, so
+			// that replacing the link by the whiteout moves the upper
+			// inode's count and the union count together, and no crash
+			// leaves the count wrong.
 			fsys.mu.Unlock()
 			if err := fsys.copyUp(n, copyFull); err != nil && err != errStale {
 				return err

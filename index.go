@@ -209,6 +209,14 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 		return err
 	}
 	union := int64(fsys.unionNlink(idx, a.Nlink, lowerNlink))
+	if lowerNlink > 0 {
+		// Relative to the lower file's count first, which the link does
+		// not change, so that a crash after it keeps the count right
+		// (ovl_link_up's order).
+		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("L%+d", union-int64(lowerNlink)))); err != nil {
+			return err
+		}
+	}
 	if err := fsys.upper.b.link(idx, p); err != nil {
 		return err
 	}
