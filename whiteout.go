@@ -188,20 +188,11 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 		return nil, err
 	}
 	out := make([]layerEnt, 0, len(ents))
+	if br.format == formatOCI {
+		return listOCI(ents, out), nil
+	}
 	for _, e := range ents {
 		le := layerEnt{name: e.Name, typ: e.Type}
-		if br.format == formatOCI {
-			if strings.HasPrefix(e.Name, ociMeta) {
-				continue
-			}
-			if strings.HasPrefix(e.Name, ociWhPrefix) {
-				le.name = e.Name[len(ociWhPrefix):]
-				le.whiteout = true
-				le.typ = 0
-			}
-			out = append(out, le)
-			continue
-		}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
 			a, err := br.b.lstat(joinPath(p, e.Name))
 			if err != nil {
@@ -223,6 +214,38 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 	return out, nil
 }
 
+// listOCI classifies the entries of an OCI-format dir. An object and the
+// ".wh." file of its own name may stand side by side in one layer (a
+// crash between the steps of a rename or a creation over a whiteout); the
+// object wins, as on lookup.
+func listOCI(ents []dirEnt, out []layerEnt) []layerEnt {
+	var objs map[string]bool
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name, ociMeta) {
+			continue
+		}
+		if strings.HasPrefix(e.Name, ociWhPrefix) {
+			out = append(out, layerEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
+			continue
+		}
+		if objs == nil {
+			objs = make(map[string]bool)
+		}
+		objs[e.Name] = true
+		out = append(out, layerEnt{name: e.Name, typ: e.Type})
+	}
+	if len(objs) == len(out) {
+		return out
+	}
+	keep := out[:0]
+	for _, le := range out {
+		if !le.whiteout || !objs[le.name] {
+			keep = append(keep, le)
+		}
+	}
+	return keep
+}
+
 // The writing side, used on the upper layer only.
 
 // temp returns a fresh name in the work area, W/work/#N.
@@ -241,10 +264,18 @@ func (br *branch) whiteout(p string, existing uint32) error {
 		if err := br.createEmpty(joinPath(dir, ociWhPrefix+base)); err != nil {
 			return err
 		}
-		if existing != 0 {
+		if existing != syscall.S_IFDIR || !br.caps.workArea {
 			return br.removeAll(p, existing == syscall.S_IFDIR)
 		}
-		return nil
+		// The dir shadows the new ".wh." file until it goes, and goes in
+		// one step: moved into the work dir, emptied there. Emptied in
+		// place, a crash would show the lower entries its own ".wh."
+		// files hid.
+		t := br.temp()
+		if err := br.b.rename(p, t); err != nil {
+			return err
+		}
+		return br.removeAll(t, true)
 	}
 	if !br.caps.mknod {
 		return syscall.EPERM
