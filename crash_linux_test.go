@@ -39,6 +39,12 @@ type crashCase struct {
 	fixture string
 	setup   string
 	script  string
+	// noRenameWhiteout makes the upper refuse RENAME_WHITEOUT, as some
+	// filesystems do, for the fallback order.
+	noRenameWhiteout bool
+	// between, when set, is a script whose result a crash may show too:
+	// the documented intermediate state of a fallback order.
+	between string
 }
 
 var redirectVariant = variant{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn}
@@ -80,6 +86,14 @@ var crashCases = []crashCase{
 	{name: "rename lower file over whiteout", setup: "remove a/f", script: "rename lf a/f"},
 	{name: "rename upper file over whiteout", setup: "remove a/f\nwritefile u up", script: "rename u a/f"},
 	{name: "rename upper dir into merged dir", setup: "mkdir u\nwritefile u/z z", script: "rename u a/u"},
+	// The same without RENAME_WHITEOUT.
+	{name: "rename merged dir without RENAME_WHITEOUT", v: redirectVariant, setup: "writefile a/new n", script: "rename a b", noRenameWhiteout: true},
+	{name: "move merged dir without RENAME_WHITEOUT", v: redirectVariant, setup: "writefile a/new n", script: "rename a d/a", noRenameWhiteout: true},
+	{name: "rename merged dir over merged dir without RENAME_WHITEOUT", v: redirectVariant, setup: "remove t/y", script: "rename a t", noRenameWhiteout: true, between: "removeall t"},
+	{name: "rename lower file over upper file without RENAME_WHITEOUT", setup: "writefile g up", script: "rename lf g", noRenameWhiteout: true, between: "removeall g"},
+	{name: "rename lower file over lower file without RENAME_WHITEOUT", script: "rename lf a/f", noRenameWhiteout: true, between: "removeall a/f"},
+	{name: "metacopy rename without RENAME_WHITEOUT", v: metacopyVariant, setup: "chmod big 0600", script: "rename big d/big", noRenameWhiteout: true},
+	{name: "index rename without RENAME_WHITEOUT", v: indexVariant, script: "rename h1 h5", noRenameWhiteout: true},
 	// Removal leaving whiteouts.
 	{name: "unlink lower file", script: "remove lf"},
 	{name: "unlink copied-up file", setup: "chmod lf 0600", script: "remove lf"},
@@ -123,6 +137,7 @@ type crashJob struct {
 	Upper  string
 	Work   string
 	At     int  // crash before the At-th upper change of the script (0: never)
+	Alt    bool // run the case's between script instead
 	Slow   bool // sleep at every step, for kills at random times
 }
 
@@ -146,6 +161,7 @@ func TestCrashChild(t *testing.T) {
 	if cc == nil {
 		t.Fatalf("no case %q", job.Case)
 	}
+	overlay.SetNoRenameWhiteout(cc.noRenameWhiteout)
 	var armed atomic.Bool
 	var steps atomic.Int64
 	overlay.SetUpperHook(func(op string, paths ...string) {
@@ -179,7 +195,11 @@ func TestCrashChild(t *testing.T) {
 	}
 	fmt.Println("crash-armed")
 	armed.Store(true)
-	res := runScript(fsys, mustOps(cc.script), runConfig{})
+	script := cc.script
+	if job.Alt {
+		script = cc.between
+	}
+	res := runScript(fsys, mustOps(script), runConfig{})
 	armed.Store(false)
 	for i, r := range res {
 		if r.errno != "ok" {
@@ -214,7 +234,7 @@ func crashRun(t *testing.T, cc crashCase) {
 	runs := 0
 	// run writes a fresh copy of the layers and runs the child on them;
 	// kill, when set, kills it that long after it is armed.
-	run := func(at int, slow bool, kill time.Duration) (layertest.Dirs, string, bool) {
+	run := func(at int, slow bool, kill time.Duration, alt ...bool) (layertest.Dirs, string, bool) {
 		t.Helper()
 		runs++
 		dir := filepath.Join(root, strconv.Itoa(runs))
@@ -225,7 +245,7 @@ func crashRun(t *testing.T, cc crashCase) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		job, _ := json.Marshal(crashJob{Case: cc.name, Lowers: d.Lowers, Upper: d.Upper, Work: d.Work, At: at, Slow: slow})
+		job, _ := json.Marshal(crashJob{Case: cc.name, Lowers: d.Lowers, Upper: d.Upper, Work: d.Work, At: at, Slow: slow, Alt: len(alt) > 0})
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "OVERLAY_CRASH_JOB="+string(job))
 		stdout, err := cmd.StdoutPipe()
@@ -318,6 +338,11 @@ func crashRun(t *testing.T, cc crashCase) {
 	if oldState == newState {
 		t.Fatalf("the script changed nothing visible:\n%s", newState)
 	}
+	between := "(none)"
+	if cc.between != "" {
+		d, _, _ := run(0, false, 0, true)
+		_, between = kernelView(d)
+	}
 	// check judges the layers d left by a crash: the kernel must show the
 	// old or the new tree, and the library the kernel's. The library
 	// opens them first, as it sees the crash's own leftovers; then the
@@ -326,7 +351,7 @@ func crashRun(t *testing.T, cc crashCase) {
 		t.Helper()
 		lib := libView(d)
 		ker, kp := kernelView(d)
-		if kp != oldState && kp != newState {
+		if kp != oldState && kp != newState && kp != between {
 			t.Errorf("%s: the kernel shows neither the old nor the new tree\nchild:\n%sold:\n%s\nnew:\n%s\nafter the crash:\n%s", what, out, oldState, newState, kp)
 			return
 		}

@@ -80,6 +80,8 @@ func TestCrashInMemory(t *testing.T) {
 
 func crashInMemory(t *testing.T, cc crashCase, fresh func() build) {
 	defer overlay.SetUpperHook(nil)
+	overlay.SetNoRenameWhiteout(cc.noRenameWhiteout)
+	defer overlay.SetNoRenameWhiteout(false)
 	view := func(b build) string {
 		t.Helper()
 		overlay.SetUpperHook(nil)
@@ -102,7 +104,7 @@ func crashInMemory(t *testing.T, cc crashCase, fresh func() build) {
 	// run runs the case on fresh layers, stopping before the at-th upper
 	// change of the script (never for 0); it reports the steps taken and
 	// whether the script's ops all succeeded.
-	run := func(at int) (b build, steps int, log string, ok bool) {
+	run := func(at int, alt ...bool) (b build, steps int, log string, ok bool) {
 		t.Helper()
 		b = fresh()
 		armed := false
@@ -140,7 +142,11 @@ func crashInMemory(t *testing.T, cc crashCase, fresh func() build) {
 					crashed = true
 				}
 			}()
-			for _, r := range runScript(fsys, mustOps(cc.script), runConfig{}) {
+			script := cc.script
+			if len(alt) > 0 {
+				script = cc.between
+			}
+			for _, r := range runScript(fsys, mustOps(script), runConfig{}) {
 				if r.errno != "ok" {
 					log += "script: " + r.res + "\n"
 					ok = false
@@ -170,9 +176,14 @@ func crashInMemory(t *testing.T, cc crashCase, fresh func() build) {
 	if oldState == newState {
 		t.Fatalf("the script changed nothing visible:\n%s", newState)
 	}
+	between := "(none)"
+	if cc.between != "" {
+		b, _, _, _ := run(0, true)
+		between = view(b)
+	}
 	for at := 2; at <= steps; at++ {
 		b, _, log, _ := run(at)
-		if got := view(b); got != oldState && got != newState {
+		if got := view(b); got != oldState && got != newState && got != between {
 			t.Errorf("crash before step %d: neither the old nor the new tree\nrun:\n%sold:\n%s\nnew:\n%s\nafter the crash:\n%s", at, log, oldState, newState, got)
 		}
 	}

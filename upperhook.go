@@ -12,6 +12,10 @@ import (
 // in New; production code never sets it.
 var upperHook func(op string, paths ...string)
 
+// hookNoRenameWhiteout, set by tests only, makes a hooked upper act as a
+// filesystem without RENAME_WHITEOUT (EINVAL), to reach the fallback.
+var hookNoRenameWhiteout bool
+
 // hookUpper wraps an upper backend so that each change first calls hook.
 // A backend that encodes file handles stays a handler.
 func hookUpper(b backend, hook func(op string, paths ...string)) backend {
@@ -111,6 +115,9 @@ func (b hookBackend) truncate(p string, size int64) error {
 
 func (b hookBackend) renameWhiteout(oldp, newp string) error {
 	wr, ok := b.backend.(whiteoutRenamer)
+	if hookNoRenameWhiteout {
+		return syscall.EINVAL
+	}
 	if !ok {
 		return syscall.EOPNOTSUPP
 	}
