@@ -125,9 +125,6 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		}
 	}
 	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
-	if err == nil && a.isDir() && fsys.feat.nfsExport {
-		err = fsys.indexDirEntry(lower, lr.path, tmp)
-	}
 	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
 		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
 	}
@@ -163,6 +160,13 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		n.lowers = nil
 	}
 	if a.isDir() && fsys.feat.nfsExport {
+		// The dir's index entry (§6.3), once the dir is in place: made
+		// before, as the kernel does, a crash in between would leave an
+		// entry naming a dir that the work dir's cleanup removes, and
+		// the lower dir would then fail to look up (EIO).
+		if err := fsys.indexDirEntry(lower, lr.path, joinPath(parentPath, n.name)); err != nil {
+			return err
+		}
 		n.dirIndexed = true
 	}
 	if mode == copyMeta {

@@ -120,6 +120,17 @@ var crashCases = []crashCase{
 	{name: "index link", v: indexVariant, script: "link h1 h4"},
 	{name: "index rename", v: indexVariant, script: "rename h1 h5"},
 	{name: "index rename over alias", v: indexVariant, setup: "chmod h1 0600", script: "rename lf h2"},
+	// nfs_export: dir index entries, and whiteouts for gone objects.
+	{name: "nfs_export copy-up dir", v: nfsExportVariant, script: "mkdir xd/n"},
+	{name: "nfs_export rmdir copied-up dir", v: nfsExportVariant, setup: "mkdir e/n\nremove e/n\nremove e/x", script: "remove e"},
+	{name: "nfs_export unlink", v: nfsExportVariant, setup: "chmod lf 0600", script: "remove lf"},
+	{name: "nfs_export unlink last", v: nfsExportVariant, setup: "remove h1\nremove d/h3", script: "remove h2"},
+	// Other copy-ups.
+	{name: "copy-up by setxattr", script: "setxattr lf user.n v"},
+	{name: "copy-up by chown", script: "chown lf 7 8"},
+	{name: "copy-up by truncate", script: "truncate big 3"},
+	{name: "copy-up symlink", setup: "symlink lf s", script: "rename s s2"},
+	{name: "rename moved dir over merged dir", v: redirectVariant, setup: "rename a b\nremove t/y", script: "rename b t"},
 	// metacopy=on: metadata copy-up, then the data.
 	{name: "metacopy copy-up", v: metacopyVariant, script: "chmod big 0600"},
 	{name: "metacopy data copy-up", v: metacopyVariant, setup: "chmod big 0600", script: "appendfile big more"},

@@ -239,8 +239,8 @@
 //   - With index=on, unlinking a lower name of a hard-linked file whose
 //     index entry exists links it up first and then whites it out, so the
 //     union link count is right after a crash at any point; the kernel
-//     writes the whiteout and then the count (the result on disk is the
-//     same).
+//     leaves the name unlinked and only writes the whiteout and the new
+//     count (the result on disk is the same).
 //   - A buffered copy (from or to a non-native layer) leaves holes for
 //     1 MiB runs of zero bytes, where the kernel skips only the holes the
 //     lower file has.
