@@ -1,8 +1,10 @@
 package overlay_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/go-overlay/overlay"
@@ -186,5 +188,35 @@ func crashInMemory(t *testing.T, cc crashCase, fresh func() build) {
 		if got := view(b); got != oldState && got != newState && got != between {
 			t.Errorf("crash before step %d: neither the old nor the new tree\nrun:\n%sold:\n%s\nnew:\n%s\nafter the crash:\n%s", at, log, oldState, newState, got)
 		}
+	}
+}
+
+// TestRenameWhiteoutFallbackNotEmpty: without RENAME_WHITEOUT, a rename
+// of a lower dir over a pure upper dir that holds entries is ENOTEMPTY,
+// as rename(2) gives, and leaves the target alone.
+func TestRenameWhiteoutFallbackNotEmpty(t *testing.T) {
+	for _, no := range []bool{false, true} {
+		overlay.SetUpperHook(func(string, ...string) {})
+		overlay.SetNoRenameWhiteout(no)
+		o, err := layertest.MemOptions(layertest.MustParse("-- lower --\nfile a/f \"af\"\n-- upper --\nfile u/z \"uz\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.RedirectDir = overlay.RedirectOn
+		fsys, err := overlay.New(o)
+		overlay.SetUpperHook(nil)
+		overlay.SetNoRenameWhiteout(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.Rename("a", "u"); !errors.Is(err, syscall.ENOTEMPTY) {
+			t.Errorf("no RENAME_WHITEOUT %v: Rename over a non-empty dir: %v, want ENOTEMPTY", no, err)
+		}
+		for _, p := range []string{"a/f", "u/z"} {
+			if _, err := fsys.Stat(p); err != nil {
+				t.Errorf("no RENAME_WHITEOUT %v: %v", no, err)
+			}
+		}
+		fsys.Close()
 	}
 }

@@ -12,14 +12,15 @@ import (
 // in New; production code never sets it.
 var upperHook func(op string, paths ...string)
 
-// hookNoRenameWhiteout, set by tests only, makes a hooked upper act as a
-// filesystem without RENAME_WHITEOUT (EINVAL), to reach the fallback.
+// hookNoRenameWhiteout, set by tests only, makes the hooked upper of an
+// FS built afterwards act as a filesystem without RENAME_WHITEOUT
+// (EINVAL), to reach the fallback.
 var hookNoRenameWhiteout bool
 
 // hookUpper wraps an upper backend so that each change first calls hook.
 // A backend that encodes file handles stays a handler.
 func hookUpper(b backend, hook func(op string, paths ...string)) backend {
-	hb := hookBackend{backend: b, hook: hook}
+	hb := hookBackend{backend: b, hook: hook, noRenameWhiteout: hookNoRenameWhiteout}
 	if h, ok := b.(handler); ok {
 		return hookHandlerBackend{hb, h}
 	}
@@ -28,7 +29,8 @@ func hookUpper(b backend, hook func(op string, paths ...string)) backend {
 
 type hookBackend struct {
 	backend
-	hook func(op string, paths ...string)
+	hook             func(op string, paths ...string)
+	noRenameWhiteout bool
 }
 
 type hookHandlerBackend struct {
@@ -115,7 +117,7 @@ func (b hookBackend) truncate(p string, size int64) error {
 
 func (b hookBackend) renameWhiteout(oldp, newp string) error {
 	wr, ok := b.backend.(whiteoutRenamer)
-	if hookNoRenameWhiteout {
+	if b.noRenameWhiteout {
 		return syscall.EINVAL
 	}
 	if !ok {

@@ -334,6 +334,17 @@ func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
 		}
 		return br.whiteout(sp, 0)
 	}
+	if dpType == syscall.S_IFDIR {
+		// rename(2) replaces an empty dir only; the whiteout would
+		// replace any.
+		ents, err := br.b.readDir(dp)
+		if err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			return syscall.ENOTEMPTY
+		}
+	}
 	if err := br.whiteout(dp, dpType); err != nil {
 		return err
 	}
