@@ -86,6 +86,8 @@ var crashCases = []crashCase{
 	{name: "rename lower file over whiteout", setup: "remove a/f", script: "rename lf a/f"},
 	{name: "rename upper file over whiteout", setup: "remove a/f\nwritefile u up", script: "rename u a/f"},
 	{name: "rename upper dir into merged dir", setup: "mkdir u\nwritefile u/z z", script: "rename u a/u"},
+	// (OCI layers, without exchange, remove the target first.)
+	{name: "rename upper dir over emptied merged dir", setup: "mkdir u\nwritefile u/z z\nremove t/y", script: "rename u t", between: "removeall t"},
 	// The same without RENAME_WHITEOUT.
 	{name: "rename merged dir without RENAME_WHITEOUT", v: redirectVariant, setup: "writefile a/new n", script: "rename a b", noRenameWhiteout: true},
 	{name: "move merged dir without RENAME_WHITEOUT", v: redirectVariant, setup: "writefile a/new n", script: "rename a d/a", noRenameWhiteout: true},

@@ -234,8 +234,9 @@
 //   - The rmdir of a merge dir with whiteouts inside exchanges it with a
 //     whiteout and then deletes the whiteouts, as the kernel; a rename
 //     over such a dir first swaps it for an empty opaque copy built in the
-//     work dir (ovl_clear_empty), except in OCI layers and those without
-//     exchange, where it is emptied in place.
+//     work dir (ovl_clear_empty); in OCI layers the target is whited out
+//     first (a crash in between shows it removed), and in layers without
+//     exchange it is emptied in place.
 //   - With index=on, unlinking a lower name of a hard-linked file whose
 //     index entry exists links it up first and then whites it out, so the
 //     union link count is right after a crash at any point; the kernel

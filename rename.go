@@ -173,7 +173,15 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 	if dpType == syscall.S_IFDIR && (len(dst.n.lowers) > 0 || u.format == formatOCI) {
 		// A merge target shows no entries but may hold whiteouts: swap
 		// it for an empty opaque dir first, so rename(2) can replace it.
-		if err := u.clearEmpty(dp); err != nil {
+		// In the OCI format, with no exchange, it is whited out (moved
+		// into the work dir in one step), and the source lands next to
+		// its ".wh." file, dropped after.
+		if u.format == formatOCI && u.caps.workArea {
+			if err := u.whiteout(dp, syscall.S_IFDIR); err != nil {
+				return err
+			}
+			dpType = 0
+		} else if err := u.clearEmpty(dp); err != nil {
 			return err
 		}
 	}
@@ -207,7 +215,13 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		// The move and the source's whiteout in one step.
 		return u.renameWhiteout(sp, dp, dpType)
 	}
-	return u.b.rename(sp, dp)
+	if err := u.b.rename(sp, dp); err != nil {
+		return err
+	}
+	if u.format == formatOCI {
+		return u.clearWhiteoutOCI(dp)
+	}
+	return nil
 }
 
 // redirectMax is the longest redirect the kernel writes: its module
