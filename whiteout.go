@@ -323,8 +323,10 @@ func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
 		return br.clearWhiteoutOCI(dp)
 	}
 	if wr, ok := br.b.(whiteoutRenamer); ok {
+		// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain
+		// mknod of a whiteout does not.
 		err := wr.renameWhiteout(sp, dp)
-		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) {
+		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
 			return err
 		}
 	}
