@@ -125,9 +125,6 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		}
 	}
 	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
-	if err == nil && a.isDir() && fsys.feat.nfsExport {
-		err = fsys.indexDirEntry(lower, lr.path, tmp)
-	}
 	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
 		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
 	}
@@ -163,6 +160,13 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		n.lowers = nil
 	}
 	if a.isDir() && fsys.feat.nfsExport {
+		// The dir's index entry (§6.3), once the dir is in place: made
+		// before, as the kernel does, a crash in between would leave an
+		// entry naming a dir that the work dir's cleanup removes, and
+		// the lower dir would then fail to look up (EIO).
+		if err := fsys.indexDirEntry(lower, lr.path, joinPath(parentPath, n.name)); err != nil {
+			return err
+		}
 		n.dirIndexed = true
 	}
 	if mode == copyMeta {
@@ -217,9 +221,12 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	}
 	indexed := fsys.feat.index && !a.isDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
 	if indexed {
-		// The union link count: every lower name, one of them now upper
-		// and the index link not counted (§6.4).
-		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
+		// The union link count, every lower name, relative to the lower
+		// file's count (§6.4): true whether or not the first name is
+		// linked to the entry yet, so a crash between the two steps
+		// keeps it right. finishCopyUp makes it relative to the upper
+		// inode's count afterwards, as the kernel leaves it.
+		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte("L+0")); err != nil {
 			return err
 		}
 	}
@@ -446,6 +453,11 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
 			return err
 		}
 		if err := fsys.upper.b.link(idx, p); err != nil {
+			return err
+		}
+		// Every lower name, one of them now upper and the index link not
+		// counted.
+		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,

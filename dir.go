@@ -50,11 +50,11 @@ func (fsys *FS) checkCreate(r walkResult) error {
 
 // createObj makes a new object at the negative name r in the upper
 // layer, mk creating it at a given upper path (§11.2). Over an upper
-// whiteout, the kernel format builds the object in the work dir and
-// renames it over the whiteout (a dir is marked opaque and exchanged with
-// it), so the name is never missing nor half-made; the OCI format creates
-// the object, marks a dir opaque, then drops the ".wh." file. Callers hold
-// FS.mu for writing and forget the name afterwards.
+// whiteout, the object is built in the work dir (a dir marked opaque)
+// and renamed over the whiteout (a dir is exchanged with it), so the name
+// is never missing nor half-made; in the OCI format it is renamed next to
+// the ".wh." file, which it shadows at once, and that file is dropped
+// last. Callers hold FS.mu for writing and forget the name afterwards.
 func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) error {
 	u := fsys.upper
 	p := joinPath(r.parent.path(), r.name)
@@ -66,19 +66,23 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 		// kernel fails with EIO (ovl_set_opaque), before any change.
 		return syscall.EIO
 	}
+	tmp := u.temp()
 	if u.format == formatOCI {
-		if err := mk(p); err != nil {
-			return err
+		// Built in the work dir too: the new object shadows the ".wh."
+		// file of its name at once, so that is dropped last.
+		err := mk(tmp)
+		if err == nil && isDir {
+			err = u.setOpaque(tmp)
 		}
-		if isDir {
-			if err := u.setOpaque(p); err != nil {
-				u.removeAll(p, true)
-				return err
-			}
+		if err == nil {
+			err = u.b.rename(tmp, p)
+		}
+		if err != nil {
+			u.removeAll(tmp, isDir)
+			return err
 		}
 		return u.clearWhiteoutOCI(p)
 	}
-	tmp := u.temp()
 	if err := mk(tmp); err != nil {
 		return err
 	}
@@ -245,9 +249,13 @@ func (fsys *FS) unlink(name string) error {
 		if err != nil {
 			return err
 		}
-		if n := r.n; fsys.indexed(n) && !n.upper && n.idx == "" {
-			// The first removal of a name of a hard-linked lower file copies
-			// it up, to hold the link count of the others (§3.1).
+		if n := r.n; fsys.indexed(n) && !n.upper {
+			// The removal of a name of a hard-linked lower file copies it
+			// up first, to hold the link count of the others (§3.1): the
+			// first one into the index, a later one as a link to it, so
+			// that replacing the link by the whiteout moves the upper
+			// inode's count and the union count together, and no crash
+			// leaves the count wrong.
 			fsys.mu.Unlock()
 			if err := fsys.copyUp(n, copyFull); err != nil && err != errStale {
 				return err

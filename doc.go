@@ -238,14 +238,27 @@
 //     of the same process, not against a kernel mount or another process.
 //     Copy-up temporaries are made in W/work (the kernel uses W/index
 //     then), and whiteouts do not share one inode.
-//   - Renaming a file away from a name a lower layer has is a rename then a
-//     whiteout (the kernel does both at once with RENAME_WHITEOUT): a crash
-//     in between shows the lower file again at the old name, never loses
-//     data.
+//   - Renaming away from a name a lower layer has moves the object and
+//     leaves the whiteout in one step (RENAME_WHITEOUT) on native and
+//     in-memory layers, as the kernel. On a filesystem without
+//     RENAME_WHITEOUT (where the kernel's rename fails EINVAL) the target
+//     is first replaced by a whiteout and the two names then exchanged:
+//     a crash in between shows the target removed and the source still
+//     in place. OCI layers write the source's ".wh." file first, then
+//     rename, then drop the target's; a layer without exchange renames
+//     and then whites out, and a crash in between shows the lower object
+//     again at the old name.
 //   - The rmdir of a merge dir with whiteouts inside exchanges it with a
-//     whiteout and then deletes the whiteouts, as the kernel; replacing
-//     such a dir by rename empties it in place first rather than swapping
-//     in an empty opaque copy (the dir is replaced at once after).
+//     whiteout and then deletes the whiteouts, as the kernel; a rename
+//     over such a dir first swaps it for an empty opaque copy built in the
+//     work dir (ovl_clear_empty); in OCI layers the target is whited out
+//     first (a crash in between shows it removed), and in layers without
+//     exchange it is emptied in place.
+//   - With index=on, unlinking a lower name of a hard-linked file whose
+//     index entry exists links it up first and then whites it out, so the
+//     union link count is right after a crash at any point; the kernel
+//     leaves the name unlinked and only writes the whiteout and the new
+//     count (the result on disk is the same).
 //   - A buffered copy (from or to a non-native layer) leaves holes for
 //     1 MiB runs of zero bytes, where the kernel skips only the holes the
 //     lower file has.

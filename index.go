@@ -328,6 +328,14 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 		return err
 	}
 	union := int64(fsys.unionNlink(idx, a.Nlink, lowerNlink))
+	if lowerNlink > 0 {
+		// Relative to the lower file's count first, which the link does
+		// not change, so that a crash after it keeps the count right
+		// (ovl_link_up's order).
+		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("L%+d", union-int64(lowerNlink)))); err != nil {
+			return err
+		}
+	}
 	if err := fsys.upper.b.link(idx, p); err != nil {
 		return err
 	}
@@ -342,13 +350,14 @@ func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
 
 // indexDirEntry records, with nfs_export, the copy-up of a dir: an empty
 // dir in the index under its origin's handle, whose upper xattr is the
-// handle of the new upper dir (at tmp, before it is renamed into place).
-func (fsys *FS) indexDirEntry(lower *branch, lp, tmp string) error {
+// handle of the upper dir at p. The entry is built in the work dir and
+// renamed into place, as the kernel's ovl_create_index.
+func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
 	uh, ok := fsys.upper.b.(handler)
 	if !ok {
 		return syscall.EOPNOTSUPP
 	}
-	fh, err := uh.fileHandle(tmp)
+	fh, err := uh.fileHandle(p)
 	if err != nil {
 		return err
 	}
@@ -356,11 +365,22 @@ func (fsys *FS) indexDirEntry(lower *branch, lp, tmp string) error {
 	if fsys.feat.uuid != UUIDOff {
 		id = uh.fsUUID()
 	}
-	idx := fsys.indexName(lower, lp)
-	if err := fsys.upper.b.mkdir(idx, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
+	u := fsys.upper
+	t := u.temp()
+	if err := u.b.mkdir(t, 0); err != nil {
 		return err
 	}
-	return fsys.upper.b.setxattr(idx, fsys.prefix+xUpper, encodeFB(id, fh, true))
+	err = u.b.chmod(t, 0)
+	if err == nil {
+		err = u.b.setxattr(t, fsys.prefix+xUpper, encodeFB(id, fh, true))
+	}
+	if err == nil {
+		err = u.b.rename(t, fsys.indexName(lower, lp))
+	}
+	if err != nil {
+		u.removeAll(t, true)
+	}
+	return err
 }
 
 // forgetAliases drops from the cache every node other than n that shows

@@ -168,6 +168,16 @@ type caps struct {
 	namelen  int  // longest name component (f_namelen)
 }
 
+// whiteoutRenamer is implemented by backends that can rename and leave a
+// whiteout (char 0/0) at the old name in one atomic step, as renameat2
+// with RENAME_WHITEOUT does; the overlay uses it to move a name that
+// lower layers also have (ovl_rename's way). EINVAL or EOPNOTSUPP means
+// the filesystem cannot, and the overlay falls back to whiteout.go's
+// renameWhiteout order.
+type whiteoutRenamer interface {
+	renameWhiteout(oldp, newp string) error
+}
+
 // rooted is implemented by backends that live in a directory of the host
 // (native layers), so that New can apply the kernel's layer-overlap rules.
 type rooted interface {
@@ -192,12 +202,12 @@ type placed interface {
 	fsPosition() (dev uint64, path string, err error)
 }
 
-// whiteoutRenamer is implemented by backends on a filesystem that may lack
+// whiteoutProber is implemented by backends on a filesystem that may lack
 // renameat2's RENAME_WHITEOUT (native layers; ramfs has none). The kernel
 // renames a name that a lower layer has with that flag, so that where the
 // upper's filesystem lacks it such a rename fails with EINVAL; New probes
 // the upper once, after preparing W/work.
-type whiteoutRenamer interface {
+type whiteoutProber interface {
 	renameWhiteoutOK() bool
 }
 

@@ -134,7 +134,10 @@ func MemLayer(m *MemFS) *Layer {
 	return &Layer{b: m, format: formatKernel, desc: "memory"}
 }
 
-var _ backend = (*MemFS)(nil)
+var (
+	_ backend         = (*MemFS)(nil)
+	_ whiteoutRenamer = (*MemFS)(nil)
+)
 
 // newNode makes an inode owned by the caller, in directory dir (nil for a
 // root). Caller holds mu (or owns m exclusively).
@@ -901,6 +904,29 @@ func (m *MemFS) mknodLocked(l memLoc, mode uint32, dev uint64) error {
 
 func (m *MemFS) rename(oldp, newp string) error { return m.renameOrExchange(oldp, newp, false) }
 func (m *MemFS) exchange(p1, p2 string) error   { return m.renameOrExchange(p1, p2, true) }
+
+// renameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
+// whiteout (char 0/0) at the old name, in one step.
+func (m *MemFS) renameWhiteout(oldp, newp string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.walk(oldp)
+	if err != nil {
+		return err
+	}
+	n, err := m.walk(newp)
+	if err != nil {
+		return err
+	}
+	if o.node != nil && o.node == n.node {
+		return nil
+	}
+	if err := m.renameLocked(o, n, false); err != nil {
+		return err
+	}
+	o.node = nil
+	return m.mknodLocked(o, syscall.S_IFCHR, 0)
+}
 
 func (m *MemFS) renameOrExchange(oldp, newp string, exchange bool) error {
 	m.mu.Lock()

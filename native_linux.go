@@ -697,6 +697,12 @@ func (b *nativeBackend) exchange(p1, p2 string) error {
 	return b.renameat2(p1, p2, unix.RENAME_EXCHANGE)
 }
 
+// renameWhiteout renames with RENAME_WHITEOUT: a whiteout takes the old
+// name in the same step (EINVAL where the filesystem cannot).
+func (b *nativeBackend) renameWhiteout(oldp, newp string) error {
+	return b.renameat2(oldp, newp, unix.RENAME_WHITEOUT)
+}
+
 func (b *nativeBackend) renameat2(oldp, newp string, flags uint) error {
 	return b.onParent(oldp, unix.EBUSY, func(olddir int, oldname string) error {
 		return b.onParent(newp, unix.EBUSY, func(newdir int, newname string) error {

@@ -122,6 +122,9 @@ func New(o Options) (fsys *FS, err error) {
 			}
 			fsys.upper.caps = o.Upper.b.caps()
 		}
+		if upperHook != nil {
+			fsys.upper.b = hookUpper(fsys.upper.b, upperHook)
+		}
 		if !fsys.upper.caps.workArea {
 			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
 		}
@@ -158,7 +161,7 @@ func New(o Options) (fsys *FS, err error) {
 		if err := fsys.setupWork(); err != nil {
 			return nil, err
 		}
-		if wr, ok := fsys.upper.b.(whiteoutRenamer); ok {
+		if wr, ok := fsys.upper.b.(whiteoutProber); ok {
 			fsys.noRenameWhiteout = !wr.renameWhiteoutOK()
 		}
 		if err := fsys.setupIndex(); err != nil {

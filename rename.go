@@ -176,10 +176,22 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		}
 		src.n.opaque = true
 	}
-	if dst.n.present && dst.n.isDir() && dst.n.upper && (len(dst.n.lowers) > 0 || u.format == formatOCI) {
-		// A merge target shows no entries but may hold whiteouts: empty
-		// it first, so rename(2) can replace it.
-		if err := u.clearDir(dp); err != nil {
+	dpType := uint32(0)
+	if dst.n.present && dst.n.upper {
+		dpType = dst.n.typ
+	}
+	if dpType == syscall.S_IFDIR && (len(dst.n.lowers) > 0 || u.format == formatOCI) {
+		// A merge target shows no entries but may hold whiteouts: swap
+		// it for an empty opaque dir first, so rename(2) can replace it.
+		// In the OCI format, with no exchange, it is whited out (moved
+		// into the work dir in one step), and the source lands next to
+		// its ".wh." file, dropped after.
+		if u.format == formatOCI && u.caps.workArea {
+			if err := u.whiteout(dp, syscall.S_IFDIR); err != nil {
+				return err
+			}
+			dpType = 0
+		} else if err := u.clearEmpty(dp); err != nil {
 			return err
 		}
 	}
@@ -196,27 +208,28 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 			return nil
 		}
 		if u.format == formatOCI {
+			if srcPos {
+				return u.renameWhiteout(sp, dp, 0)
+			}
 			if err := u.b.rename(sp, dp); err != nil {
 				return err
 			}
-			if err := u.clearWhiteoutOCI(dp); err != nil {
-				return err
-			}
-			if srcPos {
-				return u.whiteout(sp, 0)
-			}
-			return nil
+			return u.clearWhiteoutOCI(dp)
 		}
 		if srcPos {
 			// Swap with the whiteout: the source name gets it (§11.4).
 			return u.b.exchange(sp, dp)
 		}
 	}
+	if srcPos {
+		// The move and the source's whiteout in one step.
+		return u.renameWhiteout(sp, dp, dpType)
+	}
 	if err := u.b.rename(sp, dp); err != nil {
 		return err
 	}
-	if srcPos {
-		return u.whiteout(sp, 0)
+	if u.format == formatOCI {
+		return u.clearWhiteoutOCI(dp)
 	}
 	return nil
 }

@@ -188,20 +188,11 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 		return nil, err
 	}
 	out := make([]layerEnt, 0, len(ents))
+	if br.format == formatOCI {
+		return listOCI(ents, out), nil
+	}
 	for _, e := range ents {
 		le := layerEnt{name: e.Name, typ: e.Type}
-		if br.format == formatOCI {
-			if strings.HasPrefix(e.Name, ociMeta) {
-				continue
-			}
-			if strings.HasPrefix(e.Name, ociWhPrefix) {
-				le.name = e.Name[len(ociWhPrefix):]
-				le.whiteout = true
-				le.typ = 0
-			}
-			out = append(out, le)
-			continue
-		}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
 			a, err := br.b.lstat(joinPath(p, e.Name))
 			if err != nil {
@@ -223,6 +214,38 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 	return out, nil
 }
 
+// listOCI classifies the entries of an OCI-format dir. An object and the
+// ".wh." file of its own name may stand side by side in one layer (a
+// crash between the steps of a rename or a creation over a whiteout); the
+// object wins, as on lookup.
+func listOCI(ents []dirEnt, out []layerEnt) []layerEnt {
+	var objs map[string]bool
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name, ociMeta) {
+			continue
+		}
+		if strings.HasPrefix(e.Name, ociWhPrefix) {
+			out = append(out, layerEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
+			continue
+		}
+		if objs == nil {
+			objs = make(map[string]bool)
+		}
+		objs[e.Name] = true
+		out = append(out, layerEnt{name: e.Name, typ: e.Type})
+	}
+	if len(objs) == len(out) {
+		return out
+	}
+	keep := out[:0]
+	for _, le := range out {
+		if !le.whiteout || !objs[le.name] {
+			keep = append(keep, le)
+		}
+	}
+	return keep
+}
+
 // The writing side, used on the upper layer only.
 
 // temp returns a fresh name in the work area, W/work/#N.
@@ -241,10 +264,18 @@ func (br *branch) whiteout(p string, existing uint32) error {
 		if err := br.createEmpty(joinPath(dir, ociWhPrefix+base)); err != nil {
 			return err
 		}
-		if existing != 0 {
+		if existing != syscall.S_IFDIR || !br.caps.workArea {
 			return br.removeAll(p, existing == syscall.S_IFDIR)
 		}
-		return nil
+		// The dir shadows the new ".wh." file until it goes, and goes in
+		// one step: moved into the work dir, emptied there. Emptied in
+		// place, a crash would show the lower entries its own ".wh."
+		// files hid.
+		t := br.temp()
+		if err := br.b.rename(p, t); err != nil {
+			return err
+		}
+		return br.removeAll(t, true)
 	}
 	if !br.caps.mknod {
 		return syscall.EPERM
@@ -263,6 +294,135 @@ func (br *branch) whiteout(p string, existing uint32) error {
 	if err := br.b.rename(t, p); err != nil {
 		br.b.unlink(t)
 		return err
+	}
+	return nil
+}
+
+// renameWhiteout moves sp to dp, replacing what the upper holds at dp
+// (dpType: its S_IFMT type, 0 for nothing; a dir must be empty), and
+// leaves a whiteout at sp, for a name that lower layers also have. The
+// kernel does it in one step, rename with RENAME_WHITEOUT (ovl_rename);
+// here too where the backend can. Otherwise no crash may leave sp
+// without its whiteout while dp shows the moved object (the object twice,
+// or for a dir with a redirect, ESTALE): the kernel format puts a
+// whiteout at dp first and then exchanges the two names, so that a crash
+// shows the source in place and the target, if any, already removed; the
+// OCI format writes the ".wh." file of sp first, which the object at sp
+// still shadows.
+func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
+	if br.format == formatOCI {
+		dir, base := splitLast(sp)
+		wh := joinPath(dir, ociWhPrefix+base)
+		if err := br.createEmpty(wh); err != nil {
+			return err
+		}
+		if err := br.b.rename(sp, dp); err != nil {
+			br.b.unlink(wh)
+			return err
+		}
+		return br.clearWhiteoutOCI(dp)
+	}
+	if wr, ok := br.b.(whiteoutRenamer); ok {
+		// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain
+		// mknod of a whiteout does not.
+		err := wr.renameWhiteout(sp, dp)
+		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
+			return err
+		}
+	}
+	if !br.caps.exchange {
+		if err := br.b.rename(sp, dp); err != nil {
+			return err
+		}
+		return br.whiteout(sp, 0)
+	}
+	if dpType == syscall.S_IFDIR {
+		// rename(2) replaces an empty dir only; the whiteout would
+		// replace any.
+		ents, err := br.b.readDir(dp)
+		if err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			return syscall.ENOTEMPTY
+		}
+	}
+	if err := br.whiteout(dp, dpType); err != nil {
+		return err
+	}
+	return br.b.exchange(sp, dp)
+}
+
+// clearEmpty replaces the upper dir p, which shows no entries but may
+// hold whiteouts, by an empty opaque dir with its mode, owner, times and
+// xattrs (the overlay's own excepted), built in the work dir and
+// exchanged with it, as the kernel's ovl_clear_empty: emptying p in
+// place would show the lower entries again after a crash midway. Where
+// the backend cannot exchange (or in the OCI format, whose opaque marker
+// is itself an entry), p is emptied in place.
+func (br *branch) clearEmpty(p string) error {
+	if br.format == formatOCI || !br.caps.exchange || !br.caps.xattr {
+		return br.clearDir(p)
+	}
+	ents, err := br.b.readDir(p)
+	if err != nil || len(ents) == 0 {
+		return err
+	}
+	a, err := br.b.lstat(p)
+	if err != nil {
+		return err
+	}
+	t := br.temp()
+	if err := br.b.mkdir(t, 0o700); err != nil {
+		return err
+	}
+	err = br.copyUserXattrs(p, t)
+	if err == nil {
+		err = br.setOpaque(t)
+	}
+	if err == nil {
+		err = br.b.lchown(t, int(a.Uid), int(a.Gid))
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) {
+			err = nil
+		}
+	}
+	if err == nil {
+		err = br.b.chmod(t, a.perm())
+	}
+	if err == nil {
+		err = br.b.lutimes(t, a.Atime, a.Mtime)
+	}
+	if err == nil {
+		err = br.b.exchange(t, p)
+	}
+	if err != nil {
+		br.removeAll(t, true)
+		return err
+	}
+	return br.removeAll(t, true) // the old dir and its whiteouts
+}
+
+// copyUserXattrs copies the xattrs of the upper object p to q, except
+// the overlay's private ones.
+func (br *branch) copyUserXattrs(p, q string) error {
+	names, err := br.b.listxattr(p)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, br.prefix) && !strings.HasPrefix(name, br.prefix+"overlay.") {
+			continue
+		}
+		v, err := br.b.getxattr(p, name)
+		if err != nil {
+			if errors.Is(err, errNoData) {
+				continue
+			}
+			return err
+		}
+		if err := br.b.setxattr(q, name, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
