@@ -358,3 +358,52 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 	}
 	return nil
 }
+
+// removeUpperTree removes the dir name with everything beneath it in one
+// step when the whole tree is the upper layer's alone: a dir that no lower
+// layer has (so nothing beneath it comes from one either) and no index to
+// keep counts in. ok is false when the tree does not qualify; the caller
+// then removes it entry by entry. On a native upper the removal walks by
+// directory descriptors, so its cost grows linearly with the tree, however
+// deep. The result is what removing each entry would leave.
+func (fsys *FS) removeUpperTree(name string) (ok bool, err error) {
+	if fsys.feat.index {
+		return false, nil
+	}
+	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+		switch {
+		case r.parent == nil, r.last == "." || r.last == "..", fsys.upper == nil:
+			return syscall.EINVAL
+		case !r.n.present:
+			return syscall.ENOENT
+		case !r.n.isDir() || !r.n.upper || len(r.n.lowers) > 0:
+			return syscall.EINVAL
+		}
+		if pos, err := fsys.lowerPositive(r.parent, r.name); err != nil || pos {
+			return syscall.EINVAL
+		}
+		return nil
+	})
+	if err == syscall.EINVAL {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	defer fsys.mu.Unlock()
+	fsys.dropSubtree(r.n)
+	return true, fsys.removeName(r)
+}
+
+// dropSubtree marks the cached nodes beneath n dead, their objects about
+// to go. Callers hold FS.mu for writing.
+func (fsys *FS) dropSubtree(n *node) {
+	n.mu.Lock()
+	kids := n.children
+	n.children = nil
+	n.mu.Unlock()
+	for _, c := range kids {
+		c.dead = true
+		fsys.dropSubtree(c)
+	}
+}

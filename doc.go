@@ -243,10 +243,19 @@
 //   - In-memory layers name their objects with handles of their own
 //     (fid type 0x4d: the inode number), and have a random UUID each.
 //   - OpenByHandle finds the object by looking through the overlay (the
-//     handles an FS gave out are remembered; others are searched for in
-//     the merged tree), never by decoding the handle in a layer's
-//     filesystem as the kernel does, so a forged handle cannot reach
-//     anything outside the layers; the search costs a walk of the tree.
+//     handles an FS gave out are remembered; a lower object's is found in
+//     the map of the lower layers by handle, then under its name), never
+//     by opening what the handle names in a layer's filesystem as the
+//     kernel does, so a handle cannot reach anything outside the layers.
+//     A handle is first checked against the layers' UUIDs and, on a
+//     native layer where the process may decode handles
+//     (CAP_DAC_READ_SEARCH), decoded only to see that it names a live
+//     object: a forged one is ESTALE at once. Costs that grow with the
+//     tree remain for real objects only: the first lower handle builds
+//     the map (a walk of the lower layers, once per FS; without the
+//     privilege a forged lower handle pays it too), and a copied-up lower
+//     object no longer under its lower name, or a pure upper object whose
+//     handle this FS did not give out, is searched for in the merged tree.
 //   - With nfs_export the kernel shows, for a copied-up file whose lower
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the

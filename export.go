@@ -113,6 +113,45 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	if ok && fsys.handleIs(name, key) {
 		return name, nil
 	}
+	// Check the handle before looking for its object, in time that does
+	// not grow with the tree: it must name a layer by UUID and, where the
+	// layer's filesystem can tell, an object that exists (a forged fid
+	// fails there at once). Only then is the object looked for: a lower
+	// one in the map of the lower layers by handle (built once, shared
+	// with the origin lookups) and then under the name it has there; a
+	// search of the merged tree is left for a real object found nowhere
+	// else (copied up and renamed, or a pure upper object whose handle
+	// this FS did not give out).
+	var uuid [16]byte
+	copy(uuid[:], fb[5:21])
+	fh := fileHandle{typ: fb[4], fid: fb[fbHeaderLen:]}
+	if fb[3]&fbFlagUpper != 0 {
+		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
+			return "", syscall.ESTALE
+		}
+	} else {
+		maybe := false
+		for i := 0; i <= fsys.bottom && !maybe; i++ {
+			maybe = fsys.handleMayName(fsys.lowers[i], uuid, fh)
+		}
+		if !maybe {
+			return "", syscall.ESTALE
+		}
+		fsys.mu.RLock()
+		lr, ok := fsys.originIndex(fb)
+		fsys.mu.RUnlock()
+		if !ok {
+			return "", syscall.ESTALE
+		}
+		if fsys.handleIs(lr.path, key) {
+			return lr.path, nil
+		}
+		// Not under its own name: a lower object moves only by a copy-up,
+		// which with nfs_export leaves an index entry under its handle.
+		if !fsys.upperHas(indexDir + "/" + hex.EncodeToString(fb)) {
+			return "", syscall.ESTALE
+		}
+	}
 	// Search the merged tree, breadth first.
 	queue := []string{"."}
 	for len(queue) > 0 {
@@ -138,6 +177,31 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 		}
 	}
 	return "", syscall.ESTALE
+}
+
+// handleMayName reports whether fh, on a filesystem with the given UUID
+// (as handleOf writes it), may name an object of br: the UUID must be
+// br's and, where br can decode handles, the handle must name an object
+// that exists. It never reaches the object: a decoded handle is only
+// checked and closed.
+func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh fileHandle) bool {
+	h, ok := br.b.(handler)
+	if !ok {
+		return false
+	}
+	var want [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		want = h.fsUUID()
+	}
+	if uuid != want {
+		return false
+	}
+	if c, ok := br.b.(handleChecker); ok {
+		if live, known := c.handleLive(fh); known {
+			return live
+		}
+	}
+	return true
 }
 
 // handleIs reports whether name's handle is key (Handle remembers it).

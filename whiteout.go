@@ -308,6 +308,13 @@ func (br *branch) removeAll(p string, isDir bool) error {
 		}
 		return err
 	}
+	if tr, ok := br.b.(treeRemover); ok {
+		err := tr.removeTree(p)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
 	if err := br.clearDir(p); err != nil {
 		if isNotFound(err) {
 			return nil
@@ -326,6 +333,9 @@ func (br *branch) removeAll(p string, isDir bool) error {
 // it for an empty opaque copy (ovl_clear_empty); as the dir is replaced
 // at once after, emptying it in place leaves the same result.
 func (br *branch) clearDir(p string) error {
+	if tr, ok := br.b.(treeRemover); ok {
+		return tr.clearTree(p)
+	}
 	ents, err := br.b.readDir(p)
 	if err != nil {
 		return err
