@@ -260,5 +260,11 @@
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the
 //     upper's, as the kernel after a remount.
+//   - A path given to the library may be PATH_MAX (4096) bytes long or
+//     longer; the kernel refuses such a string with ENAMETOOLONG, and a
+//     process reaches deeper objects of its mount by walking relative to
+//     open dirs, which this API has no form of. Native layers reach
+//     objects at any depth (resolving long paths in pieces), and
+//     RemoveAll removes trees of any depth, as os.RemoveAll on a mount.
 //   - Stat's Sys() is nil outside Linux.
 package overlay
