@@ -260,6 +260,12 @@
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the
 //     upper's, as the kernel after a remount.
+//   - A lower object whose xattr names exceed 64 KiB in total cannot be
+//     copied up: the kernel lists them inside the kernel and copies them
+//     all, but no system call lets a process list more than 64 KiB of
+//     names (listxattr fails E2BIG), so the copy-up fails with E2BIG and
+//     leaves nothing behind rather than copy some of them. Listxattr of
+//     such an object fails E2BIG on both.
 //   - A path given to the library may be PATH_MAX (4096) bytes long or
 //     longer; the kernel refuses such a string with ENAMETOOLONG, and a
 //     process reaches deeper objects of its mount by walking relative to
