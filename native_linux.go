@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -250,11 +251,17 @@ func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, e
 	}
 	how.Flags |= unix.O_CLOEXEC
 	how.Resolve = nativeResolve
+	nativeRootWalks.Add(1)
 	if len(rel) < pathMax {
 		return openRetry(dirfd, rel, how)
 	}
 	return openDeep(dirfd, rel, how)
 }
+
+// nativeRootWalks counts the paths resolved from a layer root (by every
+// native layer), for the tests that check that a cost does not grow with
+// a tree's size or depth.
+var nativeRootWalks atomic.Int64
 
 // pathMax is the kernel's PATH_MAX: a path string given to a syscall,
 // its terminating NUL included, may not be longer (ENAMETOOLONG).
