@@ -149,50 +149,52 @@ func TestReaddirColdWalks(t *testing.T) {
 	}
 }
 
-// TestRemoveAllDeepWalks: RemoveAll of a chain of upper dirs resolves as
-// many paths from the layer root at depth 400 as at depth 50: the tree is
-// walked by directory descriptors (BenchmarkRemoveAllDeep has the times).
+// TestRemoveAllDeepWalks: RemoveAll of a chain of dirs, in the upper or
+// in the lower layer, resolves as many paths from the layer roots at depth
+// 400 as at depth 50: the tree is removed at once, by directory
+// descriptors (BenchmarkRemoveAllDeep has the times).
 func TestRemoveAllDeepWalks(t *testing.T) {
-	walks := map[int]int64{}
-	for _, depth := range []int{50, 400} {
-		root := t.TempDir()
-		for _, d := range []string{"l", "u", "w"} {
-			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-				t.Fatal(err)
+	for _, layer := range []string{"u", "l"} {
+		walks := map[int]int64{}
+		for _, depth := range []int{50, 400} {
+			root := t.TempDir()
+			for _, d := range []string{"l", "u", "w"} {
+				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		p := filepath.Join(root, "u", "top")
-		fd, err := unix.Open(filepath.Join(root, "u"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := "top"
-		for i := 0; i < depth; i++ {
-			if err := unix.Mkdirat(fd, name, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			unix.Close(fd)
+			fd, err := unix.Open(filepath.Join(root, layer), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			fd, name = next, "d"
-			if f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
-				unix.Close(f)
+			name := "top"
+			for i := 0; i < depth; i++ {
+				if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				unix.Close(fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fd, name = next, "d"
+				if f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
+					unix.Close(f)
+				}
+			}
+			unix.Close(fd)
+			fsys := costFS(t, root)
+			before := nativeRootWalks.Load()
+			if err := fsys.RemoveAll("top"); err != nil {
+				t.Fatalf("%s, depth %d: %v", layer, depth, err)
+			}
+			walks[depth] = nativeRootWalks.Load() - before
+			if _, err := fsys.Lstat("top"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s, depth %d: top still there: %v", layer, depth, err)
 			}
 		}
-		unix.Close(fd)
-		fsys := costFS(t, root)
-		before := nativeRootWalks.Load()
-		if err := fsys.RemoveAll("top"); err != nil {
-			t.Fatalf("depth %d: %v", depth, err)
+		if walks[400] != walks[50] {
+			t.Errorf("%s: RemoveAll resolved %d paths from the roots at depth 50, %d at depth 400", layer, walks[50], walks[400])
 		}
-		walks[depth] = nativeRootWalks.Load() - before
-		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("depth %d: top still there: %v", depth, err)
-		}
-	}
-	if walks[400] != walks[50] {
-		t.Errorf("RemoveAll resolved %d paths from the root at depth 50, %d at depth 400", walks[50], walks[400])
 	}
 }

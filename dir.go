@@ -359,40 +359,51 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 	return nil
 }
 
-// removeUpperTree removes the dir name with everything beneath it in one
-// step when the whole tree is the upper layer's alone: a dir that no lower
-// layer has (so nothing beneath it comes from one either) and no index to
-// keep counts in. ok is false when the tree does not qualify; the caller
-// then removes it entry by entry. On a native upper the removal walks by
-// directory descriptors, so its cost grows linearly with the tree, however
-// deep. The result is what removing each entry would leave.
-func (fsys *FS) removeUpperTree(name string) (ok bool, err error) {
-	if fsys.feat.index {
+// removeTreeAtOnce removes the dir name with everything beneath it in
+// one step, leaving what removing each entry and then the dir leaves: a
+// whiteout when a lower layer has the name, else nothing. A dir that is
+// only in the lower layers is copied up first, as the removal of its first
+// entry would copy it up (its parent is marked impure as then). ok is
+// false where the result could differ, with index=on (the link counts of
+// hard-linked files are kept per removed name); the caller then removes
+// the tree entry by entry. On a native upper the removal walks by
+// directory descriptors, so its cost grows linearly with the tree,
+// however deep (the kernel's overlay, which removes entry by entry, does
+// not need to resolve long paths).
+func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
+	if fsys.feat.index || fsys.upper == nil {
 		return false, nil
 	}
-	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+	check := func(r walkResult) error {
 		switch {
-		case r.parent == nil, r.last == "." || r.last == "..", fsys.upper == nil:
+		case r.parent == nil, r.last == "." || r.last == "..":
 			return syscall.EINVAL
 		case !r.n.present:
 			return syscall.ENOENT
-		case !r.n.isDir() || !r.n.upper || len(r.n.lowers) > 0:
-			return syscall.EINVAL
-		}
-		if pos, err := fsys.lowerPositive(r.parent, r.name); err != nil || pos {
+		case !r.n.isDir():
 			return syscall.EINVAL
 		}
 		return nil
-	})
-	if err == syscall.EINVAL {
-		return false, nil
 	}
-	if err != nil {
-		return true, err
+	for {
+		r, err := fsys.lockForChange(name, followNever, check)
+		if err == syscall.EINVAL {
+			return false, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		if !r.n.upper {
+			fsys.mu.Unlock()
+			if err := fsys.copyUp(r.n, copyFull); err != nil && err != errStale {
+				return true, err
+			}
+			continue
+		}
+		defer fsys.mu.Unlock()
+		fsys.dropSubtree(r.n)
+		return true, fsys.removeName(r)
 	}
-	defer fsys.mu.Unlock()
-	fsys.dropSubtree(r.n)
-	return true, fsys.removeName(r)
 }
 
 // dropSubtree marks the cached nodes beneath n dead, their objects about

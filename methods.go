@@ -102,7 +102,7 @@ func (fsys *FS) RemoveAll(name string) error {
 	if !fi.IsDir() {
 		return err
 	}
-	if ok, err := fsys.removeUpperTree(name); ok {
+	if ok, err := fsys.removeTreeAtOnce(name); ok {
 		if err == nil || errnoOf(err) == syscall.ENOENT {
 			return nil
 		}
