@@ -253,9 +253,10 @@
 //     object: a forged one is ESTALE at once. Costs that grow with the
 //     tree remain for real objects only: the first lower handle builds
 //     the map (a walk of the lower layers, once per FS; without the
-//     privilege a forged lower handle pays it too), and a copied-up lower
-//     object no longer under its lower name, or a pure upper object whose
-//     handle this FS did not give out, is searched for in the merged tree.
+//     privilege a forged lower handle pays it too), a copied-up lower
+//     object no longer under its lower name is searched for in the merged
+//     tree, and a pure upper object whose handle this FS did not give out
+//     in the upper layer.
 //   - With nfs_export the kernel shows, for a copied-up file whose lower
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the

@@ -129,6 +129,12 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
 			return "", syscall.ESTALE
 		}
+		// A pure upper object (or the root) is where the upper has it:
+		// the search needs only the upper layer.
+		if p, ok := fsys.findInUpper(fh); ok && fsys.handleIs(p, key) {
+			return p, nil
+		}
+		return "", syscall.ESTALE
 	} else {
 		maybe := false
 		for i := 0; i <= fsys.bottom && !maybe; i++ {
@@ -152,7 +158,8 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 			return "", syscall.ESTALE
 		}
 	}
-	// Search the merged tree, breadth first.
+	// A copied-up lower object moved since: search the merged tree,
+	// breadth first.
 	queue := []string{"."}
 	for len(queue) > 0 {
 		dir := queue[0]
@@ -177,6 +184,51 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 		}
 	}
 	return "", syscall.ESTALE
+}
+
+// findInUpper returns the upper path of the object whose handle is fh,
+// searching the upper layer breadth first (its objects only, not the
+// lower layers').
+func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
+	h, ok := fsys.upper.b.(handler)
+	if !ok {
+		return "", false
+	}
+	match := func(p string) bool {
+		got, err := h.fileHandle(p)
+		return err == nil && got.typ == fh.typ && string(got.fid) == string(fh.fid)
+	}
+	if match("") {
+		return ".", true
+	}
+	queue := []string{""}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		ents, err := fsys.upper.b.readDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			p := joinPath(dir, e.Name)
+			if fsys.upper.hiddenName(e.Name) {
+				continue
+			}
+			if match(p) {
+				return p, true
+			}
+			t := e.Type
+			if t == 0 {
+				if a, err := fsys.upper.b.lstat(p); err == nil {
+					t = a.typ()
+				}
+			}
+			if t == syscall.S_IFDIR {
+				queue = append(queue, p)
+			}
+		}
+	}
+	return "", false
 }
 
 // handleMayName reports whether fh, on a filesystem with the given UUID
