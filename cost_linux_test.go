@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/go-overlay/overlay/internal/testskip"
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,6 +65,16 @@ func TestForgedHandleNoWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := fsys.Mkdir("ud", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(fsys, "ud/uf", []byte("u"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huf, err := fsys.Handle("ud/uf")
+	if err != nil {
+		t.Fatal(err)
+	}
 	fsys.Close()
 
 	fsys = open()
@@ -89,8 +100,24 @@ func TestForgedHandleNoWalk(t *testing.T) {
 	if built || listed {
 		t.Errorf("forged handles walked the layers: origin map built %v, root looked up %v", built, listed)
 	}
+	// A real handle of a pure upper file this FS did not give out: found
+	// in the upper layer, without the lower layers' map.
+	file, err := fsys.OpenByHandle(huf, os.O_RDONLY)
+	if err != nil {
+		t.Fatalf("real upper handle: %v", err)
+	}
+	if file.Name() != "ud/uf" {
+		t.Errorf("real upper handle opened %q", file.Name())
+	}
+	file.Close()
+	fsys.mu.RLock()
+	built = fsys.originMap != nil
+	fsys.mu.RUnlock()
+	if built {
+		t.Errorf("an upper handle built the map of the lower layers")
+	}
 	// A real handle this FS did not give out: found through the map.
-	file, err := fsys.OpenByHandle(h, os.O_RDONLY)
+	file, err = fsys.OpenByHandle(h, os.O_RDONLY)
 	if err != nil {
 		t.Fatalf("real handle: %v", err)
 	}
