@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -249,5 +248,3 @@ func BenchmarkReaddirCold(b *testing.B) {
 		})
 	}
 }
-
-var _ = strings.Repeat
