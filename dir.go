@@ -404,3 +404,63 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 	}
 	return nil
 }
+
+// removeTreeAtOnce removes the dir name with everything beneath it in
+// one step, leaving what removing each entry and then the dir leaves: a
+// whiteout when a lower layer has the name, else nothing. A dir that is
+// only in the lower layers is copied up first, as the removal of its first
+// entry would copy it up (its parent is marked impure as then). ok is
+// false where the result could differ, with index=on (the link counts of
+// hard-linked files are kept per removed name); the caller then removes
+// the tree entry by entry. On a native upper the removal walks by
+// directory descriptors, so its cost grows linearly with the tree,
+// however deep (the kernel's overlay, which removes entry by entry, does
+// not need to resolve long paths).
+func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
+	if fsys.feat.index || fsys.upper == nil {
+		return false, nil
+	}
+	check := func(r walkResult) error {
+		switch {
+		case r.parent == nil, r.last == "." || r.last == "..":
+			return syscall.EINVAL
+		case !r.n.present:
+			return syscall.ENOENT
+		case !r.n.isDir():
+			return syscall.EINVAL
+		}
+		return nil
+	}
+	for {
+		r, err := fsys.lockForChange(name, followNever, check)
+		if err == syscall.EINVAL {
+			return false, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		if !r.n.upper {
+			fsys.mu.Unlock()
+			if err := fsys.copyUp(r.n, copyFull); err != nil && err != errStale {
+				return true, err
+			}
+			continue
+		}
+		defer fsys.mu.Unlock()
+		fsys.dropSubtree(r.n)
+		return true, fsys.removeName(r)
+	}
+}
+
+// dropSubtree marks the cached nodes beneath n dead, their objects about
+// to go. Callers hold FS.mu for writing.
+func (fsys *FS) dropSubtree(n *node) {
+	n.mu.Lock()
+	kids := n.children
+	n.children = nil
+	n.mu.Unlock()
+	for _, c := range kids {
+		c.dead = true
+		fsys.dropSubtree(c)
+	}
+}

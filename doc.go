@@ -276,10 +276,20 @@
 //   - In-memory layers name their objects with handles of their own
 //     (fid type 0x4d: the inode number), and have a random UUID each.
 //   - OpenByHandle finds the object by looking through the overlay (the
-//     handles an FS gave out are remembered; others are searched for in
-//     the merged tree), never by decoding the handle in a layer's
-//     filesystem as the kernel does, so a forged handle cannot reach
-//     anything outside the layers; the search costs a walk of the tree.
+//     handles an FS gave out are remembered; a lower object's is found in
+//     the map of the lower layers by handle, then under its name), never
+//     by opening what the handle names in a layer's filesystem as the
+//     kernel does, so a handle cannot reach anything outside the layers.
+//     A handle is first checked against the layers' UUIDs and, on a
+//     native layer where the process may decode handles
+//     (CAP_DAC_READ_SEARCH), decoded only to see that it names a live
+//     object: a forged one is ESTALE at once. Costs that grow with the
+//     tree remain for real objects only: the first lower handle builds
+//     the map (a walk of the lower layers, once per FS; without the
+//     privilege a forged lower handle pays it too), a copied-up lower
+//     object no longer under its lower name is searched for in the merged
+//     tree, and a pure upper object whose handle this FS did not give out
+//     in the upper layer.
 //   - With nfs_export the kernel shows, for a copied-up file whose lower
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the
@@ -297,5 +307,17 @@
 //     W/work; New reads one from W, so a filesystem that reads but cannot
 //     write xattrs is not detected. RENAME_WHITEOUT is probed on native
 //     upper layers only.
+//   - A lower object whose xattr names exceed 64 KiB in total cannot be
+//     copied up: the kernel lists them inside the kernel and copies them
+//     all, but no system call lets a process list more than 64 KiB of
+//     names (listxattr fails E2BIG), so the copy-up fails with E2BIG and
+//     leaves nothing behind rather than copy some of them. Listxattr of
+//     such an object fails E2BIG on both.
+//   - A path given to the library may be PATH_MAX (4096) bytes long or
+//     longer; the kernel refuses such a string with ENAMETOOLONG, and a
+//     process reaches deeper objects of its mount by walking relative to
+//     open dirs, which this API has no form of. Native layers reach
+//     objects at any depth (resolving long paths in pieces), and
+//     RemoveAll removes trees of any depth, as os.RemoveAll on a mount.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

@@ -113,7 +113,53 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	if ok && fsys.handleIs(name, key) {
 		return name, nil
 	}
-	// Search the merged tree, breadth first.
+	// Check the handle before looking for its object, in time that does
+	// not grow with the tree: it must name a layer by UUID and, where the
+	// layer's filesystem can tell, an object that exists (a forged fid
+	// fails there at once). Only then is the object looked for: a lower
+	// one in the map of the lower layers by handle (built once, shared
+	// with the origin lookups) and then under the name it has there; a
+	// search of the merged tree is left for a real object found nowhere
+	// else (copied up and renamed, or a pure upper object whose handle
+	// this FS did not give out).
+	var uuid [16]byte
+	copy(uuid[:], fb[5:21])
+	fh := fileHandle{typ: fb[4], fid: fb[fbHeaderLen:]}
+	if fb[3]&fbFlagUpper != 0 {
+		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
+			return "", syscall.ESTALE
+		}
+		// A pure upper object (or the root) is where the upper has it:
+		// the search needs only the upper layer.
+		if p, ok := fsys.findInUpper(fh); ok && fsys.handleIs(p, key) {
+			return p, nil
+		}
+		return "", syscall.ESTALE
+	} else {
+		maybe := false
+		for i := 0; i <= fsys.bottom && !maybe; i++ {
+			maybe = fsys.handleMayName(fsys.lowers[i], uuid, fh)
+		}
+		if !maybe {
+			return "", syscall.ESTALE
+		}
+		fsys.mu.RLock()
+		lr, ok := fsys.originIndex(fb)
+		fsys.mu.RUnlock()
+		if !ok {
+			return "", syscall.ESTALE
+		}
+		if fsys.handleIs(lr.path, key) {
+			return lr.path, nil
+		}
+		// Not under its own name: a lower object moves only by a copy-up,
+		// which with nfs_export leaves an index entry under its handle.
+		if !fsys.upperHas(indexDir + "/" + hex.EncodeToString(fb)) {
+			return "", syscall.ESTALE
+		}
+	}
+	// A copied-up lower object moved since: search the merged tree,
+	// breadth first.
 	queue := []string{"."}
 	for len(queue) > 0 {
 		dir := queue[0]
@@ -138,6 +184,76 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 		}
 	}
 	return "", syscall.ESTALE
+}
+
+// findInUpper returns the upper path of the object whose handle is fh,
+// searching the upper layer breadth first (its objects only, not the
+// lower layers').
+func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
+	h, ok := fsys.upper.b.(handler)
+	if !ok {
+		return "", false
+	}
+	match := func(p string) bool {
+		got, err := h.fileHandle(p)
+		return err == nil && got.typ == fh.typ && string(got.fid) == string(fh.fid)
+	}
+	if match("") {
+		return ".", true
+	}
+	queue := []string{""}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		ents, err := fsys.upper.b.readDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			p := joinPath(dir, e.Name)
+			if fsys.upper.hiddenName(e.Name) {
+				continue
+			}
+			if match(p) {
+				return p, true
+			}
+			t := e.Type
+			if t == 0 {
+				if a, err := fsys.upper.b.lstat(p); err == nil {
+					t = a.typ()
+				}
+			}
+			if t == syscall.S_IFDIR {
+				queue = append(queue, p)
+			}
+		}
+	}
+	return "", false
+}
+
+// handleMayName reports whether fh, on a filesystem with the given UUID
+// (as handleOf writes it), may name an object of br: the UUID must be
+// br's and, where br can decode handles, the handle must name an object
+// that exists. It never reaches the object: a decoded handle is only
+// checked and closed.
+func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh fileHandle) bool {
+	h, ok := br.b.(handler)
+	if !ok {
+		return false
+	}
+	var want [16]byte
+	if fsys.feat.uuid != UUIDOff {
+		want = h.fsUUID()
+	}
+	if uuid != want {
+		return false
+	}
+	if c, ok := br.b.(handleChecker); ok {
+		if live, known := c.handleLive(fh); known {
+			return live
+		}
+	}
+	return true
 }
 
 // handleIs reports whether name's handle is key (Handle remembers it).

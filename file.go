@@ -350,12 +350,18 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 func (f *File) Readdir(count int) ([]os.FileInfo, error) {
 	ents, err := f.entries("readdirent", count)
 	out := make([]os.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		fi, lerr := f.fsys.lstatIn(f.n, e.name)
-		if lerr != nil {
-			continue // gone since the listing, as os skips it
+	for len(ents) > 0 {
+		chunk := ents[:min(len(ents), hintChunk)]
+		ents = ents[len(chunk):]
+		drop := f.fsys.readAheadNames(f.n, chunk)
+		for _, e := range chunk {
+			fi, lerr := f.fsys.lstatIn(f.n, e.name)
+			if lerr != nil {
+				continue // gone since the listing, as os skips it
+			}
+			out = append(out, fi)
 		}
-		out = append(out, fi)
+		drop()
 	}
 	return out, err
 }

@@ -82,3 +82,12 @@ func (m *MemFS) fileHandle(p string) (fileHandle, error) {
 }
 
 func (m *MemFS) fsUUID() [16]byte { return m.uuid }
+
+// handleChecker is implemented by backends that can tell whether a file
+// handle names an existing object of their filesystem (without opening
+// it: OpenByHandle rejects a forged handle with it before any search).
+type handleChecker interface {
+	// handleLive reports whether fh names an existing object; known is
+	// false when the backend cannot tell (no privilege to decode).
+	handleLive(fh fileHandle) (live, known bool)
+}

@@ -218,3 +218,14 @@ type whiteoutProber interface {
 type workAttacher interface {
 	attachWork(work backend) error
 }
+
+// treeRemover is implemented by backends that remove a whole tree
+// themselves, in time linear in its size whatever its depth (the native
+// layer walks it with directory descriptors); others are emptied one path
+// at a time.
+type treeRemover interface {
+	// removeTree removes the dir p and everything beneath it.
+	removeTree(p string) error
+	// clearTree removes everything beneath the dir p, keeping p.
+	clearTree(p string) error
+}

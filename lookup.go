@@ -633,9 +633,10 @@ func (fs *FS) probeAbs(l *branch, layer int, want string) (o obj, stop bool, err
 }
 
 // originIndex finds the lower object whose origin handle is v, for an
-// upper object not found under its own name: a map of the non-dirs of
-// the regular lower layers by handle, built on first need by walking the
-// layers (never by decoding the handle, which could reach outside them).
+// upper object not found under its own name or a handle given to
+// OpenByHandle: a map of the objects of the regular lower layers by
+// handle, built on first need by walking the layers (never by decoding
+// the handle, which could reach outside them).
 // Callers hold FS.mu.
 func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
 	fs.originOnce.Do(func() {
@@ -661,13 +662,12 @@ func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
 						}
 						t = a.typ()
 					}
-					if t == syscall.S_IFDIR {
-						walk(p)
-						continue
-					}
 					key := string(fs.originOf(br, p))
 					if _, dup := m[key]; !dup && len(key) > 0 {
 						m[key] = lowerRef{layer: i, path: p}
+					}
+					if t == syscall.S_IFDIR {
+						walk(p)
 					}
 				}
 			}

@@ -19,8 +19,12 @@ import (
 // to 64 bytes of fs-verity digest) and, on a metacopy file, its redirect.
 // A malformed value is EIO, as in ovl_check_metacopy_xattr.
 func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
+	return br.probeMetacopyFrom(br.b, p, a, bottom)
+}
+
+func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) (obj, error) {
 	o := obj{kind: objPresent, a: a}
-	v, err := br.b.getxattr(p, br.prefix+xMetacopy)
+	v, err := r.getxattr(p, br.prefix+xMetacopy)
 	switch {
 	case errors.Is(err, errNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
@@ -33,11 +37,11 @@ func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
 	if len(v) > 4 {
 		o.digestAlg, o.digest = v[3], v[4:]
 	}
-	if r, err := br.b.getxattr(p, br.prefix+xRedirect); err == nil {
-		if !validRedirect(string(r)) {
+	if rv, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
+		if !validRedirect(string(rv)) {
 			return obj{}, syscall.EINVAL
 		}
-		o.redirect = string(r)
+		o.redirect = string(rv)
 	}
 	return o, nil
 }

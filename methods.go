@@ -107,6 +107,12 @@ func (fsys *FS) RemoveAll(name string) error {
 	if !fi.IsDir() {
 		return err
 	}
+	if ok, err := fsys.removeTreeAtOnce(name); ok {
+		if err == nil || errnoOf(err) == syscall.ENOENT {
+			return nil
+		}
+		return pathErr("unlinkat", name, err)
+	}
 	ents, rerr := fsys.ReadDir(name)
 	if rerr != nil {
 		return rerr

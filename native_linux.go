@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -349,7 +350,55 @@ func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, e
 	}
 	how.Flags |= unix.O_CLOEXEC
 	how.Resolve = nativeResolve
-	return openRetry(dirfd, rel, how)
+	nativeRootWalks.Add(1)
+	if len(rel) < pathMax {
+		return openRetry(dirfd, rel, how)
+	}
+	return openDeep(dirfd, rel, how)
+}
+
+// nativeRootWalks counts the paths resolved from a layer root (by every
+// native layer), for the tests that check that a cost does not grow with
+// a tree's size or depth.
+var nativeRootWalks atomic.Int64
+
+// pathMax is the kernel's PATH_MAX: a path string given to a syscall,
+// its terminating NUL included, may not be longer (ENAMETOOLONG).
+const pathMax = 4096
+
+// openDeep is openRetry for a path of PATH_MAX bytes or more, which one
+// syscall cannot take: objects that deep are reachable in the kernel's
+// overlay (it walks one component at a time), so the path is resolved in
+// pieces shorter than PATH_MAX, each from the descriptor of the directory
+// the previous piece reached, with the same resolve flags: RESOLVE_BENEATH
+// of a directory beneath the root keeps the walk beneath the root.
+func openDeep(dirfd int, rel string, how *unix.OpenHow) (int, error) {
+	cur := dirfd
+	defer func() {
+		if cur != dirfd {
+			unix.Close(cur)
+		}
+	}()
+	for len(rel) >= pathMax {
+		i := strings.LastIndexByte(rel[:pathMax], '/')
+		if i <= 0 {
+			return -1, unix.ENAMETOOLONG
+		}
+		// An intermediate piece must end at a dir; a symlink there fails
+		// ELOOP (RESOLVE_NO_SYMLINKS), as in a one-piece walk.
+		fd, err := openRetry(cur, rel[:i], &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: how.Resolve,
+		})
+		if err != nil {
+			return -1, err
+		}
+		if cur != dirfd {
+			unix.Close(cur)
+		}
+		cur, rel = fd, rel[i+1:]
+	}
+	return openRetry(cur, rel, how)
 }
 
 // openRetry is openat2 retried on EINTR and on EAGAIN (which
@@ -927,4 +976,93 @@ func (f *nativeFile) Close() error {
 	err := unix.Close(f.fd)
 	f.fd = -1
 	return err
+}
+
+var _ treeRemover = (*nativeBackend)(nil)
+
+// removeTree removes the dir p and everything beneath it, walking down
+// with directory descriptors as os.RemoveAll does: each level costs the
+// same however deep it lies (no path is resolved from the root again),
+// and trees deeper than PATH_MAX go too.
+func (b *nativeBackend) removeTree(p string) error {
+	return b.onParent(p, unix.EBUSY, func(dirfd int, name string) error {
+		return removeAt(dirfd, name, make([]byte, 32<<10))
+	})
+}
+
+// clearTree removes everything inside the dir p, keeping p.
+func (b *nativeBackend) clearTree(p string) error {
+	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return clearAt(fd, make([]byte, 32<<10))
+}
+
+// removeAt removes name in the dir parent, with everything beneath it.
+// Symlinks are never followed and mounts never crossed (a mount point
+// beneath fails EXDEV, as any lookup of the layer). buf is the getdents
+// buffer, shared by every level (each level parses it before going down).
+func removeAt(parent int, name string, buf []byte) error {
+	err := unix.Unlinkat(parent, name, 0)
+	switch err {
+	case nil, unix.ENOENT:
+		return nil
+	case unix.EISDIR:
+	default:
+		return err
+	}
+	fd, err := openRetry(parent, name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: nativeResolve,
+	})
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = clearAt(fd, buf)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(parent, name, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+		return err
+	}
+	return nil
+}
+
+// clearAt removes everything in the dir open at fd.
+func clearAt(fd int, buf []byte) error {
+	for {
+		// Read a batch, remove it, and read again from the start: the
+		// removals change the directory under its offset.
+		if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
+			return err
+		}
+		var ents []dirEnt
+		for {
+			n, err := unix.Getdents(fd, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if n <= 0 {
+				break
+			}
+			ents = parseDirents(buf[:n], ents)
+		}
+		if len(ents) == 0 {
+			return nil
+		}
+		for _, e := range ents {
+			if err := removeAt(fd, e.Name, buf); err != nil {
+				return err
+			}
+		}
+	}
 }

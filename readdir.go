@@ -140,14 +140,25 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 // (ovl_cache_update). Callers hold FS.mu.
 func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 	out := list[:0:0]
-	for _, e := range list {
-		c, err := fsys.child(n, e.name)
-		if err != nil {
-			return nil, err
+	for len(list) > 0 {
+		chunk := list[:min(len(list), hintChunk)]
+		list = list[len(chunk):]
+		names := make([]string, len(chunk))
+		for i, e := range chunk {
+			names[i] = e.name
 		}
-		if c.present {
-			out = append(out, e)
+		drop := fsys.readAhead(n, names)
+		for _, e := range chunk {
+			c, err := fsys.child(n, e.name)
+			if err != nil {
+				drop()
+				return nil, err
+			}
+			if c.present {
+				out = append(out, e)
+			}
 		}
+		drop()
 	}
 	return out, nil
 }

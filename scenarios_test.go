@@ -1062,6 +1062,27 @@ file other "o"
 `, ops: `
 stat solo/ghost => ENOENT
 readdir solo`},
+	{name: "read/readdirinfo-lower-kinds", fix: `
+-- lower1 --
+dir a
+xwhiteout a/f
+file a/kept "k"
+file a/empty ""
+dir a/sub
+-- lower2 --
+dir a
+file a/f "hidden"
+file a/other "o"
+dir solo
+xwhiteout solo/ghost
+file solo/real "r"
+file solo/zero ""
+dir solo/d
+`, ops: `
+readdirinfo a
+readdirinfo solo
+stat a/f => ENOENT
+lstat solo/ghost => ENOENT`},
 	{name: "read/xwhiteout-in-upper", fix: `
 -- upper --
 dir a

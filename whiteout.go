@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 )
@@ -61,6 +62,10 @@ type branch struct {
 	// tmp numbers work-area temporaries (#1, #2, ...), like the kernel's
 	// module-wide counter.
 	tmp *atomic.Uint64
+	// hints holds probe results of a lower layer's objects read ahead
+	// for a listing (probe_batch.go); protected by hintMu.
+	hintMu sync.Mutex
+	hints  map[string]hint
 }
 
 type objKind uint8
@@ -94,7 +99,22 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 	if br.format == formatOCI {
 		return br.probeOCI(p, bottom)
 	}
-	a, err := br.b.lstat(p)
+	if o, ok := br.takeHint(p, bottom); ok {
+		return o, nil
+	}
+	return br.probeFrom(br.b, p, bottom)
+}
+
+// objReader is what probeFrom reads an object with: a backend, or one
+// dir of it opened for probing its entries (probeBatch).
+type objReader interface {
+	lstat(p string) (attr, error)
+	getxattr(p, name string) ([]byte, error)
+}
+
+// probeFrom is probe of a kernel-format layer through r.
+func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
+	a, err := r.lstat(p)
 	if err != nil {
 		if isNotFound(err) {
 			return obj{}, nil
@@ -105,16 +125,18 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 	case a.isChr00():
 		return obj{kind: objWhiteout, a: a}, nil
 	case a.isReg() && br.caps.xattr:
-		if a.Size == 0 && br.hasXattr(p, xWhiteout) {
-			return obj{kind: objWhiteout, a: a}, nil
+		if a.Size == 0 {
+			if _, err := r.getxattr(p, br.prefix+xWhiteout); err == nil {
+				return obj{kind: objWhiteout, a: a}, nil
+			}
 		}
-		return br.probeMetacopy(p, a, bottom)
+		return br.probeMetacopyFrom(r, p, a, bottom)
 	case a.isDir() && !bottom && br.caps.xattr:
 		o := obj{kind: objPresent, a: a}
-		if v, err := br.b.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
+		if v, err := r.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
 			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
 		}
-		v, err := br.b.getxattr(p, br.prefix+xRedirect)
+		v, err := r.getxattr(p, br.prefix+xRedirect)
 		if err == nil {
 			if !validRedirect(string(v)) {
 				return obj{}, syscall.EINVAL
@@ -468,6 +490,13 @@ func (br *branch) removeAll(p string, isDir bool) error {
 		}
 		return err
 	}
+	if tr, ok := br.b.(treeRemover); ok {
+		err := tr.removeTree(p)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
 	if err := br.clearDir(p); err != nil {
 		if isNotFound(err) {
 			return nil
@@ -486,6 +515,9 @@ func (br *branch) removeAll(p string, isDir bool) error {
 // it for an empty opaque copy (ovl_clear_empty); as the dir is replaced
 // at once after, emptying it in place leaves the same result.
 func (br *branch) clearDir(p string) error {
+	if tr, ok := br.b.(treeRemover); ok {
+		return tr.clearTree(p)
+	}
 	ents, err := br.b.readDir(p)
 	if err != nil {
 		return err

@@ -1,0 +1,227 @@
+//go:build linux
+
+package overlay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/go-overlay/overlay/internal/testskip"
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+)
+
+// Tests that costs a caller can drive up do not grow with the size or depth
+// of the tree, counted in walks rather than timed (the benchmarks in
+// bench_costs_linux_test.go time them against the kernel).
+
+// TestForgedHandleNoWalk: a forged handle (a real one with a byte of its
+// fid changed, or one naming another filesystem) is ESTALE without any
+// walk of the layers: the map of the lower layers by handle is never
+// built and no dir is listed. A real handle of a lower file the FS did
+// not give out still opens it. BenchmarkOpenByHandleForged measures the
+// same on 100,000 files, against the kernel.
+func TestForgedHandleNoWalk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testskip.Skip(t, "decoding file handles needs CAP_DAC_READ_SEARCH (root)")
+	}
+	root := t.TempDir()
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
+		testskip.Skip(t, "cannot mount tmpfs: %v", err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	for _, d := range []string{"l/d", "u", "w"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 200; i++ {
+		if err := os.WriteFile(filepath.Join(root, "l/d", fmt.Sprintf("f%03d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *FS {
+		o, err := ParseOptions("lowerdir=" + root + "/l,upperdir=" + root + "/u,workdir=" + root + "/w,index=on,nfs_export=on")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fsys
+	}
+	fsys := open()
+	h, err := fsys.Handle("d/f100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hu, err := fsys.Handle(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.Mkdir("ud", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(fsys, "ud/uf", []byte("u"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huf, err := fsys.Handle("ud/uf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys.Close()
+
+	fsys = open()
+	defer fsys.Close()
+	forged := map[string][]byte{}
+	f := bytes.Clone(h)
+	f[len(f)-5] ^= 0xff // the fid's inode number
+	forged["lower fid"] = f
+	f = bytes.Clone(hu)
+	f[len(f)-5] ^= 0xff
+	forged["upper fid"] = f
+	f = bytes.Clone(h)
+	f[3+5] ^= 0xff // the UUID
+	forged["uuid"] = f
+	for what, f := range forged {
+		if _, err := fsys.OpenByHandle(f, os.O_RDONLY); !errors.Is(err, syscall.ESTALE) {
+			t.Errorf("forged %s: %v, want ESTALE", what, err)
+		}
+	}
+	fsys.mu.RLock()
+	built, listed := fsys.originMap != nil, len(fsys.root.children) > 0
+	fsys.mu.RUnlock()
+	if built || listed {
+		t.Errorf("forged handles walked the layers: origin map built %v, root looked up %v", built, listed)
+	}
+	// A real handle of a pure upper file this FS did not give out: found
+	// in the upper layer, without the lower layers' map.
+	file, err := fsys.OpenByHandle(huf, os.O_RDONLY)
+	if err != nil {
+		t.Fatalf("real upper handle: %v", err)
+	}
+	if file.Name() != "ud/uf" {
+		t.Errorf("real upper handle opened %q", file.Name())
+	}
+	file.Close()
+	fsys.mu.RLock()
+	built = fsys.originMap != nil
+	fsys.mu.RUnlock()
+	if built {
+		t.Errorf("an upper handle built the map of the lower layers")
+	}
+	// A real handle this FS did not give out: found through the map.
+	file, err = fsys.OpenByHandle(h, os.O_RDONLY)
+	if err != nil {
+		t.Fatalf("real handle: %v", err)
+	}
+	if file.Name() != "d/f100" {
+		t.Errorf("real handle opened %q", file.Name())
+	}
+	file.Close()
+}
+
+// costFS opens a native overlay of root/l under root/u (work root/w).
+func costFS(t *testing.T, root string) *FS {
+	t.Helper()
+	o, err := ParseOptions("lowerdir=" + root + "/l,upperdir=" + root + "/u,workdir=" + root + "/w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	return fsys
+}
+
+// TestReaddirColdWalks: a cold Readdir (FileInfos, a fresh FS) of a lower
+// dir of 3,000 files resolves a bounded number of paths from the layer
+// root, not a few per entry: the entries are read relative to the dir
+// (BenchmarkReaddirCold has the times).
+func TestReaddirColdWalks(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"l/big", "u", "w"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 3000
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(root, "l/big", fmt.Sprintf("f%04d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys := costFS(t, root)
+	f, err := fsys.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before := nativeRootWalks.Load()
+	fis, err := f.Readdir(-1)
+	walks := nativeRootWalks.Load() - before
+	if err != nil || len(fis) != n {
+		t.Fatalf("Readdir: %d entries, %v", len(fis), err)
+	}
+	if walks > 20 {
+		t.Errorf("a cold Readdir of %d entries resolved %d paths from the layer roots", n, walks)
+	}
+}
+
+// TestRemoveAllDeepWalks: RemoveAll of a chain of dirs, in the upper or
+// in the lower layer, resolves as many paths from the layer roots at depth
+// 400 as at depth 50: the tree is removed at once, by directory
+// descriptors (BenchmarkRemoveAllDeep has the times).
+func TestRemoveAllDeepWalks(t *testing.T) {
+	for _, layer := range []string{"u", "l"} {
+		walks := map[int]int64{}
+		for _, depth := range []int{50, 400} {
+			root := t.TempDir()
+			for _, d := range []string{"l", "u", "w"} {
+				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fd, err := unix.Open(filepath.Join(root, layer), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := "top"
+			for i := 0; i < depth; i++ {
+				if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				unix.Close(fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fd, name = next, "d"
+				if f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
+					unix.Close(f)
+				}
+			}
+			unix.Close(fd)
+			fsys := costFS(t, root)
+			before := nativeRootWalks.Load()
+			if err := fsys.RemoveAll("top"); err != nil {
+				t.Fatalf("%s, depth %d: %v", layer, depth, err)
+			}
+			walks[depth] = nativeRootWalks.Load() - before
+			if _, err := fsys.Lstat("top"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s, depth %d: top still there: %v", layer, depth, err)
+			}
+		}
+		if walks[400] != walks[50] {
+			t.Errorf("%s: RemoveAll resolved %d paths from the roots at depth 50, %d at depth 400", layer, walks[50], walks[400])
+		}
+	}
+}
