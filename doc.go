@@ -251,5 +251,10 @@
 //     had one link, the lower's link count until the inode leaves its
 //     cache and the upper's afterwards; the library always shows the
 //     upper's, as the kernel after a remount.
+//   - Two overlay dirs that merge the same lower dir (a hand-written
+//     redirect to a lower dir still visible under its own name) are both
+//     shown; the kernel fails the lookup of whichever is looked up second
+//     with ESTALE while the first is in its inode cache, which depends on
+//     cache state no caller can see.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

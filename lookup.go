@@ -234,7 +234,10 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		return nil
 	}
 	if parent.upper {
-		o, err := fs.upper.probe(joinPath(parent.path(), name), false)
+		// Without redirect following, an upper with no lower stack below
+		// is the last layer searched: its markers are not read (d.last).
+		last := !fs.feat.redirectFollow() && len(parent.lowers) == 0
+		o, err := fs.upper.probe(joinPath(parent.path(), name), last)
 		if err != nil {
 			return nil, err
 		}
@@ -282,11 +285,17 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		var o obj
 		var err error
 		stopBelow := false
-		if abs {
+		// Without redirect following, the last layer of the stack is the
+		// last one searched, whose redirects are not read (d.last).
+		last := lr.layer == fs.bottom || !fs.feat.redirectFollow() && i == len(stack)-1
+		switch {
+		case abs:
 			p = want
-			o, stopBelow, err = fs.probeAbs(l, lr.layer, want)
-		} else {
-			o, err = l.probe(p, lr.layer == fs.bottom)
+			o, stopBelow, err = fs.probeAbs(l, lr.layer, want, last)
+		case dotName(want):
+			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
+		default:
+			o, err = l.probe(p, last)
 		}
 		if err != nil {
 			return nil, err
@@ -611,10 +620,12 @@ func (fs *FS) upperHas(p string) bool {
 // the whole lookup (stop, nothing found); an opaque dir on the way lets
 // the walk go on in this layer but no further down (stop). Callers hold
 // FS.mu.
-func (fs *FS) probeAbs(l *branch, layer int, want string) (o obj, stop bool, err error) {
+func (fs *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, stop bool, err error) {
 	comps := strings.Split(want, "/")
-	bottom := layer == fs.bottom
 	for i := range comps {
+		if dotName(comps[i]) {
+			return obj{}, false, syscall.EACCES // lookup_one_len
+		}
 		p := strings.Join(comps[:i+1], "/")
 		o, err = l.probe(p, bottom)
 		if err != nil || i == len(comps)-1 {
