@@ -237,9 +237,10 @@ func (fsys *FS) unlink(name string) error {
 		}
 		if n := r.n; fsys.indexed(n) && !n.upper && n.idx == "" {
 			// The first removal of a name of a hard-linked lower file copies
-			// it up, to hold the link count of the others (§3.1).
+			// it up, to hold the link count of the others (§3.1); with
+			// metacopy=on its metadata only, as ovl_nlink_start.
 			fsys.mu.Unlock()
-			if err := fsys.copyUp(n, copyFull); err != nil && err != errStale {
+			if err := fsys.copyUp(n, copyMeta); err != nil && err != errStale {
 				return err
 			}
 			continue

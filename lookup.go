@@ -275,7 +275,15 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
-			return c, fs.findData(c, stack, 0, want, abs)
+			if err := fs.findData(c, stack, 0, want, abs); err != nil {
+				return c, err
+			}
+			if fs.indexed(c) {
+				// A metadata-only copy of a hard-linked lower file: its
+				// upper inode is the index entry (metacopy=on,index=on).
+				c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+			}
+			return c, nil
 		}
 	}
 	for i := 0; i < len(stack); i++ {

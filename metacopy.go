@@ -162,7 +162,7 @@ func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 	switch {
 	case n.upper && !n.metacopy:
 		return fs.upper, n.path(), true, nil
-	case !n.upper && n.idx != "":
+	case !n.upper && n.idx != "" && !fs.upper.hasXattr(n.idx, xMetacopy):
 		return fs.upper, n.idx, true, nil // the index entry is its upper inode
 	case n.upper && !fs.upper.hasXattr(n.path(), xMetacopy):
 		// Its data was copied in through another name of the same upper
