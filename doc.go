@@ -248,9 +248,12 @@
 //     filesystem as the kernel does, so a forged handle cannot reach
 //     anything outside the layers; the search costs a walk of the tree.
 //   - With nfs_export the kernel shows, for a copied-up file whose lower
-//     had one link, the lower's link count until the inode leaves its
-//     cache and the upper's afterwards; the library always shows the
-//     upper's, as the kernel after a remount.
+//     had one link, the lower's link count (moved by later links and
+//     unlinks) while its inode stays cached, and the upper inode's
+//     afterwards. The library shows the first for files copied up while
+//     the FS is open and the second for those found copied up at New,
+//     as the kernel after a remount; it does not mimic the kernel's
+//     eviction of unused inodes.
 //   - Two overlay dirs that merge the same lower dir (a hand-written
 //     redirect to a lower dir still visible under its own name) are both
 //     shown; the kernel fails the lookup of whichever is looked up second

@@ -280,6 +280,15 @@ func (fsys *FS) rememberLowerNlink(idx string, nlink uint64) {
 	fsys.lowerNlinks[idx] = nlink
 }
 
+// indexedHere reports whether the index entry idx was made by this FS
+// (its copy-up happened while the FS was open).
+func (fsys *FS) indexedHere(idx string) bool {
+	fsys.handlesMu.Lock()
+	defer fsys.handlesMu.Unlock()
+	_, ok := fsys.lowerNlinks[idx]
+	return ok
+}
+
 // lowerNlinkOf is the link count of the lower file of index entry idx:
 // remembered from its copy-up, else guessed from the nlink xattr, which
 // stays "U-1" for a file of one link (copied up alone, it gets no other
