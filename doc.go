@@ -215,9 +215,15 @@
 //     first such lookup costs a walk of the lower layers). Merge dirs
 //     lacking an origin are not given one on lookup (the kernel writes it
 //     then).
-//   - With index=on the kernel verifies every index entry at mount and
-//     refuses to mount on an inconsistency; New only drops leftover
-//     temporaries and orphans. EBUSY guards an upper against a second FS
+//   - With index=on New verifies the index entries as a mount does
+//     (malformed names, missing origins: refused; stale and orphan
+//     entries: dropped), but finds an entry's origin by walking the
+//     lower layers rather than decoding its handle, and checks dir
+//     entries (nfs_export) no further. Where an entry's link count
+//     contradicts the upper (an upper name removed behind the overlay's
+//     back), removing the last name the count knows of drops the entry;
+//     the kernel keeps it linked, with a count that then reads as
+//     invalid. EBUSY guards an upper against a second FS
 //     of the same process, not against a kernel mount or another process.
 //     Copy-up temporaries are made in W/work (the kernel uses W/index
 //     then), and whiteouts do not share one inode.

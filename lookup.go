@@ -264,6 +264,9 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				}
 				if fs.indexed(c) {
 					c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+					if _, err := fs.indexEntry(c.idx, c.typ); err != nil {
+						return nil, err
+					}
 				}
 				return c, nil
 			}
@@ -354,7 +357,12 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				if fs.indexed(c) {
 					// Another name of this inode may be copied up already:
 					// then the index entry is its upper (§1.3 step 5).
-					if idx := fs.indexName(l, p); fs.upperHas(idx) {
+					idx := fs.indexName(l, p)
+					ok, err := fs.indexEntry(idx, c.typ)
+					if err != nil {
+						return nil, err
+					}
+					if ok {
 						c.idx = idx
 					}
 				}
@@ -611,6 +619,20 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 		}
 	}
 	return nil
+}
+
+// indexEntry reports whether the index entry idx exists, for a non-dir
+// of type typ: a whiteout there, or an object of another type, is EIO
+// ("bad index found", ovl_lookup_index). Callers hold FS.mu.
+func (fs *FS) indexEntry(idx string, typ uint32) (bool, error) {
+	a, err := fs.upper.b.lstat(idx)
+	switch {
+	case err != nil:
+		return false, nil
+	case a.isChr00() || a.typ() != typ:
+		return false, syscall.EIO
+	}
+	return true, nil
 }
 
 // upperHas reports whether the upper layer has something at p.
