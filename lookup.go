@@ -233,6 +233,10 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		}
 		return nil
 	}
+	// verify is, with nfs_export, the origin xattr of an upper dir: the
+	// first lower dir found must be the object it names, or nothing is
+	// merged (ovl_verify_lower).
+	var verify []byte
 	if parent.upper {
 		// Without redirect following, an upper with no lower stack below
 		// is the last layer searched: its markers are not read (d.last).
@@ -252,6 +256,11 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if o.opaque {
 				c.opaque = true
 				return c, nil
+			}
+			if fs.feat.nfsExport {
+				if v, err := fs.upper.b.getxattr(joinPath(parent.path(), name), fs.prefix+xOrigin); err == nil {
+					verify = append([]byte{}, v...)
+				}
 			}
 			if err := follow(o, -1); err != nil {
 				return nil, err
@@ -325,6 +334,9 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		case o.a.isDir():
 			if c.present && !c.isDir() {
 				return c, nil // a dir below a non-dir is never merged
+			}
+			if verify != nil && len(c.lowers) == 0 && !bytes.Equal(verify, fs.originOf(l, p)) {
+				return c, nil // not the dir the upper was copied up from
 			}
 			if !c.present {
 				c.present, c.typ = true, syscall.S_IFDIR

@@ -128,6 +128,8 @@ var malformedVariants = []variant{
 	indexVariant,
 	{name: "redirect", mountOpts: "redirect_dir=on", redirect: overlay.RedirectOn},
 	{name: "nofollow", mountOpts: "redirect_dir=nofollow", redirect: overlay.RedirectNoFollow},
+	metacopyIndexVariant,
+	nfsExportVariant,
 }
 
 // malformedScenarios builds the table.
@@ -149,6 +151,24 @@ xattr d/f trusted.overlay.metacopy ` + q(m.v) + `
 -- lower2 --
 dir d
 file d/f "lowerdata"
+`, ops: malformedFileOps("d/", "d/f")})
+	}
+	// A metacopy file's redirect names where its data is.
+	for _, r := range []struct{ name, v string }{
+		{"relative", "g"}, {"absolute", "/d/g"}, {"empty", ""}, {"nul", "\x00"}, {"dot", "."},
+		{"dotdot", ".."}, {"relative-slash", "d/g"}, {"trailing-slash", "/d/g/"}, {"abs-dotdot", "/d/../g"},
+		{"to-dir", "/d"}, {"missing", "/nothere"}, {"long-component", strings.Repeat("g", 300)},
+	} {
+		sc = append(sc, scenario{name: "metacopy-redirect/" + r.name, fix: `
+-- lower1 --
+dir d
+file d/f "f-data"
+file d/g "g-data"
+-- upper --
+dir d
+file d/f "UPPER"
+xattr d/f trusted.overlay.metacopy ""
+xattr d/f trusted.overlay.redirect ` + q(r.v) + `
 `, ops: malformedFileOps("d/", "d/f")})
 	}
 	sc = append(sc, scenario{name: "metacopy-upper/on-dir", fix: `
