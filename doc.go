@@ -84,8 +84,11 @@
 //   - Redirects found in layers (written by the library, by a kernel
 //     with redirect_dir=on, or by hand) are followed as the kernel does
 //     (redirect_dir=follow, the default); with nofollow meeting one is
-//     EPERM; a malformed one ("a/b", "/a//b", "", "..") is EINVAL, so none
-//     can point outside a layer. The bottom layer's are not read.
+//     EPERM. A value is read up to its first NUL; a malformed one ("a/b",
+//     "/a//b", "/", "") is EINVAL, and one naming ".", ".." or an empty
+//     name is EACCES when a layer is searched under it, so none can point
+//     outside a layer. The bottom layer's are not read, nor an opaque
+//     dir's, nor (with nofollow) those of the last layer searched.
 //   - An open file keeps its backing file: a file opened read-only before
 //     a copy-up reads the upper copy after it, at the same offset.
 //   - An overlay without upper is read-only: every change is EROFS.
@@ -138,9 +141,11 @@
 // xattr ("U+N") keeps the overlay's link count, so that all names show the
 // same data, st_nlink and st_ino. The entry goes when its last name does.
 // New checks the upper root's origin against the top lower root (ESTALE
-// for another lower set), records the upper root on the index dir, drops
-// leftover temporaries and orphans, and refuses an upper another FS of the
-// process uses with index=on (EBUSY). As on the kernel, index falls back
+// for another lower set), records the upper root on the index dir,
+// verifies the entries as a mount does (a malformed entry refuses New;
+// leftover temporaries, stale entries and orphans are dropped), and
+// refuses an upper another FS of the process uses with index=on (EBUSY).
+// With metacopy=on an entry may hold metadata only, as the kernel's do. As on the kernel, index falls back
 // to off where a layer has no file handles or the lower filesystems lack
 // distinct UUIDs (ext4 created without one, for instance).
 //
