@@ -131,25 +131,27 @@ var malformedVariants = []variant{
 	{name: "nofollow", mountOpts: "redirect_dir=nofollow", redirect: overlay.RedirectNoFollow},
 	metacopyIndexVariant,
 	nfsExportVariant,
+	// The fixtures' trusted.overlay.* xattrs become user.overlay.*.
+	{name: "userxattr", mountOpts: "userxattr", userxattr: true},
 }
 
 // malformedSettings names, for each family of the table, the settings
 // that read its xattrs differently ("" is the defaults), to keep the
 // table's run time down.
 var malformedSettings = map[string][]string{
-	"metacopy-upper":        {"", "metacopy", "metacopy-index"},
-	"metacopy-lower":        {"", "metacopy", "metacopy-index"},
+	"metacopy-upper":        {"", "metacopy", "metacopy-index", "userxattr"},
+	"metacopy-lower":        {"", "metacopy", "metacopy-index", "userxattr"},
 	"metacopy-redirect":     {"", "metacopy", "metacopy-index"},
-	"redirect-lower":        {"", "redirect", "nofollow", "metacopy"},
+	"redirect-lower":        {"", "redirect", "nofollow", "metacopy", "userxattr"},
 	"redirect-lower-only":   {"", "redirect", "nofollow"},
-	"redirect-upper":        {"", "redirect", "nofollow", "metacopy"},
+	"redirect-upper":        {"", "redirect", "nofollow", "metacopy", "userxattr"},
 	"redirect-upper-pure":   {"", "redirect", "nofollow"},
 	"redirect-upper-opaque": {"", "redirect", "nofollow"},
-	"opaque-upper":          {"", "redirect", "index"},
-	"opaque-lower":          {"", "redirect", "index"},
-	"origin-upper":          {"", "index", "nfs_export", "metacopy-index"},
+	"opaque-upper":          {"", "redirect", "index", "userxattr"},
+	"opaque-lower":          {"", "redirect", "index", "userxattr"},
+	"origin-upper":          {"", "index", "nfs_export", "metacopy-index", "userxattr"},
 	"origin-upper-dir":      {"", "index", "nfs_export", "redirect"},
-	"xwhiteout":             {"", "metacopy", "index", "nfs_export"},
+	"xwhiteout":             {"", "metacopy", "index", "nfs_export", "userxattr"},
 	"nlink-upper":           {"", "index", "nfs_export"},
 }
 
@@ -430,6 +432,12 @@ func TestKernelDiffMalformed(t *testing.T) {
 				}
 				if !slices.Contains(settings, v.name) {
 					continue
+				}
+				if v.userxattr {
+					if sc.name == "xwhiteout/symlink" {
+						continue // user.* xattrs cannot go on a symlink
+					}
+					sc.fix = strings.ReplaceAll(sc.fix, "trusted.overlay.", "user.overlay.")
 				}
 				t.Run(sc.name, func(t *testing.T) {
 					diffRun(t, v, sc.stack(), mustOps(sc.ops))
