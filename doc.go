@@ -223,8 +223,9 @@
 //   - With index=on New verifies the index entries as a mount does
 //     (malformed names, missing origins: refused; stale and orphan
 //     entries: dropped), but finds an entry's origin by walking the
-//     lower layers rather than decoding its handle, and checks dir
-//     entries (nfs_export) no further. Where an entry's link count
+//     lower layers rather than decoding its handle, and of a dir entry
+//     (nfs_export) checks only that it names an upper dir, not that the
+//     dir is still there. Where an entry's link count
 //     contradicts the upper (an upper name removed behind the overlay's
 //     back), removing the last name the count knows of drops the entry;
 //     the kernel keeps it linked, with a count that then reads as

@@ -161,7 +161,13 @@ func (fsys *FS) verifyIndex(name, p string) error {
 		return nil
 	}
 	if a.isDir() {
-		return nil // dir entries (nfs_export) are checked no further here
+		// A dir entry (nfs_export) names its upper dir in its upper
+		// xattr; one without is stale. Whether that dir still exists is
+		// not checked here.
+		if v, err := u.b.getxattr(p, fsys.prefix+xUpper); err != nil || len(v) == 0 {
+			return syscall.ESTALE
+		}
+		return nil
 	}
 	v, err := u.b.getxattr(p, fsys.prefix+xOrigin)
 	switch {
