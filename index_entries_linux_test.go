@@ -38,6 +38,15 @@ var indexMutations = []struct {
 	{name: "bad-name", fn: func(l, u, ix, e string) error { return os.Rename(filepath.Join(ix, e), filepath.Join(ix, "zz"+e)) }},
 	{name: "short-name", fn: func(l, u, ix, e string) error { return os.Rename(filepath.Join(ix, e), filepath.Join(ix, "00fb")) }},
 	{name: "odd-hex-name", fn: func(l, u, ix, e string) error { return os.Rename(filepath.Join(ix, e), filepath.Join(ix, e+"0")) }},
+	{name: "name-version", fn: renameIndex(func(e string) string { return "01" + e[2:] })},
+	{name: "name-magic", fn: renameIndex(func(e string) string { return e[:2] + "fa" + e[4:] })},
+	{name: "name-len-too-big", fn: renameIndex(func(e string) string { return e[:4] + "ff" + e[6:] })},
+	{name: "name-len-small", fn: renameIndex(func(e string) string { return e[:4] + "15" + e[6:] })},
+	{name: "name-big-endian", fn: renameIndex(func(e string) string { return e[:6] + "01" + e[8:] })},
+	{name: "name-any-endian", fn: renameIndex(func(e string) string { return e[:6] + "03" + e[8:] })},
+	{name: "name-unknown-flag", fn: renameIndex(func(e string) string { return e[:6] + "80" + e[8:] })},
+	{name: "name-upper-flag", fn: renameIndex(func(e string) string { return e[:6] + "04" + e[8:] })},
+	{name: "name-uppercase", fn: renameIndex(strings.ToUpper)},
 	{name: "temp-name", fn: func(l, u, ix, e string) error { return os.Rename(filepath.Join(ix, e), filepath.Join(ix, "#77")) }},
 	{name: "dir", fn: func(l, u, ix, e string) error {
 		return errors.Join(os.Remove(filepath.Join(u, "h1")), os.Remove(filepath.Join(ix, e)), os.Mkdir(filepath.Join(ix, e), 0o755))
@@ -69,6 +78,11 @@ var indexMutations = []struct {
 	{name: "dangling", fn: func(l, u, ix, e string) error {
 		return errors.Join(os.Remove(filepath.Join(l, "h1")), os.Remove(filepath.Join(l, "h2")))
 	}},
+}
+
+// renameIndex renames the entry E to f(E).
+func renameIndex(f func(string) string) func(l, u, ix, e string) error {
+	return func(l, u, ix, e string) error { return os.Rename(filepath.Join(ix, e), filepath.Join(ix, f(e))) }
 }
 
 func setIndexXattr(name, v string) func(l, u, ix, e string) error {
