@@ -160,9 +160,14 @@ func (fsys *FS) dirIno(n *node) uint64 {
 
 // fixNlink sets the link count of an indexed object: the union count the
 // nlink xattr gives, except where the lower had a single link, whose
-// count is the upper inode's (ovl_get_nlink). Callers hold FS.mu.
+// count read from disk is the upper inode's (ovl_get_nlink). The kernel
+// computes the count when it first looks the inode up and then moves it
+// with each link and unlink while the inode stays cached: an inode
+// copied up during this FS's life (nfs_export indexes files of one link)
+// keeps the lower's count so moved, which is what the nlink xattr
+// records. Callers hold FS.mu.
 func (fsys *FS) fixNlink(n *node, a *attr) {
-	if n.idx != "" && n.lattr.Nlink != 1 {
+	if n.idx != "" && (n.lattr.Nlink != 1 || fsys.indexedHere(n.idx)) {
 		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
 	}
 }

@@ -102,14 +102,11 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		if idx == "" {
 			idx = fsys.indexName(lower, lr.path)
 		}
-		if mode == copyMeta {
-			mode = copyFull
-		}
 		if fsys.upperHas(idx) {
 			if err := fsys.setImpure(parent); err != nil {
 				return err
 			}
-			return fsys.finishCopyUp(n, "", idx, a)
+			return fsys.finishCopyUp(n, "", idx, a, mode, lr, nil)
 		}
 	}
 
@@ -134,7 +131,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 
 	if indexed {
-		return fsys.finishCopyUp(n, tmp, idx, a)
+		return fsys.finishCopyUp(n, tmp, idx, a, mode, lr, mval)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -169,18 +166,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		}
 		n.dirIndexed = true
 	}
-	if mode == copyMeta {
-		if !n.metacopy {
-			n.data, n.dattr = lr, a // the data is the lower file's own
-		}
-		n.metacopy = true
-		if len(mval) > 4 {
-			n.digestAlg, n.digest = mval[3], mval[4:]
-			n.verified.Store(true) // computed from the data just now
-		}
-	} else {
-		n.metacopy = false
-	}
+	fsys.setCopiedData(n, mode == copyMeta, lr, a, mval)
 	if a.isDir() {
 		n.whiteouts = true
 	}
@@ -434,10 +420,33 @@ func (fsys *FS) syncObject(p string) error {
 	return err
 }
 
+// setCopiedData records where the data of n, just copied up, lives: in
+// its upper file, or with meta (a metadata-only copy) still below, in the
+// lower file lr of attributes a (unless a data file is known already);
+// mval is the metacopy xattr written. Callers hold FS.mu for writing.
+func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a attr, mval []byte) {
+	if !meta {
+		n.metacopy = false
+		return
+	}
+	if !n.metacopy {
+		n.data, n.dattr = lr, a // the data is the lower file's own
+	}
+	n.metacopy = true
+	if len(mval) > 4 {
+		n.digestAlg, n.digest = mval[3], mval[4:]
+		n.verified.Store(true) // computed from the data just now
+	}
+}
+
 // finishCopyUp puts an indexed copy in place: the new copy tmp (when not
 // empty) becomes the index entry idx, then n's name is linked to the
-// entry. Callers hold n.cu and no FS lock.
-func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
+// entry, and the parent's times are put back as they were (ovl_link_up).
+// With metacopy=on the entry may hold metadata only (copied so, mode
+// copyMeta, or by an earlier name): n's data then stays in the lower
+// file lr until a write copies it into the entry. Callers hold n.cu and
+// no FS lock.
+func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr lowerRef, mval []byte) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if n.stale() || !n.parent.upper {
@@ -446,7 +455,9 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
 		}
 		return errStale
 	}
-	p := joinPath(n.parent.path(), n.name)
+	parentPath := n.parent.path()
+	p := joinPath(parentPath, n.name)
+	pa, perr := fsys.upper.b.lstat(parentPath)
 	if tmp != "" {
 		if err := fsys.upper.b.rename(tmp, idx); err != nil {
 			fsys.upper.removeAll(tmp, false)
@@ -469,7 +480,15 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr) error {
 	} else if err := fsys.linkUp(idx, p, a.Nlink); err != nil {
 		return err
 	}
+	if perr == nil {
+		fsys.upper.b.lutimes(parentPath, pa.Atime, pa.Mtime)
+	}
 	n.upper, n.idx = true, idx
 	n.upperGen++
+	meta := mode == copyMeta
+	if tmp == "" {
+		meta = fsys.upper.hasXattr(idx, xMetacopy) // as the entry holds it
+	}
+	fsys.setCopiedData(n, meta, lr, a, mval)
 	return nil
 }

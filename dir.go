@@ -257,7 +257,7 @@ func (fsys *FS) unlink(name string) error {
 			// inode's count and the union count together, and no crash
 			// leaves the count wrong.
 			fsys.mu.Unlock()
-			if err := fsys.copyUp(n, copyFull); err != nil && err != errStale {
+			if err := fsys.copyUp(n, copyMeta); err != nil && err != errStale {
 				return err
 			}
 			continue

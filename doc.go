@@ -87,8 +87,11 @@
 //   - Redirects found in layers (written by the library, by a kernel
 //     with redirect_dir=on, or by hand) are followed as the kernel does
 //     (redirect_dir=follow, the default); with nofollow meeting one is
-//     EPERM; a malformed one ("a/b", "/a//b", "", "..") is EINVAL, so none
-//     can point outside a layer. The bottom layer's are not read.
+//     EPERM. A value is read up to its first NUL; a malformed one ("a/b",
+//     "/a//b", "/", "") is EINVAL, and one naming ".", ".." or an empty
+//     name is EACCES when a layer is searched under it, so none can point
+//     outside a layer. The bottom layer's are not read, nor an opaque
+//     dir's, nor (with nofollow) those of the last layer searched.
 //   - An open file keeps its backing file: a file opened read-only before
 //     a copy-up reads the upper copy after it, at the same offset.
 //   - An overlay without upper is read-only: every change is EROFS.
@@ -153,13 +156,16 @@
 // xattr ("U+N") keeps the overlay's link count, so that all names show the
 // same data, st_nlink and st_ino. The entry goes when its last name does.
 // New checks the upper root's origin against the top lower root (ESTALE
-// for another lower set), records the upper root on the index dir, drops
-// leftover temporaries and orphans, and refuses an upper another FS of the
-// process uses (EBUSY; also when the work dir is in use), before it
-// changes anything. As on the kernel, index falls back to off where a
-// layer has no file handles, the upper has no xattrs, or two lower
-// filesystems share a UUID; a filesystem without a UUID (ext4 created
-// without one, for instance) keeps index on, as it does on the kernel.
+// for another lower set), records the upper root on the index dir,
+// verifies the entries as a mount does (a malformed entry refuses New;
+// leftover temporaries, stale entries and orphans are dropped), and
+// refuses an upper another FS of the process uses (EBUSY; also when the
+// work dir is in use), before it changes anything. With metacopy=on an
+// entry may hold metadata only, as the kernel's do. As on the kernel,
+// index falls back to off where a layer has no file handles, the upper
+// has no xattrs, or two lower filesystems share a UUID; a filesystem
+// without a UUID (ext4 created without one, for instance) keeps index
+// on, as it does on the kernel.
 //
 // # Metacopy and data-only layers
 //
@@ -232,9 +238,16 @@
 //     first such lookup costs a walk of the lower layers). Merge dirs
 //     lacking an origin are not given one on lookup (the kernel writes it
 //     then).
-//   - With index=on the kernel verifies every index entry at mount and
-//     refuses to mount on an inconsistency; New only drops leftover
-//     temporaries and orphans. EBUSY guards an upper against a second FS
+//   - With index=on New verifies the index entries as a mount does
+//     (malformed names, missing origins: refused; stale and orphan
+//     entries: dropped), but finds an entry's origin by walking the
+//     lower layers rather than decoding its handle, and of a dir entry
+//     (nfs_export) checks only that it names an upper dir, not that the
+//     dir is still there. Where an entry's link count
+//     contradicts the upper (an upper name removed behind the overlay's
+//     back), removing the last name the count knows of drops the entry;
+//     the kernel keeps it linked, with a count that then reads as
+//     invalid. EBUSY guards an upper against a second FS
 //     of the same process, not against a kernel mount or another process.
 //     Copy-up temporaries are made in W/work (the kernel uses W/index
 //     then), and whiteouts do not share one inode.
@@ -291,9 +304,12 @@
 //     tree, and a pure upper object whose handle this FS did not give out
 //     in the upper layer.
 //   - With nfs_export the kernel shows, for a copied-up file whose lower
-//     had one link, the lower's link count until the inode leaves its
-//     cache and the upper's afterwards; the library always shows the
-//     upper's, as the kernel after a remount.
+//     had one link, the lower's link count (moved by later links and
+//     unlinks) while its inode stays cached, and the upper inode's
+//     afterwards. The library shows the first for files copied up while
+//     the FS is open and the second for those found copied up at New,
+//     as the kernel after a remount; it does not mimic the kernel's
+//     eviction of unused inodes.
 //   - New checks everything it can before it changes anything: an upper
 //     marked incompat, a lower root nested in another layer's root, an
 //     index that belongs to other layers (ESTALE) or an upper in use
@@ -319,5 +335,10 @@
 //     open dirs, which this API has no form of. Native layers reach
 //     objects at any depth (resolving long paths in pieces), and
 //     RemoveAll removes trees of any depth, as os.RemoveAll on a mount.
+//   - Two overlay dirs that merge the same lower dir (a hand-written
+//     redirect to a lower dir still visible under its own name) are both
+//     shown; the kernel fails the lookup of whichever is looked up second
+//     with ESTALE while the first is in its inode cache, which depends on
+//     cache state no caller can see.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

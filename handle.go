@@ -30,6 +30,10 @@ const (
 	fbHeaderLen = 21   // version, magic, len, flags, type, uuid[16]
 	fbMaxFid    = 128  // MAX_HANDLE_SZ
 	fbFlagUpper = 0x04 // OVL_FH_FLAG_PATH_UPPER
+
+	fbFlagBigEndian = 0x01 // OVL_FH_FLAG_BIG_ENDIAN
+	fbFlagAnyEndian = 0x02 // OVL_FH_FLAG_ANY_ENDIAN
+	fbFlagsAll      = fbFlagBigEndian | fbFlagAnyEndian | fbFlagUpper
 )
 
 // encodeFB builds the ovl_fb bytes of a handle on a filesystem with the

@@ -237,15 +237,91 @@ func (fsys *FS) setupIndex() error {
 			u.removeAll(p, e.Type == syscall.S_IFDIR)
 			continue
 		}
-		// An orphan: no overlay name links to the entry, and its union
-		// count says no lower name is left either (§6.5).
-		if a, err := u.b.lstat(p); err == nil && a.isReg() && a.Nlink == 1 {
-			v, _ := u.b.getxattr(p, fsys.prefix+xNlink)
-			relLower := len(v) > 0 && v[0] == 'L' // relative to a lower count not known here: kept
-			if union, ok := fsys.rawUnion(p, a.Nlink, 0); !relLower && (!ok || union <= 0) {
+		switch err := fsys.verifyIndex(e.Name, p); {
+		case err == nil:
+		case errors.Is(err, syscall.ESTALE):
+			u.removeAll(p, e.Type == syscall.S_IFDIR) // stale: its origin is gone
+		case errors.Is(err, errOrphan):
+			if fsys.feat.nfsExport {
+				// Its handle must stay stale (§6.3).
+				u.whiteout(p, syscall.S_IFREG)
+			} else {
 				u.b.unlink(p)
 			}
+		default:
+			return newOptErr("index", err, "failed index dir cleanup: "+e.Name)
 		}
+	}
+	return nil
+}
+
+// errOrphan is verifyIndex's verdict on an entry no overlay name uses.
+var errOrphan = errors.New("orphan index entry")
+
+// verifyIndex checks the index entry name at p as the kernel does at
+// mount (ovl_verify_index): a name too short or not hex, or not an
+// ovl_fb, fails the mount (EINVAL; ENODATA for a version, flags or
+// endianness this reader does not know); whiteouts, and dirs without
+// nfs_export, are kept; a non-dir must carry an origin xattr (else
+// ENODATA, failing the mount) equal to its name (else ESTALE: removed);
+// one of a single link whose origin is gone is stale, and one whose
+// union link count is not positive is an orphan (errOrphan).
+func (fsys *FS) verifyIndex(name, p string) error {
+	u := fsys.upper
+	if len(name) < 2*fbHeaderLen {
+		return syscall.EINVAL
+	}
+	fb, err := hex.DecodeString(name[:len(name)/2*2])
+	if err != nil {
+		return syscall.EINVAL
+	}
+	if len(fb) < int(fb[2]) || fb[1] != fbMagic {
+		return syscall.EINVAL
+	}
+	if fb[0] > fbVersion || fb[3]&^fbFlagsAll != 0 || fb[3]&fbFlagAnyEndian == 0 && fb[3]&fbFlagBigEndian != 0 {
+		return syscall.ENODATA // a handle of a big-endian writer, on this little-endian reader
+	}
+	a, err := u.b.lstat(p)
+	if err != nil {
+		return err
+	}
+	if a.isChr00() || a.isDir() && !fsys.feat.nfsExport {
+		return nil
+	}
+	if a.isDir() {
+		// A dir entry (nfs_export) names its upper dir in its upper
+		// xattr; one without is stale. Whether that dir still exists is
+		// not checked here.
+		if v, err := u.b.getxattr(p, fsys.prefix+xUpper); err != nil || len(v) == 0 {
+			return syscall.ESTALE
+		}
+		return nil
+	}
+	v, err := u.b.getxattr(p, fsys.prefix+xOrigin)
+	switch {
+	case errors.Is(err, errNoData) || err == nil && len(v) == 0:
+		return syscall.ENODATA
+	case err != nil:
+		return err
+	case len(v) < fbHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):
+		return syscall.ESTALE
+	}
+	if a.Nlink != 1 {
+		return nil
+	}
+	lr, ok := fsys.originIndex(fb[:fb[2]])
+	if !ok {
+		return syscall.ESTALE
+	}
+	la, err := fsys.lowers[lr.layer].b.lstat(lr.path)
+	if err != nil {
+		return syscall.ESTALE
+	}
+	if la.Nlink == 1 {
+		return errOrphan // the union count is then the upper's alone: none but the index
+	}
+	if union, ok := fsys.rawUnion(p, a.Nlink, la.Nlink); !ok || union <= 0 {
+		return errOrphan
 	}
 	return nil
 }
@@ -417,6 +493,15 @@ func (fsys *FS) rememberLowerNlink(idx string, nlink uint64) {
 		fsys.lowerNlinks = map[string]uint64{}
 	}
 	fsys.lowerNlinks[idx] = nlink
+}
+
+// indexedHere reports whether the index entry idx was made by this FS
+// (its copy-up happened while the FS was open).
+func (fsys *FS) indexedHere(idx string) bool {
+	fsys.handlesMu.Lock()
+	defer fsys.handlesMu.Unlock()
+	_, ok := fsys.lowerNlinks[idx]
+	return ok
 }
 
 // lowerNlinkOf is the link count of the lower file of index entry idx:

@@ -233,8 +233,15 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		}
 		return nil
 	}
+	// verify is, with nfs_export, the origin xattr of an upper dir: the
+	// first lower dir found must be the object it names, or nothing is
+	// merged (ovl_verify_lower).
+	var verify []byte
 	if parent.upper {
-		o, err := fs.upper.probe(joinPath(parent.path(), name), false)
+		// Without redirect following, an upper with no lower stack below
+		// is the last layer searched: its markers are not read (d.last).
+		last := !fs.feat.redirectFollow() && len(parent.lowers) == 0
+		o, err := fs.upper.probe(joinPath(parent.path(), name), last)
 		if err != nil {
 			return nil, err
 		}
@@ -250,6 +257,11 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				c.opaque = true
 				return c, nil
 			}
+			if fs.feat.nfsExport {
+				if v, err := fs.upper.b.getxattr(joinPath(parent.path(), name), fs.prefix+xOrigin); err == nil {
+					verify = append([]byte{}, v...)
+				}
+			}
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
@@ -261,6 +273,9 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				}
 				if fs.indexed(c) {
 					c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+					if _, err := fs.indexEntry(c.idx, c.typ); err != nil {
+						return nil, err
+					}
 				}
 				return c, nil
 			}
@@ -272,7 +287,15 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
-			return c, fs.findData(c, stack, 0, want, abs)
+			if err := fs.findData(c, stack, 0, want, abs); err != nil {
+				return c, err
+			}
+			if fs.indexed(c) {
+				// A metadata-only copy of a hard-linked lower file: its
+				// upper inode is the index entry (metacopy=on,index=on).
+				c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+			}
+			return c, nil
 		}
 	}
 	for i := 0; i < len(stack); i++ {
@@ -282,11 +305,17 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		var o obj
 		var err error
 		stopBelow := false
-		if abs {
+		// Without redirect following, the last layer of the stack is the
+		// last one searched, whose redirects are not read (d.last).
+		last := lr.layer == fs.bottom || !fs.feat.redirectFollow() && i == len(stack)-1
+		switch {
+		case abs:
 			p = want
-			o, stopBelow, err = fs.probeAbs(l, lr.layer, want)
-		} else {
-			o, err = l.probe(p, lr.layer == fs.bottom)
+			o, stopBelow, err = fs.probeAbs(l, lr.layer, want, last)
+		case dotName(want):
+			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
+		default:
+			o, err = l.probe(p, last)
 		}
 		if err != nil {
 			return nil, err
@@ -305,6 +334,9 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 		case o.a.isDir():
 			if c.present && !c.isDir() {
 				return c, nil // a dir below a non-dir is never merged
+			}
+			if verify != nil && len(c.lowers) == 0 && !bytes.Equal(verify, fs.originOf(l, p)) {
+				return c, nil // not the dir the upper was copied up from
 			}
 			if !c.present {
 				c.present, c.typ = true, syscall.S_IFDIR
@@ -337,7 +369,12 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 				if fs.indexed(c) {
 					// Another name of this inode may be copied up already:
 					// then the index entry is its upper (§1.3 step 5).
-					if idx := fs.indexName(l, p); fs.upperHas(idx) {
+					idx := fs.indexName(l, p)
+					ok, err := fs.indexEntry(idx, c.typ)
+					if err != nil {
+						return nil, err
+					}
+					if ok {
 						c.idx = idx
 					}
 				}
@@ -596,6 +633,20 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 	return nil
 }
 
+// indexEntry reports whether the index entry idx exists, for a non-dir
+// of type typ: a whiteout there, or an object of another type, is EIO
+// ("bad index found", ovl_lookup_index). Callers hold FS.mu.
+func (fs *FS) indexEntry(idx string, typ uint32) (bool, error) {
+	a, err := fs.upper.b.lstat(idx)
+	switch {
+	case err != nil:
+		return false, nil
+	case a.isChr00() || a.typ() != typ:
+		return false, syscall.EIO
+	}
+	return true, nil
+}
+
 // upperHas reports whether the upper layer has something at p.
 func (fs *FS) upperHas(p string) bool {
 	if fs.upper == nil {
@@ -611,10 +662,12 @@ func (fs *FS) upperHas(p string) bool {
 // the whole lookup (stop, nothing found); an opaque dir on the way lets
 // the walk go on in this layer but no further down (stop). Callers hold
 // FS.mu.
-func (fs *FS) probeAbs(l *branch, layer int, want string) (o obj, stop bool, err error) {
+func (fs *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, stop bool, err error) {
 	comps := strings.Split(want, "/")
-	bottom := layer == fs.bottom
 	for i := range comps {
+		if dotName(comps[i]) {
+			return obj{}, false, syscall.EACCES // lookup_one_len
+		}
 		p := strings.Join(comps[:i+1], "/")
 		o, err = l.probe(p, bottom)
 		if err != nil || i == len(comps)-1 {

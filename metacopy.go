@@ -17,7 +17,11 @@ import (
 // probeMetacopy reads the metacopy xattr of the regular file p (struct
 // ovl_metacopy: empty, or version 0, len, flags, digest algorithm and up
 // to 64 bytes of fs-verity digest) and, on a metacopy file, its redirect.
-// A malformed value is EIO, as in ovl_check_metacopy_xattr.
+// Lookup only checks the value's size, as ovl_check_metacopy_xattr does
+// without a buffer: 1 to 3 bytes is EIO; any other value, whatever its
+// version, length byte or flags, makes a metacopy file. A longer value
+// claims a digest; a malformed one fails verification (EIO) when verity
+// is on, as ovl_validate_verity reads the whole struct only then.
 func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
 	return br.probeMetacopyFrom(br.b, p, a, bottom)
 }
@@ -30,21 +34,27 @@ func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) 
 		return o, nil
 	case err != nil:
 		return obj{}, err
-	case len(v) > 0 && (len(v) < 4 || v[0] != 0 || int(v[1]) != len(v) || len(v) > 68):
+	case len(v) > 0 && len(v) < 4:
 		return obj{}, syscall.EIO
 	}
 	o.metacopy = true
 	if len(v) > 4 {
 		o.digestAlg, o.digest = v[3], v[4:]
+		if v[0] != 0 || int(v[1]) != len(v) || len(v) > 68 {
+			o.digestAlg = badDigestAlg
+		}
 	}
 	if rv, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
-		if !validRedirect(string(rv)) {
-			return obj{}, syscall.EINVAL
+		if o.redirect, err = parseRedirect(rv); err != nil {
+			return obj{}, err
 		}
-		o.redirect = string(rv)
 	}
 	return o, nil
 }
+
+// badDigestAlg marks a metacopy xattr too malformed to hold a digest:
+// no algorithm has this number, so verification fails with EIO.
+const badDigestAlg = 0xff
 
 // findData looks below a metacopy object for its data: the first regular
 // file that is not itself metacopy, in stack from index i on, under want
@@ -59,10 +69,13 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 		var o obj
 		var err error
 		stopBelow := false
-		if abs {
+		switch {
+		case abs:
 			p = want
-			o, stopBelow, err = fs.probeAbs(fs.lowers[lr.layer], lr.layer, want)
-		} else {
+			o, stopBelow, err = fs.probeAbs(fs.lowers[lr.layer], lr.layer, want, lr.layer == fs.bottom)
+		case dotName(want):
+			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
+		default:
 			o, err = fs.lowers[lr.layer].probe(p, lr.layer == fs.bottom)
 		}
 		if err != nil {
@@ -153,7 +166,7 @@ func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 	switch {
 	case n.upper && !n.metacopy:
 		return fs.upper, n.path(), true, nil
-	case !n.upper && n.idx != "":
+	case !n.upper && n.idx != "" && !fs.upper.hasXattr(n.idx, xMetacopy):
 		return fs.upper, n.idx, true, nil // the index entry is its upper inode
 	case n.upper && !fs.upper.hasXattr(n.path(), xMetacopy):
 		// Its data was copied in through another name of the same upper

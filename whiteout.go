@@ -30,24 +30,42 @@ const (
 	xMetacopy = "metacopy"
 )
 
-// validRedirect checks a redirect as the kernel does on reading it
-// (ovl_check_redirect): an absolute "/c1/c2" with no empty component, or a
-// relative name with no "/"; never empty. "." and ".." components are
-// refused too, so no redirect can point outside a layer.
-func validRedirect(r string) bool {
-	if r == "" || strings.IndexByte(r, 0) >= 0 {
-		return false
+// parseRedirect reads a redirect xattr value as the kernel does
+// (ovl_get_redirect_xattr): the value is a C string, cut at its first NUL;
+// an empty value, an absolute one with an empty component ("/", "//",
+// "/a/") or a relative one with a "/" is EINVAL. A relative redirect that
+// is empty after the cut is returned as ".": like "." and "..", and an
+// absolute one's "." and ".." components, it is refused with EACCES only
+// when a lower layer is searched under it (lookup_one_len), so no
+// redirect can point outside a layer. A component too long for a name is
+// kept: looking it up finds nothing (ENAMETOOLONG counts as not found).
+func parseRedirect(v []byte) (string, error) {
+	if len(v) == 0 {
+		return "", syscall.EINVAL
+	}
+	r := string(v)
+	if i := strings.IndexByte(r, 0); i >= 0 {
+		r = r[:i]
+	}
+	if r == "" {
+		return ".", nil
 	}
 	if r[0] != '/' {
-		return !strings.Contains(r, "/") && r != "." && r != ".."
+		if strings.Contains(r, "/") {
+			return "", syscall.EINVAL
+		}
+		return r, nil
 	}
 	for _, c := range strings.Split(r[1:], "/") {
-		if c == "" || c == "." || c == ".." || len(c) > maxNameLen {
-			return false
+		if c == "" {
+			return "", syscall.EINVAL
 		}
 	}
-	return true
+	return r, nil
 }
+
+// dotName reports a name that lookup_one_len refuses with EACCES.
+func dotName(name string) bool { return name == "." || name == ".." || name == "" }
 
 // branch is a layer as the overlay uses it: the backend plus how the
 // layer encodes whiteouts and opaque dirs. Immutable after New.
@@ -116,7 +134,9 @@ type objReader interface {
 func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 	a, err := r.lstat(p)
 	if err != nil {
-		if isNotFound(err) {
+		// A name too long for the layer's filesystem is not there
+		// (ovl_lookup_single); only a redirect can ask for one.
+		if isNotFound(err) || errors.Is(err, syscall.ENAMETOOLONG) {
 			return obj{}, nil
 		}
 		return obj{}, err
@@ -136,12 +156,13 @@ func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 		if v, err := r.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
 			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
 		}
-		v, err := r.getxattr(p, br.prefix+xRedirect)
-		if err == nil {
-			if !validRedirect(string(v)) {
-				return obj{}, syscall.EINVAL
+		if o.opaque {
+			return o, nil // an opaque dir's redirect is not read
+		}
+		if v, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
+			if o.redirect, err = parseRedirect(v); err != nil {
+				return obj{}, err
 			}
-			o.redirect = string(v)
 		}
 		return o, nil
 	}
