@@ -431,7 +431,7 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		}
 		return nil
 	}
-	for {
+	for try := 0; try < 4; try++ {
 		r, err := fsys.lockForChange(name, followNever, check)
 		if err == syscall.EINVAL {
 			return false, nil
@@ -450,6 +450,7 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		fsys.dropSubtree(r.n)
 		return true, fsys.removeName(r)
 	}
+	return false, nil // copied up and gone again each time: entry by entry
 }
 
 // dropSubtree marks the cached nodes beneath n dead, their objects about

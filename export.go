@@ -116,12 +116,11 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	// Check the handle before looking for its object, in time that does
 	// not grow with the tree: it must name a layer by UUID and, where the
 	// layer's filesystem can tell, an object that exists (a forged fid
-	// fails there at once). Only then is the object looked for: a lower
-	// one in the map of the lower layers by handle (built once, shared
-	// with the origin lookups) and then under the name it has there; a
-	// search of the merged tree is left for a real object found nowhere
-	// else (copied up and renamed, or a pure upper object whose handle
-	// this FS did not give out).
+	// fails there at once). Only then is the object looked for: an upper
+	// one in the upper layer alone; a lower one in the map of the lower
+	// layers by handle (built once, shared with the origin lookups), then
+	// under the name it has there; a search of the merged tree is left
+	// for a lower object that was copied up and has moved since.
 	var uuid [16]byte
 	copy(uuid[:], fb[5:21])
 	fh := fileHandle{typ: fb[4], fid: fb[fbHeaderLen:]}
@@ -135,28 +134,27 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 			return p, nil
 		}
 		return "", syscall.ESTALE
-	} else {
-		maybe := false
-		for i := 0; i <= fsys.bottom && !maybe; i++ {
-			maybe = fsys.handleMayName(fsys.lowers[i], uuid, fh)
-		}
-		if !maybe {
-			return "", syscall.ESTALE
-		}
-		fsys.mu.RLock()
-		lr, ok := fsys.originIndex(fb)
-		fsys.mu.RUnlock()
-		if !ok {
-			return "", syscall.ESTALE
-		}
-		if fsys.handleIs(lr.path, key) {
-			return lr.path, nil
-		}
-		// Not under its own name: a lower object moves only by a copy-up,
-		// which with nfs_export leaves an index entry under its handle.
-		if !fsys.upperHas(indexDir + "/" + hex.EncodeToString(fb)) {
-			return "", syscall.ESTALE
-		}
+	}
+	maybe := false
+	for i := 0; i <= fsys.bottom && !maybe; i++ {
+		maybe = fsys.handleMayName(fsys.lowers[i], uuid, fh)
+	}
+	if !maybe {
+		return "", syscall.ESTALE
+	}
+	fsys.mu.RLock()
+	lr, ok := fsys.originIndex(fb)
+	fsys.mu.RUnlock()
+	if !ok {
+		return "", syscall.ESTALE
+	}
+	if fsys.handleIs(lr.path, key) {
+		return lr.path, nil
+	}
+	// Not under its own name: a lower object moves only by a copy-up,
+	// which with nfs_export leaves an index entry under its handle.
+	if !fsys.upperHas(indexDir + "/" + hex.EncodeToString(fb)) {
+		return "", syscall.ESTALE
 	}
 	// A copied-up lower object moved since: search the merged tree,
 	// breadth first.

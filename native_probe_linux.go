@@ -70,7 +70,8 @@ func (d *nativeProbeDir) getxattr(name, xname string) ([]byte, error) {
 		d.listed, d.xnames = name, nil
 		if names, err := listxattrat(d.fd, name); err == nil {
 			d.xnames = names
-		} else if err == unix.ENOSYS {
+		} else if err == unix.ENOSYS || err == unix.EPERM {
+			// Missing, or refused by a seccomp filter.
 			noGetxattrat.Store(true)
 			return nil, errors.ErrUnsupported
 		}

@@ -124,7 +124,7 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 }
 
 // objReader is what probeFrom reads an object with: a backend, or one
-// dir of it opened for probing its entries (probeBatch).
+// dir of it opened for probing its entries (readAhead).
 type objReader interface {
 	lstat(p string) (attr, error)
 	getxattr(p, name string) ([]byte, error)
