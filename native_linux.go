@@ -121,7 +121,7 @@ func openNative(path string) (*nativeBackend, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	xa, proc, err := chooseXattrAccess(fd, procSelfFD, false)
+	xa, proc, err := chooseXattrAccess(fd, xattrProbe.procDir, xattrProbe.noAt)
 	if err != nil {
 		unix.Close(fd)
 		return nil, err

@@ -448,6 +448,31 @@ func TestNativeXattrAccess(t *testing.T) {
 		!strings.Contains(err.Error(), "getxattrat") || !strings.Contains(err.Error(), noProc) {
 		t.Errorf("with neither: %v, want EOPNOTSUPP saying that /proc is needed", err)
 	}
+
+	// DirLayer, and so New of options naming dirs, fails at once.
+	defer func(p string, noAt bool) { xattrProbe.procDir, xattrProbe.noAt = p, noAt }(xattrProbe.procDir, xattrProbe.noAt)
+	xattrProbe.procDir, xattrProbe.noAt = noProc, true
+	l, err := DirLayer(dir)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Path != dir || !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
+		t.Errorf("DirLayer without /proc and xattrat: %v, want a *PathError saying that /proc is needed", err)
+	}
+	if l != nil {
+		l.Close()
+	}
+	_, err = ParseOptions("lowerdir=" + dir)
+	if !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
+		t.Errorf("ParseOptions without /proc and xattrat: %v, want an error saying that /proc is needed", err)
+	}
+	xattrProbe.procDir, xattrProbe.noAt = noProc, false
+	l, err = DirLayer(dir)
+	if err != nil {
+		t.Fatalf("DirLayer without /proc: %v", err)
+	}
+	defer l.Close()
+	if nb := l.b.(*nativeBackend); nb.xattr != xattrAt || nb.proc {
+		t.Errorf("DirLayer without /proc: access %v, /proc %v; want xattrat alone", nb.xattr, nb.proc)
+	}
 }
 
 func TestNativeReadDirOrder(t *testing.T) {

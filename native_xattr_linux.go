@@ -48,6 +48,13 @@ const (
 // procSelfFD is the directory of the process's descriptors in procfs.
 const procSelfFD = "/proc/self/fd/"
 
+// xattrProbe is what openNative gives chooseXattrAccess; tests change it
+// to take /proc or the *xattrat calls away.
+var xattrProbe = struct {
+	procDir string
+	noAt    bool
+}{procSelfFD, false}
+
 // xattrArgs is the kernel's struct xattr_args (include/uapi/linux/xattr.h):
 // an __aligned_u64 user pointer, u32 size, u32 flags. The pointer is a
 // typed field so that the garbage collector sees it; on 32-bit platforms
