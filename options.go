@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +15,13 @@ import (
 // Err is what the kernel's mount(2) fails with: syscall.EINVAL for syntax,
 // value and conflict errors and for a missing or misplaced layer,
 // syscall.ELOOP for layers that are the same directory or nest in one
-// another; for a path that cannot be opened it is the error of [DirLayer].
+// another; for a path that cannot be opened it is the error of [DirLayer];
+// for a layer that cannot be prepared (the work dir, the overlay uuid) it
+// is the errno of the failed call.
+//
+// Error gives Msg followed by the text of Err, which says the cause
+// ("operation not permitted"); for EINVAL and ELOOP, which only classify
+// the mistake Msg describes, Msg alone.
 type OptionError struct {
 	Option string // the option at fault ("index", "lowerdir"); "" for a combination
 	Msg    string // what is wrong; "" when Err says it all
@@ -23,8 +30,12 @@ type OptionError struct {
 
 func (e *OptionError) Error() string {
 	msg := e.Msg
-	if msg == "" && e.Err != nil {
+	switch {
+	case e.Err == nil:
+	case msg == "":
 		msg = e.Err.Error()
+	case !errors.Is(e.Err, syscall.EINVAL) && !errors.Is(e.Err, syscall.ELOOP):
+		msg += ": " + e.Err.Error()
 	}
 	if e.Option == "" {
 		return "overlay: " + msg
