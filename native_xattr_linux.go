@@ -20,11 +20,11 @@ import (
 //
 //   - xattrAt (Linux 6.13's getxattrat(2) and friends): the call takes the
 //     parent directory's O_PATH descriptor and the object's single name,
-//     with AT_SYMLINK_NOFOLLOW, and so cannot leave the parent. The object
-//     is first opened with openat2 under the layer's resolve rules, so a
-//     mount point fails EXDEV as everywhere else (a lookup of the name
-//     alone would cross into the mount). A tree's root is reached as "."
-//     of its own descriptor.
+//     with AT_SYMLINK_NOFOLLOW, and so cannot leave the parent. The name is
+//     first opened from the parent with openat2 under the layer's resolve
+//     rules, so a mount point fails EXDEV as everywhere else (a lookup of
+//     the name alone would cross into the mount). A tree's root is reached
+//     as "." of its own descriptor.
 //   - xattrProc: the path calls on /proc/self/fd/N of the object's O_PATH
 //     descriptor; the kernel follows only the magic link and acts on the
 //     object itself, a symlink included. This needs /proc mounted, as a
@@ -260,27 +260,30 @@ func (o xattrObj) remove(attr string) error {
 
 // onXattr runs fn on p's object as the xattr calls reach it.
 func (b *nativeBackend) onXattr(p string, fn func(o xattrObj) error) error {
-	// The object is opened first either way, so that the errors of a
-	// bad path are those of every other call (ENOENT, ENOTDIR, ELOOP;
-	// EXDEV for a mount point, which a lookup of the name alone would
-	// cross), whichever way the xattrs are reached.
-	fd, err := b.openObj(p, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
 	if b.xattr == xattrProc {
-		return fn(xattrObj{dirfd: -1, name: procPath(fd)})
+		return b.onObj(p, func(fd int) error { return fn(xattrObj{dirfd: -1, name: procPath(fd)}) })
 	}
 	pfd, name, err := b.openParent(p)
 	if err == errIsRoot {
 		// The root of a tree: "." of its own descriptor.
-		return fn(xattrObj{dirfd: fd, name: "."})
+		return b.onObj(p, func(fd int) error { return fn(xattrObj{dirfd: fd, name: "."}) })
 	}
+	if err != nil {
+		// The error of the object's own lookup, as for every other call
+		// (ELOOP, not ENOTDIR, for a symlink among the parents).
+		return b.onObj(p, func(int) error { return err })
+	}
+	defer unix.Close(pfd)
+	// A lookup of the name alone would cross a mount point; openat2 under
+	// the layer's rules fails EXDEV there, as every other call does.
+	fd, err := openRetry(pfd, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: nativeResolve,
+	})
 	if err != nil {
 		return err
 	}
-	defer unix.Close(pfd)
+	unix.Close(fd)
 	return fn(xattrObj{dirfd: pfd, name: name})
 }
 
