@@ -30,11 +30,12 @@ import (
 //     object itself, a symlink included. This needs /proc mounted, as a
 //     bare chroot, a minimal container or a build sandbox may not have it.
 //
-// xattrAt is preferred, as it needs nothing from the environment. Where
-// neither works, DirLayer fails (errNoXattrAccess) rather than letting
-// every private xattr read as absent: a metacopy file would read as
+// xattrAt is preferred, as it needs nothing from the environment (on
+// 64-bit platforms; see xattratLayout). Where neither works, DirLayer
+// fails (xattrAccessError) rather than letting every private xattr read
+// as absent and every write of one fail: a metacopy file would read as
 // zeros, a renamed dir list empty and an opaque dir show the lower's
-// entries.
+// entries. An error of the way in is never taken for "no such xattr".
 
 // xattrAccess is how a native layer reaches xattrs.
 type xattrAccess uint8
