@@ -132,7 +132,8 @@ func cloneLayer(tb testing.TB, dir string) *Layer {
 // work dirs, closed at cleanup.
 func cloneNew(tb testing.TB, lower *Layer, upper, work string) *FS {
 	tb.Helper()
-	ofs, err := New(Options{Lower: []*Layer{lower}, Upper: cloneLayer(tb, upper), Work: cloneLayer(tb, work)})
+	// Not root: no trusted.* xattrs, so userxattr (as the kernel needs).
+	ofs, err := New(Options{Lower: []*Layer{lower}, Upper: cloneLayer(tb, upper), Work: cloneLayer(tb, work), Userxattr: os.Geteuid() != 0})
 	if err != nil {
 		tb.Fatal(err)
 	}

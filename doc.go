@@ -230,6 +230,8 @@
 //     in-memory layers enforce no permission bits.
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
+//   - When not run as root, New makes W/work mode 0700 rather than the
+//     kernel's 0000, which only root can enter.
 //   - The kernel decodes an upper object's origin xattr (a file handle)
 //     in the lower filesystem to find the object whose inode number it
 //     shows; the library looks under the same name first and otherwise in

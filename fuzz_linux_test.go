@@ -46,7 +46,8 @@ func FuzzNativeNames(f *testing.F) {
 		for _, l := range []*overlay.Layer{ll, ul, wl} {
 			defer l.Close() // an FS does not close the layers it is given
 		}
-		ofs, err := overlay.New(overlay.Options{Lower: []*overlay.Layer{ll}, Upper: ul, Work: wl})
+		// Not root: no trusted.* xattrs, so userxattr (as the kernel needs).
+		ofs, err := overlay.New(overlay.Options{Lower: []*overlay.Layer{ll}, Upper: ul, Work: wl, Userxattr: os.Geteuid() != 0})
 		if err != nil {
 			t.Fatal(err)
 		}

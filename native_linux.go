@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,11 +32,12 @@ import (
 //	                      crosses into a mount beneath a layer
 //
 // and the syscall then works on the returned descriptor (fstat,
-// fchownat/utimensat/fchmodat2 with AT_EMPTY_PATH, readlinkat with "",
-// xattrs through /proc/self/fd/N), or on the parent descriptor and a single
-// validated name (mkdirat, unlinkat, renameat2, linkat, symlinkat, mknodat),
-// which cannot leave the parent. No path string given by the overlay ever
-// reaches a syscall that resolves it from anywhere but a root descriptor.
+// fchownat/utimensat/fchmodat2 with AT_EMPTY_PATH, readlinkat with ""), or
+// on the parent descriptor and a single validated name (mkdirat, unlinkat,
+// renameat2, linkat, symlinkat, mknodat, and xattrs: see
+// native_xattr_linux.go), which cannot leave the parent. No path string
+// given by the overlay ever reaches a syscall that resolves it from
+// anywhere but a root descriptor.
 //
 // Paths are validated before use: components must be non-empty and not
 // "." or "..", and contain no NUL; otherwise EINVAL. An intermediate or
@@ -59,12 +59,6 @@ import (
 // nativeResolve is the openat2 resolve mask used for every lookup.
 const nativeResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS |
 	unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
-
-// procSelfFD is where xattr syscalls reach an O_PATH descriptor: the
-// f*xattr and *xattrat syscalls refuse O_PATH descriptors (EBADF, verified
-// on 6.18), while getxattr(2) of /proc/self/fd/N follows only the magic link
-// and acts on the object itself, a symlink included.
-const procSelfFD = "/proc/self/fd/"
 
 // DirLayer returns a layer on the host directory dir, in the kernel's
 // on-disk format (char 0/0 whiteouts, trusted.overlay.* xattrs). All access
@@ -93,11 +87,12 @@ func DirLayer(dir string) (*Layer, error) {
 
 // nativeBackend is the backend of a [DirLayer].
 type nativeBackend struct {
-	path    string // absolute, symlink-free path of the root; immutable
-	dev     uint64 // st_dev of the root; immutable
-	ino     uint64 // st_ino of the root; immutable
-	namelen int    // f_namelen of the root's filesystem; immutable
-	xattr   bool   // /proc/self/fd is a procfs, so xattrs work; immutable
+	path    string      // absolute, symlink-free path of the root; immutable
+	dev     uint64      // st_dev of the root; immutable
+	ino     uint64      // st_ino of the root; immutable
+	namelen int         // f_namelen of the root's filesystem; immutable
+	xattr   xattrAccess // how xattrs are reached; immutable
+	proc    bool        // /proc/self/fd/N reaches descriptors; immutable
 
 	// mu guards the root descriptors against close: a descriptor number is
 	// used only while mu is held (for reading), so that close cannot let
@@ -148,12 +143,18 @@ func openNative(path string) (*nativeBackend, error) {
 		unix.Close(fd)
 		return nil, err
 	}
+	xa, proc, err := chooseXattrAccess(fd, xattrProbe.procDir, xattrProbe.noAt)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	b := &nativeBackend{
 		path:    path,
 		dev:     uint64(st.Dev),
 		ino:     uint64(st.Ino),
 		namelen: int(sfs.Namelen),
-		xattr:   procIsProcfs(),
+		xattr:   xa,
+		proc:    proc,
 		mnt:     mnt,
 		rootfd:  fd,
 		workfd:  -1,
@@ -174,16 +175,6 @@ func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
 		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 	})
 	return fd, false, err
-}
-
-// procIsProcfs reports whether /proc/self/fd is on a real procfs, which the
-// xattr calls rely on.
-func procIsProcfs() bool {
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(procSelfFD, &sfs); err != nil {
-		return false
-	}
-	return sfs.Type == unix.PROC_SUPER_MAGIC
 }
 
 func (b *nativeBackend) rootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
@@ -637,80 +628,6 @@ func openable(mode uint32) bool {
 	return t == unix.S_IFREG || t == unix.S_IFDIR || t == unix.S_IFLNK
 }
 
-// xattrPath is the /proc path through which the xattr syscalls reach the
-// object of the O_PATH descriptor fd without following it further.
-func xattrPath(fd int) string { return procSelfFD + strconv.Itoa(fd) }
-
-// onXattr runs fn with a /proc path of p's object, or fails EOPNOTSUPP when
-// there is no procfs to go through.
-func (b *nativeBackend) onXattr(p string, fn func(path string) error) error {
-	if !b.xattr {
-		if _, err := b.lstat(p); err != nil {
-			return err
-		}
-		return unix.EOPNOTSUPP
-	}
-	return b.onObj(p, func(fd int) error { return fn(xattrPath(fd)) })
-}
-
-func (b *nativeBackend) getxattr(p, name string) ([]byte, error) {
-	var val []byte
-	err := b.onXattr(p, func(path string) error {
-		buf := make([]byte, 256)
-		for {
-			n, err := unix.Getxattr(path, name, buf)
-			if err == unix.ERANGE {
-				if n, err = unix.Getxattr(path, name, nil); err != nil {
-					return err
-				}
-				buf = make([]byte, n+64)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			val = buf[:n:n]
-			return nil
-		}
-	})
-	return val, err
-}
-
-func (b *nativeBackend) listxattr(p string) ([]string, error) {
-	var names []string
-	err := b.onXattr(p, func(path string) error {
-		buf := make([]byte, 1024)
-		for {
-			n, err := unix.Listxattr(path, buf)
-			if err == unix.ERANGE {
-				if n, err = unix.Listxattr(path, nil); err != nil {
-					return err
-				}
-				buf = make([]byte, n+256)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			for _, s := range strings.Split(string(buf[:n]), "\x00") {
-				if s != "" {
-					names = append(names, s)
-				}
-			}
-			return nil
-		}
-	})
-	return names, err
-}
-
-func (b *nativeBackend) setxattr(p, name string, value []byte) error {
-	return b.onXattr(p, func(path string) error { return unix.Setxattr(path, name, value, 0) })
-}
-
-func (b *nativeBackend) removexattr(p, name string) error {
-	return b.onXattr(p, func(path string) error { return unix.Removexattr(path, name) })
-}
-
 func (b *nativeBackend) mkdir(p string, perm uint32) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Mkdirat(dirfd, name, perm&0o7777)
@@ -785,10 +702,10 @@ func (b *nativeBackend) chmod(p string, perm uint32) error {
 			return unix.EOPNOTSUPP
 		}
 		err := unix.Fchmodat(fd, "", perm&0o7777, unix.AT_EMPTY_PATH)
-		if err == unix.EOPNOTSUPP && b.xattr {
+		if err == unix.EOPNOTSUPP && b.proc {
 			// x/sys reports a missing fchmodat2 as EOPNOTSUPP; the
 			// object is not a symlink, so /proc reaches it safely.
-			err = unix.Chmod(xattrPath(fd), perm&0o7777)
+			err = unix.Chmod(procPath(fd), perm&0o7777)
 		}
 		return err
 	})

@@ -298,61 +298,181 @@ func umask() uint32 {
 	return uint32(m)
 }
 
+// TestNativeXattr runs the xattr calls through both ways of reaching an
+// object (the *xattrat calls on the parent and /proc/self/fd/N): as root
+// with trusted.* names, else with user.* names (which symlinks refuse).
 func TestNativeXattr(t *testing.T) {
-	needRoot(t)
-	b, dir := newNativeTest(t)
+	for _, xa := range []xattrAccess{xattrAt, xattrProc} {
+		t.Run(xa.String(), func(t *testing.T) {
+			b, dir := newNativeTest(t)
+			b.xattr = xa
+			testNativeXattr(t, b, dir)
+		})
+	}
+}
+
+func (xa xattrAccess) String() string {
+	return [...]string{"none", "xattrat", "proc"}[xa]
+}
+
+func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
+	ns := "trusted."
+	paths := []string{"", "d", "d/f", "d/l", "d/0"}
+	if os.Geteuid() != 0 {
+		// user.* xattrs: only on files and dirs, and not through a mode-0 dir.
+		ns, paths = "user.", []string{"", "d", "d/f"}
+	}
 	must(t, "mkdir", b.mkdir("d", 0o755))
 	f, err := b.open("d/f", os.O_WRONLY|os.O_CREATE, 0o644)
 	must(t, "create", err)
 	f.Close()
 	must(t, "symlink", b.symlink("f", "d/l"))
+	must(t, "mkdir", b.mkdir("d/0", 0))
+	must(t, "chmod", b.chmod("d/0", 0)) // reached without search permission on it
 	big := bytes.Repeat([]byte("v"), 3000)
-	for _, p := range []string{"", "d", "d/f", "d/l"} {
-		_, err := b.getxattr(p, "trusted.overlay.opaque")
+	for _, p := range paths {
+		_, err := b.getxattr(p, ns+"overlay.opaque")
 		wantErrno(t, "getxattr absent "+p, err, unix.ENODATA)
-		must(t, "setxattr "+p, b.setxattr(p, "trusted.overlay.opaque", []byte("y")))
-		must(t, "setxattr big "+p, b.setxattr(p, "trusted.big", big))
-		must(t, "setxattr empty "+p, b.setxattr(p, "trusted.overlay.origin", nil))
-		if v, err := b.getxattr(p, "trusted.overlay.opaque"); string(v) != "y" || err != nil {
+		must(t, "setxattr "+p, b.setxattr(p, ns+"overlay.opaque", []byte("y")))
+		must(t, "setxattr big "+p, b.setxattr(p, ns+"big", big))
+		must(t, "setxattr empty "+p, b.setxattr(p, ns+"overlay.origin", nil))
+		if v, err := b.getxattr(p, ns+"overlay.opaque"); string(v) != "y" || err != nil {
 			t.Errorf("getxattr %q = %q %v", p, v, err)
 		}
-		if v, err := b.getxattr(p, "trusted.big"); !bytes.Equal(v, big) || err != nil {
+		if v, err := b.getxattr(p, ns+"big"); !bytes.Equal(v, big) || err != nil {
 			t.Errorf("getxattr big %q = %d bytes %v", p, len(v), err)
 		}
-		if v, err := b.getxattr(p, "trusted.overlay.origin"); len(v) != 0 || err != nil {
+		if v, err := b.getxattr(p, ns+"overlay.origin"); len(v) != 0 || err != nil {
 			t.Errorf("getxattr empty %q = %q %v", p, v, err)
 		}
 		names, err := b.listxattr(p)
 		must(t, "listxattr", err)
+		names = slices.DeleteFunc(names, func(s string) bool { return !strings.HasPrefix(s, ns) })
 		slices.Sort(names)
-		want := []string{"trusted.big", "trusted.overlay.opaque", "trusted.overlay.origin"}
+		want := []string{ns + "big", ns + "overlay.opaque", ns + "overlay.origin"}
 		if !reflect.DeepEqual(names, want) {
 			t.Errorf("listxattr %q = %q", p, names)
 		}
-		must(t, "removexattr", b.removexattr(p, "trusted.big"))
-		wantErrno(t, "removexattr twice", b.removexattr(p, "trusted.big"), unix.ENODATA)
+		must(t, "removexattr", b.removexattr(p, ns+"big"))
+		wantErrno(t, "removexattr twice", b.removexattr(p, ns+"big"), unix.ENODATA)
+		// On the host, the xattrs are the object's own.
+		buf := make([]byte, 10)
+		n, err := unix.Lgetxattr(filepath.Join(dir, p), ns+"overlay.opaque", buf)
+		if err != nil || string(buf[:n]) != "y" {
+			t.Errorf("%q: xattr not on the object: %q %v", p, buf[:max(n, 0)], err)
+		}
 	}
-	// The symlink's xattrs are its own, not its target's.
-	buf := make([]byte, 10)
-	n, err := unix.Lgetxattr(filepath.Join(dir, "d/l"), "trusted.overlay.opaque", buf)
-	if err != nil || string(buf[:n]) != "y" {
-		t.Errorf("xattr not on the symlink: %q %v", buf[:n], err)
-	}
-	must(t, "remove from file", b.removexattr("d/f", "trusted.overlay.opaque"))
-	if _, err := b.getxattr("d/l", "trusted.overlay.opaque"); err != nil {
-		t.Errorf("removing the target's xattr changed the link's: %v", err)
+	if ns == "trusted." {
+		// The symlink's xattrs are its own, not its target's.
+		must(t, "remove from file", b.removexattr("d/f", "trusted.overlay.opaque"))
+		if _, err := b.getxattr("d/l", "trusted.overlay.opaque"); err != nil {
+			t.Errorf("removing the target's xattr changed the link's: %v", err)
+		}
 	}
 	// user.* xattrs are not allowed on symlinks: the error comes through.
 	wantErrno(t, "user xattr on symlink", b.setxattr("d/l", "user.x", nil), unix.EPERM)
-	_, err = b.getxattr("d/missing", "trusted.x")
+	_, err = b.getxattr("d/missing", ns+"x")
 	wantErrno(t, "getxattr missing file", err, unix.ENOENT)
+	_, err = b.listxattr("d/missing/x")
+	wantErrno(t, "listxattr below a missing dir", err, unix.ENOENT)
+	wantErrno(t, "setxattr below a file", b.setxattr("d/f/x", ns+"x", nil), unix.ENOTDIR)
+	_, err = b.getxattr("d/l/x", ns+"x")
+	wantErrno(t, "getxattr below a symlink", err, unix.ELOOP)
+	wantErrno(t, "removexattr bad path", b.removexattr("d/../f", ns+"x"), unix.EINVAL)
 
-	// Without procfs the xattr calls fail EOPNOTSUPP.
-	b.xattr = false
-	_, err = b.getxattr("d/f", "trusted.x")
-	wantErrno(t, "getxattr without procfs", err, unix.EOPNOTSUPP)
-	_, err = b.listxattr("d/missing")
-	wantErrno(t, "listxattr missing without procfs", err, unix.ENOENT)
+	if os.Geteuid() == 0 {
+		// A mount point is not crossed, as for every other call.
+		mnt := filepath.Join(dir, "d/m")
+		must(t, "mkdir", os.Mkdir(mnt, 0o755))
+		if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+			t.Fatalf("mount tmpfs: %v", err)
+		}
+		defer unix.Unmount(mnt, unix.MNT_DETACH)
+		_, err = b.getxattr("d/m", "trusted.x")
+		wantErrno(t, "getxattr of a mount point", err, unix.EXDEV)
+		wantErrno(t, "setxattr on a mount point", b.setxattr("d/m", "trusted.x", nil), unix.EXDEV)
+		_, err = b.getxattr("d/m/x", "trusted.x")
+		wantErrno(t, "getxattr beneath a mount point", err, unix.EXDEV)
+	}
+
+	// The work tree is reached too.
+	w, _ := newNativeTest(t)
+	w.xattr = b.xattr
+	must(t, "attachWork", w.attachWork(b))
+	must(t, "mkdir in work", w.mkdir("/x", 0o755))
+	must(t, "setxattr in work", w.setxattr("/x", ns+"w", []byte("1")))
+	if v, err := b.getxattr("x", ns+"w"); string(v) != "1" || err != nil {
+		t.Errorf("xattr set through the work tree: %q %v", v, err)
+	}
+	must(t, "setxattr on work root", w.setxattr("/", ns+"w", []byte("2")))
+	if v, err := b.getxattr("", ns+"w"); string(v) != "2" || err != nil {
+		t.Errorf("xattr set on the work root: %q %v", v, err)
+	}
+}
+
+// TestNativeXattrAccess checks how DirLayer chooses the way to xattrs:
+// the *xattrat calls where the kernel has them, else /proc/self/fd, and
+// with neither an error that says what is missing (rather than xattrs
+// that read as absent).
+func TestNativeXattrAccess(t *testing.T) {
+	b, dir := newNativeTest(t)
+	if b.xattr != xattrAt {
+		// This machine's kernel is expected to have getxattrat(2) (6.13).
+		var u unix.Utsname
+		unix.Uname(&u)
+		testskip.Skip(t, "no *xattrat system calls on %s: %v", unix.ByteSliceToString(u.Release[:]), probeXattrAt(b.rootfd))
+	}
+	noProc := filepath.Join(dir, "proc") + "/"
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	xa, proc, err := chooseXattrAccess(b.rootfd, procSelfFD, false)
+	if xa != xattrAt || !proc || err != nil {
+		t.Errorf("with both: %v %v %v, want xattrat, /proc usable", xa, proc, err)
+	}
+	xa, proc, err = chooseXattrAccess(b.rootfd, noProc, false)
+	if xa != xattrAt || proc || err != nil {
+		t.Errorf("without /proc: %v %v %v, want xattrat, /proc unusable", xa, proc, err)
+	}
+	xa, proc, err = chooseXattrAccess(b.rootfd, procSelfFD, true)
+	if xa != xattrProc || !proc || err != nil {
+		t.Errorf("without xattrat: %v %v %v, want proc", xa, proc, err)
+	}
+	// A directory that is not a procfs, and one with the wrong objects.
+	for _, p := range []string{dir + "/", "/proc/1/fd/"} {
+		if _, _, err := chooseXattrAccess(b.rootfd, p, true); err == nil {
+			t.Errorf("with %s as /proc/self/fd: no error", p)
+		}
+	}
+	_, _, err = chooseXattrAccess(b.rootfd, noProc, true)
+	if !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") ||
+		!strings.Contains(err.Error(), "getxattrat") || !strings.Contains(err.Error(), noProc) {
+		t.Errorf("with neither: %v, want EOPNOTSUPP saying that /proc is needed", err)
+	}
+
+	// DirLayer, and so New of options naming dirs, fails at once.
+	defer func(p string, noAt bool) { xattrProbe.procDir, xattrProbe.noAt = p, noAt }(xattrProbe.procDir, xattrProbe.noAt)
+	xattrProbe.procDir, xattrProbe.noAt = noProc, true
+	l, err := DirLayer(dir)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Path != dir || !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
+		t.Errorf("DirLayer without /proc and xattrat: %v, want a *PathError saying that /proc is needed", err)
+	}
+	if l != nil {
+		l.Close()
+	}
+	_, err = ParseOptions("lowerdir=" + dir)
+	if !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
+		t.Errorf("ParseOptions without /proc and xattrat: %v, want an error saying that /proc is needed", err)
+	}
+	xattrProbe.procDir, xattrProbe.noAt = noProc, false
+	l, err = DirLayer(dir)
+	if err != nil {
+		t.Fatalf("DirLayer without /proc: %v", err)
+	}
+	defer l.Close()
+	if nb := l.b.(*nativeBackend); nb.xattr != xattrAt || nb.proc {
+		t.Errorf("DirLayer without /proc: access %v, /proc %v; want xattrat alone", nb.xattr, nb.proc)
+	}
 }
 
 func TestNativeReadDirOrder(t *testing.T) {
@@ -450,8 +570,14 @@ func TestNativeWorkArea(t *testing.T) {
 	if !u.caps().workArea {
 		t.Errorf("caps().workArea false after attachWork")
 	}
-	must(t, "mkdir /work", u.mkdir("/work", 0))
-	if a, err := u.lstat("/work"); err != nil || !a.isDir() || a.perm() != 0 {
+	// Mode 0 as the kernel makes it, which only root can enter (New
+	// makes it 0700 for others).
+	workMode := uint32(0)
+	if os.Geteuid() != 0 {
+		workMode = 0o700
+	}
+	must(t, "mkdir /work", u.mkdir("/work", workMode))
+	if a, err := u.lstat("/work"); err != nil || !a.isDir() || a.perm() != workMode&^umask() {
 		t.Errorf("lstat /work = %+v %v", a, err)
 	}
 	if a, err := u.lstat("/"); err != nil || !a.isDir() {

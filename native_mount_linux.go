@@ -45,7 +45,7 @@ func (b *nativeBackend) fsPosition() (uint64, string, error) {
 // mount's root in its filesystem (field 4) with the root's path below the
 // mount point (field 5).
 func (b *nativeBackend) readPosition() (uint64, string, error) {
-	if b.mnt == 0 || !procIsProcfs() {
+	if b.mnt == 0 || !b.proc {
 		return 0, "", unix.ENOSYS
 	}
 	b.mu.RLock()

@@ -4,11 +4,8 @@ package overlay
 
 import (
 	"errors"
-	"runtime"
 	"slices"
-	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,7 +23,7 @@ var _ dirProber = (*nativeBackend)(nil)
 var noGetxattrat atomic.Bool
 
 func (b *nativeBackend) probeDir(p string) (probeDirReader, error) {
-	if noGetxattrat.Load() {
+	if noGetxattrat.Load() || !xattratLayout {
 		return nil, errors.ErrUnsupported
 	}
 	fd, err := b.openObj(p, unix.O_PATH|unix.O_DIRECTORY)
@@ -66,9 +63,10 @@ func (d *nativeProbeDir) lstat(name string) (attr, error) {
 }
 
 func (d *nativeProbeDir) getxattr(name, xname string) ([]byte, error) {
+	o := xattrObj{dirfd: d.fd, name: name}
 	if d.listed != name || d.xnames == nil {
 		d.listed, d.xnames = name, nil
-		if names, err := listxattrat(d.fd, name); err == nil {
+		if names, err := o.names(); err == nil {
 			d.xnames = names
 		} else if err == unix.ENOSYS || err == unix.EPERM {
 			// Missing, or refused by a seccomp filter.
@@ -79,86 +77,10 @@ func (d *nativeProbeDir) getxattr(name, xname string) ([]byte, error) {
 	if d.xnames != nil && !slices.Contains(d.xnames, xname) {
 		return nil, unix.ENODATA
 	}
-	buf := make([]byte, 256)
-	for {
-		n, err := getxattrat(d.fd, name, xname, buf)
-		switch {
-		case err == unix.ENOSYS:
-			noGetxattrat.Store(true)
-			return nil, errors.ErrUnsupported
-		case err == unix.ERANGE:
-			if n, err = getxattrat(d.fd, name, xname, nil); err != nil {
-				return nil, err
-			}
-			buf = make([]byte, n+64)
-			continue
-		case err != nil:
-			return nil, err
-		}
-		return buf[:n:n], nil
+	v, err := o.value(xname)
+	if err == unix.ENOSYS {
+		noGetxattrat.Store(true)
+		return nil, errors.ErrUnsupported
 	}
-}
-
-// xattrArgs is struct xattr_args of getxattrat(2).
-type xattrArgs struct {
-	value uint64
-	size  uint32
-	flags uint32
-}
-
-// getxattrat is getxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW, xname): the
-// xattr of the entry name of dirfd itself, never following it.
-func getxattrat(dirfd int, name, xname string, buf []byte) (int, error) {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return 0, err
-	}
-	x, err := unix.BytePtrFromString(xname)
-	if err != nil {
-		return 0, err
-	}
-	args := xattrArgs{size: uint32(len(buf))}
-	if len(buf) > 0 {
-		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
-	}
-	r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)),
-		unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(x)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
-	runtime.KeepAlive(buf)
-	runtime.KeepAlive(p)
-	runtime.KeepAlive(x)
-	if e != 0 {
-		return int(r), e
-	}
-	return int(r), nil
-}
-
-// listxattrat is listxattrat(dirfd, name, AT_SYMLINK_NOFOLLOW): the xattr
-// names of the entry name of dirfd itself. More than 64 KiB of names is
-// E2BIG, as for listxattr(2).
-func listxattrat(dirfd int, name string) ([]string, error) {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 1024)
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)),
-			unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
-		runtime.KeepAlive(buf)
-		runtime.KeepAlive(p)
-		if e == unix.ERANGE && len(buf) < 1<<16 {
-			buf = make([]byte, 1<<16)
-			continue
-		}
-		if e != 0 {
-			return nil, e
-		}
-		names := []string{}
-		for _, s := range strings.Split(string(buf[:r]), "\x00") {
-			if s != "" {
-				names = append(names, s)
-			}
-		}
-		return names, nil
-	}
+	return v, err
 }

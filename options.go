@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,7 +16,13 @@ import (
 // value and conflict errors and for a missing or misplaced layer (and for
 // an option whose xattrs an afero upper cannot hold),
 // syscall.ELOOP for layers that are the same directory or nest in one
-// another; for a path that cannot be opened it is the error of [DirLayer].
+// another; for a path that cannot be opened it is the error of [DirLayer];
+// for a layer that cannot be prepared (the work dir, the overlay uuid) it
+// is the errno of the failed call.
+//
+// Error gives Msg followed by the text of Err, which says the cause
+// ("operation not permitted"); for EINVAL and ELOOP, which only classify
+// the mistake Msg describes, Msg alone.
 type OptionError struct {
 	Option string // the option at fault ("index", "lowerdir"); "" for a combination
 	Msg    string // what is wrong; "" when Err says it all
@@ -24,8 +31,12 @@ type OptionError struct {
 
 func (e *OptionError) Error() string {
 	msg := e.Msg
-	if msg == "" && e.Err != nil {
+	switch {
+	case e.Err == nil:
+	case msg == "":
 		msg = e.Err.Error()
+	case !errors.Is(e.Err, syscall.EINVAL) && !errors.Is(e.Err, syscall.ELOOP):
+		msg += ": " + e.Err.Error()
 	}
 	if e.Option == "" {
 		return "overlay: " + msg

@@ -731,3 +731,24 @@ func TestValidateLayersMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionErrorText: the text says the cause (the errno of a failed
+// call) after what failed; EINVAL and ELOOP, which only classify the
+// mistake, add nothing.
+func TestOptionErrorText(t *testing.T) {
+	for _, c := range []struct {
+		err  *OptionError
+		want string
+	}{
+		{&OptionError{Option: "uuid", Msg: "cannot store the overlay uuid", Err: syscall.EPERM}, `overlay: option "uuid": cannot store the overlay uuid: operation not permitted`},
+		{&OptionError{Option: "workdir", Msg: "cannot create work dir", Err: syscall.EACCES}, `overlay: option "workdir": cannot create work dir: permission denied`},
+		{&OptionError{Option: "uuid", Msg: "bad value", Err: syscall.EINVAL}, `overlay: option "uuid": bad value`},
+		{&OptionError{Option: "lowerdir", Msg: "layer is given twice", Err: syscall.ELOOP}, `overlay: option "lowerdir": layer is given twice`},
+		{&OptionError{Msg: "conflicting options: a,b", Err: syscall.EINVAL}, `overlay: conflicting options: a,b`},
+		{&OptionError{Option: "upperdir", Err: syscall.ENOENT}, `overlay: option "upperdir": no such file or directory`},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
+	}
+}

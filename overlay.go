@@ -279,6 +279,11 @@ func (fsys *FS) setupUUID() error {
 	id := make([]byte, 16)
 	rand.Read(id)
 	if err := u.b.setxattr("", fsys.prefix+"uuid", id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
+		if errors.Is(err, syscall.EPERM) && !fsys.feat.userxattr {
+			// Not root: trusted.* xattrs need CAP_SYS_ADMIN.
+			return newOptErr("upperdir", err, "cannot store "+fsys.prefix+"uuid (without CAP_SYS_ADMIN, "+
+				"the upper layer holds no trusted.* xattrs: use the userxattr option)")
+		}
 		return newOptErr("uuid", err, "cannot store the overlay uuid")
 	}
 	return nil
