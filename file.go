@@ -98,7 +98,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	defer f.mu.Unlock()
 	n, err := f.readAt(b, off)
 	if err != nil && err != io.EOF {
-		return n, f.pathErr("readat", err)
+		return n, f.pathErr("read", err) // as os: pread(2)'s errors are "read"
 	}
 	return n, err
 }
@@ -144,19 +144,17 @@ func (f *File) Write(b []byte) (int, error) {
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// As os: its own checks are "writeat" errors, pwrite(2)'s "write".
 	bf, err := f.writable()
-	if err == nil && f.app {
-		err = syscall.EINVAL
-	}
-	if err == nil && off < 0 {
-		err = syscall.EINVAL
-	}
 	if err != nil {
-		return 0, f.pathErr("writeat", err)
+		return 0, f.pathErr("write", err)
+	}
+	if f.app || off < 0 {
+		return 0, f.pathErr("writeat", syscall.EINVAL)
 	}
 	n, err := bf.WriteAt(b, off)
 	if err != nil {
-		return n, f.pathErr("writeat", err)
+		return n, f.pathErr("write", err)
 	}
 	return n, nil
 }
@@ -168,11 +166,11 @@ func (f *File) writable() (bfile, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
+	if !f.write {
+		return nil, syscall.EBADF // a dir, too: it is never open for writing
+	}
 	if f.isDir {
 		return nil, syscall.EISDIR
-	}
-	if !f.write {
-		return nil, syscall.EBADF
 	}
 	return f.bf, nil
 }

@@ -32,7 +32,15 @@ type osTarget struct{ root string }
 
 var _ target = osTarget{}
 
-func (o osTarget) p(name string) string { return filepath.Join(o.root, filepath.FromSlash(name)) }
+// p is name under the mount point. A trailing slash is kept: it is part
+// of what the kernel checks (filepath.Join would drop it).
+func (o osTarget) p(name string) string {
+	p := filepath.Join(o.root, filepath.FromSlash(name))
+	if strings.HasSuffix(name, "/") && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
 
 // rel rewrites the host paths in err to paths relative to the mount.
 func (o osTarget) rel(err error) error {

@@ -14,6 +14,10 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	if acc == os.O_RDONLY|os.O_WRONLY|os.O_RDWR {
 		return nil, syscall.EINVAL
 	}
+	if flag&os.O_CREATE != 0 && flag&oDirectory != 0 {
+		// Refused before any lookup: nothing is created (build_open_flags).
+		return nil, syscall.EINVAL
+	}
 	write := acc != os.O_RDONLY || flag&os.O_TRUNC != 0
 	follow := followYes
 	switch {
@@ -83,18 +87,25 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	}
 }
 
-// checkOpen applies open(2)'s checks to the present object r.n. Callers
-// hold FS.mu.
+// checkOpen applies open(2)'s checks to the present object r.n, in the
+// kernel's order: a trailing slash with O_CREATE (open_last_lookups), then
+// do_open's EEXIST, EISDIR and ENOTDIR (O_DIRECTORY wins over O_NOFOLLOW's
+// ELOOP on a symlink), then may_open's. Callers hold FS.mu.
 func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 	n := r.n
+	creat := flag&os.O_CREATE != 0
 	switch {
-	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
+	case creat && r.dirOK:
+		return syscall.EISDIR
+	case creat && flag&os.O_EXCL != 0:
 		return syscall.EEXIST
-	case n.typ == syscall.S_IFLNK:
-		return syscall.ELOOP // O_NOFOLLOW on a symlink
+	case creat && n.isDir():
+		return syscall.EISDIR
 	case r.dirOK && !n.isDir(), flag&oDirectory != 0 && !n.isDir():
 		return syscall.ENOTDIR
-	case n.isDir() && (write || flag&os.O_CREATE != 0):
+	case n.typ == syscall.S_IFLNK:
+		return syscall.ELOOP // O_NOFOLLOW on a symlink
+	case n.isDir() && write:
 		return syscall.EISDIR
 	case write && fsys.upper == nil:
 		return syscall.EROFS

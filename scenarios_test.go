@@ -6,7 +6,7 @@ package overlay_test
 // (this file). A scenario is a fixture in the layertest format plus a
 // script of operations, one per line:
 //
-//	open F PATH FLAGS [PERM]   FLAGS: r|w|rw, plus +append +creat +excl +trunc
+//	open F PATH FLAGS [PERM]   FLAGS: r|w|rw, plus +append +creat +excl +trunc +dir +nofollow
 //	read F N | pread F OFF N | readall F | write F DATA | pwrite F OFF DATA
 //	seek F OFF WHENCE | fstat F | ftruncate F SIZE | freaddir F N | close F
 //	create PATH | writefile PATH DATA [PERM] | appendfile PATH DATA | readfile PATH
@@ -252,6 +252,10 @@ func openFlags(s string) int {
 			f |= os.O_EXCL
 		case "trunc":
 			f |= os.O_TRUNC
+		case "dir":
+			f |= syscall.O_DIRECTORY
+		case "nofollow":
+			f |= syscall.O_NOFOLLOW
 		default:
 			panic("bad open flag " + p)
 		}
@@ -719,6 +723,24 @@ dir a/sub
 file a/sub/deep "deep"
 dir d2
 file d2/x "x"
+`
+	// fixOpen: one of each kind of object for open flag checks: lower
+	// and upper files and dirs, symlinks to each, a dangling symlink, a
+	// whiteout.
+	fixOpen = `
+-- upper --
+dir ud
+file ud/y "uy"
+file uf "upper file"
+whiteout w
+-- lower1 --
+dir d
+file d/x "x"
+file f "file"
+link lf -> f
+link ld -> d
+link dang -> nowhere
+file w "whited out"
 `
 	// fixDeep: a chain of lower-only dirs.
 	fixDeep = `
@@ -2353,4 +2375,57 @@ readdir bad2 => EINVAL
 readdir bad3 => EINVAL`},
 	{name: "redirect/bottom-layer-ignored", fix: fixRedirect, ops: `
 readdir bot`},
+
+	// Open flags, trailing slashes, creation modes, ownership and
+	// directory handles: divergences found against the kernel.
+	{name: "opendiv/creat-directory", fix: fixOpen, ops: `
+open c new r+creat+dir => EINVAL
+lstat new => ENOENT
+open c new rw+creat+excl+dir => EINVAL
+lstat new => ENOENT
+open c d r+creat+dir => EINVAL
+open c f r+creat+dir => EINVAL
+open c ud r+creat+dir => EINVAL
+open c w r+creat+dir => EINVAL
+lstat w => ENOENT`},
+	{name: "opendiv/directory-nofollow-symlink", fix: fixOpen, ops: `
+open a ld r+dir+nofollow => ENOTDIR
+open a lf r+dir+nofollow => ENOTDIR
+open a dang r+dir+nofollow => ENOTDIR
+open a lf r+nofollow => ELOOP
+open a ld r+nofollow => ELOOP
+open a ld/ r+nofollow
+freaddir a 10
+open b ld/ r+dir+nofollow
+freaddir b 10
+open a ld r+dir
+freaddir a 10
+open a lf r+dir => ENOTDIR
+open a dang r+dir => ENOENT
+open a dang w+creat+dir => EINVAL
+open a dang w+creat
+lstat nowhere`},
+	{name: "opendiv/dir-handle-io", fix: fixOpen, ops: `
+open a d r
+write a x => EBADF
+pwrite a 0 x => EBADF
+read a 1 => EISDIR
+pread a 0 1 => EISDIR
+ftruncate a 0 => EINVAL
+fstat a
+freaddir a 10
+close a
+open a d r+dir
+write a x => EBADF
+read a 1 => EISDIR
+close a
+open a d w => EISDIR
+open a d rw => EISDIR
+open a d r+trunc => EISDIR
+open a d r+append
+write a x => EBADF
+open a ud r
+write a x => EBADF
+read a 1 => EISDIR
+freaddir a 10`},
 }
