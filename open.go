@@ -11,14 +11,20 @@ import (
 // holding the file; O_CREATE makes the file in the upper layer.
 func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
-	if acc == os.O_RDONLY|os.O_WRONLY|os.O_RDWR {
-		return nil, syscall.EINVAL
-	}
 	if flag&os.O_CREATE != 0 && flag&oDirectory != 0 {
 		// Refused before any lookup: nothing is created (build_open_flags).
 		return nil, syscall.EINVAL
 	}
-	write := acc != os.O_RDONLY || flag&os.O_TRUNC != 0
+	read, fwrite := acc == os.O_RDONLY || acc == os.O_RDWR, acc == os.O_WRONLY || acc == os.O_RDWR
+	// write: the open copies up (ovl_open_flags_need_copy_up); check: it
+	// is checked as a write (may_open). Access mode 3 (O_WRONLY|O_RDWR)
+	// is Linux's open for neither reading nor writing, checked as both;
+	// its backing file is opened read-only.
+	write := fwrite || flag&os.O_TRUNC != 0
+	check := write || acc == os.O_WRONLY|os.O_RDWR
+	if acc == os.O_WRONLY|os.O_RDWR {
+		flag = flag&^acc | os.O_RDONLY
+	}
 	follow := followYes
 	switch {
 	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
@@ -47,14 +53,17 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 			if err == syscall.EEXIST && flag&os.O_EXCL == 0 {
 				continue // created meanwhile: open it
 			}
+			if f != nil {
+				f.read, f.write = read, fwrite
+			}
 			return f, err
 		}
-		err = fsys.checkOpen(r, flag, write)
+		err = fsys.checkOpen(r, flag, check)
 		if err != nil {
 			fsys.mu.RUnlock()
 			return nil, err
 		}
-		f := &File{fsys: fsys, name: name, n: n, isDir: n.isDir(), read: acc != os.O_WRONLY, write: acc != os.O_RDONLY, app: flag&os.O_APPEND != 0}
+		f := &File{fsys: fsys, name: name, n: n, isDir: n.isDir(), read: read, write: fwrite, app: flag&os.O_APPEND != 0}
 		if f.isDir {
 			fsys.mu.RUnlock()
 			return f, nil
