@@ -32,12 +32,20 @@ func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkR
 	}
 }
 
-// checkCreate is the VFS's check before creating name: it must not exist
-// (EEXIST comes before EROFS, as in filename_create), and the overlay
-// needs an upper.
-func (fsys *FS) checkCreate(r walkResult) error {
+// checkCreate is the VFS's check before creating a non-dir at name: it
+// must not exist, nor end in "/" (a missing dir asked for: ENOENT), and
+// the overlay needs an upper, in that order (filename_create).
+func (fsys *FS) checkCreate(r walkResult) error { return fsys.checkNew(r, false) }
+
+// checkMkdir is checkCreate for mkdir, which takes a trailing slash.
+func (fsys *FS) checkMkdir(r walkResult) error { return fsys.checkNew(r, true) }
+
+func (fsys *FS) checkNew(r walkResult, dir bool) error {
 	if r.parent == nil || r.n.present {
 		return syscall.EEXIST
+	}
+	if r.dirOK && !dir {
+		return syscall.ENOENT
 	}
 	if fsys.upper == nil {
 		return syscall.EROFS
@@ -96,7 +104,7 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 }
 
 func (fsys *FS) mkdir(name string, perm uint32) error {
-	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	r, err := fsys.lockForChange(name, followNever, fsys.checkMkdir)
 	if err != nil {
 		return err
 	}
@@ -172,9 +180,14 @@ func (fsys *FS) link(oldname, newname string) error {
 	for {
 		fsys.pruneIfNeeded()
 		fsys.mu.Lock()
-		src, err := fsys.walk(oldname, followNever)
-		if err == nil && !src.n.present {
+		// The source is not followed, unless it ends in "/".
+		src, err := fsys.walk(oldname, followNo)
+		switch {
+		case err != nil:
+		case !src.n.present:
 			err = syscall.ENOENT
+		case src.dirOK && !src.n.isDir():
+			err = syscall.ENOTDIR
 		}
 		if err != nil {
 			fsys.mu.Unlock()

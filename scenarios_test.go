@@ -2428,4 +2428,120 @@ open a ud r
 write a x => EBADF
 read a 1 => EISDIR
 freaddir a 10`},
+	{name: "opendiv/trailing-slash-links", fix: fixOpen, ops: `
+readlink ld/ => EINVAL
+readlink lf/ => ENOTDIR
+readlink dang/ => ENOENT
+readlink d/ => EINVAL
+readlink ld
+symlink foo new/ => ENOENT
+lstat new => ENOENT
+symlink foo d/ => EEXIST
+symlink foo f/ => EEXIST
+symlink foo w/ => ENOENT
+link f new2/ => ENOENT
+lstat new2 => ENOENT
+link f/ new3 => ENOTDIR
+link ld/ new4 => EPERM
+link lf/ new5 => ENOTDIR
+link f uf/ => EEXIST
+lstat ld/
+lstat lf/ => ENOTDIR
+stat f/ => ENOTDIR
+stat dang/ => ENOENT
+lstat w/ => ENOENT`},
+	{name: "opendiv/trailing-slash-dirops", fix: fixOpen, ops: `
+mkdir nd/
+stat nd
+mkdir f/ => EEXIST
+mkdir w/
+remove w/
+lstat w/ => ENOENT
+remove w/ => ENOENT
+remove f/ => ENOTDIR
+remove lf/ => ENOTDIR
+remove ld/ => ENOTDIR
+remove dang/ => ENOTDIR
+remove nd/
+lstat nd => ENOENT
+mknod p1/ p => ENOENT
+lstat p1 => ENOENT
+mknod f/ p => EEXIST
+rename f/ g => ENOTDIR
+rename f g/ => ENOTDIR
+lstat g => ENOENT
+rename lf/ g => ENOTDIR
+rename ld/ g => ENOTDIR
+rename ud/ ud2/
+stat ud2
+rename ud2 ud3/
+rename ud3/ uf => ENOTDIR
+rename uf ud3/ => ENOTDIR
+rename uf uf2/ => ENOTDIR
+lstat uf2 => ENOENT
+rename w/ x => ENOENT`},
+	{name: "opendiv/trailing-slash-attrs", fix: fixOpen, ops: `
+chmod f/ 0600 => ENOTDIR
+chmod lf/ 0600 => ENOTDIR
+chmod ld/ 0700
+stat d
+chown f/ 1 1 => ENOTDIR
+chown d/ 1 1
+chtimes f/ 1 1 => ENOTDIR
+chtimes ld/ 100 100
+mtime d
+truncate f/ 0 => ENOTDIR
+truncate lf/ 0 => ENOTDIR
+truncate d/ 0 => EISDIR
+truncate w/ 0 => ENOENT
+setxattr f/ user.a b => ENOTDIR
+setxattr ld/ user.a b
+getxattr d user.a
+getxattr f/ user.a => ENOTDIR
+listxattr lf/ => ENOTDIR
+removexattr ld/ user.a
+removexattr f/ user.a => ENOTDIR
+readfile f/ => ENOTDIR
+writefile f/ x => EISDIR
+writefile nf/ x => EISDIR
+lstat nf => ENOENT
+readdir ld/
+readdir f/ => ENOTDIR
+lsdir ld/`},
+	{name: "opendiv/trailing-slash-removeall", fix: fixOpen, ops: `
+removeall ld/
+lstat ld => ENOENT
+stat d/x
+removeall f/
+lstat f => ENOENT
+removeall lf/
+lstat lf => ENOENT
+removeall d/
+lstat d => ENOENT
+removeall dang/
+removeall w/
+removeall nothing/
+removeall ud//
+lstat ud => ENOENT
+mkdirall m/n/
+stat m/n
+mkdirall uf/x/ => ENOTDIR
+mkdirall uf/ => EEXIST`},
+	{name: "opendiv/ro-remove-missing", ro: true, fix: fixRO, ops: `
+remove a/missing => EROFS
+remove missing => EROFS
+remove a/gone => EROFS
+remove nodir/x => ENOENT
+remove a/f/x => ENOTDIR
+removeall a/missing
+removeall missing
+removeall a/gone
+removeall nodir/x
+removeall a/f/x
+removeall a/f/
+removeall a/l/
+removeall a/f => EROFS
+removeall a => EROFS
+removeall o/ => EROFS
+stat a/f`},
 }
