@@ -109,7 +109,16 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 		return err
 	}
 	defer fsys.mu.Unlock()
-	mode := perm &^ fsys.umask
+	// mkdir(2) keeps the permission and sticky bits only; S_ISGID comes
+	// from a setgid parent (vfs_mkdir, inode_init_owner).
+	mode := perm & (0o777 | syscall.S_ISVTX) &^ fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
+	if sgid >= 0 {
+		mode |= syscall.S_ISGID
+	}
 	// With redirect_dir=on, index, metacopy or xino in effect the kernel
 	// makes every new dir in a merge dir opaque, so that later offline
 	// changes to lower layers cannot merge into it (§2.2).
@@ -117,6 +126,9 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh
 	err = fsys.createObj(r, true, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
+			return err
+		}
+		if err := fsys.inheritGroup(p, sgid); err != nil {
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
@@ -140,7 +152,16 @@ func (fsys *FS) symlink(target, name string) error {
 	if !fsys.upper.caps.symlink {
 		return syscall.EPERM
 	}
-	err = fsys.createObj(r, false, func(p string) error { return fsys.upper.b.symlink(target, p) })
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
+	err = fsys.createObj(r, false, func(p string) error {
+		if err := fsys.upper.b.symlink(target, p); err != nil {
+			return err
+		}
+		return fsys.inheritGroup(p, sgid)
+	})
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -164,14 +185,61 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 	}
 	defer fsys.mu.Unlock()
 	m := mode&syscall.S_IFMT | (mode&^syscall.S_IFMT)&^fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
 	err = fsys.createObj(r, false, func(p string) error {
+		var err error
 		if m&syscall.S_IFMT == syscall.S_IFREG {
-			return fsys.upper.createEmpty(p)
+			err = fsys.upper.createEmpty(p)
+		} else {
+			err = fsys.upper.b.mknod(p, m, dev)
 		}
-		return fsys.upper.b.mknod(p, m, dev)
+		if err == nil && sgid >= 0 {
+			if err = fsys.inheritGroup(p, sgid); err == nil {
+				err = fsys.upper.b.chmod(p, m&^syscall.S_IFMT)
+			}
+		}
+		return err
 	})
 	fsys.forget(r.parent, r.name)
 	return err
+}
+
+// setgidParent returns the group of dir when it is setgid (its new
+// objects take that group, and new dirs the setgid bit: inode_init_owner,
+// computed on the overlay's dir), else -1. Callers hold FS.mu.
+func (fsys *FS) setgidParent(dir *node) (int, error) {
+	a, err := fsys.nodeAttr(dir)
+	if err != nil {
+		return -1, err
+	}
+	if a.Mode&syscall.S_ISGID == 0 {
+		return -1, nil
+	}
+	return int(a.Gid), nil
+}
+
+// inheritGroup gives the new upper object p the group gid (unless it is
+// -1) where its backend did not, as when it was made in the work dir or
+// the backend does not inherit groups; a chown clears setuid and setgid,
+// so callers set the mode afterwards. Callers hold FS.mu.
+func (fsys *FS) inheritGroup(p string, gid int) error {
+	if gid < 0 {
+		return nil
+	}
+	a, err := fsys.upper.b.lstat(p)
+	if err != nil {
+		return err
+	}
+	if int(a.Gid) == gid {
+		return nil
+	}
+	if err := fsys.upper.b.lchown(p, -1, gid); err != nil && err != syscall.EPERM {
+		return err
+	}
+	return nil
 }
 
 // link makes newname a hard link to oldname (§11.5): the source is copied

@@ -147,10 +147,18 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	defer fsys.mu.Unlock()
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	mode := perm &^ fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return nil, err
+	}
 	var bf bfile
 	err = fsys.createObj(r, false, func(p string) error {
 		f, err := fsys.upper.b.open(p, acc|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
+			return err
+		}
+		if err := fsys.inheritGroup(p, sgid); err != nil {
+			f.Close()
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {

@@ -742,6 +742,28 @@ link ld -> d
 link dang -> nowhere
 file w "whited out"
 `
+	// fixModes: setgid dirs of another group in the lower and the upper
+	// layer, and objects to chmod.
+	fixModes = `
+-- upper --
+dir usg 02775 gid=7
+dir wsg 02775 gid=8
+whiteout wsg/w1
+whiteout wsg/w2
+whiteout wsg/w3
+whiteout wsg/w4
+-- lower1 --
+dir wsg
+file wsg/w1 "1"
+file wsg/w2 "2"
+file wsg/w3 "3"
+file wsg/w4 "4"
+dir sg 02775 gid=5
+dir sgnox 02707 gid=6
+dir plain 0755 gid=4
+file lowf "l" 0644
+dir lowd 0755
+`
 	// fixDeep: a chain of lower-only dirs.
 	fixDeep = `
 -- lower1 --
@@ -2544,4 +2566,70 @@ removeall a/f => EROFS
 removeall a => EROFS
 removeall o/ => EROFS
 stat a/f`},
+	{name: "opendiv/create-mode-bits", fix: fixModes, ops: `
+mkdir m1 02755
+stat m1
+mkdir m2 04755
+stat m2
+mkdir m3 01777
+stat m3
+mkdir m4 07777
+stat m4
+mkdir m5 0777
+stat m5
+mknod p1 p
+stat p1
+open f c1 w+creat 07777
+fstat f
+open f c2 w+creat 02755
+fstat f
+open f c3 w+creat 04644
+fstat f
+open f c4 w+creat 01666
+fstat f
+writefile c5 x 06755
+stat c5
+chmod c5 07777
+stat c5
+chmod m5 07777
+stat m5
+chmod lowf 06711
+stat lowf
+chmod lowd 03777
+stat lowd`},
+	{name: "opendiv/create-in-setgid-dir", fix: fixModes, ops: `
+mkdir sg/d1 0755
+stat sg/d1
+mkdir sg/d2 0700
+stat sg/d2
+mkdir usg/d3 0755
+stat usg/d3
+mkdir sg/d1/d4
+stat sg/d1/d4
+writefile sg/f1 x 0755
+stat sg/f1
+writefile sg/f2 x 02755
+stat sg/f2
+writefile sg/f3 x 02745
+stat sg/f3
+mknod sg/p1 p
+stat sg/p1
+symlink f1 sg/l1
+lstat sg/l1
+mkdir sgnox/d5
+stat sgnox/d5
+writefile sgnox/f5 x 02775
+stat sgnox/f5
+mkdir plain/d6 02755
+stat plain/d6
+rename plain/d6 sg/d6
+stat sg/d6
+mkdir wsg/w1 0700
+stat wsg/w1
+writefile wsg/w2 x 02755
+stat wsg/w2
+symlink x wsg/w3
+lstat wsg/w3
+mknod wsg/w4 p
+stat wsg/w4`},
 }
