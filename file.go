@@ -55,10 +55,14 @@ func (f *File) current() (bfile, error) {
 		return f.bf, nil
 	}
 	f.fsys.mu.RLock()
-	up, stale := f.n.upper && !f.n.metacopy, f.n.stale()
+	n := f.n
+	for n.dead && n.moved != nil {
+		n = n.moved // renamed: the kernel's file keeps its inode
+	}
+	up, stale := n.upper && !n.metacopy, n.stale()
 	var p string
 	if up && !stale {
-		p = f.n.path()
+		p = n.path()
 	}
 	nf, err := bfile(nil), error(nil)
 	if up && !stale {

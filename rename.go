@@ -273,6 +273,7 @@ func (fsys *FS) adopt(parent *node, name string, n *node) {
 	}
 	parent.children[name] = c
 	parent.mu.Unlock()
+	n.moved = c
 }
 
 // sameIndexedInode reports whether a and b are names of one hard-linked

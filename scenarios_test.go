@@ -2632,4 +2632,22 @@ symlink x wsg/w3
 lstat wsg/w3
 mknod wsg/w4 p
 stat wsg/w4`},
+	{name: "opendiv/ro-fd-sees-data-after-rename", fix: fixBase, ops: `
+open r a/f r
+read r 3
+rename a/f a/moved
+writefile a/moved "new data written"
+read r 100
+pread r 0 3
+fstat r
+open s a/g r
+rename a/g a/g2
+rename a/g2 g3
+appendfile g3 "+more"
+pread s 0 100
+fstat s
+open t top r
+rename top top2
+remove top2
+pread t 0 100`},
 }
