@@ -405,6 +405,13 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) {
 			t.Fatal(err)
 		}
 	}
+	// Scenarios may run ops as another user ("as"), who must reach the
+	// mount point: the test's temp dirs are 0700.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kr := runKernel(t, v, s, filepath.Join(dir, "k"), ops)
 	checkWants(t, "kernel", v.name, ops, kr.res)
 	if kernelOnly() {

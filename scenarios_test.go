@@ -13,7 +13,8 @@ package overlay_test
 //	mkdir PATH [PERM] | mkdirall PATH [PERM] | remove PATH | removeall PATH
 //	rename OLD NEW | symlink TARGET NEW | readlink PATH | link OLD NEW
 //	truncate PATH SIZE | chmod PATH PERM | chown PATH UID GID
-//	chtimes PATH ATIME MTIME (unix seconds) | mtime PATH
+//	chtimes PATH ATIME MTIME (unix seconds, "-" for unchanged) | mtime PATH
+//	as UID GID (the ops that follow run with these effective ids)
 //	stat PATH | lstat PATH | readdir PATH | readdirinfo PATH | lsdir PATH
 //	setxattr PATH NAME VALUE [create|replace] | getxattr PATH NAME
 //	listxattr PATH | removexattr PATH NAME | mknod PATH TYPE [MAJOR MINOR]
@@ -129,6 +130,7 @@ var opArity = map[string][2]int{
 	"chown": {3, 3}, "chtimes": {3, 3}, "mtime": {1, 1}, "stat": {1, 1}, "lstat": {1, 1},
 	"readdir": {1, 1}, "readdirinfo": {1, 1}, "lsdir": {1, 1}, "setxattr": {3, 4},
 	"getxattr": {2, 2}, "listxattr": {1, 1}, "removexattr": {2, 2}, "mknod": {2, 4},
+	"as": {2, 2},
 }
 
 func parseOps(script string) ([]op, error) {
@@ -319,6 +321,12 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 			f.Close()
 		}
 	}()
+	creds := false
+	defer func() {
+		if creds {
+			restoreThreadCreds()
+		}
+	}()
 	out := make([]opResult, len(ops))
 	for i, o := range ops {
 		var res string
@@ -445,7 +453,20 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 		case "chown":
 			err = tg.Chown(a[0], int(num(a[1])), int(num(a[2])))
 		case "chtimes":
-			err = tg.Chtimes(a[0], time.Unix(num(a[1]), 0), time.Unix(num(a[2]), 0))
+			t := func(s string) time.Time {
+				if s == "-" {
+					return time.Time{} // left as it is
+				}
+				return time.Unix(num(s), 0)
+			}
+			err = tg.Chtimes(a[0], t(a[1]), t(a[2]))
+		case "as":
+			// The ops that follow run with this effective uid and gid
+			// ("as 0 0" returns to root), where the process may switch.
+			if creds {
+				restoreThreadCreds()
+			}
+			err, creds = setThreadCreds(int(num(a[0])), int(num(a[1]))), true
 		case "mtime":
 			var fi os.FileInfo
 			if fi, err = tg.Lstat(a[0]); err == nil {
@@ -763,6 +784,14 @@ dir sgnox 02707 gid=6
 dir plain 0755 gid=4
 file lowf "l" 0644
 dir lowd 0755
+`
+	// fixOwned: objects of another user, in the lower and upper layers.
+	fixOwned = `
+-- upper --
+file uown "u" 0644 uid=5 gid=5
+-- lower1 --
+file own "o" 0644 uid=5 gid=5
+dir odir 0755 uid=5 gid=5
 `
 	// fixDeep: a chain of lower-only dirs.
 	fixDeep = `
@@ -2650,4 +2679,33 @@ open t top r
 rename top top2
 remove top2
 pread t 0 100`},
+	{name: "opendiv/not-owner-eperm", fix: fixOwned, ops: `
+as 1000 1000
+chmod own 0600 => EPERM
+chown own 1000 1000 => EPERM
+chown own -1 1000 => EPERM
+chown own 5 -1 => EPERM
+chtimes own 1 1 => EPERM
+chtimes own - 1 => EPERM
+chtimes own - -
+chmod uown 0600 => EPERM
+chtimes uown 1 1 => EPERM
+chmod odir 0700 => EPERM
+chtimes odir 5 5 => EPERM
+chmod nothing 0600 => ENOENT
+as 5 5
+chown uown 7 -1 => EPERM
+chown uown 5 5
+chmod uown 0600
+chtimes uown 100 100
+as 0 0
+stat own
+stat uown
+mtime uown
+stat odir`},
+	{name: "opendiv/chtimes-omit-both", fix: fixBase, ops: `
+chtimes top - -
+chtimes missing - -
+chtimes a/f - 100
+mtime a/f`},
 }
