@@ -356,6 +356,17 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 // empty.
 func (fsys *FS) removeName(r walkResult) error {
 	defer fsys.forget(r.parent, r.name)
+	if r.n.isDir() && r.n.upper {
+		// An open handle of the dir still stats the removed dir: empty,
+		// unlinked (a merge dir's count stays 1, as the overlay shows it).
+		if a, err := fsys.nodeAttr(r.n); err == nil {
+			a.Size = 0
+			if a.Nlink != 1 {
+				a.Nlink = 0
+			}
+			defer func() { r.n.gone = &a }()
+		}
+	}
 	p := joinPath(r.parent.path(), r.name)
 	pos, err := fsys.lowerPositive(r.parent, r.name)
 	if err != nil {

@@ -66,7 +66,8 @@ type node struct {
 	idx        string        // the index entry of an indexed non-dir (index=on), "" if none
 	dirIndexed bool          // a dir with an index entry (nfs_export)
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
-	moved      *node         // a renamed non-dir's node under its new name (set as it dies), for open files
+	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
+	gone       *attr         // an upper dir's attributes as its removal left them (for open files)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
 	// is taken before FS.mu, never while holding it.

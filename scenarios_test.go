@@ -2708,4 +2708,77 @@ chtimes top - -
 chtimes missing - -
 chtimes a/f - 100
 mtime a/f`},
+	{name: "opendiv/dir-handle-after-changes", fix: fixBase, ops: `
+open d a r
+freaddir d 1
+writefile a/new "n"
+remove a/g
+freaddir d 100
+seek d 0 1
+seek d 0 2 => EINVAL
+seek d -100 1 => EINVAL
+seek d 0 0
+freaddir d 100
+fstat d
+chmod a 0700
+fstat d
+close d
+open e a/sub r
+writefile a/sub/x "x"
+freaddir e 100
+seek e 0 0
+freaddir e 100
+fstat e
+open u d2 r
+mkdir d2/nd
+rename d2/x d2/y
+seek u 0 0
+freaddir u 100
+read u 1 => EISDIR
+write u x => EBADF
+ftruncate u 0 => EINVAL
+close u
+close e`},
+	// Positions in a dir: the kernel's are those of its merged listing,
+	// whose "." and ".." (and whiteouts) sit where the lowest layer's
+	// readdir puts them; the library's count "." and ".." first and no
+	// whiteouts, so only a rewind and the position after a full read of a
+	// dir without whiteouts compare.
+	{name: "opendiv/dir-handle-seek-merged", fix: fixFour, ops: `
+open d m r
+freaddir d 2
+freaddir d 100
+freaddir d 100 => EOF
+seek d 0 0
+freaddir d 100
+seek d 0 0
+freaddir d 1
+seek d 0 0
+freaddir d 100`},
+	{name: "opendiv/dir-handle-renamed", fix: fixBase, ops: `
+mkdir e
+writefile e/one "1"
+open d e r
+rename e e2
+writefile e2/two "2"
+seek d 0 0
+freaddir d 10
+fstat d
+chmod e2 0700
+fstat d
+open f a/sub r
+writefile a/sub/new "n"
+seek f 0 0
+freaddir f 10`},
+	{name: "opendiv/dir-handle-removed", fix: fixBase, ops: `
+mkdir e
+open d e r
+remove e
+freaddir d 10
+fstat d
+open f d2 r
+removeall d2
+seek f 0 0
+freaddir f 10
+fstat f`},
 }
