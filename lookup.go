@@ -323,8 +323,11 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if err := follow(o, lr.layer); err != nil {
 				return nil, err
 			}
-			if len(stack) != before || abs && o.redirect != "" {
-				i = -1 // an absolute redirect: walk the new stack from its top
+			if len(stack) != before || o.redirect != "" && o.redirect[0] == '/' {
+				// An absolute redirect: walk the new stack from its top.
+				// (A relative one goes on below: restarting would meet
+				// it again, for ever when it names the same path.)
+				i = -1
 			}
 		default:
 			// A non-dir ends the search: below an upper or lower dir it

@@ -2770,15 +2770,19 @@ open f a/sub r
 writefile a/sub/new "n"
 seek f 0 0
 freaddir f 10`},
+	// (A removed dir's size is its filesystem's: ext4 empties it, tmpfs
+	// keeps it; so it is not stat'ed here.)
 	{name: "opendiv/dir-handle-removed", fix: fixBase, ops: `
 mkdir e
 open d e r
 remove e
 freaddir d 10
-fstat d
 open f d2 r
 removeall d2
 seek f 0 0
 freaddir f 10
-fstat f`},
+mkdir d2
+writefile d2/new "n"
+seek f 0 0
+freaddir f 10`},
 }
