@@ -32,12 +32,20 @@ func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkR
 	}
 }
 
-// checkCreate is the VFS's check before creating name: it must not exist
-// (EEXIST comes before EROFS, as in filename_create), and the overlay
-// needs an upper.
-func (fsys *FS) checkCreate(r walkResult) error {
+// checkCreate is the VFS's check before creating a non-dir at name: it
+// must not exist, nor end in "/" (a missing dir asked for: ENOENT), and
+// the overlay needs an upper, in that order (filename_create).
+func (fsys *FS) checkCreate(r walkResult) error { return fsys.checkNew(r, false) }
+
+// checkMkdir is checkCreate for mkdir, which takes a trailing slash.
+func (fsys *FS) checkMkdir(r walkResult) error { return fsys.checkNew(r, true) }
+
+func (fsys *FS) checkNew(r walkResult, dir bool) error {
 	if r.parent == nil || r.n.present {
 		return syscall.EEXIST
+	}
+	if r.dirOK && !dir {
+		return syscall.ENOENT
 	}
 	if fsys.upper == nil {
 		return syscall.EROFS
@@ -105,12 +113,21 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 }
 
 func (fsys *FS) mkdir(name string, perm uint32) error {
-	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	r, err := fsys.lockForChange(name, followNever, fsys.checkMkdir)
 	if err != nil {
 		return err
 	}
 	defer fsys.mu.Unlock()
-	mode := perm &^ fsys.umask
+	// mkdir(2) keeps the permission and sticky bits only; S_ISGID comes
+	// from a setgid parent (vfs_mkdir, inode_init_owner).
+	mode := perm & (0o777 | syscall.S_ISVTX) &^ fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
+	if sgid >= 0 {
+		mode |= syscall.S_ISGID
+	}
 	// With redirect_dir=on, index, metacopy or xino in effect the kernel
 	// makes every new dir in a merge dir opaque, so that later offline
 	// changes to lower layers cannot merge into it (§2.2).
@@ -121,6 +138,9 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.xattr)
 	err = fsys.createObj(r, true, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
+			return err
+		}
+		if err := fsys.inheritGroup(p, sgid); err != nil {
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
@@ -146,7 +166,16 @@ func (fsys *FS) symlink(target, name string) error {
 	if !fsys.upper.caps.symlink {
 		return syscall.EPERM
 	}
-	err = fsys.createObj(r, false, func(p string) error { return fsys.upper.b.symlink(target, p) })
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
+	err = fsys.createObj(r, false, func(p string) error {
+		if err := fsys.upper.b.symlink(target, p); err != nil {
+			return err
+		}
+		return fsys.inheritGroup(p, sgid)
+	})
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -170,14 +199,61 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 	}
 	defer fsys.mu.Unlock()
 	m := mode&syscall.S_IFMT | (mode&^syscall.S_IFMT)&^fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return err
+	}
 	err = fsys.createObj(r, false, func(p string) error {
+		var err error
 		if m&syscall.S_IFMT == syscall.S_IFREG {
-			return fsys.upper.createEmpty(p)
+			err = fsys.upper.createEmpty(p)
+		} else {
+			err = fsys.upper.b.mknod(p, m, dev)
 		}
-		return fsys.upper.b.mknod(p, m, dev)
+		if err == nil && sgid >= 0 {
+			if err = fsys.inheritGroup(p, sgid); err == nil {
+				err = fsys.upper.b.chmod(p, m&^syscall.S_IFMT)
+			}
+		}
+		return err
 	})
 	fsys.forget(r.parent, r.name)
 	return err
+}
+
+// setgidParent returns the group of dir when it is setgid (its new
+// objects take that group, and new dirs the setgid bit: inode_init_owner,
+// computed on the overlay's dir), else -1. Callers hold FS.mu.
+func (fsys *FS) setgidParent(dir *node) (int, error) {
+	a, err := fsys.nodeAttr(dir)
+	if err != nil {
+		return -1, err
+	}
+	if a.Mode&syscall.S_ISGID == 0 {
+		return -1, nil
+	}
+	return int(a.Gid), nil
+}
+
+// inheritGroup gives the new upper object p the group gid (unless it is
+// -1) where its backend did not, as when it was made in the work dir or
+// the backend does not inherit groups; a chown clears setuid and setgid,
+// so callers set the mode afterwards. Callers hold FS.mu.
+func (fsys *FS) inheritGroup(p string, gid int) error {
+	if gid < 0 {
+		return nil
+	}
+	a, err := fsys.upper.b.lstat(p)
+	if err != nil {
+		return err
+	}
+	if int(a.Gid) == gid {
+		return nil
+	}
+	if err := fsys.upper.b.lchown(p, -1, gid); err != nil && err != syscall.EPERM {
+		return err
+	}
+	return nil
 }
 
 // link makes newname a hard link to oldname (§11.5): the source is copied
@@ -186,9 +262,14 @@ func (fsys *FS) link(oldname, newname string) error {
 	for {
 		fsys.pruneIfNeeded()
 		fsys.mu.Lock()
-		src, err := fsys.walk(oldname, followNever)
-		if err == nil && !src.n.present {
+		// The source is not followed, unless it ends in "/".
+		src, err := fsys.walk(oldname, followNo)
+		switch {
+		case err != nil:
+		case !src.n.present:
 			err = syscall.ENOENT
+		case src.dirOK && !src.n.isDir():
+			err = syscall.ENOTDIR
 		}
 		if err != nil {
 			fsys.mu.Unlock()
@@ -293,6 +374,17 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 // empty.
 func (fsys *FS) removeName(r walkResult) error {
 	defer fsys.forget(r.parent, r.name)
+	if r.n.isDir() && r.n.upper {
+		// An open handle of the dir still stats the removed dir: empty,
+		// unlinked (a merge dir's count stays 1, as the overlay shows it).
+		if a, err := fsys.nodeAttr(r.n); err == nil {
+			a.Size = 0
+			if a.Nlink != 1 {
+				a.Nlink = 0
+			}
+			defer func() { r.n.gone = &a }()
+		}
+	}
 	p := joinPath(r.parent.path(), r.name)
 	pos, err := fsys.lowerPositive(r.parent, r.name)
 	if err != nil {

@@ -227,7 +227,12 @@
 //     resolves absolute targets against the process's root.
 //   - Permissions are not checked: the library acts with the calling
 //     process's privileges on the backends, like a root mounter; the
-//     in-memory layers enforce no permission bits.
+//     in-memory layers enforce no permission bits. Only ownership is: a
+//     caller (the calling thread's effective uid) that is neither root nor
+//     the owner cannot chmod, chown or set times (EPERM, checked before
+//     copy-up as the kernel does). A non-root caller's copy-up, which the
+//     kernel does with the mounter's credentials, needs the caller to be
+//     able to write the upper layer.
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
 //   - When not run as root, New makes W/work mode 0700 rather than the

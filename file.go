@@ -30,6 +30,7 @@ type File struct {
 	off     int64
 	list    []dirEntry // a dir's listing, built on the first read
 	listed  bool
+	buf     []dirEntry // a dir's entries read from list and not yet returned
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -55,10 +56,11 @@ func (f *File) current() (bfile, error) {
 		return f.bf, nil
 	}
 	f.fsys.mu.RLock()
-	up, stale := f.n.upper && !f.n.metacopy, f.n.stale()
+	n := f.node()
+	up, stale := n.upper && !n.metacopy, n.stale()
 	var p string
 	if up && !stale {
-		p = f.n.path()
+		p = n.path()
 	}
 	nf, err := bfile(nil), error(nil)
 	if up && !stale {
@@ -70,6 +72,16 @@ func (f *File) current() (bfile, error) {
 		f.bf, f.onUpper = nf, true
 	}
 	return f.bf, nil
+}
+
+// node returns the node of f's object: f.n, or where renames took it (the
+// kernel's file keeps its inode). Callers hold FS.mu.
+func (f *File) node() *node {
+	n := f.n
+	for n.dead && n.moved != nil {
+		n = n.moved
+	}
+	return n
 }
 
 // Read is like os.File.Read.
@@ -98,7 +110,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	defer f.mu.Unlock()
 	n, err := f.readAt(b, off)
 	if err != nil && err != io.EOF {
-		return n, f.pathErr("read", err) // as os.File.ReadAt
+		return n, f.pathErr("read", err) // as os: pread(2)'s errors are "read"
 	}
 	return n, err
 }
@@ -148,8 +160,7 @@ func (f *File) Write(b []byte) (int, error) {
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	// As os.File.WriteAt: a bad argument is a "writeat" error, a failing
-	// write a "write" one.
+	// As os: its own checks are "writeat" errors, pwrite(2)'s "write".
 	bf, err := f.writable()
 	if err != nil {
 		return 0, f.pathErr("write", err)
@@ -171,18 +182,21 @@ func (f *File) writable() (bfile, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
+	if !f.write {
+		return nil, syscall.EBADF // a dir, too: it is never open for writing
+	}
 	if f.isDir {
 		return nil, syscall.EISDIR
-	}
-	if !f.write {
-		return nil, syscall.EBADF
 	}
 	return f.bf, nil
 }
 
 // Seek is like os.File.Seek. On a directory only io.SeekStart and
 // io.SeekCurrent work (SEEK_END is EINVAL, as on the kernel's overlay),
-// and seeking to 0 re-reads the directory.
+// and seeking to 0 re-reads the directory. A directory position is an
+// index into its listing with "." and ".." counted first; the kernel's
+// positions in a merge dir also count whiteouts and put "." and ".." where
+// the lowest layer lists them, so only 0 means the same on both.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -214,8 +228,11 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
 	f.off = base + offset
-	if f.isDir && f.off == 0 {
-		f.listed = false
+	if f.isDir {
+		f.buf = nil
+		if f.off == 0 {
+			f.listed = false
+		}
 	}
 	return f.off, nil
 }
@@ -233,7 +250,8 @@ func (f *File) Stat() (fs.FileInfo, error) {
 		_, err = f.current() // may switch to the upper copy
 	}
 	f.fsys.mu.RLock()
-	fromNode := f.isDir || !f.onUpper && f.n.metacopy && !f.n.stale()
+	n := f.node()
+	fromNode := f.isDir || !f.onUpper && n.metacopy && !n.stale()
 	f.fsys.mu.RUnlock()
 	switch {
 	case err != nil:
@@ -241,7 +259,11 @@ func (f *File) Stat() (fs.FileInfo, error) {
 		// A dir, or a metacopy file read from its data file below: the
 		// node has its attributes (the upper's, not the data file's).
 		f.fsys.mu.RLock()
-		a, err = f.fsys.nodeAttr(f.n)
+		if n.gone != nil {
+			a = *n.gone
+		} else {
+			a, err = f.fsys.nodeAttr(n)
+		}
 		f.fsys.mu.RUnlock()
 	default:
 		// The open file's own: it may be renamed or unlinked.
@@ -314,9 +336,16 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	}
 	if !f.listed {
 		f.fsys.mu.RLock()
-		list, err := f.fsys.listNode(f.n, false)
-		if err == nil && f.fsys.xinoBits > 0 && f.n.isMerge() {
-			list, err = f.fsys.translatedList(f.n, list)
+		n := f.node()
+		var list []dirEntry
+		var err error
+		if n.gone != nil {
+			err = syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
+		} else {
+			list, err = f.fsys.listNode(n, false)
+		}
+		if err == nil && f.fsys.xinoBits > 0 && n.isMerge() {
+			list, err = f.fsys.translatedList(n, list)
 		}
 		f.fsys.mu.RUnlock()
 		if err != nil {
@@ -324,11 +353,21 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 		}
 		f.list, f.listed = list, true
 	}
-	rest := f.list[min(int(f.off), len(f.list)):]
+	if len(f.buf) == 0 {
+		// A directory position counts "." and ".." first, as the
+		// kernel's merged listing does; like os.File, one read takes
+		// every entry from the position on (for a dir of one getdents
+		// buffer), so the position is then at the end.
+		f.buf = f.list[min(max(int(f.off)-2, 0), len(f.list)):]
+		if len(f.buf) > 0 {
+			f.off = int64(len(f.list)) + 2
+		}
+	}
+	rest := f.buf
 	if n > 0 && len(rest) > n {
 		rest = rest[:n]
 	}
-	f.off += int64(len(rest))
+	f.buf = f.buf[len(rest):]
 	if n > 0 && len(rest) == 0 {
 		return nil, io.EOF
 	}

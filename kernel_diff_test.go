@@ -33,10 +33,10 @@ type osTarget struct{ root string }
 var _ target = osTarget{}
 
 // p is name under the mount point. A trailing slash is kept: it is part
-// of what the kernel is asked (it must then name a directory).
+// of what the kernel checks (filepath.Join would drop it).
 func (o osTarget) p(name string) string {
 	p := filepath.Join(o.root, filepath.FromSlash(name))
-	if strings.HasSuffix(name, "/") && p != o.root {
+	if strings.HasSuffix(name, "/") && !strings.HasSuffix(p, "/") {
 		p += "/"
 	}
 	return p
@@ -428,6 +428,13 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) kernelResult 
 	}
 	for _, sub := range []string{"k", "l"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Scenarios may run ops as another user ("as"), who must reach the
+	// mount point: the test's temp dirs are 0700.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -66,6 +66,8 @@ type node struct {
 	idx        string        // the index entry of an indexed non-dir (index=on), "" if none
 	dirIndexed bool          // a dir with an index entry (nfs_export)
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
+	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
+	gone       *attr         // an upper dir's attributes as its removal left them (for open files)
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
 	// is taken before FS.mu, never while holding it.
@@ -353,8 +355,11 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if err := follow(o, lr.layer); err != nil {
 				return nil, err
 			}
-			if len(stack) != before || abs && o.redirect != "" {
-				i = -1 // an absolute redirect: walk the new stack from its top
+			if len(stack) != before || o.redirect != "" && o.redirect[0] == '/' {
+				// An absolute redirect: walk the new stack from its top.
+				// (A relative one goes on below: restarting would meet
+				// it again, for ever when it names the same path.)
+				i = -1
 			}
 		default:
 			// A non-dir ends the search: below an upper or lower dir it

@@ -83,50 +83,120 @@ func (fsys *FS) Remove(name string) error {
 	return pathErr("remove", name, e)
 }
 
-// RemoveAll is like os.RemoveAll.
+// RemoveAll is like os.RemoveAll, step for step: after a failed Remove it
+// removes the base name of name (trailing slashes dropped, so a symlink to
+// a dir goes, not what it points to) from its parent, a dir's entries
+// first. As on a read-only mount, a missing name of an overlay without an
+// upper is EROFS, not nil: unlink(2) says so before it looks the name up.
 func (fsys *FS) RemoveAll(name string) error {
-	if name == "" || name == "." || strings.HasSuffix(name, "/.") {
-		return pathErr("RemoveAll", name, syscall.EINVAL)
+	if name == "" {
+		return nil // as os: silently
 	}
-	// As os.RemoveAll: trailing slashes go, and the final name is removed
-	// itself, so a symlink to a dir goes, never what it points to.
-	if t := strings.TrimRight(name, "/"); t != "" {
-		name = t
+	if name == "." || strings.HasSuffix(name, "/.") {
+		return pathErr("RemoveAll", name, syscall.EINVAL)
 	}
 	err := fsys.Remove(name)
 	if err == nil || errnoOf(err) == syscall.ENOENT {
 		return nil
 	}
-	fi, serr := fsys.Lstat(name)
-	if serr != nil {
-		if errnoOf(serr) == syscall.ENOENT {
-			return nil
-		}
-		return serr
+	dir, base := splitOSPath(name)
+	pf, err := fsys.openFile(dir, os.O_RDONLY, 0)
+	if err == syscall.ENOENT {
+		return nil // no parent, no name
 	}
-	if !fi.IsDir() {
+	if err != nil {
+		return pathErr("open", dir, err)
+	}
+	pf.Close()
+	if err := fsys.removeAllFrom(dir, base); err != nil {
+		if pe, ok := err.(*fs.PathError); ok {
+			pe.Path = dir + "/" + pe.Path
+		}
 		return err
 	}
-	if ok, err := fsys.removeTreeAtOnce(name); ok {
-		if err == nil || errnoOf(err) == syscall.ENOENT {
-			return nil
-		}
-		return pathErr("unlinkat", name, err)
+	return nil
+}
+
+// removeAllFrom is os's removeAllFrom with base named within dir rather
+// than by a dir handle: unlink base; if it is a dir, remove its entries
+// and then the dir. Errors are os's: *fs.PathError named from dir.
+func (fsys *FS) removeAllFrom(dir, base string) error {
+	p := strings.TrimSuffix(dir, "/") + "/" + base
+	uerr := fsys.unlink(p)
+	if uerr == nil || uerr == syscall.ENOENT {
+		return nil
 	}
-	ents, rerr := fsys.ReadDir(name)
+	if uerr != syscall.EISDIR && uerr != syscall.EPERM && uerr != syscall.EACCES {
+		return pathErr("unlinkat", base, uerr)
+	}
+	var rerr error
+	f, err := fsys.openFile(p, os.O_RDONLY|oDirectory|oNoFollow, 0)
+	switch {
+	case err == syscall.ENOENT:
+		return nil
+	case err == syscall.ENOTDIR:
+		return pathErr("unlinkat", base, uerr) // not a dir: the unlink's error
+	case err != nil:
+		rerr = pathErr("openfdat", base, err)
+	default:
+		if ok, terr := fsys.removeTreeAtOnce(p); ok {
+			// The whole tree in one step, linear in its depth.
+			f.Close()
+			if terr == nil || errnoOf(terr) == syscall.ENOENT {
+				return nil
+			}
+			return pathErr("unlinkat", base, errnoOf(terr))
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			if errnoOf(err) == syscall.ENOENT {
+				return nil
+			}
+			return pathErr("readdirnames", base, errnoOf(err))
+		}
+		for _, n := range names {
+			if err := fsys.removeAllFrom(p, n); err != nil {
+				if pe, ok := err.(*fs.PathError); ok {
+					pe.Path = base + "/" + pe.Path
+				}
+				if rerr == nil {
+					rerr = err
+				}
+			}
+		}
+	}
+	err = fsys.rmdir(p)
+	if err == nil || err == syscall.ENOENT {
+		return nil
+	}
 	if rerr != nil {
 		return rerr
 	}
-	for _, e := range ents {
-		if err := fsys.RemoveAll(path.Join(name, e.Name())); err != nil {
-			return err
-		}
+	return pathErr("unlinkat", base, err)
+}
+
+// splitOSPath is os's splitPath: the parent dir (".") and the base name
+// of name, trailing slashes dropped.
+func splitOSPath(name string) (string, string) {
+	for len(name) > 1 && name[0] == '/' && name[1] == '/' {
+		name = name[1:]
 	}
-	err = fsys.Remove(name)
-	if err == nil || errnoOf(err) == syscall.ENOENT {
-		return nil
+	for len(name) > 1 && name[len(name)-1] == '/' {
+		name = name[:len(name)-1]
 	}
-	return err
+	i := strings.LastIndexByte(name, '/')
+	switch {
+	case i < 0:
+		return ".", name
+	case i == 0:
+		return "/", name[1:]
+	}
+	dir := name[:i]
+	for len(dir) > 1 && dir[len(dir)-1] == '/' {
+		dir = dir[:len(dir)-1]
+	}
+	return dir, name[i+1:]
 }
 
 // Rename has rename(2)'s semantics, as the kernel's overlay does: unlike
@@ -208,7 +278,8 @@ func (fsys *FS) Readlink(name string) (string, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	n, err := fsys.lookupFinal(name, followNever)
+	// Not followed, unless name ends in "/" (then it is no symlink).
+	n, err := fsys.lookupFinal(name, followNo)
 	if err == nil && n.typ != syscall.S_IFLNK {
 		err = syscall.EINVAL
 	}

@@ -11,10 +11,20 @@ import (
 // holding the file; O_CREATE makes the file in the upper layer.
 func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
-	if acc == os.O_RDONLY|os.O_WRONLY|os.O_RDWR {
+	if flag&os.O_CREATE != 0 && flag&oDirectory != 0 {
+		// Refused before any lookup: nothing is created (build_open_flags).
 		return nil, syscall.EINVAL
 	}
-	write := acc != os.O_RDONLY || flag&os.O_TRUNC != 0
+	read, fwrite := acc == os.O_RDONLY || acc == os.O_RDWR, acc == os.O_WRONLY || acc == os.O_RDWR
+	// write: the open copies up (ovl_open_flags_need_copy_up); check: it
+	// is checked as a write (may_open). Access mode 3 (O_WRONLY|O_RDWR)
+	// is Linux's open for neither reading nor writing, checked as both;
+	// its backing file is opened read-only.
+	write := fwrite || flag&os.O_TRUNC != 0
+	check := write || acc == os.O_WRONLY|os.O_RDWR
+	if acc == os.O_WRONLY|os.O_RDWR {
+		flag = flag&^acc | os.O_RDONLY
+	}
 	follow := followYes
 	switch {
 	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
@@ -43,14 +53,17 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 			if err == syscall.EEXIST && flag&os.O_EXCL == 0 {
 				continue // created meanwhile: open it
 			}
+			if f != nil {
+				f.read, f.write = read, fwrite
+			}
 			return f, err
 		}
-		err = fsys.checkOpen(r, flag, write)
+		err = fsys.checkOpen(r, flag, check)
 		if err != nil {
 			fsys.mu.RUnlock()
 			return nil, err
 		}
-		f := &File{fsys: fsys, name: name, n: n, isDir: n.isDir(), read: acc != os.O_WRONLY, write: acc != os.O_RDONLY, app: flag&os.O_APPEND != 0}
+		f := &File{fsys: fsys, name: name, n: n, isDir: n.isDir(), read: read, write: fwrite, app: flag&os.O_APPEND != 0}
 		if f.isDir {
 			fsys.mu.RUnlock()
 			return f, nil
@@ -83,18 +96,25 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	}
 }
 
-// checkOpen applies open(2)'s checks to the present object r.n. Callers
-// hold FS.mu.
+// checkOpen applies open(2)'s checks to the present object r.n, in the
+// kernel's order: a trailing slash with O_CREATE (open_last_lookups), then
+// do_open's EEXIST, EISDIR and ENOTDIR (O_DIRECTORY wins over O_NOFOLLOW's
+// ELOOP on a symlink), then may_open's. Callers hold FS.mu.
 func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 	n := r.n
+	creat := flag&os.O_CREATE != 0
 	switch {
-	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
+	case creat && r.dirOK:
+		return syscall.EISDIR
+	case creat && flag&os.O_EXCL != 0:
 		return syscall.EEXIST
-	case n.typ == syscall.S_IFLNK:
-		return syscall.ELOOP // O_NOFOLLOW on a symlink
+	case creat && n.isDir():
+		return syscall.EISDIR
 	case r.dirOK && !n.isDir(), flag&oDirectory != 0 && !n.isDir():
 		return syscall.ENOTDIR
-	case n.isDir() && (write || flag&os.O_CREATE != 0):
+	case n.typ == syscall.S_IFLNK:
+		return syscall.ELOOP // O_NOFOLLOW on a symlink
+	case n.isDir() && write:
 		return syscall.EISDIR
 	case write && fsys.upper == nil:
 		return syscall.EROFS
@@ -127,10 +147,18 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	defer fsys.mu.Unlock()
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	mode := perm &^ fsys.umask
+	sgid, err := fsys.setgidParent(r.parent)
+	if err != nil {
+		return nil, err
+	}
 	var bf bfile
 	err = fsys.createObj(r, false, func(p string) error {
 		f, err := fsys.upper.b.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
+			return err
+		}
+		if err := fsys.inheritGroup(p, sgid); err != nil {
+			f.Close()
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {

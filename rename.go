@@ -50,6 +50,11 @@ func (fsys *FS) rename(oldname, newname string) error {
 			// data), which a lookup by name under the new name would not
 			// find.
 			fsys.adopt(dst.parent, dst.name, src.n)
+		} else if err == nil {
+			// Open files follow the object to its new name.
+			if c, cerr := fsys.child(dst.parent, dst.name); cerr == nil && c.present {
+				src.n.moved = c
+			}
 		}
 		fsys.mu.Unlock()
 		return err
@@ -296,6 +301,7 @@ func (fsys *FS) adopt(parent *node, name string, n *node) {
 	}
 	parent.children[name] = c
 	parent.mu.Unlock()
+	n.moved = c
 }
 
 // sameIndexedInode reports whether a and b are names of one hard-linked

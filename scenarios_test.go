@@ -6,14 +6,15 @@ package overlay_test
 // (this file). A scenario is a fixture in the layertest format plus a
 // script of operations, one per line:
 //
-//	open F PATH FLAGS [PERM]   FLAGS: r|w|rw, plus +append +creat +excl +trunc
+//	open F PATH FLAGS [PERM]   FLAGS: r|w|rw, plus +append +creat +excl +trunc +dir +nofollow
 //	read F N | pread F OFF N | readall F | write F DATA | pwrite F OFF DATA
 //	seek F OFF WHENCE | fstat F | ftruncate F SIZE | freaddir F N | close F
 //	create PATH | writefile PATH DATA [PERM] | appendfile PATH DATA | readfile PATH
 //	mkdir PATH [PERM] | mkdirall PATH [PERM] | remove PATH | removeall PATH
 //	rename OLD NEW | symlink TARGET NEW | readlink PATH | link OLD NEW
 //	truncate PATH SIZE | chmod PATH PERM | chown PATH UID GID
-//	chtimes PATH ATIME MTIME (unix seconds) | mtime PATH
+//	chtimes PATH ATIME MTIME (unix seconds, "-" for unchanged) | mtime PATH
+//	as UID GID (the ops that follow run with these effective ids)
 //	stat PATH | lstat PATH | readdir PATH | readdirinfo PATH | lsdir PATH
 //	setxattr PATH NAME VALUE [create|replace] | getxattr PATH NAME
 //	listxattr PATH | removexattr PATH NAME | mknod PATH TYPE [MAJOR MINOR]
@@ -129,6 +130,7 @@ var opArity = map[string][2]int{
 	"chown": {3, 3}, "chtimes": {3, 3}, "mtime": {1, 1}, "stat": {1, 1}, "lstat": {1, 1},
 	"readdir": {1, 1}, "readdirinfo": {1, 1}, "lsdir": {1, 1}, "setxattr": {3, 4},
 	"getxattr": {2, 2}, "listxattr": {1, 1}, "removexattr": {2, 2}, "mknod": {2, 4},
+	"as": {2, 2},
 }
 
 // handleVerbs are the ops on an open file: their first argument names it.
@@ -258,6 +260,10 @@ func openFlags(s string) int {
 			f |= os.O_EXCL
 		case "trunc":
 			f |= os.O_TRUNC
+		case "dir":
+			f |= syscall.O_DIRECTORY
+		case "nofollow":
+			f |= syscall.O_NOFOLLOW
 		default:
 			panic("bad open flag " + p)
 		}
@@ -320,6 +326,12 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 	defer func() {
 		for _, f := range files {
 			f.Close()
+		}
+	}()
+	creds := false
+	defer func() {
+		if creds {
+			restoreThreadCreds()
 		}
 	}()
 	out := make([]opResult, len(ops))
@@ -457,7 +469,20 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 		case "chown":
 			err = tg.Chown(a[0], int(num(a[1])), int(num(a[2])))
 		case "chtimes":
-			err = tg.Chtimes(a[0], time.Unix(num(a[1]), 0), time.Unix(num(a[2]), 0))
+			t := func(s string) time.Time {
+				if s == "-" {
+					return time.Time{} // left as it is
+				}
+				return time.Unix(num(s), 0)
+			}
+			err = tg.Chtimes(a[0], t(a[1]), t(a[2]))
+		case "as":
+			// The ops that follow run with this effective uid and gid
+			// ("as 0 0" returns to root), where the process may switch.
+			if creds {
+				restoreThreadCreds()
+			}
+			err, creds = setThreadCreds(int(num(a[0])), int(num(a[1]))), true
 		case "mtime":
 			var fi os.FileInfo
 			if fi, err = tg.Lstat(a[0]); err == nil {
@@ -735,6 +760,54 @@ dir a/sub
 file a/sub/deep "deep"
 dir d2
 file d2/x "x"
+`
+	// fixOpen: one of each kind of object for open flag checks: lower
+	// and upper files and dirs, symlinks to each, a dangling symlink, a
+	// whiteout.
+	fixOpen = `
+-- upper --
+dir ud
+file ud/y "uy"
+file uf "upper file"
+whiteout w
+-- lower1 --
+dir d
+file d/x "x"
+file f "file"
+link lf -> f
+link ld -> d
+link dang -> nowhere
+file w "whited out"
+`
+	// fixModes: setgid dirs of another group in the lower and the upper
+	// layer, and objects to chmod.
+	fixModes = `
+-- upper --
+dir usg 02775 gid=7
+dir wsg 02775 gid=8
+whiteout wsg/w1
+whiteout wsg/w2
+whiteout wsg/w3
+whiteout wsg/w4
+-- lower1 --
+dir wsg
+file wsg/w1 "1"
+file wsg/w2 "2"
+file wsg/w3 "3"
+file wsg/w4 "4"
+dir sg 02775 gid=5
+dir sgnox 02707 gid=6
+dir plain 0755 gid=4
+file lowf "l" 0644
+dir lowd 0755
+`
+	// fixOwned: objects of another user, in the lower and upper layers.
+	fixOwned = `
+-- upper --
+file uown "u" 0644 uid=5 gid=5
+-- lower1 --
+file own "o" 0644 uid=5 gid=5
+dir odir 0755 uid=5 gid=5
 `
 	// fixDeep: a chain of lower-only dirs.
 	fixDeep = `
@@ -2411,4 +2484,363 @@ removeall "d/m/"
 readdir d
 removeall "d//"
 readdir .`},
+
+	// Open flags, trailing slashes, creation modes, ownership and
+	// directory handles: divergences found against the kernel.
+	{name: "opendiv/creat-directory", fix: fixOpen, ops: `
+open c new r+creat+dir => EINVAL
+lstat new => ENOENT
+open c new rw+creat+excl+dir => EINVAL
+lstat new => ENOENT
+open c d r+creat+dir => EINVAL
+open c f r+creat+dir => EINVAL
+open c ud r+creat+dir => EINVAL
+open c w r+creat+dir => EINVAL
+lstat w => ENOENT`},
+	{name: "opendiv/directory-nofollow-symlink", fix: fixOpen, ops: `
+open a ld r+dir+nofollow => ENOTDIR
+open a lf r+dir+nofollow => ENOTDIR
+open a dang r+dir+nofollow => ENOTDIR
+open a lf r+nofollow => ELOOP
+open a ld r+nofollow => ELOOP
+open a ld/ r+nofollow
+freaddir a 10
+open b ld/ r+dir+nofollow
+freaddir b 10
+open a ld r+dir
+freaddir a 10
+open a lf r+dir => ENOTDIR
+open a dang r+dir => ENOENT
+open a dang w+creat+dir => EINVAL
+open a dang w+creat
+lstat nowhere`},
+	{name: "opendiv/dir-handle-io", fix: fixOpen, ops: `
+open a d r
+write a x => EBADF
+pwrite a 0 x => EBADF
+read a 1 => EISDIR
+pread a 0 1 => EISDIR
+ftruncate a 0 => EINVAL
+fstat a
+freaddir a 10
+close a
+open a d r+dir
+write a x => EBADF
+read a 1 => EISDIR
+close a
+open a d w => EISDIR
+open a d rw => EISDIR
+open a d r+trunc => EISDIR
+open a d r+append
+write a x => EBADF
+open a ud r
+write a x => EBADF
+read a 1 => EISDIR
+freaddir a 10`},
+	{name: "opendiv/trailing-slash-links", fix: fixOpen, ops: `
+readlink ld/ => EINVAL
+readlink lf/ => ENOTDIR
+readlink dang/ => ENOENT
+readlink d/ => EINVAL
+readlink ld
+symlink foo new/ => ENOENT
+lstat new => ENOENT
+symlink foo d/ => EEXIST
+symlink foo f/ => EEXIST
+symlink foo w/ => ENOENT
+link f new2/ => ENOENT
+lstat new2 => ENOENT
+link f/ new3 => ENOTDIR
+link ld/ new4 => EPERM
+link lf/ new5 => ENOTDIR
+link f uf/ => EEXIST
+lstat ld/
+lstat lf/ => ENOTDIR
+stat f/ => ENOTDIR
+stat dang/ => ENOENT
+lstat w/ => ENOENT`},
+	{name: "opendiv/trailing-slash-dirops", fix: fixOpen, ops: `
+mkdir nd/
+stat nd
+mkdir f/ => EEXIST
+mkdir w/
+remove w/
+lstat w/ => ENOENT
+remove w/ => ENOENT
+remove f/ => ENOTDIR
+remove lf/ => ENOTDIR
+remove ld/ => ENOTDIR
+remove dang/ => ENOTDIR
+remove nd/
+lstat nd => ENOENT
+mknod p1/ p => ENOENT
+lstat p1 => ENOENT
+mknod f/ p => EEXIST
+rename f/ g => ENOTDIR
+rename f g/ => ENOTDIR
+lstat g => ENOENT
+rename lf/ g => ENOTDIR
+rename ld/ g => ENOTDIR
+rename ud/ ud2/
+stat ud2
+rename ud2 ud3/
+rename ud3/ uf => ENOTDIR
+rename uf ud3/ => ENOTDIR
+rename uf uf2/ => ENOTDIR
+lstat uf2 => ENOENT
+rename w/ x => ENOENT`},
+	{name: "opendiv/trailing-slash-attrs", fix: fixOpen, ops: `
+chmod f/ 0600 => ENOTDIR
+chmod lf/ 0600 => ENOTDIR
+chmod ld/ 0700
+stat d
+chown f/ 1 1 => ENOTDIR
+chown d/ 1 1
+chtimes f/ 1 1 => ENOTDIR
+chtimes ld/ 100 100
+mtime d
+truncate f/ 0 => ENOTDIR
+truncate lf/ 0 => ENOTDIR
+truncate d/ 0 => EISDIR
+truncate w/ 0 => ENOENT
+setxattr f/ user.a b => ENOTDIR
+setxattr ld/ user.a b
+getxattr d user.a
+getxattr f/ user.a => ENOTDIR
+listxattr lf/ => ENOTDIR
+removexattr ld/ user.a
+removexattr f/ user.a => ENOTDIR
+readfile f/ => ENOTDIR
+writefile f/ x => EISDIR
+writefile nf/ x => EISDIR
+lstat nf => ENOENT
+readdir ld/
+readdir f/ => ENOTDIR
+lsdir ld/`},
+	{name: "opendiv/trailing-slash-removeall", fix: fixOpen, ops: `
+removeall ld/
+lstat ld => ENOENT
+stat d/x
+removeall f/
+lstat f => ENOENT
+removeall lf/
+lstat lf => ENOENT
+removeall d/
+lstat d => ENOENT
+removeall dang/
+removeall w/
+removeall nothing/
+removeall ud//
+lstat ud => ENOENT
+mkdirall m/n/
+stat m/n
+mkdirall uf/x/ => ENOTDIR
+mkdirall uf/ => EEXIST`},
+	{name: "opendiv/ro-remove-missing", ro: true, fix: fixRO, ops: `
+remove a/missing => EROFS
+remove missing => EROFS
+remove a/gone => EROFS
+remove nodir/x => ENOENT
+remove a/f/x => ENOTDIR
+removeall a/missing
+removeall missing
+removeall a/gone
+removeall nodir/x
+removeall a/f/x
+removeall a/f/
+removeall a/l/
+removeall a/f => EROFS
+removeall a => EROFS
+removeall o/ => EROFS
+stat a/f`},
+	{name: "opendiv/create-mode-bits", fix: fixModes, ops: `
+mkdir m1 02755
+stat m1
+mkdir m2 04755
+stat m2
+mkdir m3 01777
+stat m3
+mkdir m4 07777
+stat m4
+mkdir m5 0777
+stat m5
+mknod p1 p
+stat p1
+open f c1 w+creat 07777
+fstat f
+open f c2 w+creat 02755
+fstat f
+open f c3 w+creat 04644
+fstat f
+open f c4 w+creat 01666
+fstat f
+writefile c5 x 06755
+stat c5
+chmod c5 07777
+stat c5
+chmod m5 07777
+stat m5
+chmod lowf 06711
+stat lowf
+chmod lowd 03777
+stat lowd`},
+	{name: "opendiv/create-in-setgid-dir", fix: fixModes, ops: `
+mkdir sg/d1 0755
+stat sg/d1
+mkdir sg/d2 0700
+stat sg/d2
+mkdir usg/d3 0755
+stat usg/d3
+mkdir sg/d1/d4
+stat sg/d1/d4
+writefile sg/f1 x 0755
+stat sg/f1
+writefile sg/f2 x 02755
+stat sg/f2
+writefile sg/f3 x 02745
+stat sg/f3
+mknod sg/p1 p
+stat sg/p1
+symlink f1 sg/l1
+lstat sg/l1
+mkdir sgnox/d5
+stat sgnox/d5
+writefile sgnox/f5 x 02775
+stat sgnox/f5
+mkdir plain/d6 02755
+stat plain/d6
+rename plain/d6 sg/d6
+stat sg/d6
+mkdir wsg/w1 0700
+stat wsg/w1
+writefile wsg/w2 x 02755
+stat wsg/w2
+symlink x wsg/w3
+lstat wsg/w3
+mknod wsg/w4 p
+stat wsg/w4`},
+	{name: "opendiv/ro-fd-sees-data-after-rename", fix: fixBase, ops: `
+open r a/f r
+read r 3
+rename a/f a/moved
+writefile a/moved "new data written"
+read r 100
+pread r 0 3
+fstat r
+open s a/g r
+rename a/g a/g2
+rename a/g2 g3
+appendfile g3 "+more"
+pread s 0 100
+fstat s
+open t top r
+rename top top2
+remove top2
+pread t 0 100`},
+	{name: "opendiv/not-owner-eperm", fix: fixOwned, ops: `
+as 1000 1000
+chmod own 0600 => EPERM
+chown own 1000 1000 => EPERM
+chown own -1 1000 => EPERM
+chown own 5 -1 => EPERM
+chtimes own 1 1 => EPERM
+chtimes own - 1 => EPERM
+chtimes own - -
+chmod uown 0600 => EPERM
+chtimes uown 1 1 => EPERM
+chmod odir 0700 => EPERM
+chtimes odir 5 5 => EPERM
+chmod nothing 0600 => ENOENT
+as 5 5
+chown uown 7 -1 => EPERM
+chown uown 5 5
+chmod uown 0600
+chtimes uown 100 100
+as 0 0
+stat own
+stat uown
+mtime uown
+stat odir`},
+	{name: "opendiv/chtimes-omit-both", fix: fixBase, ops: `
+chtimes top - -
+chtimes missing - -
+chtimes a/f - 100
+mtime a/f`},
+	{name: "opendiv/dir-handle-after-changes", fix: fixBase, ops: `
+open d a r
+freaddir d 1
+writefile a/new "n"
+remove a/g
+freaddir d 100
+seek d 0 1
+seek d 0 2 => EINVAL
+seek d -100 1 => EINVAL
+seek d 0 0
+freaddir d 100
+fstat d
+chmod a 0700
+fstat d
+close d
+open e a/sub r
+writefile a/sub/x "x"
+freaddir e 100
+seek e 0 0
+freaddir e 100
+fstat e
+open u d2 r
+mkdir d2/nd
+rename d2/x d2/y
+seek u 0 0
+freaddir u 100
+read u 1 => EISDIR
+write u x => EBADF
+ftruncate u 0 => EINVAL
+close u
+close e`},
+	// Positions in a dir: the kernel's are those of its merged listing,
+	// whose "." and ".." (and whiteouts) sit where the lowest layer's
+	// readdir puts them; the library's count "." and ".." first and no
+	// whiteouts, so only a rewind and the position after a full read of a
+	// dir without whiteouts compare.
+	{name: "opendiv/dir-handle-seek-merged", fix: fixFour, ops: `
+open d m r
+freaddir d 2
+freaddir d 100
+freaddir d 100 => EOF
+seek d 0 0
+freaddir d 100
+seek d 0 0
+freaddir d 1
+seek d 0 0
+freaddir d 100`},
+	{name: "opendiv/dir-handle-renamed", fix: fixBase, ops: `
+mkdir e
+writefile e/one "1"
+open d e r
+rename e e2
+writefile e2/two "2"
+seek d 0 0
+freaddir d 10
+fstat d
+chmod e2 0700
+fstat d
+open f a/sub r
+writefile a/sub/new "n"
+seek f 0 0
+freaddir f 10`},
+	// (A removed dir's size is its filesystem's: ext4 empties it, tmpfs
+	// keeps it; so it is not stat'ed here.)
+	{name: "opendiv/dir-handle-removed", fix: fixBase, ops: `
+mkdir e
+open d e r
+remove e
+freaddir d 10
+open f d2 r
+removeall d2
+seek f 0 0
+freaddir f 10
+mkdir d2
+writefile d2/new "n"
+seek f 0 0
+freaddir f 10`},
 }
