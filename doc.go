@@ -347,5 +347,9 @@
 //     shown; the kernel fails the lookup of whichever is looked up second
 //     with ESTALE while the first is in its inode cache, which depends on
 //     cache state no caller can see.
+//   - Read of a dir handle is EISDIR. The kernel checks the file position
+//     first, and after a full readdir of a single-layer dir on a
+//     filesystem with hashed positions (ext4 with dir_index) that
+//     position makes read(2) fail EINVAL instead.
 //   - Stat's Sys() is nil outside Linux.
 package overlay

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -14,6 +15,18 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	if flag&os.O_CREATE != 0 && flag&oDirectory != 0 {
 		// Refused before any lookup: nothing is created (build_open_flags).
 		return nil, syscall.EINVAL
+	}
+	if flag&os.O_CREATE != 0 && strings.HasSuffix(name, "/") {
+		// O_CREAT with a trailing slash is EISDIR once the parent is
+		// found, whatever the last name is, before any symlink there is
+		// followed (open_last_lookups).
+		fsys.mu.RLock()
+		_, err := fsys.walk(strings.TrimRight(name, "/"), followNever)
+		fsys.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		return nil, syscall.EISDIR
 	}
 	read, fwrite := acc == os.O_RDONLY || acc == os.O_RDWR, acc == os.O_WRONLY || acc == os.O_RDWR
 	// write: the open copies up (ovl_open_flags_need_copy_up); check: it
