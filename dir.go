@@ -32,10 +32,18 @@ func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkR
 	}
 }
 
-// checkCreate is the VFS's check before creating name: it must not exist
-// (EEXIST comes before EROFS, as in filename_create), and the overlay
-// needs an upper.
+// checkCreate is the VFS's check before creating name: checkNew, then
+// the caller's write and search permission on the parent (may_create).
 func (fsys *FS) checkCreate(r walkResult) error {
+	if err := fsys.checkNew(r); err != nil {
+		return err
+	}
+	return fsys.mayCreate(r.parent)
+}
+
+// checkNew: name must not exist (EEXIST comes before EROFS, as in
+// filename_create), and the overlay needs an upper.
+func (fsys *FS) checkNew(r walkResult) error {
 	if r.parent == nil || r.n.present {
 		return syscall.EEXIST
 	}
@@ -107,7 +115,7 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	// changes to lower layers cannot merge into it (§2.2).
 	strict := fsys.feat.redirectCreate() || fsys.feat.index || fsys.feat.metacopy || fsys.xinoBits > 0
 	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh
-	err = fsys.createObj(r, true, func(p string) error {
+	err = fsys.createObj(r, true, fsys.ownNew(r, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
 			return err
 		}
@@ -118,7 +126,7 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 			return fsys.upper.setOpaque(p)
 		}
 		return nil
-	})
+	}))
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -132,15 +140,12 @@ func (fsys *FS) symlink(target, name string) error {
 	if !fsys.upper.caps.symlink {
 		return syscall.EPERM
 	}
-	err = fsys.createObj(r, false, func(p string) error { return fsys.upper.b.symlink(target, p) })
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error { return fsys.upper.b.symlink(target, p) }))
 	fsys.forget(r.parent, r.name)
 	return err
 }
 
 func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
-	if mode&syscall.S_IFMT == syscall.S_IFCHR && dev == 0 {
-		return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
-	}
 	switch mode & syscall.S_IFMT {
 	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
 	case 0, syscall.S_IFREG:
@@ -150,18 +155,29 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 	default:
 		return syscall.EINVAL
 	}
-	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+		if err := fsys.checkCreate(r); err != nil {
+			return err
+		}
+		switch t := mode & syscall.S_IFMT; {
+		case t == syscall.S_IFCHR && dev == 0:
+			return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
+		case (t == syscall.S_IFCHR || t == syscall.S_IFBLK) && !fsys.caller().root():
+			return syscall.EPERM // CAP_MKNOD
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer fsys.mu.Unlock()
 	m := mode&syscall.S_IFMT | (mode&^syscall.S_IFMT)&^fsys.umask
-	err = fsys.createObj(r, false, func(p string) error {
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
 		if m&syscall.S_IFMT == syscall.S_IFREG {
 			return fsys.upper.createEmpty(p)
 		}
 		return fsys.upper.b.mknod(p, m, dev)
-	})
+	}))
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -182,7 +198,13 @@ func (fsys *FS) link(oldname, newname string) error {
 		}
 		dst, err := fsys.walk(newname, followNever)
 		if err == nil {
-			err = fsys.checkCreate(dst)
+			err = fsys.checkNew(dst)
+		}
+		if err == nil {
+			err = fsys.mayLink(src.n) // before may_create, as in do_linkat
+		}
+		if err == nil {
+			err = fsys.mayCreate(dst.parent)
 		}
 		if err == nil && src.n.isDir() {
 			err = syscall.EPERM
@@ -260,10 +282,16 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 		switch {
 		case !r.n.present:
 			return syscall.ENOENT
-		case r.n.isDir():
+		case r.dirOK && r.n.isDir():
 			return syscall.EISDIR
 		case r.dirOK:
 			return syscall.ENOTDIR
+		}
+		if err := fsys.mayDelete(r.parent, r.n); err != nil {
+			return err
+		}
+		if r.n.isDir() {
+			return syscall.EISDIR
 		}
 		return nil
 	})
@@ -326,7 +354,11 @@ func (fsys *FS) rmdir(name string) error {
 			return syscall.EROFS
 		case !r.n.present:
 			return syscall.ENOENT
-		case !r.n.isDir():
+		}
+		if err := fsys.mayDelete(r.parent, r.n); err != nil {
+			return err
+		}
+		if !r.n.isDir() {
 			return syscall.ENOTDIR
 		}
 		// A pure upper dir goes by a plain rmdir(2), so whiteouts in it

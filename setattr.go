@@ -44,20 +44,45 @@ func (fsys *FS) setattr(name string, follow followMode, mode copyMode, check fun
 	}
 }
 
+// writable runs a setattr permission check after EROFS, as the kernel
+// checks the mount before the inode.
+func (fsys *FS) writable(check func(n *node) error) func(n *node) error {
+	return func(n *node) error {
+		if fsys.upper == nil {
+			return syscall.EROFS
+		}
+		return check(n)
+	}
+}
+
 func (fsys *FS) chmod(name string, perm uint32) error {
-	return fsys.setattr(name, followYes, copyMeta, nil, func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, fsys.writable(fsys.mayOwn), func(p string, n *node) error {
+		if !fsys.caller().root() {
+			a, err := fsys.upper.b.lstat(p)
+			if err != nil {
+				return err
+			}
+			perm = fsys.chmodMode(&a, perm)
+		}
 		return fsys.upper.b.chmod(p, perm)
 	})
 }
 
 func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
-	return fsys.setattr(name, follow, copyMeta, nil, func(p string, n *node) error {
+	return fsys.setattr(name, follow, copyMeta, fsys.writable(func(n *node) error {
+		return fsys.mayChown(n, uid, gid)
+	}), func(p string, n *node) error {
 		return fsys.upper.b.lchown(p, uid, gid)
 	})
 }
 
+// chtimes sets explicit times: only the owner may (setattr_prepare).
 func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
-	return fsys.setattr(name, followYes, copyMeta, nil, func(p string, n *node) error {
+	check := fsys.mayOwn
+	if atime.IsZero() && mtime.IsZero() {
+		check = func(*node) error { return nil } // nothing set: no check
+	}
+	return fsys.setattr(name, followYes, copyMeta, fsys.writable(check), func(p string, n *node) error {
 		if atime.IsZero() || mtime.IsZero() {
 			a, err := fsys.upper.b.lstat(p)
 			if err != nil {
@@ -81,8 +106,10 @@ func (fsys *FS) truncate(name string, size int64) error {
 			return syscall.EISDIR
 		case n.typ != syscall.S_IFREG:
 			return syscall.EINVAL
+		case fsys.upper == nil:
+			return syscall.EROFS
 		}
-		return nil
+		return fsys.may(n, mayWrite)
 	}, func(p string, n *node) error {
 		return fsys.upper.b.truncate(p, size)
 	})
