@@ -109,7 +109,10 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 		return err
 	}
 	defer fsys.mu.Unlock()
-	mode := perm &^ fsys.umask
+	mode := perm &^ fsys.umask &^ (syscall.S_ISUID | syscall.S_ISGID) // as mkdir(2)
+	if pa, err := fsys.permAttr(r.parent); err == nil && pa.Mode&syscall.S_ISGID != 0 {
+		mode |= syscall.S_ISGID // a new dir in a setgid dir is setgid (inode_init_owner)
+	}
 	// With redirect_dir=on, index, metacopy or xino in effect the kernel
 	// makes every new dir in a merge dir opaque, so that later offline
 	// changes to lower layers cannot merge into it (§2.2).
