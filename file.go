@@ -177,7 +177,7 @@ func (f *File) writable() (bfile, error) {
 	if !f.write {
 		return nil, syscall.EBADF
 	}
-	return f.bf, nil
+	return f.bf, f.fsys.dropPrivs(f.n)
 }
 
 // Seek is like os.File.Seek. On a directory only io.SeekStart and

@@ -370,3 +370,37 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 		return nil
 	}
 }
+
+// dropPrivs is file_remove_privs for a write or truncation of the regular
+// file n by the caller: unless it is root (CAP_FSETID), setuid goes, and
+// setgid when group-execute is set or the caller is not in the file's
+// group. Callers hold no FS lock.
+func (fsys *FS) dropPrivs(n *node) error {
+	if fsys.caller().root() {
+		return nil
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	return fsys.dropPrivsLocked(n)
+}
+
+// dropPrivsLocked is dropPrivs for callers holding FS.mu.
+func (fsys *FS) dropPrivsLocked(n *node) error {
+	c := fsys.caller()
+	if c.root() || !n.upper || n.stale() || n.typ != syscall.S_IFREG {
+		return nil
+	}
+	p := n.path()
+	a, err := fsys.upper.b.lstat(p)
+	if err != nil || !a.isReg() {
+		return err
+	}
+	m := a.perm() &^ syscall.S_ISUID
+	if m&syscall.S_ISGID != 0 && (m&0o010 != 0 || !c.inGroup(a.Gid)) {
+		m &^= syscall.S_ISGID
+	}
+	if m == a.perm() {
+		return nil
+	}
+	return fsys.upper.b.chmod(p, m)
+}

@@ -140,6 +140,16 @@ rename odir/sub own/sub2 => EACCES
 rename own/f pub/f => ok
 rename pub/f own/f => ok
 remove own/sub => ok
+chmod own/f 06755 => ok
+lstat own/f => ok
+truncate own/f 0 => ok
+lstat own/f => ok
+writefile own/g g => ok
+chmod own/g 04644 => ok
+open h6 own/g w => ok
+write h6 x => ok
+close h6
+lstat own/g => ok
 link pub/other own/lo => EPERM
 link pub/suid own/ls => EPERM
 link pub/mine own/lm => ok
@@ -183,10 +193,11 @@ func TestPermMem(t *testing.T) {
 	checkWants(t, "library", "", ops, res)
 	owners := map[string][3]uint32{ // uid, gid, mode
 		"own/d":   {1000, 1000, syscall.S_IFDIR | 0o755},
-		"own/f":   {1000, 1000, syscall.S_IFREG | 0o644},
 		"own/l":   {1000, 1000, syscall.S_IFLNK | 0o777},
 		"sgid/d":  {1000, 2000, syscall.S_IFDIR | 0o2755},
-		"sgid/f":  {1000, 2000, syscall.S_IFREG | 0o2755},
+		"sgid/f":  {1000, 2000, syscall.S_IFREG | 0o755}, // the write dropped setgid
+		"own/f":   {1000, 1000, syscall.S_IFREG | 0o755},
+		"own/g":   {1000, 1000, syscall.S_IFREG | 0o644},
 		"sgid3/f": {1000, 3000, syscall.S_IFREG | 0o755},
 		"sgid3/d": {1000, 3000, syscall.S_IFDIR | 0o2755},
 		"root/sg": {1000, 3000, syscall.S_IFREG | 0o750},

@@ -111,6 +111,9 @@ func (fsys *FS) truncate(name string, size int64) error {
 		}
 		return fsys.may(n, mayWrite)
 	}, func(p string, n *node) error {
-		return fsys.upper.b.truncate(p, size)
+		if err := fsys.upper.b.truncate(p, size); err != nil {
+			return err
+		}
+		return fsys.dropPrivsLocked(n)
 	})
 }

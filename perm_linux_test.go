@@ -1,0 +1,176 @@
+//go:build linux
+
+package overlay_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"syscall"
+	"testing"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/layertest"
+	"github.com/go-overlay/overlay/internal/testskip"
+)
+
+// permChildEnv names the merged dir a re-executed test binary runs
+// permScript on, as permCaller (see TestPermKernelChild).
+const permChildEnv = "OVERLAY_PERM_CHILD"
+
+// TestPermKernelChild is not a test: it is the kernel side of
+// TestPermKernel, run in a child process with permCaller's credentials.
+// It prints the results of permScript on the mount as one JSON line.
+func TestPermKernelChild(t *testing.T) {
+	merged := os.Getenv(permChildEnv)
+	if merged == "" {
+		return
+	}
+	res := runScript(osTarget{merged}, mustOps(permScript), runConfig{})
+	out := make([][3]string, len(res))
+	for i, r := range res {
+		out[i] = [3]string{r.res, r.errno, r.shape}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("\nPERMRESULT %s\n", b)
+}
+
+// TestPermKernel runs permScript on a kernel overlay mounted by root, as
+// uid 1000 with groups 1000 and 2000 (a child process), and on the
+// library's view As(permCaller) over identical native layers, and
+// compares every result and the upper layers they leave, owners and
+// modes included.
+func TestPermKernel(t *testing.T) {
+	requireKernel(t)
+	if os.Geteuid() != 0 {
+		testskip.Skip(t, "needs root to mount and to run a child as another user")
+	}
+	dir := t.TempDir()
+	for _, sub := range []string{"k", "l"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	openUp(t, dir)
+	ops := mustOps(permScript)
+	s := permStack()
+
+	// The kernel side.
+	kd, err := layertest.WriteDirs(s, filepath.Join(dir, "k"), layertest.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(bin, "overlay.test")
+	if err := copyFile(exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	merged := layertest.Mount(t, kd.Lowers, kd.Upper, kd.Work, "")
+	openUp(t, filepath.Dir(merged))
+	cmd := exec.Command(exe, "-test.run=^TestPermKernelChild$", "-test.count=1")
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), permChildEnv+"="+merged)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+		Uid: permCaller.Uid, Gid: permCaller.Gid, Groups: permCaller.Groups,
+	}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	_, line, ok := bytes.Cut(out, []byte("\nPERMRESULT "))
+	if !ok {
+		t.Fatalf("child printed no result:\n%s", out)
+	}
+	line, _, _ = bytes.Cut(line, []byte("\n"))
+	var raw [][3]string
+	if err := json.Unmarshal(line, &raw); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if len(raw) != len(ops) {
+		t.Fatalf("child: %d results for %d ops", len(raw), len(ops))
+	}
+	kres := make([]opResult, len(raw))
+	for i, r := range raw {
+		kres[i] = opResult{res: r[0], errno: r[1], shape: r[2]}
+	}
+	checkWants(t, "kernel", "", ops, kres)
+	if err := layertest.Unmount(merged); err != nil {
+		t.Fatal(err)
+	}
+	kupper, err := layertest.DumpDir(kd.Upper, layertest.IgnoreBookkeeping())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The library side.
+	ld, err := layertest.WriteDirs(s, filepath.Join(dir, "l"), layertest.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := ld.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLayers(o)
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lres := runScript(fsys.As(permCaller), ops, runConfig{})
+	if err := fsys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkWants(t, "library", "", ops, lres)
+	compareResults(t, "kernel", "library", ops, kres, lres, true)
+	lupper, err := layertest.DumpDir(ld.Upper, layertest.IgnoreBookkeeping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffDumps(t, "upper", "kernel", "library", kupper, lupper)
+}
+
+// openUp makes dir and its parents up to the temp dir searchable by
+// everyone, for the child that runs as another user.
+func openUp(t *testing.T, dir string) {
+	t.Helper()
+	tmp := filepath.Clean(os.TempDir())
+	for d := dir; d != tmp && d != "/" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// copyFile copies the running test binary to dst, which another user can
+// run (the go tool builds it in a dir only its owner can search).
+func copyFile(dst string, mode os.FileMode) error {
+	src, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
