@@ -31,16 +31,53 @@ func TestPermKernelChild(t *testing.T) {
 	if merged == "" {
 		return
 	}
-	res := runScript(osTarget{merged}, mustOps(permScript), runConfig{})
-	out := make([][3]string, len(res))
-	for i, r := range res {
-		out[i] = [3]string{r.res, r.errno, r.shape}
+	print := func(tag string, res []opResult) {
+		out := make([][3]string, len(res))
+		for i, r := range res {
+			out[i] = [3]string{r.res, r.errno, r.shape}
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("\n%s %s\n", tag, b)
 	}
-	b, err := json.Marshal(out)
+	print("PERMRESULT", runScript(osTarget{merged}, mustOps(permScript), runConfig{}))
+	// The library without a view acts for the process, here uid 1000:
+	// over in-memory layers (which check nothing themselves) it must
+	// give the kernel's results.
+	o, err := layertest.MemOptions(permStack())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("\nPERMRESULT %s\n", b)
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	print("PERMMEM", runScript(fsys, mustOps(permScript), runConfig{}))
+}
+
+// childResults decodes the results the child printed after tag.
+func childResults(t *testing.T, out []byte, tag string, n int) []opResult {
+	t.Helper()
+	_, line, ok := bytes.Cut(out, []byte("\n"+tag+" "))
+	if !ok {
+		t.Fatalf("child printed no %s:\n%s", tag, out)
+	}
+	line, _, _ = bytes.Cut(line, []byte("\n"))
+	var raw [][3]string
+	if err := json.Unmarshal(line, &raw); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if len(raw) != n {
+		t.Fatalf("child: %d results for %d ops", len(raw), n)
+	}
+	res := make([]opResult, len(raw))
+	for i, r := range raw {
+		res[i] = opResult{res: r[0], errno: r[1], shape: r[2]}
+	}
+	return res
 }
 
 // TestPermKernel runs permScript on a kernel overlay mounted by root, as
@@ -88,23 +125,17 @@ func TestPermKernel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	_, line, ok := bytes.Cut(out, []byte("\nPERMRESULT "))
-	if !ok {
-		t.Fatalf("child printed no result:\n%s", out)
-	}
-	line, _, _ = bytes.Cut(line, []byte("\n"))
-	var raw [][3]string
-	if err := json.Unmarshal(line, &raw); err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	if len(raw) != len(ops) {
-		t.Fatalf("child: %d results for %d ops", len(raw), len(ops))
-	}
-	kres := make([]opResult, len(raw))
-	for i, r := range raw {
-		kres[i] = opResult{res: r[0], errno: r[1], shape: r[2]}
-	}
+	kres := childResults(t, out, "PERMRESULT", len(ops))
 	checkWants(t, "kernel", "", ops, kres)
+	// The library acting for the process (uid 1000, no view), over
+	// in-memory layers: the same errnos (stat results differ in sizes and
+	// inode numbers between backends).
+	mres := childResults(t, out, "PERMMEM", len(ops))
+	for i, o := range ops {
+		if mres[i].errno != kres[i].errno {
+			t.Errorf("op %d %q: kernel %s, library as the process %s", i+1, o.line, kres[i].res, mres[i].res)
+		}
+	}
 	if err := layertest.Unmount(merged); err != nil {
 		t.Fatal(err)
 	}
