@@ -673,6 +673,9 @@ func libRun(t *testing.T, o overlay.Options, ops []op, rc runConfig, dopts ...la
 		return nil, "", false
 	}
 	defer fsys.Close()
+	// The scenarios state the kernel's results for a root caller: act as
+	// root even when the tests do not run as root.
+	overlay.ActAsRoot(fsys)
 	res := runScript(fsys, ops, rc)
 	dump, err := layertest.DumpFS(fsys, "/", dopts...)
 	if err != nil {
