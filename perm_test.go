@@ -4,6 +4,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
@@ -179,9 +180,13 @@ readdir / => ok
 func TestPermMem(t *testing.T) {
 	s := permStack()
 	ops := mustOps(permScript)
-	o, err := layertest.MemOptions(s)
+	lowers, upper, err := layertest.MemFSes(s)
 	if err != nil {
 		t.Fatal(err)
+	}
+	o := overlay.Options{Upper: overlay.MemLayer(upper)}
+	for _, m := range lowers {
+		o.Lower = append(o.Lower, overlay.MemLayer(m))
 	}
 	fsys, err := overlay.New(o)
 	if err != nil {
@@ -212,6 +217,14 @@ func TestPermMem(t *testing.T) {
 		if got := [3]uint32{st.UID, st.GID, st.Mode}; got != want {
 			t.Errorf("%s: uid, gid, mode %o, want %o", name, got, want)
 		}
+	}
+	// Chtimes with neither time only looks the name up (utimensat with
+	// two UTIME_OMIT): no check, no copy-up.
+	if err := v.Chtimes("pub/secret", time.Time{}, time.Time{}); err != nil {
+		t.Errorf("Chtimes(zero, zero) of another's file: %v", err)
+	}
+	if _, err := upper.Lstat("pub/secret"); err == nil {
+		t.Errorf("Chtimes(zero, zero) copied up")
 	}
 	// The view acts on the same overlay: the process sees its changes,
 	// and closing the view changes nothing.

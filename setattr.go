@@ -44,9 +44,9 @@ func (fsys *FS) setattr(name string, follow followMode, mode copyMode, check fun
 	}
 }
 
-// writable runs a setattr permission check after EROFS, as the kernel
+// roFirst runs a setattr permission check after EROFS, as the kernel
 // checks the mount before the inode.
-func (fsys *FS) writable(check func(n *node) error) func(n *node) error {
+func (fsys *FS) roFirst(check func(n *node) error) func(n *node) error {
 	return func(n *node) error {
 		if fsys.upper == nil {
 			return syscall.EROFS
@@ -56,7 +56,7 @@ func (fsys *FS) writable(check func(n *node) error) func(n *node) error {
 }
 
 func (fsys *FS) chmod(name string, perm uint32) error {
-	return fsys.setattr(name, followYes, copyMeta, fsys.writable(fsys.mayOwn), func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
 		if !fsys.caller().root() {
 			a, err := fsys.upper.b.lstat(p)
 			if err != nil {
@@ -69,7 +69,7 @@ func (fsys *FS) chmod(name string, perm uint32) error {
 }
 
 func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
-	return fsys.setattr(name, follow, copyMeta, fsys.writable(func(n *node) error {
+	return fsys.setattr(name, follow, copyMeta, fsys.roFirst(func(n *node) error {
 		return fsys.mayChown(n, uid, gid)
 	}), func(p string, n *node) error {
 		return fsys.upper.b.lchown(p, uid, gid)
@@ -77,12 +77,17 @@ func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
 }
 
 // chtimes sets explicit times: only the owner may (setattr_prepare).
+// With neither time (both UTIME_OMIT) it only looks the name up, as
+// utimensat(2) does.
 func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
-	check := fsys.mayOwn
 	if atime.IsZero() && mtime.IsZero() {
-		check = func(*node) error { return nil } // nothing set: no check
+		fsys.pruneIfNeeded()
+		fsys.mu.RLock()
+		defer fsys.mu.RUnlock()
+		_, err := fsys.lookupFinal(name, followYes)
+		return err
 	}
-	return fsys.setattr(name, followYes, copyMeta, fsys.writable(check), func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
 		if atime.IsZero() || mtime.IsZero() {
 			a, err := fsys.upper.b.lstat(p)
 			if err != nil {
