@@ -105,6 +105,15 @@ chown pub/other -1 1000 => EPERM
 chown pub/other 1001 -1 => EPERM
 chown pub/other -1 -1 => ok
 create root/new => EACCES
+writefile root/mine w2 => ok
+open h7 root/ro w+creat+excl => EEXIST
+mkdir root/sub => EEXIST
+remove root/mine/ => EACCES
+link priv/f own/lp => EACCES
+symlink ../pub/mine own/sl => ok
+chmod own/sl 0640 => ok
+lstat pub/mine => ok
+rename root/sub/ own/x => EACCES
 mkdir root/d => EACCES
 symlink x root/l => EACCES
 mknod root/p p => EACCES
@@ -276,4 +285,37 @@ func TestPermRoot(t *testing.T) {
 	if st := layertest.Stat(fi); st.UID != 0 || st.GID != 0 {
 		t.Errorf("root/new: uid %d gid %d, want 0 0", st.UID, st.GID)
 	}
+}
+
+// TestPermReadOnly: on an overlay without upper every change is EROFS,
+// checked before the caller's permission as the kernel checks the mount
+// before the inode; reads are still checked.
+func TestPermReadOnly(t *testing.T) {
+	s := layertest.MustParse(permFixture + "-- lower2 --\ndir empty\n")
+	o, err := layertest.MemOptions(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	ops := mustOps(strings.Join([]string{
+		"chmod pub/other 0600 => EROFS",
+		"chown pub/other 1000 1000 => EROFS",
+		"chtimes pub/other 1 2 => EROFS",
+		"truncate pub/other 0 => EROFS",
+		"setxattr pub/other user.a v => EROFS",
+		"removexattr pub/other user.u => EROFS",
+		"open h1 pub/other w => EROFS",
+		"mkdir root/d => EROFS",
+		"mkdir root/sub => EEXIST",
+		"remove root/ro => EROFS",
+		"rename root/ro own/ro => EROFS",
+		"readfile pub/secret => EACCES",
+		"stat priv/f => EACCES",
+		"readfile pub/mine => ok",
+	}, "\n"))
+	checkWants(t, "read-only view", "", ops, runScript(fsys.As(permCaller), ops, runConfig{}))
 }
