@@ -328,11 +328,16 @@ func (fsys *FS) mayRename(src, dst walkResult) error {
 // uid, and its gid or, in a setgid dir, the dir's. A non-dir made setgid
 // and group-executable in a setgid dir whose group the caller is not in
 // loses setgid (mode_strip_sgid). Without a view the backend already
-// gives the process's ownership. Callers hold FS.mu for writing.
+// gives the process's ownership, except over a whiteout, where the object
+// is made in the work dir: then a root process gives it the group of a
+// setgid parent. Callers hold FS.mu for writing.
 func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) error {
 	c := fsys.cred
 	if c == nil {
-		return mk
+		if !r.n.upperWh || !fsys.proc.root() {
+			return mk
+		}
+		c = &fsys.proc
 	}
 	return func(p string) error {
 		if err := mk(p); err != nil {

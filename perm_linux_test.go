@@ -205,3 +205,28 @@ func copyFile(dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// TestPermSetgidOverWhiteout: an object created over a whiteout is made
+// in the work dir and renamed into place; in a setgid dir it must still
+// get the dir's group (and a dir the setgid bit), as the kernel creates
+// it with the group the overlay inode is given.
+func TestPermSetgidOverWhiteout(t *testing.T) {
+	requireKernel(t)
+	s := layertest.MustParse(`
+-- upper --
+dir sg 02777 uid=1001 gid=2000
+whiteout sg/f
+whiteout sg/d
+-- lower --
+dir sg 02777 uid=1001 gid=2000
+file sg/f "x"
+dir sg/d
+`)
+	diffRun(t, variant{}, s, mustOps(`
+writefile sg/f n => ok
+mkdir sg/d => ok
+mknod sg/p p => ok
+lstat sg/f => ok
+lstat sg/d => ok
+`))
+}
