@@ -32,14 +32,27 @@ func (fsys *FS) lockForChange(name string, follow followMode, check func(r walkR
 	}
 }
 
-// checkCreate is the VFS's check before creating a non-dir at name: it
-// must not exist, nor end in "/" (a missing dir asked for: ENOENT), and
-// the overlay needs an upper, in that order (filename_create).
-func (fsys *FS) checkCreate(r walkResult) error { return fsys.checkNew(r, false) }
+// checkCreate is the VFS's check before creating a non-dir at name:
+// checkNew, then the caller's write and search permission on the parent
+// (may_create).
+func (fsys *FS) checkCreate(r walkResult) error {
+	if err := fsys.checkNew(r, false); err != nil {
+		return err
+	}
+	return fsys.mayCreate(r.parent)
+}
 
 // checkMkdir is checkCreate for mkdir, which takes a trailing slash.
-func (fsys *FS) checkMkdir(r walkResult) error { return fsys.checkNew(r, true) }
+func (fsys *FS) checkMkdir(r walkResult) error {
+	if err := fsys.checkNew(r, true); err != nil {
+		return err
+	}
+	return fsys.mayCreate(r.parent)
+}
 
+// checkNew: name must not exist, nor end in "/" for a non-dir (a missing
+// dir asked for: ENOENT), and the overlay needs an upper, in that order
+// (filename_create).
 func (fsys *FS) checkNew(r walkResult, dir bool) error {
 	if r.parent == nil || r.n.present {
 		return syscall.EEXIST
@@ -118,15 +131,9 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 		return err
 	}
 	defer fsys.mu.Unlock()
-	// mkdir(2) keeps the permission and sticky bits only; S_ISGID comes
-	// from a setgid parent (vfs_mkdir, inode_init_owner).
-	mode := perm & (0o777 | syscall.S_ISVTX) &^ fsys.umask
-	sgid, err := fsys.setgidParent(r.parent)
-	if err != nil {
-		return err
-	}
-	if sgid >= 0 {
-		mode |= syscall.S_ISGID
+	mode := perm &^ fsys.umask &^ (syscall.S_ISUID | syscall.S_ISGID) // as mkdir(2)
+	if pa, err := fsys.permAttr(r.parent); err == nil && pa.Mode&syscall.S_ISGID != 0 {
+		mode |= syscall.S_ISGID // a new dir in a setgid dir is setgid (inode_init_owner)
 	}
 	// With redirect_dir=on, index, metacopy or xino in effect the kernel
 	// makes every new dir in a merge dir opaque, so that later offline
@@ -136,11 +143,8 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	// does on an upper without xattrs.
 	u := fsys.upper
 	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.xattr)
-	err = fsys.createObj(r, true, func(p string) error {
+	err = fsys.createObj(r, true, fsys.ownNew(r, func(p string) error {
 		if err := fsys.upper.b.mkdir(p, mode); err != nil {
-			return err
-		}
-		if err := fsys.inheritGroup(p, sgid); err != nil {
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
@@ -152,7 +156,7 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 			fsys.upper.setOpaque(p)
 		}
 		return nil
-	})
+	}))
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -166,24 +170,12 @@ func (fsys *FS) symlink(target, name string) error {
 	if !fsys.upper.caps.symlink {
 		return syscall.EPERM
 	}
-	sgid, err := fsys.setgidParent(r.parent)
-	if err != nil {
-		return err
-	}
-	err = fsys.createObj(r, false, func(p string) error {
-		if err := fsys.upper.b.symlink(target, p); err != nil {
-			return err
-		}
-		return fsys.inheritGroup(p, sgid)
-	})
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error { return fsys.upper.b.symlink(target, p) }))
 	fsys.forget(r.parent, r.name)
 	return err
 }
 
 func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
-	if mode&syscall.S_IFMT == syscall.S_IFCHR && dev == 0 {
-		return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
-	}
 	switch mode & syscall.S_IFMT {
 	case syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
 	case 0, syscall.S_IFREG:
@@ -193,67 +185,31 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 	default:
 		return syscall.EINVAL
 	}
-	r, err := fsys.lockForChange(name, followNever, fsys.checkCreate)
+	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {
+		if err := fsys.checkCreate(r); err != nil {
+			return err
+		}
+		switch t := mode & syscall.S_IFMT; {
+		case t == syscall.S_IFCHR && dev == 0:
+			return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
+		case (t == syscall.S_IFCHR || t == syscall.S_IFBLK) && !fsys.caller().root():
+			return syscall.EPERM // CAP_MKNOD
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer fsys.mu.Unlock()
 	m := mode&syscall.S_IFMT | (mode&^syscall.S_IFMT)&^fsys.umask
-	sgid, err := fsys.setgidParent(r.parent)
-	if err != nil {
-		return err
-	}
-	err = fsys.createObj(r, false, func(p string) error {
-		var err error
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
 		if m&syscall.S_IFMT == syscall.S_IFREG {
-			err = fsys.upper.createEmpty(p)
-		} else {
-			err = fsys.upper.b.mknod(p, m, dev)
+			return fsys.upper.createEmpty(p)
 		}
-		if err == nil && sgid >= 0 {
-			if err = fsys.inheritGroup(p, sgid); err == nil {
-				err = fsys.upper.b.chmod(p, m&^syscall.S_IFMT)
-			}
-		}
-		return err
-	})
+		return fsys.upper.b.mknod(p, m, dev)
+	}))
 	fsys.forget(r.parent, r.name)
 	return err
-}
-
-// setgidParent returns the group of dir when it is setgid (its new
-// objects take that group, and new dirs the setgid bit: inode_init_owner,
-// computed on the overlay's dir), else -1. Callers hold FS.mu.
-func (fsys *FS) setgidParent(dir *node) (int, error) {
-	a, err := fsys.nodeAttr(dir)
-	if err != nil {
-		return -1, err
-	}
-	if a.Mode&syscall.S_ISGID == 0 {
-		return -1, nil
-	}
-	return int(a.Gid), nil
-}
-
-// inheritGroup gives the new upper object p the group gid (unless it is
-// -1) where its backend did not, as when it was made in the work dir or
-// the backend does not inherit groups; a chown clears setuid and setgid,
-// so callers set the mode afterwards. Callers hold FS.mu.
-func (fsys *FS) inheritGroup(p string, gid int) error {
-	if gid < 0 {
-		return nil
-	}
-	a, err := fsys.upper.b.lstat(p)
-	if err != nil {
-		return err
-	}
-	if int(a.Gid) == gid {
-		return nil
-	}
-	if err := fsys.upper.b.lchown(p, -1, gid); err != nil && err != syscall.EPERM {
-		return err
-	}
-	return nil
 }
 
 // link makes newname a hard link to oldname (§11.5): the source is copied
@@ -277,7 +233,13 @@ func (fsys *FS) link(oldname, newname string) error {
 		}
 		dst, err := fsys.walk(newname, followNever)
 		if err == nil {
-			err = fsys.checkCreate(dst)
+			err = fsys.checkNew(dst, false)
+		}
+		if err == nil {
+			err = fsys.mayLink(src.n) // before may_create, as in do_linkat
+		}
+		if err == nil {
+			err = fsys.mayCreate(dst.parent)
 		}
 		if err == nil && src.n.isDir() {
 			err = syscall.EPERM
@@ -359,10 +321,16 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 		switch {
 		case !r.n.present:
 			return syscall.ENOENT
-		case r.n.isDir():
+		case r.dirOK && r.n.isDir():
 			return syscall.EISDIR
 		case r.dirOK:
 			return syscall.ENOTDIR
+		}
+		if err := fsys.mayDelete(r.parent, r.n); err != nil {
+			return err
+		}
+		if r.n.isDir() {
+			return syscall.EISDIR
 		}
 		return nil
 	})
@@ -436,7 +404,11 @@ func (fsys *FS) rmdir(name string) error {
 			return syscall.EROFS
 		case !r.n.present:
 			return syscall.ENOENT
-		case !r.n.isDir():
+		}
+		if err := fsys.mayDelete(r.parent, r.n); err != nil {
+			return err
+		}
+		if !r.n.isDir() {
 			return syscall.ENOTDIR
 		}
 		// A pure upper dir goes by a plain rmdir(2), so whiteouts in it

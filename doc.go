@@ -197,7 +197,64 @@
 // renamed into place; fsync=volatile (or volatile) skips that and marks the
 // work dir as the kernel does. userxattr stores private xattrs as
 // user.overlay.*. default_permissions and override_creds are accepted and
-// change nothing (the library acts with the caller's credentials).
+// change nothing (the caller's permission is always checked, and the
+// layers are always written as the process).
+//
+// # Permissions and callers
+//
+// The kernel checks every access twice: the caller's permission on the
+// overlay's inode (mode and owner of the upper object, else of the top
+// lower one), then the mounter's on the layers. The library does the same
+// with the process as the mounter: the backends are used with the
+// process's privileges, and the caller's permission is checked first, as
+// generic_permission does. The caller is the process (its effective uid,
+// gid and groups at New; for root no check fails), or the [Cred] of a
+// view made by [FS.As]:
+//
+//	v := fsys.As(overlay.Cred{Uid: 1000, Gid: 1000, Groups: []uint32{1000, 2000}})
+//	f, err := v.OpenFile("srv/data", os.O_RDWR, 0) // EACCES unless uid 1000 may write it
+//
+// A view shares everything with its FS (cache, locks, upper layer); its
+// Close does nothing. This is how a file server on the library (9P, NFS,
+// FUSE, WebDAV) serves each client as itself: copy-up, whiteouts and
+// private xattrs are written as the process, so a client may write,
+// chmod or set the times of a lower file it owns in a dir only root may
+// write, as on the kernel. (A view rather than a credential argument on
+// every method keeps the afero.Fs method set, so a view serves wherever
+// an FS does.) The checks, as the kernel's on the overlay inode:
+//
+//   - Search (x) on every dir a walk looks a name up in (EACCES).
+//   - Open: read and/or write by the access mode, write for O_TRUNC; a
+//     dir (ReadDir) needs read.
+//   - Create, mkdir, mknod, symlink, link, unlink, rmdir, rename: write
+//     and search on the parent(s); in a sticky dir only the owner of the
+//     object or of the dir removes or renames it away (EPERM); moving a dir
+//     to another parent needs write on it. Link follows protected
+//     hardlinks (the usual distribution setting of fs.protected_hardlinks):
+//     only the owner, or one who may read and write a regular file that is
+//     neither setuid nor setgid-executable, may link it (EPERM). Char and
+//     block devices only for root (EPERM).
+//   - Chmod, and Chtimes (which always sets explicit times): the owner
+//     only (EPERM); chmod drops setgid when the caller is not in the
+//     file's group. Chown: only root changes the owner; the owner may set
+//     the group to one of its groups (EPERM).
+//   - Truncate needs write. A write or truncation by a caller other than
+//     root drops setuid, and setgid when group-execute is set (or the
+//     caller is not in the group), as file_remove_privs does.
+//   - Xattrs: user.* need read or write permission and exist only on
+//     regular files and dirs (EPERM to set, ENODATA to get elsewhere); in a
+//     sticky dir only its owner sets them; trusted.* are root's (EPERM,
+//     ENODATA), and Listxattr shows them to root only. security.* and
+//     system.* are not checked.
+//   - OpenByHandle is root's (CAP_DAC_READ_SEARCH; EPERM).
+//   - Uid 0 reads and writes anything, searches any dir, executes what
+//     has an execute bit, and passes every owner check.
+//
+// Objects a view creates are owned by its uid, and by its gid or, in a
+// setgid dir, the dir's (a new dir there is setgid too; a setgid,
+// group-executable file made there by a caller outside the dir's group
+// loses setgid), as the kernel creates them with the caller's fsuid and
+// fsgid.
 //
 // # Caching
 //
@@ -225,14 +282,18 @@
 //   - Symlinks resolve inside the overlay: the overlay root is "/" for
 //     absolute targets and ".." stops at it, as in a chroot; the kernel
 //     resolves absolute targets against the process's root.
-//   - Permissions are not checked: the library acts with the calling
-//     process's privileges on the backends, like a root mounter; the
-//     in-memory layers enforce no permission bits. Only ownership is: a
-//     caller (the calling thread's effective uid) that is neither root nor
-//     the owner cannot chmod, chown or set times (EPERM, checked before
-//     copy-up as the kernel does). A non-root caller's copy-up, which the
-//     kernel does with the mounter's credentials, needs the caller to be
-//     able to write the upper layer.
+//   - Permission checks use the mode bits only: POSIX ACLs in the layers
+//     are not consulted, nor are security modules, immutable or append-only
+//     flags. Protected hardlinks are always on and protected symlinks,
+//     FIFOs and regular files off, whatever the host's fs.protected_*
+//     settings. The in-memory and afero layers enforce no permission bits
+//     of their own: the checks of the caller are the only ones there.
+//   - The caller's permission is checked on every dir of a walk with an
+//     lstat of its upper object, which a root caller is spared: walks by
+//     other callers make system calls even when the cache is warm.
+//   - Chtimes cannot ask for the current time (UTIME_NOW), which the
+//     kernel grants to anyone with write permission: its times are always
+//     explicit, for the owner only.
 //   - Modes given to creations are masked with the process umask read
 //     once, at New.
 //   - When not run as root, New makes W/work mode 0700 rather than the

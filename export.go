@@ -79,6 +79,11 @@ func (fsys *FS) OpenByHandle(h []byte, flag int) (afero.File, error) {
 	if !fsys.feat.nfsExport {
 		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: syscall.EOPNOTSUPP}
 	}
+	if !fsys.caller().root() {
+		// Opening by handle bypasses the dirs' search permission: root
+		// only (CAP_DAC_READ_SEARCH).
+		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: syscall.EPERM}
+	}
 	name, err := fsys.findHandle(h)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: errnoOf(err)}

@@ -188,7 +188,10 @@ func (f *File) writable() (bfile, error) {
 	if f.isDir {
 		return nil, syscall.EISDIR
 	}
-	return f.bf, nil
+	if !f.write {
+		return nil, syscall.EBADF
+	}
+	return f.bf, f.fsys.dropPrivs(f.n)
 }
 
 // Seek is like os.File.Seek. On a directory only io.SeekStart and

@@ -463,6 +463,9 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 		c := comps[0]
 		comps = comps[1:]
 		last := len(comps) == 0
+		if err := fs.maySearch(cur); err != nil {
+			return res, err // every dir a name is looked up in (may_lookup)
+		}
 		switch c {
 		case ".", "..":
 			if c == ".." && cur.parent != nil {

@@ -358,6 +358,7 @@ func runModel(t *rapid.T, b modelBackend) {
 		t.Fatalf("New: %v", err)
 	}
 	defer fsys.Close()
+	overlay.ActAsRoot(fsys) // the model is root's view, whoever runs the tests
 
 	// lowerPaths are the paths the lower layers hold (whiteouts
 	// excluded), so that renames of lower dirs and metadata changes of

@@ -132,7 +132,7 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 	case write && fsys.upper == nil:
 		return syscall.EROFS
 	}
-	return nil
+	return fsys.mayOpen(n, flag)
 }
 
 // openHolder opens the backing file of n from the layer holding its data
@@ -160,18 +160,10 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	defer fsys.mu.Unlock()
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	mode := perm &^ fsys.umask
-	sgid, err := fsys.setgidParent(r.parent)
-	if err != nil {
-		return nil, err
-	}
 	var bf bfile
-	err = fsys.createObj(r, false, func(p string) error {
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
 		f, err := fsys.upper.b.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
-			return err
-		}
-		if err := fsys.inheritGroup(p, sgid); err != nil {
-			f.Close()
 			return err
 		}
 		if err := fsys.upper.b.chmod(p, mode); err != nil {
@@ -180,7 +172,7 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 		}
 		bf = f
 		return nil
-	})
+	}))
 	if err != nil {
 		fsys.forget(r.parent, r.name)
 		if bf != nil {

@@ -18,7 +18,20 @@ import (
 // none, read-only). It has afero.Fs's method set; IOFS gives an io/fs
 // view. An FS is safe for concurrent use. Its layers must not be changed
 // by anything else while it is open (the kernel calls that undefined).
+//
+// An FS acts for a caller whose permissions it checks as the kernel does
+// on the overlay's inodes: the process itself, or the [Cred] of a view
+// made by [FS.As].
 type FS struct {
+	*core
+	// cred is the caller a view made by As acts for; nil for the process
+	// (its credentials are core.proc).
+	cred *Cred
+}
+
+// core is the state of an overlay, shared by the FS New returns and every
+// view of it made by As.
+type core struct {
 	opts   Options  // immutable after New
 	feat   resolved // effective feature settings; immutable after New
 	upper  *branch  // nil for a read-only overlay; immutable after New
@@ -57,6 +70,9 @@ type FS struct {
 	// a rename that leaves a whiteout fails EINVAL as on the kernel.
 	// Immutable after New.
 	noRenameWhiteout bool
+	// proc is the process's credentials at New (euid, egid, groups): the
+	// caller of an FS that is not a view. Immutable.
+	proc Cred
 }
 
 var (
@@ -92,7 +108,7 @@ func New(o Options) (fsys *FS, err error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys = &FS{opts: o, feat: feat, umask: processUmask()}
+	fsys = &FS{core: &core{opts: o, feat: feat, umask: processUmask(), proc: processCred()}}
 	fsys.prefix = "trusted.overlay."
 	if feat.userxattr {
 		fsys.prefix = "user.overlay."
@@ -292,8 +308,9 @@ func (fsys *FS) setupUUID() error {
 // Close ends the use of the overlay. It closes the layers only when they
 // came from ParseOptions; layers given in Options stay open for their
 // owner to close (see [Layer.Close]). The FS must not be used after.
+// Close of a view made by As does nothing.
 func (fsys *FS) Close() error {
-	if fsys.closed.Swap(true) {
+	if fsys.cred != nil || fsys.closed.Swap(true) {
 		return nil
 	}
 	fsys.releaseUpper()

@@ -105,6 +105,9 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 		// are one overlay inode, and rename(2) does nothing.
 		return src, src, nil
 	}
+	if err := fsys.mayRename(src, dst); err != nil {
+		return src, dst, err
+	}
 	if dst.n.present {
 		switch {
 		case src.n.isDir() && !dst.n.isDir():

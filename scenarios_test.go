@@ -329,6 +329,7 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 		}
 	}()
 	creds := false
+	base := tg // the library's FS, whose views "as" switches between
 	defer func() {
 		if creds {
 			restoreThreadCreds()
@@ -478,11 +479,26 @@ func runScript(tg target, ops []op, rc runConfig) []opResult {
 			err = tg.Chtimes(a[0], t(a[1]), t(a[2]))
 		case "as":
 			// The ops that follow run with this effective uid and gid
-			// ("as 0 0" returns to root), where the process may switch.
+			// ("as 0 0" returns to root): on the library through a view
+			// for that caller (with the process's supplementary groups, as
+			// the thread keeps them), elsewhere by switching the thread.
+			uid, gid := uint32(num(a[0])), uint32(num(a[1]))
+			if fsys, ok := base.(*overlay.FS); ok {
+				tg = base
+				if uid != 0 || gid != 0 {
+					var groups []uint32
+					gs, _ := os.Getgroups()
+					for _, g := range gs {
+						groups = append(groups, uint32(g))
+					}
+					tg = fsys.As(overlay.Cred{Uid: uid, Gid: gid, Groups: groups})
+				}
+				break
+			}
 			if creds {
 				restoreThreadCreds()
 			}
-			err, creds = setThreadCreds(int(num(a[0])), int(num(a[1]))), true
+			err, creds = setThreadCreds(int(uid), int(gid)), true
 		case "mtime":
 			var fi os.FileInfo
 			if fi, err = tg.Lstat(a[0]); err == nil {
@@ -698,6 +714,9 @@ func libRun(t *testing.T, o overlay.Options, ops []op, rc runConfig, dopts ...la
 		return nil, "", false
 	}
 	defer fsys.Close()
+	// The scenarios state the kernel's results for a root caller: act as
+	// root even when the tests do not run as root.
+	overlay.ActAsRoot(fsys)
 	res := runScript(fsys, ops, rc)
 	dump, err := layertest.DumpFS(fsys, "/", dopts...)
 	if err != nil {

@@ -1,8 +1,6 @@
 package overlay
 
 import (
-	"os"
-	"slices"
 	"syscall"
 	"time"
 )
@@ -46,77 +44,49 @@ func (fsys *FS) setattr(name string, follow followMode, mode copyMode, check fun
 	}
 }
 
-// ownerCheck is setattr_prepare's check, which the kernel's overlay makes
-// before copy-up and after EROFS: changing the mode, or setting times
-// explicitly, takes the object's owner or root (inode_owner_or_capable);
-// anyone else gets EPERM. The caller is the calling thread's effective
-// uid. Callers hold FS.mu.
-func (fsys *FS) ownerCheck(n *node) error {
-	if fsys.upper == nil {
-		return syscall.EROFS
+// roFirst runs a setattr permission check after EROFS, as the kernel
+// checks the mount before the inode.
+func (fsys *FS) roFirst(check func(n *node) error) func(n *node) error {
+	return func(n *node) error {
+		if fsys.upper == nil {
+			return syscall.EROFS
+		}
+		return check(n)
 	}
-	e := os.Geteuid()
-	if e <= 0 {
-		return nil // root (or no uids here)
-	}
-	a, err := fsys.nodeAttr(n)
-	if err != nil {
-		return err
-	}
-	if a.Uid != uint32(e) {
-		return syscall.EPERM
-	}
-	return nil
-}
-
-// chownCheck is chown(2)'s check (chown_ok, chgrp_ok), after EROFS: only
-// root gives an object away; its owner may set its group to its own
-// group or to one it is in; anyone else gets EPERM. Callers hold FS.mu.
-func (fsys *FS) chownCheck(n *node, uid, gid int) error {
-	if fsys.upper == nil {
-		return syscall.EROFS
-	}
-	e := os.Geteuid()
-	if e <= 0 || uid == -1 && gid == -1 {
-		return nil
-	}
-	a, err := fsys.nodeAttr(n)
-	if err != nil {
-		return err
-	}
-	if a.Uid != uint32(e) || uid != -1 && uint32(uid) != a.Uid {
-		return syscall.EPERM
-	}
-	if gid == -1 || uint32(gid) == a.Gid || gid == os.Getegid() {
-		return nil
-	}
-	groups, _ := os.Getgroups()
-	if slices.Contains(groups, gid) {
-		return nil
-	}
-	return syscall.EPERM
 }
 
 func (fsys *FS) chmod(name string, perm uint32) error {
-	return fsys.setattr(name, followYes, copyMeta, fsys.ownerCheck, func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
+		if !fsys.caller().root() {
+			a, err := fsys.upper.b.lstat(p)
+			if err != nil {
+				return err
+			}
+			perm = fsys.chmodMode(&a, perm)
+		}
 		return fsys.upper.b.chmod(p, perm)
 	})
 }
 
 func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
-	check := func(n *node) error { return fsys.chownCheck(n, uid, gid) }
-	return fsys.setattr(name, follow, copyMeta, check, func(p string, n *node) error {
+	return fsys.setattr(name, follow, copyMeta, fsys.roFirst(func(n *node) error {
+		return fsys.mayChown(n, uid, gid)
+	}), func(p string, n *node) error {
 		return fsys.upper.b.lchown(p, uid, gid)
 	})
 }
 
+// chtimes sets explicit times: only the owner may (setattr_prepare).
+// With neither time (both UTIME_OMIT) it only looks the name up, as
+// utimensat(2) does.
 func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
 	if atime.IsZero() && mtime.IsZero() {
 		// Both left as they are (UTIME_OMIT): the kernel returns before
-		// it even looks the name up (do_utimes).
+		// it even looks the name up (utimensat: "we must not even check
+		// the path").
 		return nil
 	}
-	return fsys.setattr(name, followYes, copyMeta, fsys.ownerCheck, func(p string, n *node) error {
+	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
 		if atime.IsZero() || mtime.IsZero() {
 			a, err := fsys.upper.b.lstat(p)
 			if err != nil {
@@ -140,9 +110,14 @@ func (fsys *FS) truncate(name string, size int64) error {
 			return syscall.EISDIR
 		case n.typ != syscall.S_IFREG:
 			return syscall.EINVAL
+		case fsys.upper == nil:
+			return syscall.EROFS
 		}
-		return nil
+		return fsys.may(n, mayWrite)
 	}, func(p string, n *node) error {
-		return fsys.upper.b.truncate(p, size)
+		if err := fsys.upper.b.truncate(p, size); err != nil {
+			return err
+		}
+		return fsys.dropPrivsLocked(n)
 	})
 }

@@ -63,10 +63,14 @@ func (fsys *FS) getxattr(name, attr string, follow followMode) ([]byte, error) {
 	fsys.pruneIfNeeded()
 	fsys.mu.RLock()
 	defer fsys.mu.RUnlock()
-	br, p, err := fsys.holderOf(name, follow)
+	n, err := fsys.lookupFinal(name, follow)
+	if err == nil {
+		err = fsys.mayXattr(n, attr, false)
+	}
 	if err != nil {
 		return nil, err
 	}
+	br, p := fsys.holder(n)
 	if !br.caps.xattr {
 		return nil, syscall.EOPNOTSUPP
 	}
@@ -101,6 +105,9 @@ func (fsys *FS) listxattr(name string, follow followMode) ([]string, error) {
 	}
 	out := make([]string, 0, len(names))
 	for _, x := range names {
+		if !fsys.listable(x) {
+			continue
+		}
 		switch {
 		case strings.HasPrefix(x, fsys.prefix+escPrefix):
 			out = append(out, fsys.prefix+x[len(fsys.prefix)+len(escPrefix):])
@@ -123,6 +130,9 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 	return fsys.setattr(name, followYes, copyMeta, func(n *node) error {
 		if fsys.upper == nil {
 			return syscall.EROFS // before the flags' checks, as in path_setxattr
+		}
+		if err := fsys.mayXattr(n, attr, true); err != nil {
+			return err
 		}
 		if !fsys.upper.caps.xattr && fsys.upper.format == formatOCI {
 			return syscall.EOPNOTSUPP
@@ -156,6 +166,9 @@ func (fsys *FS) removexattr(name, attr string) error {
 	return fsys.setattr(name, followYes, copyMeta, func(n *node) error {
 		if fsys.upper == nil {
 			return syscall.EROFS
+		}
+		if err := fsys.mayXattr(n, attr, true); err != nil {
+			return err
 		}
 		br, p := fsys.holder(n)
 		if !br.caps.xattr {
