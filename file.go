@@ -347,8 +347,12 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 		} else {
 			list, err = f.fsys.listNode(n, false)
 		}
-		if err == nil && f.fsys.xinoBits > 0 && n.isMerge() {
+		switch {
+		case err != nil || !n.isMerge():
+		case f.fsys.xinoBits > 0:
 			list, err = f.fsys.translatedList(n, list)
+		case n.upper:
+			list, err = f.fsys.impureList(n, list)
 		}
 		f.fsys.mu.RUnlock()
 		if err != nil {

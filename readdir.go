@@ -162,3 +162,34 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 	}
 	return out, nil
 }
+
+// impureList is the listing of merge dir n as the kernel's readdir gives
+// it when n's upper dir is impure (holds copied-up objects): each entry of
+// the upper dir is looked up for its inode number (ovl_calc_d_ino), and
+// one whose lookup fails or finds nothing is skipped as stale, without
+// failing the readdir. Callers hold FS.mu.
+func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
+	u := fsys.upper
+	p := n.path()
+	if u.format != formatKernel || !u.caps.xattr || !u.hasXattr(p, xImpure) {
+		return list, nil
+	}
+	ents, err := u.listDir(p, false)
+	if err != nil {
+		return nil, err
+	}
+	inUpper := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		inUpper[e.name] = true
+	}
+	out := list[:0:0]
+	for _, e := range list {
+		if inUpper[e.name] {
+			if c, err := fsys.child(n, e.name); err != nil || !c.present {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

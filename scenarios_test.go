@@ -2482,6 +2482,33 @@ readdir bad2 => EINVAL
 readdir bad3 => EINVAL`},
 	{name: "redirect/bottom-layer-ignored", fix: fixRedirect, ops: `
 readdir bot`},
+	// An impure upper dir of a merge dir: the kernel looks up each of its
+	// upper entries for d_ino and skips those whose lookup fails (here
+	// EPERM under nofollow) or finds nothing; a pure one lists them.
+	{name: "redirect/impure-dir-skips-stale-entries", fix: `
+-- upper --
+dir imp
+xattr imp trusted.overlay.impure "y"
+dir imp/b
+xattr imp/b trusted.overlay.redirect "y"
+dir pure
+dir pure/b
+xattr pure/b trusted.overlay.redirect "y"
+-- lower1 --
+dir imp
+whiteout imp/b
+dir pure
+whiteout pure/b
+-- lower2 --
+dir imp
+file imp/f "f"
+dir pure
+file pure/f "f"
+`, ops: `
+readdir imp
+readdir pure
+stat imp/b => ok nofollow:EPERM
+stat pure/b => ok nofollow:EPERM`},
 
 	// ---- RemoveAll and trailing slashes ----
 	{name: "remove/removeall-trailing-slash-symlink", fix: `
