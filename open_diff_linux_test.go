@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -68,7 +67,7 @@ var openKinds = []openKind{
 // four access modes (3 is the kernel's "neither read nor write"), with or
 // without O_CREATE, O_EXCL, O_TRUNC, O_DIRECTORY, O_NOFOLLOW and O_APPEND.
 func openCombos() []int {
-	bits := []int{os.O_CREATE, os.O_EXCL, os.O_TRUNC, syscall.O_DIRECTORY, syscall.O_NOFOLLOW, os.O_APPEND}
+	bits := []int{os.O_CREATE, os.O_EXCL, os.O_TRUNC, oDirectory, oNoFollow, os.O_APPEND}
 	var out []int
 	for acc := 0; acc < 4; acc++ {
 		for m := 0; m < 1<<len(bits); m++ {
@@ -120,7 +119,7 @@ func flagString(f int) string {
 	for _, x := range []struct {
 		b int
 		n string
-	}{{os.O_CREATE, "creat"}, {os.O_EXCL, "excl"}, {os.O_TRUNC, "trunc"}, {syscall.O_DIRECTORY, "dir"}, {syscall.O_NOFOLLOW, "nofollow"}, {os.O_APPEND, "append"}} {
+	}{{os.O_CREATE, "creat"}, {os.O_EXCL, "excl"}, {os.O_TRUNC, "trunc"}, {oDirectory, "dir"}, {oNoFollow, "nofollow"}, {os.O_APPEND, "append"}} {
 		if f&x.b != 0 {
 			s += "+" + x.n
 		}

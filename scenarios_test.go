@@ -46,6 +46,7 @@ import (
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // target is what a script runs against: *overlay.FS, or the kernel's
@@ -188,6 +189,11 @@ func parseOps(script string) ([]op, error) {
 	return ops, nil
 }
 
+// switchesUser reports whether a script runs ops as another user.
+func switchesUser(ops []op) bool {
+	return slices.ContainsFunc(ops, func(o op) bool { return o.verb == "as" })
+}
+
 func mustOps(script string) []op {
 	ops, err := parseOps(script)
 	if err != nil {
@@ -261,9 +267,9 @@ func openFlags(s string) int {
 		case "trunc":
 			f |= os.O_TRUNC
 		case "dir":
-			f |= syscall.O_DIRECTORY
+			f |= oDirectory
 		case "nofollow":
-			f |= syscall.O_NOFOLLOW
+			f |= oNoFollow
 		default:
 			panic("bad open flag " + p)
 		}
@@ -733,6 +739,9 @@ func TestScenariosPortable(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			s := sc.stack()
 			ops := mustOps(sc.ops)
+			if switchesUser(ops) && os.Geteuid() != 0 {
+				testskip.Skip(t, "switching users (op as) needs root")
+			}
 			rc := runConfig{portable: true}
 			mo, err := layertest.MemOptions(s)
 			if err != nil {
