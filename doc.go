@@ -413,4 +413,15 @@
 //     filesystem with hashed positions (ext4 with dir_index) that
 //     position makes read(2) fail EINVAL instead.
 //   - Stat's Sys() is nil outside Linux.
+//   - A directory position (File.Seek) is an index into the listing with
+//     "." and ".." counted first; the kernel's, in a merge dir, also
+//     counts whiteouts and has "." and ".." where the lowest layer lists
+//     them, and in a dir of one layer is that filesystem's cookie. Only 0
+//     (a rewind) means the same on both.
+//   - An open dir that is removed stats as empty (size 0) and unlinked,
+//     as ext4 shows it; tmpfs keeps its size.
+//   - An open file follows renames of its own name (the kernel's file
+//     keeps its inode), but not renames of a dir above it, nor the
+//     cache being dropped: a read-only file opened on a lower layer then
+//     keeps reading the lower copy.
 package overlay
