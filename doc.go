@@ -420,8 +420,8 @@
 //     (a rewind) means the same on both.
 //   - An open dir that is removed stats as empty (size 0) and unlinked,
 //     as ext4 shows it; tmpfs keeps its size.
-//   - An open file follows renames of its own name (the kernel's file
-//     keeps its inode), but not renames of a dir above it, nor the
-//     cache being dropped: a read-only file opened on a lower layer then
-//     keeps reading the lower copy.
+//   - An open file follows renames of its name and of dirs above it (the
+//     kernel's file keeps its inode), but not the lookup cache being
+//     dropped: a read-only file opened on a lower layer then keeps
+//     reading the lower copy.
 package overlay

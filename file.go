@@ -74,14 +74,32 @@ func (f *File) current() (bfile, error) {
 	return f.bf, nil
 }
 
-// node returns the node of f's object: f.n, or where renames took it (the
-// kernel's file keeps its inode). Callers hold FS.mu.
-func (f *File) node() *node {
-	n := f.n
-	for n.dead && n.moved != nil {
-		n = n.moved
+// node returns the node of f's object: f.n, or where renames of it or
+// of a dir above it took it (the kernel's file keeps its inode). Callers
+// hold FS.mu.
+func (f *File) node() *node { return f.fsys.follow(f.n) }
+
+// follow returns the live node of n's object after renames of n or of
+// its ancestors; n itself when there is none (it was removed, or the
+// cache dropped). Callers hold FS.mu.
+func (fsys *FS) follow(n *node) *node {
+	switch {
+	case !n.stale():
+		return n
+	case n.dead && n.moved != nil:
+		return fsys.follow(n.moved)
+	case n.dead || n.parent == nil:
+		return n
 	}
-	return n
+	p := fsys.follow(n.parent)
+	if p == n.parent || p.stale() {
+		return n
+	}
+	c, err := fsys.child(p, n.name)
+	if err != nil || !c.present {
+		return n
+	}
+	return c
 }
 
 // Read is like os.File.Read.

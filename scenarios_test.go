@@ -2898,4 +2898,13 @@ mkdir d2
 writefile d2/new "n"
 seek f 0 0
 freaddir f 10`},
+	{name: "opendiv/ro-fd-after-dir-rename", fix: fixBase, ops: `
+open r a/f r
+open s a/sub/deep r
+rename a b => EXDEV redirect:ok metacopy:ok
+writefile b/f "new f" => ENOENT redirect:ok metacopy:ok
+writefile b/sub/deep "new deep" => ENOENT redirect:ok metacopy:ok
+pread r 0 100
+pread s 0 100
+fstat r`},
 }
