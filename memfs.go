@@ -840,19 +840,7 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	return nil
 }
 
-func (m *MemFS) link(oldp, newp string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.walk(oldp)
-	if err != nil {
-		return err
-	}
-	n, err := m.walk(newp)
-	if err != nil {
-		return err
-	}
-	return m.linkLocked(o, n)
-}
+func (m *MemFS) link(oldp, newp string) error { return m.at2Locked(oldp, newp, m.linkLocked) }
 
 // linkLocked checks in link(2)'s order: old exists, new does not, old is
 // not a directory.
@@ -908,38 +896,20 @@ func (m *MemFS) exchange(p1, p2 string) error   { return m.renameOrExchange(p1, 
 // renameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
 // whiteout (char 0/0) at the old name, in one step.
 func (m *MemFS) renameWhiteout(oldp, newp string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.walk(oldp)
-	if err != nil {
-		return err
-	}
-	n, err := m.walk(newp)
-	if err != nil {
-		return err
-	}
-	if o.node != nil && o.node == n.node {
-		return nil
-	}
-	if err := m.renameLocked(o, n, false); err != nil {
-		return err
-	}
-	o.node = nil
-	return m.mknodLocked(o, syscall.S_IFCHR, 0)
+	return m.at2Locked(oldp, newp, func(o, n memLoc) error {
+		if o.node != nil && o.node == n.node {
+			return nil
+		}
+		if err := m.renameLocked(o, n, false); err != nil {
+			return err
+		}
+		o.node = nil
+		return m.mknodLocked(o, syscall.S_IFCHR, 0)
+	})
 }
 
 func (m *MemFS) renameOrExchange(oldp, newp string, exchange bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.walk(oldp)
-	if err != nil {
-		return err
-	}
-	n, err := m.walk(newp)
-	if err != nil {
-		return err
-	}
-	return m.renameLocked(o, n, exchange)
+	return m.at2Locked(oldp, newp, func(o, n memLoc) error { return m.renameLocked(o, n, exchange) })
 }
 
 // isAncestor reports whether directory a is d or one of d's ancestors.
@@ -1025,6 +995,21 @@ func (m *MemFS) unlink(p string) error {
 
 // atLocked runs fn on the location of p with mu held for writing: the
 // common shape of the backend's changes.
+// at2Locked is atLocked for two paths (link, rename).
+func (m *MemFS) at2Locked(p1, p2 string, fn func(l1, l2 memLoc) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l1, err := m.walk(p1)
+	if err != nil {
+		return err
+	}
+	l2, err := m.walk(p2)
+	if err != nil {
+		return err
+	}
+	return fn(l1, l2)
+}
+
 func (m *MemFS) atLocked(p string, fn func(memLoc) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
