@@ -474,14 +474,24 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // whiteout when a lower layer has the name, else nothing. A dir that is
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
-// false where the result could differ, with index=on (the link counts of
-// hard-linked files are kept per removed name); the caller then removes
-// the tree entry by entry. On a native upper the removal walks by
+// false where the result could differ: with index=on (the link counts of
+// hard-linked files are kept per removed name), on an upper without
+// xattrs, or for a caller other than root; the caller then removes the
+// tree entry by entry. On a native upper the removal walks by
 // directory descriptors, so its cost grows linearly with the tree,
 // however deep (the kernel's overlay, which removes entry by entry, does
 // not need to resolve long paths).
 func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
-	if fsys.feat.index || fsys.upper == nil {
+	u := fsys.upper
+	switch {
+	case fsys.feat.index || u == nil:
+		return false, nil
+	case u.format == formatKernel && !u.caps.xattr:
+		// An upper without xattrs fails some removals (EIO, as the
+		// kernel): only entry by entry shows which.
+		return false, nil
+	case !fsys.caller().root():
+		// Each entry's removal is the caller's to be allowed.
 		return false, nil
 	}
 	check := func(r walkResult) error {
