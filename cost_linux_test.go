@@ -134,6 +134,7 @@ func costFS(t *testing.T, root string) *FS {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Userxattr = os.Geteuid() != 0 // an unprivileged upper holds user.* xattrs only
 	fsys, err := New(o)
 	if err != nil {
 		t.Fatal(err)

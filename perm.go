@@ -337,7 +337,12 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 		if !r.n.upperWh || !fsys.proc.root() {
 			return mk
 		}
+		// The process's own ids (also when a test makes it act as root),
+		// where the platform has them.
 		c = &fsys.proc
+		if uid, gid := os.Geteuid(), os.Getegid(); uid >= 0 && gid >= 0 {
+			c = &Cred{Uid: uint32(uid), Gid: uint32(gid)}
+		}
 	}
 	return func(p string) error {
 		if err := mk(p); err != nil {
