@@ -187,4 +187,7 @@ func (w *aferoWriter) setxattr(p, name, value string) error {
 	return fmt.Errorf("xattr: %w", ErrUnsupported)
 }
 
-func (w *aferoWriter) chown(p string, uid, gid int) error { return w.fs.Chown("/"+p, uid, gid) }
+func (w *aferoWriter) chown(p string, uid, gid int) error {
+	// afero's in-memory files keep a -1 as it is: 0 is what root makes.
+	return w.fs.Chown("/"+p, max(uid, 0), max(gid, 0))
+}

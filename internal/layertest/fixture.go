@@ -394,7 +394,7 @@ func build(l Layer, w writer) error {
 			err = w.setxattr(e.Path, e.Attr, e.Data)
 		}
 		if err == nil && (e.Kind == Dir || e.Kind == File) && (e.UID >= 0 || e.GID >= 0) {
-			err = w.chown(e.Path, max(e.UID, 0), max(e.GID, 0))
+			err = w.chown(e.Path, e.UID, e.GID) // -1: as made
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %s %s: %w", l.Name, e.Kind, e.Path, err)
