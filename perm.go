@@ -333,10 +333,12 @@ func (fsys *FS) mayRename(src, dst walkResult) error {
 // setgid parent. Callers hold FS.mu for writing.
 func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) error {
 	c := fsys.cred
+	who := c // whose rights decide mode_strip_sgid
 	if c == nil {
 		if !r.n.upperWh || !fsys.proc.root() {
 			return mk
 		}
+		who = &fsys.proc
 		// The process's own ids (also when a test makes it act as root),
 		// where the platform has them.
 		c = &fsys.proc
@@ -370,7 +372,7 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 		}
 		mode := a.perm()
 		if !a.isDir() && mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 && pa.Mode&syscall.S_ISGID != 0 &&
-			!c.root() && !c.inGroup(pa.Gid) {
+			!who.root() && !who.inGroup(pa.Gid) {
 			mode &^= syscall.S_ISGID
 		}
 		// A chown of a non-dir clears setuid and setgid: set them again.
