@@ -94,6 +94,11 @@
 //     dir's, nor (with nofollow) those of the last layer searched.
 //   - An open file keeps its backing file: a file opened read-only before
 //     a copy-up reads the upper copy after it, at the same offset.
+//   - A write on an O_APPEND file lands at the end of the file as one step
+//     with every other writer of the object (other open files, other
+//     names of the inode), as write(2) on an O_APPEND descriptor does:
+//     natively it is that write(2); in memory and on afero layers the
+//     backend finds the end and writes under one lock.
 //   - An overlay without upper is read-only: every change is EROFS.
 //   - Errors are *fs.PathError or *os.LinkError with the overlay path and
 //     the errno the kernel returns for the same operation.
