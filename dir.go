@@ -520,6 +520,19 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 			}
 			continue
 		}
+		// A whiteout in the tree may sit in a dir that entry-by-entry
+		// removal would rmdir plainly, where it counts as an entry
+		// (ENOTEMPTY): only the backend's own walk tells cheaply, and
+		// any whiteout sends the removal entry by entry.
+		wf, ok := u.b.(whiteoutFinder)
+		if !ok || u.format != formatKernel {
+			fsys.mu.Unlock()
+			return false, nil
+		}
+		if has, err := wf.treeHasWhiteout(joinPath(r.parent.path(), r.name), u.prefix+xWhiteout); has || err != nil {
+			fsys.mu.Unlock()
+			return false, nil
+		}
 		defer fsys.mu.Unlock()
 		fsys.dropSubtree(r.n)
 		return true, fsys.removeName(r)

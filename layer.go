@@ -219,6 +219,14 @@ type workAttacher interface {
 	attachWork(work backend) error
 }
 
+// whiteoutFinder is implemented by backends that can tell, in time linear
+// in a tree whatever its depth, whether the dir p holds a whiteout
+// anywhere beneath it: a char 0/0 device, or a zero-size regular file
+// carrying the xattr xwh.
+type whiteoutFinder interface {
+	treeHasWhiteout(p, xwh string) (bool, error)
+}
+
 // treeRemover is implemented by backends that remove a whole tree
 // themselves, in time linear in its size whatever its depth (the native
 // layer walks it with directory descriptors); others are emptied one path

@@ -1284,3 +1284,34 @@ func (f *memFile) Close() error {
 	f.closed = true
 	return nil
 }
+
+var _ whiteoutFinder = (*MemFS)(nil)
+
+func (m *MemFS) treeHasWhiteout(p, xwh string) (bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	l, err := m.walk(p)
+	if err != nil {
+		return false, err
+	}
+	if l.node == nil {
+		return false, syscall.ENOENT
+	}
+	var has func(n *memNode) bool
+	has = func(n *memNode) bool {
+		for _, k := range n.kids {
+			switch {
+			case k.isDir():
+				if has(k) {
+					return true
+				}
+			case k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0:
+				return true
+			case k.isReg() && len(k.data) == 0 && k.xattrs[xwh] != nil:
+				return true
+			}
+		}
+		return false
+	}
+	return has(l.node), nil
+}

@@ -989,3 +989,67 @@ func clearAt(fd int, buf []byte) error {
 		}
 	}
 }
+
+var _ whiteoutFinder = (*nativeBackend)(nil)
+
+func (b *nativeBackend) treeHasWhiteout(p, xwh string) (bool, error) {
+	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	return whiteoutAt(fd, xwh, make([]byte, 32<<10))
+}
+
+// whiteoutAt reports whether the dir open at fd holds a whiteout anywhere
+// beneath it, walking by directory descriptors (buf as in clearAt).
+func whiteoutAt(fd int, xwh string, buf []byte) (bool, error) {
+	var ents []dirEnt
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if n <= 0 {
+			break
+		}
+		ents = parseDirents(buf[:n], ents)
+	}
+	for _, e := range ents {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			if st.Rdev == 0 {
+				return true, nil
+			}
+		case unix.S_IFREG:
+			if st.Size == 0 {
+				// Unless the xattr is surely absent, count it (the
+				// caller then takes the safe way).
+				if _, err := (xattrObj{dirfd: fd, name: e.Name}).get(xwh, nil); err != unix.ENODATA {
+					return true, nil
+				}
+			}
+		case unix.S_IFDIR:
+			sub, err := openRetry(fd, e.Name, &unix.OpenHow{
+				Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+				Resolve: nativeResolve,
+			})
+			if err != nil {
+				return false, err
+			}
+			found, err := whiteoutAt(sub, xwh, buf)
+			unix.Close(sub)
+			if found || err != nil {
+				return found, err
+			}
+		}
+	}
+	return false, nil
+}
