@@ -287,10 +287,32 @@ func randomDiff(t *testing.T, v variant) {
 			if err != nil {
 				t.Fatalf("generated script: %v\n%s", err, script)
 			}
+			if !v.index && strings.Contains(fix, "redirect") && kernelESTALE(t, v, s, ops) {
+				// A redirect merged a lower dir that is still visible
+				// under its own name: the kernel answers the second
+				// lookup with ESTALE, the library shows both (a
+				// deviation listed in doc.go). The seed shows nothing
+				// more.
+				t.Logf("the kernel gives ESTALE: a dir merged twice; not compared")
+				return
+			}
 			diffRun(t, v, s, ops)
 			if t.Failed() {
 				t.Logf("fixture:\n%s\nscript:\n%s", fix, script)
 			}
 		})
 	}
+}
+
+// kernelESTALE runs ops on the kernel alone and reports whether any op or
+// the final tree met ESTALE.
+func kernelESTALE(t *testing.T, v variant, s layertest.Stack, ops []op) bool {
+	t.Helper()
+	kr := runKernel(t, v, s, t.TempDir(), ops)
+	for _, r := range kr.res {
+		if r.errno == "ESTALE" {
+			return true
+		}
+	}
+	return strings.Contains(kr.merged, "ESTALE")
 }
