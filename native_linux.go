@@ -543,8 +543,13 @@ func (b *nativeBackend) readDir(p string) ([]dirEnt, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	return readDirents(fd, make([]byte, 32<<10))
+}
+
+// readDirents reads the entries of the dir open at fd from its offset to
+// its end, with getdents through buf.
+func readDirents(fd int, buf []byte) ([]dirEnt, error) {
 	var ents []dirEnt
-	buf := make([]byte, 32<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -965,19 +970,9 @@ func clearAt(fd int, buf []byte) error {
 		if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
 			return err
 		}
-		var ents []dirEnt
-		for {
-			n, err := unix.Getdents(fd, buf)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if n <= 0 {
-				break
-			}
-			ents = parseDirents(buf[:n], ents)
+		ents, err := readDirents(fd, buf)
+		if err != nil {
+			return err
 		}
 		if len(ents) == 0 {
 			return nil
@@ -1004,19 +999,9 @@ func (b *nativeBackend) treeHasWhiteout(p, xwh string) (bool, error) {
 // whiteoutAt reports whether the dir open at fd holds a whiteout anywhere
 // beneath it, walking by directory descriptors (buf as in clearAt).
 func whiteoutAt(fd int, xwh string, buf []byte) (bool, error) {
-	var ents []dirEnt
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		if n <= 0 {
-			break
-		}
-		ents = parseDirents(buf[:n], ents)
+	ents, err := readDirents(fd, buf)
+	if err != nil {
+		return false, err
 	}
 	for _, e := range ents {
 		var st unix.Stat_t
