@@ -308,9 +308,9 @@
 //     shows; the library looks under the same name first and otherwise in
 //     a map of the lower layers' objects by handle, built on first need by
 //     walking the layers, so that it never reaches outside a layer (the
-//     first such lookup costs a walk of the lower layers). Merge dirs
-//     lacking an origin are not given one on lookup (the kernel writes it
-//     then).
+//     first such lookup costs a walk of the lower layers). As on the
+//     kernel, a merge dir found without an origin is given one on lookup
+//     and its parent marked impure.
 //   - With index=on New verifies the index entries as a mount does
 //     (malformed names, missing origins: refused; stale and orphan
 //     entries: dropped), but finds an entry's origin by walking the

@@ -267,6 +267,9 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
+			if fs.upper.format == formatKernel && fs.upper.caps.xattr {
+				defer fs.fixOrigin(c)
+			}
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
 			if !o.metacopy {
@@ -581,6 +584,28 @@ func errnoOf(err error) syscall.Errno {
 		return e
 	}
 	return syscall.EIO
+}
+
+// fixOrigin is ovl_fix_origin, once the lookup of the upper dir c has
+// found its lower dirs: a merge dir whose upper has no origin is given its
+// top lower dir's handle as origin, and its parent is marked impure (so
+// readdir of the parent then looks its upper entries up). Best effort, as
+// an optimisation of the kernel's; errors leave the dir as it was.
+// Callers hold FS.mu.
+func (fs *FS) fixOrigin(c *node) {
+	if !c.present || len(c.lowers) == 0 {
+		return
+	}
+	p := joinPath(c.parent.path(), c.name)
+	u := fs.upper
+	if u.hasXattr(p, xOrigin) {
+		return
+	}
+	lr := c.lowers[0]
+	if err := u.b.setxattr(p, fs.prefix+xOrigin, fs.originOf(fs.lowers[lr.layer], lr.path)); err != nil {
+		return
+	}
+	fs.setImpureAt(c.parent.path(), true)
 }
 
 // findOrigin gives the copied-up non-dir c its lower origin, for st_ino:
