@@ -45,15 +45,7 @@ func TestPermKernelChild(t *testing.T) {
 	// The library without a view acts for the process, here uid 1000:
 	// over in-memory layers (which check nothing themselves) it must
 	// give the kernel's results.
-	o, err := layertest.MemOptions(permStack())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := overlay.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys := memStackFS(t, permStack())
 	print("PERMMEM", runScript(fsys, mustOps(permScript), runConfig{}))
 }
 

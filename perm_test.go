@@ -254,15 +254,7 @@ func TestPermMem(t *testing.T) {
 // execute bit.
 func TestPermRoot(t *testing.T) {
 	s := permStack()
-	o, err := layertest.MemOptions(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := overlay.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys := memStackFS(t, s)
 	ops := mustOps(strings.Join([]string{
 		"readfile priv/f => ok",
 		"readdir noexec => ok",
@@ -292,15 +284,7 @@ func TestPermRoot(t *testing.T) {
 // before the inode; reads are still checked.
 func TestPermReadOnly(t *testing.T) {
 	s := layertest.MustParse(permFixture + "-- lower2 --\ndir empty\n")
-	o, err := layertest.MemOptions(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := overlay.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys := memStackFS(t, s)
 	ops := mustOps(strings.Join([]string{
 		"chmod pub/other 0600 => EROFS",
 		"chown pub/other 1000 1000 => EROFS",
@@ -318,4 +302,20 @@ func TestPermReadOnly(t *testing.T) {
 		"readfile pub/mine => ok",
 	}, "\n"))
 	checkWants(t, "read-only view", "", ops, runScript(fsys.As(permCaller), ops, runConfig{}))
+}
+
+// memStackFS is an overlay over in-memory layers built from s, closed when
+// the test ends.
+func memStackFS(t *testing.T, s layertest.Stack) *overlay.FS {
+	t.Helper()
+	o, err := layertest.MemOptions(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := overlay.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	return fsys
 }
