@@ -520,16 +520,13 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 			}
 			continue
 		}
-		// A whiteout in the tree may sit in a dir that entry-by-entry
-		// removal would rmdir plainly, where it counts as an entry
-		// (ENOTEMPTY): only the backend's own walk tells cheaply, and
-		// any whiteout sends the removal entry by entry.
-		wf, ok := u.b.(whiteoutFinder)
-		if !ok || u.format != formatKernel {
-			fsys.mu.Unlock()
-			return false, nil
-		}
-		if has, err := wf.treeHasWhiteout(joinPath(r.parent.path(), r.name), u.prefix+xWhiteout); has || err != nil {
+		// Removed entry by entry, a whiteout in the tree may sit in a dir
+		// that is then rmdir'd plainly, where it counts as an entry
+		// (ENOTEMPTY), and an entry's lookup may fail (a redirect not
+		// followed, a metacopy refused, a malformed xattr): the tree goes
+		// at once only when it and the lower dirs merged with it are
+		// plain, as the backends' own walks tell cheaply.
+		if !fsys.plainTrees(r.n) {
 			fsys.mu.Unlock()
 			return false, nil
 		}
@@ -538,6 +535,30 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		return true, fsys.removeName(r)
 	}
 	return false, nil // copied up and gone again each time: entry by entry
+}
+
+// plainTrees reports whether the trees beneath dir n, in the upper layer
+// and in each lower layer merged with it, are plain (see plainTreer).
+// Callers hold FS.mu.
+func (fsys *FS) plainTrees(n *node) bool {
+	type tree struct {
+		br *branch
+		p  string
+	}
+	trees := []tree{{fsys.upper, n.path()}}
+	for _, lr := range n.lowers {
+		trees = append(trees, tree{fsys.lowers[lr.layer], lr.path})
+	}
+	for _, t := range trees {
+		pt, ok := t.br.b.(plainTreer)
+		if !ok || t.br.format != formatKernel {
+			return false
+		}
+		if plain, err := pt.plainTree(t.p, t.br.prefix); !plain || err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // dropSubtree marks the cached nodes beneath n dead, their objects about

@@ -378,25 +378,59 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 		}
 		f.list, f.listed = list, true
 	}
-	if len(f.buf) == 0 {
-		// A directory position counts "." and ".." first, as the
-		// kernel's merged listing does; like os.File, one read takes
-		// every entry from the position on (for a dir of one getdents
-		// buffer), so the position is then at the end.
-		f.buf = f.list[min(max(int(f.off)-2, 0), len(f.list)):]
-		if len(f.buf) > 0 {
-			f.off = int64(len(f.list)) + 2
+	// Like os.File, a read goes on through getdents calls until it has n
+	// entries (all for n <= 0) or an error; then it returns what it has
+	// with the error.
+	var out []dirEntry
+	for n <= 0 || len(out) < n {
+		if len(f.buf) == 0 {
+			buf, eof, err := f.getdents()
+			if err != nil {
+				return out, f.pathErr(op, err)
+			}
+			if eof {
+				break
+			}
+			f.buf = buf
 		}
+		k := len(f.buf)
+		if n > 0 {
+			k = min(k, n-len(out))
+		}
+		out = append(out, f.buf[:k]...)
+		f.buf = f.buf[k:]
 	}
-	rest := f.buf
-	if n > 0 && len(rest) > n {
-		rest = rest[:n]
-	}
-	f.buf = f.buf[len(rest):]
-	if n > 0 && len(rest) == 0 {
+	if n > 0 && len(out) == 0 {
 		return nil, io.EOF
 	}
-	return rest, nil
+	return out, nil
+}
+
+// getdents is one getdents(2) call on the kernel's merged listing, whose
+// buffer holds every entry: it returns the entries from the directory
+// position, which counts "." and ".." first, to the end. An entry whose
+// lookup failed (dirEntry.err) ends the call before it and is then skipped
+// as stale; when the call has returned nothing yet, not even "." and "..",
+// the call fails with the lookup's error instead (ovl_iterate_merged, and
+// getdents(2) keeping the entries it has over an error). eof reports that
+// the position was at the end. Callers hold f.mu.
+func (f *File) getdents() (buf []dirEntry, eof bool, err error) {
+	start := int(min(max(f.off-2, 0), int64(len(f.list))))
+	dots := f.off < 2 // "." and ".." come first
+	if start == len(f.list) && !dots {
+		return nil, true, nil
+	}
+	for j := start; j < len(f.list); j++ {
+		if e := f.list[j].err; e != nil {
+			f.off = int64(j) + 3 // past the stale entry
+			if j == start && !dots {
+				return nil, false, e
+			}
+			return f.list[start:j], false, nil
+		}
+	}
+	f.off = int64(len(f.list)) + 2
+	return f.list[start:], false, nil
 }
 
 // ReadDir is like os.File.ReadDir, but the entries come in the kernel's

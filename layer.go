@@ -219,12 +219,13 @@ type workAttacher interface {
 	attachWork(work backend) error
 }
 
-// whiteoutFinder is implemented by backends that can tell, in time linear
-// in a tree whatever its depth, whether the dir p holds a whiteout
-// anywhere beneath it: a char 0/0 device, or a zero-size regular file
-// carrying the xattr xwh.
-type whiteoutFinder interface {
-	treeHasWhiteout(p, xwh string) (bool, error)
+// plainTreer is implemented by backends that can tell, in time linear in
+// a tree whatever its depth, whether the tree beneath dir p is plain: no
+// whiteout (a char 0/0 device) and no entry carrying an xattr whose name
+// starts with prefix (the dir p itself is not checked). Every lookup in a
+// plain tree succeeds, which lets a removal take it at once.
+type plainTreer interface {
+	plainTree(p, prefix string) (bool, error)
 }
 
 // treeRemover is implemented by backends that remove a whole tree

@@ -443,6 +443,7 @@ const (
 	followNo    followMode = iota // not followed, unless the path ends in "/" (lstat, open O_NOFOLLOW)
 	followYes                     // followed (stat, open)
 	followNever                   // never: the final component is the object (mkdir, unlink, rename)
+	parentOnly                    // the final component is not looked up: res.n is nil (filename_parentat)
 )
 
 // walk resolves name, the one path walker every operation uses.
@@ -482,6 +483,9 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 		}
 		if !cur.isDir() {
 			return res, syscall.ENOTDIR
+		}
+		if last && follow == parentOnly {
+			return walkResult{parent: cur, name: c, last: c}, nil
 		}
 		ch, err := fs.child(cur, c)
 		if err != nil {

@@ -1285,9 +1285,9 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ whiteoutFinder = (*MemFS)(nil)
+var _ plainTreer = (*MemFS)(nil)
 
-func (m *MemFS) treeHasWhiteout(p, xwh string) (bool, error) {
+func (m *MemFS) plainTree(p, prefix string) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -1297,21 +1297,22 @@ func (m *MemFS) treeHasWhiteout(p, xwh string) (bool, error) {
 	if l.node == nil {
 		return false, syscall.ENOENT
 	}
-	var has func(n *memNode) bool
-	has = func(n *memNode) bool {
+	var plain func(n *memNode) bool
+	plain = func(n *memNode) bool {
 		for _, k := range n.kids {
-			switch {
-			case k.isDir():
-				if has(k) {
-					return true
+			if k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0 {
+				return false
+			}
+			for x := range k.xattrs {
+				if strings.HasPrefix(x, prefix) {
+					return false
 				}
-			case k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0:
-				return true
-			case k.isReg() && len(k.data) == 0 && k.xattrs[xwh] != nil:
-				return true
+			}
+			if k.isDir() && !plain(k) {
+				return false
 			}
 		}
-		return false
+		return true
 	}
-	return has(l.node), nil
+	return plain(l.node), nil
 }

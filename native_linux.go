@@ -985,20 +985,22 @@ func clearAt(fd int, buf []byte) error {
 	}
 }
 
-var _ whiteoutFinder = (*nativeBackend)(nil)
+var _ plainTreer = (*nativeBackend)(nil)
 
-func (b *nativeBackend) treeHasWhiteout(p, xwh string) (bool, error) {
+func (b *nativeBackend) plainTree(p, prefix string) (bool, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return false, err
 	}
 	defer unix.Close(fd)
-	return whiteoutAt(fd, xwh, make([]byte, 32<<10))
+	return plainAt(fd, prefix, make([]byte, 32<<10))
 }
 
-// whiteoutAt reports whether the dir open at fd holds a whiteout anywhere
-// beneath it, walking by directory descriptors (buf as in clearAt).
-func whiteoutAt(fd int, xwh string, buf []byte) (bool, error) {
+// plainAt reports whether the tree beneath the dir open at fd is plain (as
+// plainTree), walking by directory descriptors (buf as in clearAt). An
+// entry whose xattrs cannot be listed counts as not plain: the caller
+// then takes the safe way.
+func plainAt(fd int, prefix string, buf []byte) (bool, error) {
 	ents, err := readDirents(fd, buf)
 	if err != nil {
 		return false, err
@@ -1008,33 +1010,33 @@ func whiteoutAt(fd int, xwh string, buf []byte) (bool, error) {
 		if err := unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return false, err
 		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFCHR:
-			if st.Rdev == 0 {
-				return true, nil
-			}
-		case unix.S_IFREG:
-			if st.Size == 0 {
-				// Unless the xattr is surely absent, count it (the
-				// caller then takes the safe way).
-				if _, err := (xattrObj{dirfd: fd, name: e.Name}).get(xwh, nil); err != unix.ENODATA {
-					return true, nil
-				}
-			}
-		case unix.S_IFDIR:
-			sub, err := openRetry(fd, e.Name, &unix.OpenHow{
-				Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-				Resolve: nativeResolve,
-			})
-			if err != nil {
-				return false, err
-			}
-			found, err := whiteoutAt(sub, xwh, buf)
-			unix.Close(sub)
-			if found || err != nil {
-				return found, err
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+			return false, nil
+		}
+		names, err := (xattrObj{dirfd: fd, name: e.Name}).names()
+		if err != nil && err != unix.ENOTSUP {
+			return false, nil
+		}
+		for _, x := range names {
+			if strings.HasPrefix(x, prefix) {
+				return false, nil
 			}
 		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		sub, err := openRetry(fd, e.Name, &unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: nativeResolve,
+		})
+		if err != nil {
+			return false, err
+		}
+		plain, err := plainAt(sub, prefix, buf)
+		unix.Close(sub)
+		if !plain || err != nil {
+			return false, err
+		}
 	}
-	return false, nil
+	return true, nil
 }

@@ -18,10 +18,10 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	}
 	if flag&os.O_CREATE != 0 && strings.HasSuffix(name, "/") {
 		// O_CREAT with a trailing slash is EISDIR once the parent is
-		// found, whatever the last name is, before any symlink there is
-		// followed (open_last_lookups).
+		// found, whatever the last name is: it is not even looked up
+		// (open_last_lookups).
 		fsys.mu.RLock()
-		_, err := fsys.walk(strings.TrimRight(name, "/"), followNever)
+		_, err := fsys.walk(name, parentOnly)
 		fsys.mu.RUnlock()
 		if err != nil {
 			return nil, err

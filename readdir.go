@@ -7,6 +7,10 @@ import "syscall"
 type dirEntry struct {
 	name string
 	typ  uint32
+	// err, in the listing of an open dir, marks an entry whose lookup
+	// failed: it is never shown, and it ends the read that meets it (see
+	// File.getdents).
+	err error
 }
 
 // dirLayer is one layer's copy of a directory.
@@ -134,10 +138,10 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 
 // translatedList is the listing of merge dir n as the kernel's readdir
 // gives it when it must translate inode numbers (xino): every entry is
-// looked up,
-// so one whose lookup finds nothing (an xattr whiteout shown as an entry)
-// is left out, and one whose lookup fails fails the readdir
-// (ovl_cache_update). Callers hold FS.mu.
+// looked up, so one whose lookup finds nothing (an xattr whiteout shown as
+// an entry) is left out, and one whose lookup fails is kept marked with its
+// error (ovl_cache_update; File.getdents says what the error does).
+// Callers hold FS.mu.
 func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 	out := list[:0:0]
 	for len(list) > 0 {
@@ -151,10 +155,9 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 		for _, e := range chunk {
 			c, err := fsys.child(n, e.name)
 			if err != nil {
-				drop()
-				return nil, err
+				e.err = err
 			}
-			if c.present {
+			if err != nil || c.present {
 				out = append(out, e)
 			}
 		}
@@ -165,9 +168,10 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 
 // impureList is the listing of merge dir n as the kernel's readdir gives
 // it when n's upper dir is impure (holds copied-up objects): each entry of
-// the upper dir is looked up for its inode number (ovl_calc_d_ino), and
-// one whose lookup fails or finds nothing is skipped as stale, without
-// failing the readdir. Callers hold FS.mu.
+// the upper dir is looked up for its inode number (ovl_calc_d_ino): one
+// whose lookup finds nothing is skipped as stale, and one whose lookup
+// fails is kept marked with its error, as in translatedList. Callers hold
+// FS.mu.
 func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
 	u := fsys.upper
 	p := n.path()
@@ -185,7 +189,10 @@ func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
 	out := list[:0:0]
 	for _, e := range list {
 		if inUpper[e.name] {
-			if c, err := fsys.child(n, e.name); err != nil || !c.present {
+			c, err := fsys.child(n, e.name)
+			if err != nil {
+				e.err = err
+			} else if !c.present {
 				continue
 			}
 		}

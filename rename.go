@@ -64,22 +64,33 @@ func (fsys *FS) rename(oldname, newname string) error {
 // renameCheck walks both names and applies the checks that come before
 // any change. Callers hold FS.mu for writing.
 func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err error) {
+	// The order of do_renameat2: both parents, the names' kinds (EBUSY),
+	// a read-only overlay, then the old name (ENOENT when absent) and only
+	// then the new name.
+	var ps [2]walkResult
+	for i, name := range []string{oldname, newname} {
+		if ps[i], err = fsys.walk(name, parentOnly); err != nil {
+			return
+		}
+	}
+	for _, p := range ps {
+		if p.parent == nil || p.last == "." || p.last == ".." {
+			return src, dst, syscall.EBUSY // the root, "." or ".."
+		}
+	}
+	if fsys.upper == nil {
+		return src, dst, syscall.EROFS
+	}
 	if src, err = fsys.walk(oldname, followNever); err != nil {
 		return
+	}
+	if !src.n.present {
+		return src, dst, syscall.ENOENT
 	}
 	if dst, err = fsys.walk(newname, followNever); err != nil {
 		return
 	}
-	switch {
-	case src.parent == nil || dst.parent == nil || src.last == "." || src.last == ".." || dst.last == "." || dst.last == "..":
-		// rename of the root or of "." / "..": EBUSY, checked before
-		// EROFS as in do_renameat2.
-		return src, dst, syscall.EBUSY
-	case fsys.upper == nil:
-		return src, dst, syscall.EROFS
-	case !src.n.present:
-		return src, dst, syscall.ENOENT
-	case fsys.upper.hiddenName(dst.name):
+	if fsys.upper.hiddenName(dst.name) {
 		return src, dst, syscall.EINVAL
 	}
 	if !src.n.isDir() && (src.dirOK || dst.dirOK) {
