@@ -292,7 +292,7 @@ func (fsys *FS) unlink(name string) error {
 		if err != nil {
 			return err
 		}
-		if n := r.n; fsys.indexed(n) && !n.upper {
+		if n := r.n; fsys.copiedBeforeRemoval(n) {
 			// The removal of a name of a hard-linked lower file copies it
 			// up first, to hold the link count of the others (§3.1): the
 			// first one into the index, a later one as a link to it, so
@@ -340,20 +340,12 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 // whiteout when a lower layer has the name. Callers hold FS.mu for writing
 // with r's parent in the upper layer, and have checked that a dir is
 // empty.
-func (fsys *FS) removeName(r walkResult) error {
+func (fsys *FS) removeName(r walkResult) (err error) {
 	defer fsys.forget(r.parent, r.name)
-	if r.n.isDir() && r.n.upper {
-		// An open handle of the dir still stats the removed dir: empty,
-		// unlinked (a merge dir's count stays 1, as the overlay shows it).
-		if a, err := fsys.nodeAttr(r.n); err == nil {
-			a.Size = 0
-			if a.Nlink != 1 {
-				a.Nlink = 0
-			}
-			defer func() { r.n.gone = &a }()
-		}
-	}
 	p := joinPath(r.parent.path(), r.name)
+	if r.n.isDir() && r.n.upper {
+		defer fsys.keepGoneAttr(r.n, p)(&err)
+	}
 	pos, err := fsys.lowerPositive(r.parent, r.name)
 	if err != nil {
 		return err
@@ -389,6 +381,42 @@ func (fsys *FS) removeName(r walkResult) error {
 	return err
 }
 
+// keepGoneAttr, called before upper dir n at p is removed, returns the
+// func to defer over the removal: when the removal succeeded (*err nil) it
+// saves in n what an open handle of n then stats, the removed dir as its
+// file system leaves it, unlinked (a merge dir's count stays 1, as the
+// overlay shows it). A backend that holds the dir across the removal
+// (inodeHolder) tells its size and times; elsewhere the dir counts as
+// emptied to size 0. Callers hold FS.mu for writing.
+func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
+	a, aerr := fsys.nodeAttr(n)
+	var after func() (attr, error)
+	release := func() {}
+	if h, ok := fsys.upper.b.(inodeHolder); ok && aerr == nil {
+		if st, rel, err := h.hold(p); err == nil {
+			after, release = st, rel
+		}
+	}
+	return func(err *error) {
+		defer release()
+		if *err != nil || aerr != nil {
+			return
+		}
+		merge := a.Nlink == 1
+		a.Size, a.Nlink = 0, 0
+		if after != nil {
+			if b, err := after(); err == nil {
+				a.Size, a.Nlink = b.Size, b.Nlink
+				a.Mtime, a.Ctime = b.Mtime, b.Ctime
+			}
+		}
+		if merge {
+			a.Nlink = 1
+		}
+		n.gone = &a
+	}
+}
+
 // rmdir removes an empty dir (§11.3): ENOTEMPTY while any entry is
 // visible through the overlay, lower ones included.
 func (fsys *FS) rmdir(name string) error {
@@ -422,6 +450,13 @@ func (fsys *FS) rmdir(name string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if fsys.copiedBeforeRemoval(r.n) {
+		fsys.mu.Unlock()
+		if err := fsys.copyUp(r.n, copyMeta); err != nil && err != errStale {
+			return err
+		}
+		return fsys.rmdir(name) // looked up and checked again
 	}
 	defer fsys.mu.Unlock()
 	if r.n.upper && fsys.needsOpaqueClear(joinPath(r.parent.path(), r.name)) {
@@ -513,22 +548,23 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		if err != nil {
 			return true, err
 		}
+		// Removed entry by entry, a whiteout in the tree may sit in a dir
+		// that is then rmdir'd plainly, where it counts as an entry
+		// (ENOTEMPTY), and an entry's lookup may fail (a redirect not
+		// followed, a metacopy refused, a malformed xattr): the tree goes
+		// at once only when it and the lower dirs merged with it are
+		// plain, as the backends' own walks tell cheaply. An empty lower
+		// dir is left to rmdir, which does not copy it up.
+		if !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
+			fsys.mu.Unlock()
+			return false, nil
+		}
 		if !r.n.upper {
 			fsys.mu.Unlock()
 			if err := fsys.copyUp(r.n, copyFull); err != nil && err != errStale {
 				return true, err
 			}
 			continue
-		}
-		// Removed entry by entry, a whiteout in the tree may sit in a dir
-		// that is then rmdir'd plainly, where it counts as an entry
-		// (ENOTEMPTY), and an entry's lookup may fail (a redirect not
-		// followed, a metacopy refused, a malformed xattr): the tree goes
-		// at once only when it and the lower dirs merged with it are
-		// plain, as the backends' own walks tell cheaply.
-		if !fsys.plainTrees(r.n) {
-			fsys.mu.Unlock()
-			return false, nil
 		}
 		defer fsys.mu.Unlock()
 		fsys.dropSubtree(r.n)
@@ -545,7 +581,10 @@ func (fsys *FS) plainTrees(n *node) bool {
 		br *branch
 		p  string
 	}
-	trees := []tree{{fsys.upper, n.path()}}
+	var trees []tree
+	if n.upper {
+		trees = append(trees, tree{fsys.upper, n.path()})
+	}
 	for _, lr := range n.lowers {
 		trees = append(trees, tree{fsys.lowers[lr.layer], lr.path})
 	}

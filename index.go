@@ -332,6 +332,15 @@ func (fsys *FS) indexed(n *node) bool {
 	return fsys.feat.index && !n.isDir() && len(n.lowers) > 0 && (n.lattr.Nlink > 1 || fsys.feat.nfsExport)
 }
 
+// copiedBeforeRemoval reports whether removing n, or renaming over it,
+// copies it up first, as ovl_nlink_start does: a name of a hard-linked
+// lower file, to hold the others' link count, or, with nfs_export, any
+// lower object, dirs included, so that its index entry can then record
+// the removal.
+func (fsys *FS) copiedBeforeRemoval(n *node) bool {
+	return !n.upper && len(n.lowers) > 0 && (fsys.indexed(n) || fsys.feat.nfsExport && n.isDir())
+}
+
 // indexName is the index entry of the lower object at p of br: the hex
 // of its origin handle.
 func (fsys *FS) indexName(br *branch, p string) string {

@@ -228,6 +228,14 @@ type plainTreer interface {
 	plainTree(p, prefix string) (bool, error)
 }
 
+// inodeHolder is implemented by backends that can hold the object p open
+// across its removal: stat then tells what an open handle of it sees
+// (size and link count as the file system leaves them); release lets it
+// go.
+type inodeHolder interface {
+	hold(p string) (stat func() (attr, error), release func(), err error)
+}
+
 // treeRemover is implemented by backends that remove a whole tree
 // themselves, in time linear in its size whatever its depth (the native
 // layer walks it with directory descriptors); others are emptied one path

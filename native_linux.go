@@ -985,6 +985,23 @@ func clearAt(fd int, buf []byte) error {
 	}
 }
 
+var _ inodeHolder = (*nativeBackend)(nil)
+
+func (b *nativeBackend) hold(p string) (func() (attr, error), func(), error) {
+	fd, err := b.openObj(p, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	stat := func() (attr, error) {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return attr{}, err
+		}
+		return statToAttr(&st), nil
+	}
+	return stat, func() { unix.Close(fd) }, nil
+}
+
 var _ plainTreer = (*nativeBackend)(nil)
 
 func (b *nativeBackend) plainTree(p, prefix string) (bool, error) {

@@ -27,9 +27,10 @@ func (fsys *FS) rename(oldname, newname string) error {
 				need = append(need, n)
 			}
 		}
-		if dst.n.present && fsys.indexed(dst.n) && !dst.n.upper {
+		if dst.n.present && fsys.copiedBeforeRemoval(dst.n) {
 			// Renaming over a name of a hard-linked lower file: copy it up
-			// first, so the others keep their count (§3.1).
+			// first, so the others keep their count (§3.1); with
+			// nfs_export, over any lower object.
 			need = append(need, dst.n)
 		}
 		if len(need) > 0 {
