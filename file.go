@@ -290,6 +290,14 @@ func (f *File) Stat() (fs.FileInfo, error) {
 		// The open file's own: it may be renamed or unlinked.
 		if a, err = f.bf.Stat(); err == nil {
 			f.fsys.mu.RLock()
+			if !f.onUpper && f.n.idx != "" {
+				// Still reading the lower file of an indexed inode: the
+				// union count starts from the upper inode's, which its
+				// index entry has once the inode is copied up.
+				if ia, err := f.fsys.upper.b.lstat(f.n.idx); err == nil {
+					a.Nlink = ia.Nlink
+				}
+			}
 			f.fsys.fixNlink(f.n, &a)
 			f.fsys.inoDev(f.n, &a)
 			f.fsys.mu.RUnlock()

@@ -228,6 +228,9 @@ type kernelResult struct {
 	portable string
 	upper    string // DumpDir of the upper dir after unmount/Close ("" read-only)
 	dirs     layertest.Dirs
+	// stale: a readdir of the mount left out an entry whose lookup gives
+	// ESTALE (a dir merged twice; see staleSkipped).
+	stale bool
 }
 
 // variant is a mount option setting under which the table runs.
@@ -331,12 +334,17 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	merged := layertest.Mount(t, v.mountLowers(t, d), d.Upper, d.Work, v.mountOpts)
 	kr := kernelResult{dirs: d}
 	kr.res = runScript(osTarget{merged}, ops, runConfig{})
+	// A first walk settles what lookups write (an origin, and the
+	// parent's impure mark, which changes what the next readdir of the
+	// parent shows), as a fresh mount of the result would find it.
+	layertest.DumpDir(merged)
 	if kr.merged, err = layertest.DumpDir(merged); err != nil {
 		t.Fatalf("DumpDir(merged): %v", err)
 	}
 	if kr.portable, err = layertest.DumpDir(merged, layertest.Portable()); err != nil {
 		t.Fatalf("DumpDir(merged): %v", err)
 	}
+	kr.stale = staleSkipped(merged, d, false)
 	if err := layertest.Unmount(merged); err != nil {
 		t.Fatalf("unmount: %v", err)
 	}
@@ -372,6 +380,7 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	}
 	var lr kernelResult
 	lr.res = runScript(fsys, ops, runConfig{})
+	layertest.DumpFS(fsys, "/") // settles lookups' writes, as in runKernel
 	if lr.merged, err = layertest.DumpFS(fsys, "/"); err != nil {
 		t.Errorf("DumpFS: %v", err)
 	}
@@ -508,6 +517,12 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) kernelResult 
 	if err != nil {
 		t.Fatalf("DumpDir: %v", err)
 	}
+	if staleSkipped(merged, d, v.index && hasRedirect(s)) {
+		// Which of two dirs merging one lower dir the kernel shows
+		// depends on lookup order (a deviation listed in doc.go).
+		t.Logf("kernel mount of library's upper: a dir merged twice (ESTALE); not compared")
+		return raw
+	}
 	linos := lr.inos
 	if v.noFileNlink {
 		libMerged, km = fileNlinkRE.ReplaceAllString(libMerged, "$1"), fileNlinkRE.ReplaceAllString(km, "$1")
@@ -527,6 +542,64 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) kernelResult 
 	}
 	diffDumps(t, "inode numbers", "library", "kernel mount of library's upper", linos, kino)
 	return raw
+}
+
+// staleSkipped reports whether a readdir of the mount at merged left out
+// a name that one of d's layers has in the same dir and whose lookup
+// through the mount gives ESTALE: a dir merged twice (two overlay dirs
+// reaching one lower dir, one through a redirect), which the kernel's
+// readdir skips as stale once the other is in its inode cache. With errIO
+// an EIO counts too: with index=on, a mount of an upper written with two
+// dirs merging one lower dir finds the index entry naming the other
+// (ovl_verify_index).
+func staleSkipped(merged string, d layertest.Dirs, errIO bool) bool {
+	layers := append([]string{d.Upper}, d.Lowers...)
+	stale := false
+	filepath.WalkDir(merged, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() || stale {
+			return nil
+		}
+		rel, _ := filepath.Rel(merged, p)
+		shown := map[string]bool{}
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			shown[e.Name()] = true
+		}
+		for _, l := range layers {
+			if l == "" {
+				continue
+			}
+			ents, _ := os.ReadDir(filepath.Join(l, rel))
+			for _, e := range ents {
+				if shown[e.Name()] {
+					continue
+				}
+				_, err := os.Lstat(filepath.Join(p, e.Name()))
+				if errors.Is(err, unix.ESTALE) || errIO && errors.Is(err, unix.EIO) {
+					stale = true
+					return filepath.SkipAll
+				}
+			}
+		}
+		return nil
+	})
+	return stale
+}
+
+// hasRedirect reports whether a fixture writes a redirect xattr.
+func hasRedirect(s layertest.Stack) bool {
+	layers := append([]layertest.Layer{}, s.Lowers...)
+	if s.Upper != nil {
+		layers = append(layers, *s.Upper)
+	}
+	for _, l := range layers {
+		for _, e := range l.Entries {
+			if e.Kind == layertest.Xattr && strings.HasSuffix(e.Attr, "redirect") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // usesMarkers reports whether a scenario reads or writes overlay markers:
@@ -568,7 +641,14 @@ func memDiff(t *testing.T, v variant, s layertest.Stack, ops []op, kr kernelResu
 		return
 	}
 	for i, op := range ops {
-		if k, m := errnoField(kr.res[i].res), errnoField(res[i].res); k != m {
+		k, m := errnoField(kr.res[i].res), errnoField(res[i].res)
+		if op.verb == "removeall" && k != "ok" && m != "ok" {
+			// Which entry's error RemoveAll reports first follows the
+			// readdir order, the file system's own in the kernel's
+			// single-layer dirs, which MemFS does not share.
+			continue
+		}
+		if k != m {
 			t.Errorf("in memory: op %d %q: kernel %s, library over MemFS %s", i+1, op.line, kr.res[i].res, res[i].res)
 		}
 	}

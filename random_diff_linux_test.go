@@ -37,8 +37,22 @@ var (
 // (none for a read-only variant), with files, hard-link groups, dirs,
 // symlinks, whiteouts, opaque dirs, redirects and xattrs, in the layertest
 // format. It also returns the paths it used, for the script.
-func randomFixture(r *rand.Rand, v variant) (string, []string) {
+func randomFixture(r, ro *rand.Rand, v variant) (string, []string) {
 	var b strings.Builder
+	// own gives a file or dir, now and then, another owner and mode, for
+	// the ops a script runs as another user (drawn from ro, so that the
+	// rest of a seed's fixture stays as it was before owners came in).
+	own := func(dir bool) string {
+		if ro.IntN(3) != 0 {
+			return ""
+		}
+		modes := []string{"0600", "0640", "0644", "0666"}
+		if dir {
+			modes = []string{"0700", "0755", "0775", "01777", "0555"}
+		}
+		ids := []string{"", " uid=1000 gid=1000", " uid=1001 gid=1000", " gid=1000"}
+		return " " + modes[ro.IntN(len(modes))] + ids[ro.IntN(len(ids))]
+	}
 	var paths []string
 	nl := 1 + r.IntN(4)
 	if v.readOnly && nl == 1 {
@@ -58,7 +72,7 @@ func randomFixture(r *rand.Rand, v variant) (string, []string) {
 			case k < 2: // absent
 				free = append(free, p)
 			case k < 5:
-				fmt.Fprintf(&b, "file %q %q\n", p, name+":"+p)
+				fmt.Fprintf(&b, "file %q %q%s\n", p, name+":"+p, own(false))
 				files = append(files, p)
 				if r.IntN(4) == 0 {
 					fmt.Fprintf(&b, "xattr %q user.r %q\n", p, name)
@@ -67,7 +81,7 @@ func randomFixture(r *rand.Rand, v variant) (string, []string) {
 				if !bottom && r.IntN(4) == 0 {
 					fmt.Fprintf(&b, "opaque %q\n", p)
 				} else {
-					fmt.Fprintf(&b, "dir %q\n", p)
+					fmt.Fprintf(&b, "dir %q%s\n", p, own(true))
 				}
 				if !bottom && r.IntN(6) == 0 {
 					// A redirect, as a kernel with redirect_dir=on
@@ -118,8 +132,10 @@ func randomFixture(r *rand.Rand, v variant) (string, []string) {
 }
 
 // randomScript generates n operations on paths drawn mostly from the
-// fixture's paths, else from its name pools plus fresh names.
-func randomScript(r *rand.Rand, n int, paths []string) string {
+// fixture's paths, else from its name pools plus fresh names. Now and then
+// (drawn from ro) the ops that follow run as another user, or as root
+// again.
+func randomScript(r, ro *rand.Rand, n int, paths []string) string {
 	randPath0 := func() string {
 		if len(paths) > 0 && r.IntN(10) < 7 {
 			return strconv.Quote(paths[r.IntN(len(paths))])
@@ -146,6 +162,10 @@ func randomScript(r *rand.Rand, n int, paths []string) string {
 	handle := func() string { return opened[r.IntN(len(opened))] }
 	var b strings.Builder
 	for i := 0; i < n; i++ {
+		if ro.IntN(8) == 0 {
+			users := []string{"1000 1000", "1001 1000", "1002 1002", "0 0"}
+			fmt.Fprintf(&b, "as %s\n", users[ro.IntN(len(users))])
+		}
 		if r.IntN(4) == 0 {
 			// Open files: opened with any flags, used across later
 			// changes of the namespace.
@@ -275,8 +295,9 @@ func randomDiff(t *testing.T, v variant) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0x6f766c))
-			fix, paths := randomFixture(r, v)
-			script := randomScript(r, randomOps, paths)
+			ro := rand.New(rand.NewPCG(seed, 0x6f776e))
+			fix, paths := randomFixture(r, ro, v)
+			script := randomScript(r, ro, randomOps, paths)
 			s, err := layertest.Parse(fix)
 			if err != nil {
 				t.Fatalf("generated fixture: %v\n%s", err, fix)
@@ -312,5 +333,5 @@ func kernelESTALE(t *testing.T, v variant, s layertest.Stack, ops []op) bool {
 			return true
 		}
 	}
-	return strings.Contains(kr.merged, "ESTALE")
+	return kr.stale || strings.Contains(kr.merged, "ESTALE")
 }

@@ -117,6 +117,15 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 		// are one overlay inode, and rename(2) does nothing.
 		return src, src, nil
 	}
+	if dst.n.present && src.n.upper && dst.n.upper && !src.n.isDir() {
+		// Two names of one upper inode, which are one overlay inode:
+		// rename(2) does nothing, before any permission check.
+		sa, err1 := fsys.upper.b.lstat(src.n.path())
+		da, err2 := fsys.upper.b.lstat(dst.n.path())
+		if err1 == nil && err2 == nil && sa.Ino == da.Ino && sa.Dev == da.Dev {
+			return src, src, nil
+		}
+	}
 	if err := fsys.mayRename(src, dst); err != nil {
 		return src, dst, err
 	}
@@ -126,14 +135,6 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 			return src, dst, syscall.ENOTDIR
 		case !src.n.isDir() && dst.n.isDir():
 			return src, dst, syscall.EISDIR
-		}
-		if src.n.upper && dst.n.upper && !src.n.isDir() {
-			// Two names of one upper inode: rename(2) does nothing.
-			sa, err1 := fsys.upper.b.lstat(src.n.path())
-			da, err2 := fsys.upper.b.lstat(dst.n.path())
-			if err1 == nil && err2 == nil && sa.Ino == da.Ino && sa.Dev == da.Dev {
-				return src, src, nil
-			}
 		}
 	}
 	if src.n.isDir() && len(src.n.lowers) > 0 && !fsys.feat.redirectCreate() {

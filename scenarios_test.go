@@ -724,6 +724,7 @@ func libRun(t *testing.T, o overlay.Options, ops []op, rc runConfig, dopts ...la
 	// root even when the tests do not run as root.
 	overlay.ActAsRoot(fsys)
 	res := runScript(fsys, ops, rc)
+	layertest.DumpFS(fsys, "/", dopts...) // settles lookups' writes, as in runKernel
 	dump, err := layertest.DumpFS(fsys, "/", dopts...)
 	if err != nil {
 		t.Errorf("DumpFS: %v", err)
