@@ -343,7 +343,7 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 func (fsys *FS) removeName(r walkResult) (err error) {
 	defer fsys.forget(r.parent, r.name)
 	p := joinPath(r.parent.path(), r.name)
-	if r.n.isDir() && r.n.upper {
+	if r.n.isDir() {
 		defer fsys.keepGoneAttr(r.n, p)(&err)
 	}
 	pos, err := fsys.lowerPositive(r.parent, r.name)
@@ -381,15 +381,23 @@ func (fsys *FS) removeName(r walkResult) (err error) {
 	return err
 }
 
-// keepGoneAttr, called before upper dir n at p is removed, returns the
-// func to defer over the removal: when the removal succeeded (*err nil) it
-// saves in n what an open handle of n then stats, the removed dir as its
-// file system leaves it, unlinked (a merge dir's count stays 1, as the
-// overlay shows it). A backend that holds the dir across the removal
-// (inodeHolder) tells its size and times; elsewhere the dir counts as
-// emptied to size 0. Callers hold FS.mu for writing.
+// keepGoneAttr, called before dir n at p is removed, returns the func to
+// defer over the removal: when the removal succeeded (*err nil) it marks n
+// removed (an open handle then lists nothing, IS_DEADDIR) and saves what
+// such a handle stats. A lower dir, which stays in its layer, stats as
+// before; an upper one as its file system leaves it, unlinked (a merge
+// dir's count stays 1, as the overlay shows it). A backend that holds the
+// dir across the removal (inodeHolder) tells its size and times; elsewhere
+// the dir counts as emptied to size 0. Callers hold FS.mu for writing.
 func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
 	a, aerr := fsys.nodeAttr(n)
+	if !n.upper {
+		return func(err *error) {
+			if *err == nil && aerr == nil {
+				n.gone = &a
+			}
+		}
+	}
 	var after func() (attr, error)
 	release := func() {}
 	if h, ok := fsys.upper.b.(inodeHolder); ok && aerr == nil {

@@ -47,8 +47,8 @@
 //
 // Lookup, whiteouts, opaque dirs, copy-up, readdir and the directory
 // operations follow the kernel (Linux 6.18) with default module
-// parameters; shared/overlayfs-semantics.md is the specification and the
-// tests compare the library with a real kernel mount.
+// parameters, and the tests compare the library with a real kernel mount
+// (see the README's test section).
 //
 //   - Lookup: the upper first, then each lower, top-most first; a whiteout
 //     (char 0/0, or a zero-size file with the whiteout xattr) hides the
@@ -59,7 +59,8 @@
 //     layer's order, then the remaining names top-down, each layer in its
 //     own order; whiteouts never listed. [FS.ReadDir] sorts, like
 //     os.ReadDir; [File.ReadDir] and [File.Readdir] keep the kernel's
-//     order. Seeking a dir to 0 re-reads it; SEEK_END on a dir is EINVAL.
+//     order. Seeking a dir to 0 re-reads it; SEEK_END on a merge dir is
+//     EINVAL.
 //   - Copy-up, on open for writing or O_TRUNC, Truncate, Chmod, Chown,
 //     Chtimes, Setxattr, Removexattr (when the attribute exists), Link,
 //     Rename and any creation or removal in a lower dir: ancestors first;
@@ -413,18 +414,17 @@
 //     shown; the kernel fails the lookup of whichever is looked up second
 //     with ESTALE while the first is in its inode cache, which depends on
 //     cache state no caller can see.
-//   - Read of a dir handle is EISDIR. The kernel checks the file position
-//     first, and after a full readdir of a single-layer dir on a
-//     filesystem with hashed positions (ext4 with dir_index) that
-//     position makes read(2) fail EINVAL instead.
 //   - Stat's Sys() is nil outside Linux.
-//   - A directory position (File.Seek) is an index into the listing with
-//     "." and ".." counted first; the kernel's, in a merge dir, also
+//   - A directory position (File.Seek) in a merge dir is an index into
+//     the listing with "." and ".." counted first; the kernel's also
 //     counts whiteouts and has "." and ".." where the lowest layer lists
-//     them, and in a dir of one layer is that filesystem's cookie. Only 0
-//     (a rewind) means the same on both.
-//   - An open dir that is removed stats as empty (size 0) and unlinked,
-//     as ext4 shows it; tmpfs keeps its size.
+//     them. Only 0 (a rewind) means the same on both. A dir of one native
+//     layer is read, as the kernel reads it, through the layer's own
+//     descriptor, with that file system's positions; on other backends
+//     positions are always indexes.
+//   - An open dir that is removed stats, on an afero or MemFS upper, as
+//     empty (size 0) and unlinked, as ext4 shows it; a native upper holds
+//     the dir across the removal and shows what its file system left.
 //   - An open file follows renames of its name and of dirs above it (the
 //     kernel's file keeps its inode), but not the lookup cache being
 //     dropped: a read-only file opened on a lower layer then keeps

@@ -31,6 +31,9 @@ type File struct {
 	list    []dirEntry // a dir's listing, built on the first read
 	listed  bool
 	buf     []dirEntry // a dir's entries read from list and not yet returned
+	// real reads a dir of one layer through the layer's own descriptor
+	// (its positions are the layer's), until a rewind finds it merged.
+	real dirStream
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -134,6 +137,12 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (f *File) readAt(b []byte, off int64) (int, error) {
+	if f.isDir && !f.closed && off+int64(len(b)) < 0 {
+		// The position checks come before the dir's EISDIR
+		// (rw_verify_area): a dir read to its end on a file system with
+		// hashed positions (ext4) sits at the largest one.
+		return 0, syscall.EINVAL
+	}
 	bf, err := f.current()
 	if err != nil {
 		return 0, err
@@ -223,6 +232,14 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	defer f.mu.Unlock()
 	if f.closed {
 		return 0, f.pathErr("seek", fs.ErrClosed)
+	}
+	if f.real != nil && f.stillReal() {
+		pos, err := f.real.seek(offset, whence)
+		if err != nil {
+			return 0, f.pathErr("seek", err)
+		}
+		f.off, f.buf = pos, nil
+		return pos, nil
 	}
 	var base int64
 	switch whence {
@@ -344,6 +361,10 @@ func (f *File) Close() error {
 		return f.pathErr("close", fs.ErrClosed)
 	}
 	f.closed = true
+	if f.real != nil {
+		f.real.close()
+		f.real = nil
+	}
 	if f.bf != nil {
 		err := f.bf.Close()
 		f.bf = nil
@@ -363,7 +384,11 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	if !f.isDir {
 		return nil, f.pathErr(op, syscall.ENOTDIR)
 	}
-	if !f.listed {
+	if f.real != nil && !f.stillReal() {
+		f.real.close()
+		f.real = nil
+	}
+	if !f.listed && f.real == nil {
 		f.fsys.mu.RLock()
 		n := f.node()
 		var list []dirEntry
@@ -392,7 +417,14 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	var out []dirEntry
 	for n <= 0 || len(out) < n {
 		if len(f.buf) == 0 {
-			buf, eof, err := f.getdents()
+			var buf []dirEntry
+			var eof bool
+			var err error
+			if f.real != nil {
+				buf, eof, err = f.realGetdents()
+			} else {
+				buf, eof, err = f.getdents()
+			}
 			if err != nil {
 				return out, f.pathErr(op, err)
 			}
@@ -412,6 +444,41 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 		return nil, io.EOF
 	}
 	return out, nil
+}
+
+// stillReal reports whether f may keep reading its dir through f.real:
+// past the start, or while the dir is still of one layer. At position 0
+// the kernel looks again, and a dir copied up or merged since then is
+// read merged from there on (ovl_dir_reset). Callers hold f.mu.
+func (f *File) stillReal() bool {
+	if f.off != 0 {
+		return true
+	}
+	f.fsys.mu.RLock()
+	defer f.fsys.mu.RUnlock()
+	n := f.node()
+	return n.gone == nil && f.fsys.isRealDir(n) != nil
+}
+
+// realGetdents is getdents for a dir read through f.real. Callers hold
+// f.mu.
+func (f *File) realGetdents() ([]dirEntry, bool, error) {
+	f.fsys.mu.RLock()
+	gone := f.node().gone != nil
+	f.fsys.mu.RUnlock()
+	if gone {
+		return nil, false, syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
+	}
+	ents, pos, eof, err := f.real.read()
+	if err != nil || eof {
+		return nil, eof, err
+	}
+	f.off = pos
+	buf := make([]dirEntry, len(ents))
+	for i, e := range ents {
+		buf[i] = dirEntry{name: e.Name, typ: e.Type}
+	}
+	return buf, false, nil
 }
 
 // getdents is one getdents(2) call on the kernel's merged listing, whose

@@ -85,6 +85,23 @@ type dirEnt struct {
 	Ino  uint64
 }
 
+// dirStreamer is implemented by backends whose dirs can be read through
+// a descriptor of their own, with the file system's own positions: the
+// kernel reads a dir of one layer that way (ovl_iterate_real), so that
+// telldir cookies and seeks are the layer's.
+type dirStreamer interface {
+	openDirStream(p string) (dirStream, error)
+}
+
+// dirStream is an open dir of a dirStreamer.
+type dirStream interface {
+	// read is one getdents call: the entries ("." and ".." left out),
+	// the position after them, or eof when there were none.
+	read() (ents []dirEnt, pos int64, eof bool, err error)
+	seek(off int64, whence int) (int64, error)
+	close() error
+}
+
 // bfile is an open file of a backend. The overlay keeps file offsets
 // itself and only uses positioned I/O, so that an open file can be
 // switched to another backing file (after copy-up) without losing its place.

@@ -67,7 +67,7 @@ type node struct {
 	dirIndexed bool          // a dir with an index entry (nfs_export)
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
 	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
-	gone       *attr         // an upper dir's attributes as its removal left them (for open files)
+	gone       *attr         // a removed dir's attributes as open handles of it stat them
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
 	// is taken before FS.mu, never while holding it.

@@ -561,14 +561,15 @@ func readDirents(fd int, buf []byte) ([]dirEnt, error) {
 		if n <= 0 {
 			return ents, nil
 		}
-		ents = parseDirents(buf[:n], ents)
+		ents, _ = parseDirents(buf[:n], ents)
 	}
 }
 
 // parseDirents appends the entries of a getdents64 buffer (struct
 // linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name NUL-terminated)
-// to ents, skipping "." and "..".
-func parseDirents(buf []byte, ents []dirEnt) []dirEnt {
+// to ents, skipping "." and "..". last is the position after the last
+// record ("." and ".." included), where the next getdents goes on.
+func parseDirents(buf []byte, ents []dirEnt) (_ []dirEnt, last int64) {
 	const nameOff = 19
 	for len(buf) >= nameOff {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
@@ -577,6 +578,7 @@ func parseDirents(buf []byte, ents []dirEnt) []dirEnt {
 		}
 		rec := buf[:reclen]
 		buf = buf[reclen:]
+		last = int64(binary.NativeEndian.Uint64(rec[8:16]))
 		name := rec[nameOff:]
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
@@ -590,8 +592,51 @@ func parseDirents(buf []byte, ents []dirEnt) []dirEnt {
 			Ino:  binary.NativeEndian.Uint64(rec[0:8]),
 		})
 	}
-	return ents
+	return ents, last
 }
+
+var _ dirStreamer = (*nativeBackend)(nil)
+
+func (b *nativeBackend) openDirStream(p string) (dirStream, error) {
+	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	return &nativeDirStream{fd: fd}, nil
+}
+
+// nativeDirStream reads a dir through its own descriptor, in buffers of
+// os.File's size, so that positions move as on a kernel file read by os.
+type nativeDirStream struct {
+	fd  int
+	buf []byte
+}
+
+func (s *nativeDirStream) read() ([]dirEnt, int64, bool, error) {
+	if s.buf == nil {
+		s.buf = make([]byte, 8192)
+	}
+	for {
+		n, err := unix.Getdents(s.fd, s.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if n <= 0 {
+			return nil, 0, true, nil
+		}
+		ents, last := parseDirents(s.buf[:n], nil)
+		return ents, last, false, nil
+	}
+}
+
+func (s *nativeDirStream) seek(off int64, whence int) (int64, error) {
+	return unix.Seek(s.fd, off, whence)
+}
+
+func (s *nativeDirStream) close() error { return unix.Close(s.fd) }
 
 // open opens p with O_NOFOLLOW. Only regular files and directories are
 // opened: anything else fails EACCES before any open that could reach a

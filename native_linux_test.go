@@ -548,7 +548,7 @@ func TestNativeParseDirents(t *testing.T) {
 	buf = append(buf, rec(8, unix.DT_WHT, "w")...)
 	buf = append(buf, rec(9, unix.DT_CHR, "a-longer-name")...)
 	buf = append(buf, 1, 2, 3) // truncated garbage is ignored
-	got := parseDirents(buf, nil)
+	got, _ := parseDirents(buf, nil)
 	want := []dirEnt{{"u", 0, 7}, {"w", 0, 8}, {"a-longer-name", unix.S_IFCHR, 9}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDirents = %+v", got)

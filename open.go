@@ -78,6 +78,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 		}
 		f := &File{fsys: fsys, name: name, n: n, isDir: n.isDir(), read: read, write: fwrite, app: flag&os.O_APPEND != 0}
 		if f.isDir {
+			f.real = fsys.realDirStream(n)
 			fsys.mu.RUnlock()
 			return f, nil
 		}

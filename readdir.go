@@ -123,6 +123,39 @@ func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 	return out, nil
 }
 
+// isRealDir returns, for a dir the kernel reads straight from its one
+// layer (ovl_dir_is_real: not a merge, no OVL_WHITEOUTS), that layer's
+// copy when its backend can stream it (dirStreamer, kernel format); nil
+// otherwise, and the dir is read from the merged listing. Callers hold
+// FS.mu.
+func (fsys *FS) isRealDir(n *node) *dirLayer {
+	if !n.present || !n.isDir() || n.isMerge() {
+		return nil
+	}
+	ls := fsys.layersOf(n)
+	if len(ls) != 1 || fsys.mayHaveWhiteouts(n, ls) || ls[0].br.format != formatKernel {
+		return nil
+	}
+	if _, ok := ls[0].br.b.(dirStreamer); !ok {
+		return nil
+	}
+	return &ls[0]
+}
+
+// realDirStream opens the layer copy of dir n for reading when the kernel
+// reads it straight (isRealDir); nil otherwise. Callers hold FS.mu.
+func (fsys *FS) realDirStream(n *node) dirStream {
+	l := fsys.isRealDir(n)
+	if l == nil {
+		return nil
+	}
+	s, err := l.br.b.(dirStreamer).openDirStream(l.p)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
 // mayHaveWhiteouts is the kernel's OVL_WHITEOUTS flag of dir n, whose
 // layers are ls: set on the root, on a dir of more than one layer, on a
 // copied-up dir and on one carrying an origin xattr; such a dir hides its
