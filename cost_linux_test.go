@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -128,9 +129,9 @@ func TestForgedHandleNoWalk(t *testing.T) {
 }
 
 // costFS opens a native overlay of root/l under root/u (work root/w).
-func costFS(t *testing.T, root string) *FS {
+func costFS(t *testing.T, root string, opts ...string) *FS {
 	t.Helper()
-	o, err := ParseOptions("lowerdir=" + root + "/l,upperdir=" + root + "/u,workdir=" + root + "/w")
+	o, err := ParseOptions(strings.Join(append([]string{"lowerdir=" + root + "/l,upperdir=" + root + "/u,workdir=" + root + "/w"}, opts...), ","))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +186,16 @@ func TestReaddirColdWalks(t *testing.T) {
 // 400 as at depth 50: the tree is removed at once, by directory
 // descriptors (BenchmarkRemoveAllDeep has the times).
 func TestRemoveAllDeepWalks(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) { removeAllDeepWalks(t) })
+	t.Run("index=on", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			testskip.Skip(t, "index=on needs trusted.* xattrs: not root")
+		}
+		removeAllDeepWalks(t, "index=on")
+	})
+}
+
+func removeAllDeepWalks(t *testing.T, opts ...string) {
 	for _, layer := range []string{"u", "l"} {
 		walks := map[int]int64{}
 		for _, depth := range []int{50, 400} {
@@ -214,7 +225,7 @@ func TestRemoveAllDeepWalks(t *testing.T) {
 				}
 			}
 			unix.Close(fd)
-			fsys := costFS(t, root)
+			fsys := costFS(t, root, opts...)
 			before := nativeRootWalks.Load()
 			if err := fsys.RemoveAll("top"); err != nil {
 				t.Fatalf("%s, depth %d: %v", layer, depth, err)

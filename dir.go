@@ -517,17 +517,21 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // whiteout when a lower layer has the name, else nothing. A dir that is
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
-// false where the result could differ: with index=on (the link counts of
-// hard-linked files are kept per removed name), on an upper without
-// xattrs, or for a caller other than root; the caller then removes the
-// tree entry by entry. On a native upper the removal walks by
+// false where the result could differ: with nfs_export (each removed
+// object is indexed), where the tree or a lower dir merged with it is not
+// plain (see plainTreer: with index=on a hard-linked file counts, as its
+// link count is kept per removed name), on an upper without xattrs, or
+// for a caller other than root; the caller then removes the tree entry by
+// entry. On a native upper the removal walks by
 // directory descriptors, so its cost grows linearly with the tree,
 // however deep (the kernel's overlay, which removes entry by entry, does
 // not need to resolve long paths).
 func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	u := fsys.upper
 	switch {
-	case fsys.feat.index || u == nil:
+	case fsys.feat.nfsExport || u == nil:
+		// With nfs_export every removed lower object is copied up and
+		// its index entry whited out: entry by entry.
 		return false, nil
 	case u.format == formatKernel && !u.caps.xattr:
 		// An upper without xattrs fails some removals (EIO, as the
@@ -601,7 +605,9 @@ func (fsys *FS) plainTrees(n *node) bool {
 		if !ok || t.br.format != formatKernel {
 			return false
 		}
-		if plain, err := pt.plainTree(t.p, t.br.prefix); !plain || err != nil {
+		// With index=on a hard-linked file is copied up to the index
+		// before a name of it goes, to keep the others' count.
+		if plain, err := pt.plainTree(t.p, t.br.prefix, fsys.feat.index); !plain || err != nil {
 			return false
 		}
 	}

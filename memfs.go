@@ -1287,7 +1287,7 @@ func (f *memFile) Close() error {
 
 var _ plainTreer = (*MemFS)(nil)
 
-func (m *MemFS) plainTree(p, prefix string) (bool, error) {
+func (m *MemFS) plainTree(p, prefix string, noLinks bool) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -1300,7 +1300,7 @@ func (m *MemFS) plainTree(p, prefix string) (bool, error) {
 	var plain func(n *memNode) bool
 	plain = func(n *memNode) bool {
 		for _, k := range n.kids {
-			if k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0 {
+			if k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0 || noLinks && !k.isDir() && k.nlink > 1 {
 				return false
 			}
 			for x := range k.xattrs {

@@ -1049,20 +1049,20 @@ func (b *nativeBackend) hold(p string) (func() (attr, error), func(), error) {
 
 var _ plainTreer = (*nativeBackend)(nil)
 
-func (b *nativeBackend) plainTree(p, prefix string) (bool, error) {
+func (b *nativeBackend) plainTree(p, prefix string, noLinks bool) (bool, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return false, err
 	}
 	defer unix.Close(fd)
-	return plainAt(fd, prefix, make([]byte, 32<<10))
+	return plainAt(fd, prefix, noLinks, make([]byte, 32<<10))
 }
 
 // plainAt reports whether the tree beneath the dir open at fd is plain (as
 // plainTree), walking by directory descriptors (buf as in clearAt). An
 // entry whose xattrs cannot be listed counts as not plain: the caller
 // then takes the safe way.
-func plainAt(fd int, prefix string, buf []byte) (bool, error) {
+func plainAt(fd int, prefix string, noLinks bool, buf []byte) (bool, error) {
 	ents, err := readDirents(fd, buf)
 	if err != nil {
 		return false, err
@@ -1072,7 +1072,7 @@ func plainAt(fd int, prefix string, buf []byte) (bool, error) {
 		if err := unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return false, err
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 || noLinks && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
 			return false, nil
 		}
 		names, err := (xattrObj{dirfd: fd, name: e.Name}).names()
@@ -1094,7 +1094,7 @@ func plainAt(fd int, prefix string, buf []byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		plain, err := plainAt(sub, prefix, buf)
+		plain, err := plainAt(sub, prefix, noLinks, buf)
 		unix.Close(sub)
 		if !plain || err != nil {
 			return false, err

@@ -136,8 +136,9 @@ func randomFixture(r, ro *rand.Rand, v variant) (string, []string) {
 // randomScript generates n operations on paths drawn mostly from the
 // fixture's paths, else from its name pools plus fresh names. Now and then
 // (drawn from ro) the ops that follow run as another user, or as root
-// again.
-func randomScript(r, ro *rand.Rand, n int, paths []string) string {
+// again; opens add O_DIRECTORY and O_NOFOLLOW drawn from rf. (Each later
+// addition has its own stream, so that a seed's earlier script stays.)
+func randomScript(r, ro, rf *rand.Rand, n int, paths []string) string {
 	randPath0 := func() string {
 		if len(paths) > 0 && r.IntN(10) < 7 {
 			return strconv.Quote(paths[r.IntN(len(paths))])
@@ -184,6 +185,11 @@ func randomScript(r, ro *rand.Rand, n int, paths []string) string {
 				flags := []string{"r", "w", "rw"}[r.IntN(3)]
 				for _, f := range []string{"append", "creat", "excl", "trunc"} {
 					if r.IntN(4) == 0 {
+						flags += "+" + f
+					}
+				}
+				for _, f := range []string{"dir", "nofollow"} {
+					if rf.IntN(6) == 0 {
 						flags += "+" + f
 					}
 				}
@@ -296,7 +302,8 @@ func randomDiff(t *testing.T, v variant) {
 			r := rand.New(rand.NewPCG(seed, 0x6f766c))
 			ro := rand.New(rand.NewPCG(seed, 0x6f776e))
 			fix, paths := randomFixture(r, ro, v)
-			script := randomScript(r, ro, randomOps, paths)
+			rf := rand.New(rand.NewPCG(seed, 0x666c67))
+			script := randomScript(r, ro, rf, randomOps, paths)
 			s, err := layertest.Parse(fix)
 			if err != nil {
 				t.Fatalf("generated fixture: %v\n%s", err, fix)
