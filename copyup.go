@@ -154,7 +154,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	if !a.isDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), xOrigin) {
 		// No origin could be recorded (a hard-linked lower file without
 		// index, a symlink with userxattr): it is the upper's own inode now.
-		n.lowers = nil
+		n.lowers, n.lowerBorn = nil, n.lattr.Nlink == 1
 	}
 	if a.isDir() && fsys.feat.nfsExport {
 		// The dir's index entry (§6.3), once the dir is in place: made

@@ -464,10 +464,16 @@ func (f *File) stillReal() bool {
 // f.mu.
 func (f *File) realGetdents() ([]dirEntry, bool, error) {
 	f.fsys.mu.RLock()
-	gone := f.node().gone != nil
+	n := f.node()
+	var err error
+	if n.gone != nil {
+		err = syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
+	} else {
+		err = f.fsys.impureLookups(n)
+	}
 	f.fsys.mu.RUnlock()
-	if gone {
-		return nil, false, syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
+	if err != nil {
+		return nil, false, err
 	}
 	ents, pos, eof, err := f.real.read()
 	if err != nil || eof {

@@ -437,18 +437,28 @@ func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
 // dir in the index under its origin's handle, whose upper xattr is the
 // handle of the upper dir at p. The entry is built in the work dir and
 // renamed into place, as the kernel's ovl_create_index.
-func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
+// upperDirFB is the value a dir index entry's upper xattr holds for the
+// upper dir p: its file handle, flagged as an upper one.
+func (fsys *FS) upperDirFB(p string) ([]byte, error) {
 	uh, ok := fsys.upper.b.(handler)
 	if !ok {
-		return syscall.EOPNOTSUPP
+		return nil, syscall.EOPNOTSUPP
 	}
 	fh, err := uh.fileHandle(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var id [16]byte
 	if fsys.feat.uuid != UUIDOff {
 		id = uh.fsUUID()
+	}
+	return encodeFB(id, fh, true), nil
+}
+
+func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
+	fb, err := fsys.upperDirFB(p)
+	if err != nil {
+		return err
 	}
 	u := fsys.upper
 	t := u.temp()
@@ -457,7 +467,7 @@ func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
 	}
 	err = u.b.chmod(t, 0)
 	if err == nil {
-		err = u.b.setxattr(t, fsys.prefix+xUpper, encodeFB(id, fh, true))
+		err = u.b.setxattr(t, fsys.prefix+xUpper, fb)
 	}
 	if err == nil {
 		err = u.b.rename(t, fsys.indexName(lower, lp))

@@ -68,6 +68,11 @@ type node struct {
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
 	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
 	gone       *attr         // a removed dir's attributes as open handles of it stat them
+	// lowerBorn: copied up here from a lower object of one link whose
+	// origin the upper could not hold (a symlink with userxattr); the
+	// kernel's inode still counts it as from below (OVL_CONST_INO) while
+	// cached, so moving it to another dir marks that dir impure.
+	lowerBorn bool
 
 	// cu serialises copy-up of this node (the kernel's ovl_inode_lock). It
 	// is taken before FS.mu, never while holding it.
@@ -199,6 +204,47 @@ func (fs *FS) forget(parent *node, name string) {
 // lookupChild resolves name in parent across the layers with the kernel's
 // stop rules (ovl_lookup, semantics §1.3). Callers hold FS.mu.
 func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
+	c, err := fs.lookupLayers(parent, name)
+	if err == nil && c != nil {
+		if err := fs.verifyDirIndex(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, err
+}
+
+// verifyDirIndex is, with nfs_export, ovl_lookup_index's check of a dir c
+// that merges lower dirs against the index entry of the first of them:
+// none is fine; a whiteout (that dir was removed), a non-dir, an entry
+// when c has no upper dir, or one naming another upper dir mean the lower
+// dir is reached a second way (a hand-written redirect) and the lookup is
+// EIO. Callers hold FS.mu.
+func (fs *FS) verifyDirIndex(c *node) error {
+	if !fs.feat.nfsExport || !c.present || !c.isDir() || len(c.lowers) == 0 {
+		return nil
+	}
+	u := fs.upper
+	lr := c.lowers[0]
+	idx := fs.indexName(fs.lowers[lr.layer], lr.path)
+	a, err := u.b.lstat(idx)
+	switch {
+	case err != nil:
+		return nil // no entry
+	case !a.isDir() || !c.upper:
+		return syscall.EIO
+	}
+	want, err := fs.upperDirFB(c.path())
+	if err != nil {
+		return nil // no handle to compare with
+	}
+	if v, err := u.b.getxattr(idx, fs.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
+		return syscall.EIO
+	}
+	return nil
+}
+
+// lookupLayers is lookupChild before the index check.
+func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
 	}
@@ -463,6 +509,14 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 	cur := fs.root
 	res := walkResult{n: fs.root, name: "", dirOK: true}
 	links := 0
+	// Leading "." components name the root itself, as the mount point a
+	// caller opens: no lookup, so no search permission, is involved.
+	for len(comps) > 1 && comps[0] == "." {
+		comps = comps[1:]
+	}
+	if len(comps) == 1 && comps[0] == "." {
+		return walkResult{n: fs.root, dirOK: true, last: "."}, nil
+	}
 	for len(comps) > 0 {
 		c := comps[0]
 		comps = comps[1:]

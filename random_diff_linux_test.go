@@ -8,6 +8,7 @@ import (
 	"github.com/go-overlay/overlay"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 var randomSeeds = []uint64{
 	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 	23, 116, 134, 146, 210, 219, 240, 314, 374, 388, 437, 438, 458, 495,
+	628, 783, 787, 1384, 1844, 2036, 2130, 2302,
 }
 
 // randomOps is the number of operations per seed.
@@ -333,7 +335,7 @@ func randomDiff(t *testing.T, v variant) {
 // the final tree met ESTALE.
 func kernelESTALE(t *testing.T, v variant, s layertest.Stack, ops []op) bool {
 	t.Helper()
-	kr := runKernel(t, v, s, t.TempDir(), ops)
+	kr := runKernel(t, v, s, filepath.Join(diffDir(t, v), "k"), ops)
 	for _, r := range kr.res {
 		if r.errno == "ESTALE" {
 			return true

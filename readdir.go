@@ -199,6 +199,27 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 	return out, nil
 }
 
+// impureLookups is what a read of an impure upper dir of one layer costs
+// in the kernel (ovl_dir_read_impure): every entry is looked up for its
+// inode number, and a lookup that fails fails the read, before any entry
+// is returned. Callers hold FS.mu.
+func (fsys *FS) impureLookups(n *node) error {
+	u := fsys.upper
+	if !n.upper || u.format != formatKernel || !u.caps.xattr || !u.hasXattr(n.path(), xImpure) {
+		return nil
+	}
+	ents, err := u.listDir(n.path(), false)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if _, err := fsys.child(n, e.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // impureList is the listing of merge dir n as the kernel's readdir gives
 // it when n's upper dir is impure (holds copied-up objects): each entry of
 // the upper dir is looked up for its inode number (ovl_calc_d_ino): one

@@ -175,7 +175,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 	if srcPos && !dst.n.upperWh && fsys.noRenameWhiteout {
 		return syscall.EINVAL
 	}
-	if len(src.n.lowers) > 0 && src.parent != dst.parent {
+	if (len(src.n.lowers) > 0 || src.n.lowerBorn) && src.parent != dst.parent {
 		// The new parent will hold an entry with an origin (§5.2).
 		if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {
 			return err
