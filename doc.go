@@ -415,13 +415,12 @@
 //     with ESTALE while the first is in its inode cache, which depends on
 //     cache state no caller can see.
 //   - Stat's Sys() is nil outside Linux.
-//   - A directory position (File.Seek) in a merge dir is an index into
-//     the listing with "." and ".." counted first; the kernel's also
-//     counts whiteouts and has "." and ".." where the lowest layer lists
-//     them. Only 0 (a rewind) means the same on both. A dir of one native
-//     layer is read, as the kernel reads it, through the layer's own
-//     descriptor, with that file system's positions; on other backends
-//     positions are always indexes.
+//   - Directory positions (File.Seek) are the kernel's on native layers:
+//     a dir of one layer is read through the layer's own descriptor, with
+//     that file system's positions; in a merged listing a position is an
+//     index that counts whiteouts, and "." and ".." where the lowest
+//     layer lists them. On afero and MemFS layers "." and ".." count
+//     first.
 //   - An open dir that is removed stats, on an afero or MemFS upper, as
 //     empty (size 0) and unlinked, as ext4 shows it; a native upper holds
 //     the dir across the removal and shows what its file system left.

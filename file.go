@@ -396,7 +396,7 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 		if n.gone != nil {
 			err = syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
 		} else {
-			list, err = f.fsys.listNode(n, false)
+			list, err = f.fsys.listEntries(n, false, true)
 		}
 		switch {
 		case err != nil || !n.isMerge():
@@ -489,29 +489,37 @@ func (f *File) realGetdents() ([]dirEntry, bool, error) {
 
 // getdents is one getdents(2) call on the kernel's merged listing, whose
 // buffer holds every entry: it returns the entries from the directory
-// position, which counts "." and ".." first, to the end. An entry whose
-// lookup failed (dirEntry.err) ends the call before it and is then skipped
-// as stale; when the call has returned nothing yet, not even "." and "..",
-// the call fails with the lookup's error instead (ovl_iterate_merged, and
-// getdents(2) keeping the entries it has over an error). eof reports that
-// the position was at the end. Callers hold f.mu.
+// position to the end. A position is an index into the listing, where
+// "." and ".." and whiteouts (hidden entries, never returned) take their
+// places too. An entry whose lookup failed (dirEntry.err) ends the call
+// before it and is then skipped as stale; when the call has returned
+// nothing yet, not even "." or "..", the call fails with the lookup's
+// error instead (ovl_iterate_merged, and getdents(2) keeping the entries
+// it has over an error). eof reports that the position was at the end.
+// Callers hold f.mu.
 func (f *File) getdents() (buf []dirEntry, eof bool, err error) {
-	start := int(min(max(f.off-2, 0), int64(len(f.list))))
-	dots := f.off < 2 // "." and ".." come first
-	if start == len(f.list) && !dots {
+	start := int(min(max(f.off, 0), int64(len(f.list))))
+	if start == len(f.list) {
 		return nil, true, nil
 	}
+	emitted := false
 	for j := start; j < len(f.list); j++ {
-		if e := f.list[j].err; e != nil {
-			f.off = int64(j) + 3 // past the stale entry
-			if j == start && !dots {
-				return nil, false, e
+		switch e := f.list[j]; {
+		case e.err != nil:
+			f.off = int64(j) + 1 // past the stale entry
+			if !emitted {
+				return nil, false, e.err
 			}
-			return f.list[start:j], false, nil
+			return buf, false, nil
+		case e.dot:
+			emitted = true
+		case !e.hidden:
+			buf = append(buf, e)
+			emitted = true
 		}
 	}
-	f.off = int64(len(f.list)) + 2
-	return f.list[start:], false, nil
+	f.off = int64(len(f.list))
+	return buf, false, nil
 }
 
 // ReadDir is like os.File.ReadDir, but the entries come in the kernel's

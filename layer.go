@@ -85,6 +85,14 @@ type dirEnt struct {
 	Ino  uint64
 }
 
+// dotsReader is implemented by backends that can tell where a dir lists
+// "." and "..": readDirDots is readDir with, for each of them, the number
+// of entries listed before it (ext4 lists them in hash order, tmpfs
+// first). Elsewhere they count as first.
+type dotsReader interface {
+	readDirDots(p string) ([]dirEnt, [2]int, error)
+}
+
 // dirStreamer is implemented by backends whose dirs can be read through
 // a descriptor of their own, with the file system's own positions: the
 // kernel reads a dir of one layer that way (ovl_iterate_real), so that

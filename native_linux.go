@@ -546,6 +546,32 @@ func (b *nativeBackend) readDir(p string) ([]dirEnt, error) {
 	return readDirents(fd, make([]byte, 32<<10))
 }
 
+var _ dotsReader = (*nativeBackend)(nil)
+
+func (b *nativeBackend) readDirDots(p string) ([]dirEnt, [2]int, error) {
+	var dots [2]int
+	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, dots, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32<<10)
+	var ents []dirEnt
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, dots, err
+		}
+		if n <= 0 {
+			return ents, dots, nil
+		}
+		ents, _ = parseDirentsDots(buf[:n], ents, &dots)
+	}
+}
+
 // readDirents reads the entries of the dir open at fd from its offset to
 // its end, with getdents through buf.
 func readDirents(fd int, buf []byte) ([]dirEnt, error) {
@@ -570,6 +596,12 @@ func readDirents(fd int, buf []byte) ([]dirEnt, error) {
 // to ents, skipping "." and "..". last is the position after the last
 // record ("." and ".." included), where the next getdents goes on.
 func parseDirents(buf []byte, ents []dirEnt) (_ []dirEnt, last int64) {
+	return parseDirentsDots(buf, ents, nil)
+}
+
+// parseDirentsDots is parseDirents that also notes, in dots when not nil,
+// how many entries came before "." and before "..".
+func parseDirentsDots(buf []byte, ents []dirEnt, dots *[2]int) (_ []dirEnt, last int64) {
 	const nameOff = 19
 	for len(buf) >= nameOff {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
@@ -584,6 +616,9 @@ func parseDirents(buf []byte, ents []dirEnt) (_ []dirEnt, last int64) {
 			name = name[:i]
 		}
 		if s := string(name); s == "." || s == ".." {
+			if dots != nil {
+				dots[len(s)-1] = len(ents)
+			}
 			continue
 		}
 		ents = append(ents, dirEnt{

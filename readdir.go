@@ -11,6 +11,28 @@ type dirEntry struct {
 	// failed: it is never shown, and it ends the read that meets it (see
 	// File.getdents).
 	err error
+	// hidden, in the listing of an open dir, marks a whiteout or (dot)
+	// "." or "..": never shown, it still takes a directory position, as
+	// in the kernel's merged listing.
+	hidden, dot bool
+}
+
+// withDots inserts "." and ".." into the listing ents of one layer where
+// at says the layer lists them (see dotsReader), as hidden entries that
+// take positions; mk makes an entry of the listing.
+func withDots[E any](ents []E, at [2]int, mk func(name string) E) []E {
+	out := make([]E, 0, len(ents)+2)
+	for i := 0; i <= len(ents); i++ {
+		for k, name := range []string{".", ".."} {
+			if at[k] == i {
+				out = append(out, mk(name))
+			}
+		}
+		if i < len(ents) {
+			out = append(out, ents[i])
+		}
+	}
+	return out
 }
 
 // dirLayer is one layer's copy of a directory.
@@ -50,21 +72,31 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 // lists its whiteouts too (as names whose stat fails) unless filter is set
 // or the kernel's OVL_WHITEOUTS rule applies. Callers hold FS.mu.
 func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
+	return fsys.listEntries(n, filter, false)
+}
+
+// listEntries is listNode; with positions, the whiteouts it leaves out
+// stay in the list as hidden entries, where the kernel's merged listing
+// counts them.
+func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error) {
 	if !n.present || !n.isDir() {
 		return nil, syscall.ENOTDIR
 	}
 	ls := fsys.layersOf(n)
 	if len(ls) == 1 {
-		ents, err := ls[0].br.listDir(ls[0].p, false)
+		ents, at, err := ls[0].br.listDirDots(ls[0].p, false, positions)
 		if err != nil {
 			return nil, err
 		}
 		filter = filter || fsys.mayHaveWhiteouts(n, ls)
 		out := make([]dirEntry, 0, len(ents))
 		for _, e := range ents {
-			if !e.whiteout || !filter {
-				out = append(out, dirEntry{name: e.name, typ: e.typ})
+			if !e.whiteout || !filter || positions {
+				out = append(out, dirEntry{name: e.name, typ: e.typ, hidden: e.whiteout && filter})
 			}
+		}
+		if positions {
+			out = withDots(out, at, dotEntry)
 		}
 		return out, nil
 	}
@@ -73,9 +105,15 @@ func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 	lists := make([][]layerEnt, len(ls))
 	total := 0
 	for i, l := range ls {
-		ents, err := l.br.listDir(l.p, l.xwh)
+		lowest := i == len(ls)-1
+		ents, at, err := l.br.listDirDots(l.p, l.xwh, positions && lowest)
 		if err != nil {
 			return nil, err
+		}
+		if positions && lowest {
+			// "." and ".." take their places in the lowest layer's
+			// order, which comes first.
+			ents = withDots(ents, at, func(name string) layerEnt { return layerEnt{name: name, dot: true} })
 		}
 		lists[i] = ents
 		total += len(ents)
@@ -102,7 +140,7 @@ func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 		if !ok {
 			k = int32(len(all))
 			index[e.name] = k
-			all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout})
+			all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ, dot: e.dot}, whiteout: e.whiteout})
 		}
 		if !all[k].low {
 			all[k].low = true
@@ -110,18 +148,30 @@ func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
 		}
 	}
 	out := make([]dirEntry, 0, len(all))
-	for _, k := range lowOrder {
-		if !all[k].whiteout {
-			out = append(out, all[k].dirEntry)
+	add := func(e ent) {
+		switch {
+		case e.dot:
+			out = append(out, dotEntry(e.name))
+		case !e.whiteout:
+			out = append(out, e.dirEntry)
+		case positions:
+			e.hidden = true
+			out = append(out, e.dirEntry)
 		}
 	}
+	for _, k := range lowOrder {
+		add(all[k])
+	}
 	for k := range all {
-		if !all[k].whiteout && !all[k].low {
-			out = append(out, all[k].dirEntry)
+		if !all[k].low {
+			add(all[k])
 		}
 	}
 	return out, nil
 }
+
+// dotEntry is the hidden entry of "." or ".." in an open dir's listing.
+func dotEntry(name string) dirEntry { return dirEntry{name: name, hidden: true, dot: true} }
 
 // isRealDir returns, for a dir the kernel reads straight from its one
 // layer (ovl_dir_is_real: not a merge, no OVL_WHITEOUTS), that layer's
@@ -186,6 +236,10 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 		}
 		drop := fsys.readAhead(n, names)
 		for _, e := range chunk {
+			if e.hidden {
+				out = append(out, e)
+				continue
+			}
 			c, err := fsys.child(n, e.name)
 			if err != nil {
 				e.err = err
@@ -242,7 +296,7 @@ func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
 	}
 	out := list[:0:0]
 	for _, e := range list {
-		if inUpper[e.name] {
+		if inUpper[e.name] && !e.hidden {
 			c, err := fsys.child(n, e.name)
 			if err != nil {
 				e.err = err

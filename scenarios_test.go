@@ -2058,6 +2058,35 @@ readdir a`},
 readdirinfo a
 readdirinfo .
 lsdir .`},
+	{name: "readdir/positions-count-whiteouts", fix: `
+-- upper --
+whiteout m/b
+whiteout m/d
+file m/u "u"
+-- lower1 --
+file m/a "a"
+file m/b "b"
+file m/c "c"
+file m/d "d"
+`, ops: `
+open d m r
+freaddir d 1
+seek d 0 1
+freaddir d 100
+seek d 0 1
+seek d 3 0
+freaddir d 100
+seek d 0 0
+freaddir d 100
+close d`},
+	{name: "readdir/positions-one-layer", fix: fixBase, ops: `
+open d a r
+freaddir d 100
+seek d 0 1
+seek d 0 0
+freaddir d 1
+seek d 0 1
+close d`},
 	{name: "readdir/not-a-dir", fix: fixBase, ops: `
 open f a/f r
 freaddir f 1 => ENOTDIR

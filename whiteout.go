@@ -217,6 +217,7 @@ type layerEnt struct {
 	name     string
 	typ      uint32
 	whiteout bool
+	dot      bool // "." or "..", in a listing that keeps their places
 }
 
 // listDir reads directory p of this layer, in the layer's order, marking
@@ -226,15 +227,45 @@ type layerEnt struct {
 // format: ".wh.NAME" entries become whiteouts of NAME and the reserved
 // names are dropped.
 func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
-	ents, err := br.b.readDir(p)
-	if err != nil {
-		return nil, err
+	ents, _, err := br.listDirDots(p, xwh, false)
+	return ents, err
+}
+
+// listDirDots is listDir; with dots it also tells, where the backend can
+// (dotsReader), how many of the returned entries the dir lists before "."
+// and before ".." (else none: they come first).
+func (br *branch) listDirDots(p string, xwh, dots bool) ([]layerEnt, [2]int, error) {
+	var ents []dirEnt
+	var at [2]int
+	var err error
+	if dr, ok := br.b.(dotsReader); ok && dots && br.format == formatKernel {
+		ents, at, err = dr.readDirDots(p)
+	} else {
+		ents, err = br.b.readDir(p)
 	}
+	if err != nil {
+		return nil, at, err
+	}
+	out, err := br.classify(p, xwh, ents, &at)
+	return out, at, err
+}
+
+// classify turns a dir's raw entries into layer entries, whiteouts found;
+// an entry gone meanwhile is dropped, and the dot counts in at, given for
+// the raw entries, are turned into counts of the entries returned.
+func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]layerEnt, error) {
 	out := make([]layerEnt, 0, len(ents))
 	if br.format == formatOCI {
+		*at = [2]int{}
 		return listOCI(ents, out), nil
 	}
-	for _, e := range ents {
+	raw := *at
+	for r, e := range ents {
+		for i := range raw {
+			if raw[i] == r {
+				at[i] = len(out)
+			}
+		}
 		le := layerEnt{name: e.Name, typ: e.Type}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
 			a, err := br.b.lstat(joinPath(p, e.Name))
@@ -253,6 +284,11 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 			}
 		}
 		out = append(out, le)
+	}
+	for i := range raw {
+		if raw[i] >= len(ents) {
+			at[i] = len(out)
+		}
 	}
 	return out, nil
 }
