@@ -311,7 +311,13 @@ func (f *File) Stat() (fs.FileInfo, error) {
 				// Still reading the lower file of an indexed inode: the
 				// union count starts from the upper inode's, which its
 				// index entry has once the inode is copied up.
-				if ia, err := f.fsys.upper.b.lstat(f.n.idx); err == nil {
+				// With every name gone, the entry is gone too (index=on)
+				// or a whiteout (nfs_export), and so is every link.
+				ia, err := f.fsys.upper.b.lstat(f.n.idx)
+				switch {
+				case err != nil || ia.isChr00():
+					a.Nlink = 0
+				default:
 					a.Nlink = ia.Nlink
 				}
 			}
