@@ -24,7 +24,7 @@ import (
 var randomSeeds = []uint64{
 	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 	23, 116, 134, 146, 210, 219, 240, 314, 374, 388, 437, 438, 458, 495,
-	628, 783, 787, 1384, 1844, 2036, 2130, 2302, 2732, 3493, 4985,
+	628, 783, 787, 1384, 1844, 2036, 2130, 2302, 2732, 3382, 3493, 4985,
 }
 
 // randomOps is the number of operations per seed.
@@ -288,6 +288,7 @@ func randomDiff(t *testing.T, v variant) {
 	requireKernel(t)
 	// On a tmpfs: faster than on disk.
 	v.tmpfs = true
+	v.noFileNlinkInRun = v.noFileNlink
 	seeds := randomSeeds
 	n, err := strconv.Atoi(os.Getenv("OVERLAY_RANDOM_SEEDS"))
 	if *seedsFlag > 0 {
