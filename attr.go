@@ -81,11 +81,11 @@ func baseName(name string) string {
 	return name
 }
 
-// nodeAttr returns the attributes of n as the overlay shows them (§1.4,
-// §5.3): from the upper object when there is one (read afresh: it
-// changes), else from the top lower object (cached: lowers do not change
-// while in use); merge dirs report nlink 1; st_dev and st_ino by the
-// kernel's rules for xino=off. Callers hold FS.mu.
+// nodeAttr returns the attributes of n as the overlay shows them: from
+// the upper object when there is one (read afresh: it changes), else from
+// the top lower object (cached: lowers do not change while in use); merge
+// dirs report nlink 1; st_dev and st_ino by the kernel's rules for
+// xino=off. Callers hold FS.mu.
 func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	var a attr
 	var err error
@@ -102,7 +102,7 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	}
 	fsys.fixNlink(n, &a)
 	if n.metacopy {
-		a.Blocks = n.dattr.Blocks // its data's (§1.4)
+		a.Blocks = n.dattr.Blocks // its data's
 	}
 	layers := len(n.lowers)
 	if n.upper {
@@ -115,7 +115,7 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	return a, nil
 }
 
-// inoDev sets st_dev and st_ino by the kernel's rules (§5.3). The
+// inoDev sets st_dev and st_ino by the kernel's rules. The
 // numbers come from the object that supplies them: the root's from the
 // upper root; a copied-up dir's, or a copied-up non-dir's whose lower had
 // one link, from its origin (a hard-linked lower file's links break on
@@ -174,7 +174,7 @@ func (fsys *FS) fixNlink(n *node, a *attr) {
 
 // usesOrigin reports whether n shows its origin's inode number: when it
 // is indexed, or, outside nfs_export (which trusts indexed origins only),
-// when it is a copied-up dir or a non-dir whose lower had one link (§5.3).
+// when it is a copied-up dir or a non-dir whose lower had one link.
 // Callers hold FS.mu.
 func (fsys *FS) usesOrigin(n *node) bool {
 	switch {

@@ -22,10 +22,10 @@ type copyMode uint8
 const (
 	copyFull  copyMode = iota // everything
 	copyTrunc                 // a regular file's data is skipped (open with O_TRUNC)
-	copyMeta                  // metadata only, with metacopy=on (§7); else as copyFull
+	copyMeta                  // metadata only, with metacopy=on; else as copyFull
 )
 
-// copyUp makes n exist in the upper layer (semantics §3), ancestors
+// copyUp makes n exist in the upper layer ancestors
 // first. The copy is built in the work dir — data, xattrs, mode, owner,
 // times — and appears under its name by one atomic rename, so a crash
 // never exposes a partial object. With data false (an open with O_TRUNC),
@@ -123,7 +123,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
 	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
-		err = fsys.syncObject(tmp) // its metadata too, before it appears (§3.5)
+		err = fsys.syncObject(tmp) // its metadata too, before it appears
 	}
 	if err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
@@ -146,7 +146,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		return err
 	}
 	if perr == nil {
-		// The kernel restores the parent's times after the copy-up (§3.2).
+		// The kernel restores the parent's times after the copy-up.
 		fsys.upper.b.lutimes(parentPath, pa.Atime, pa.Mtime)
 	}
 	n.upper = true
@@ -157,7 +157,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		n.lowers, n.lowerBorn = nil, n.lattr.Nlink == 1
 	}
 	if a.isDir() && fsys.feat.nfsExport {
-		// The dir's index entry (§6.3), once the dir is in place: made
+		// The dir's index entry, once the dir is in place: made
 		// before, as the kernel does, a crash in between would leave an
 		// entry naming a dir that the work dir's cleanup removes, and
 		// the lower dir would then fail to look up (EIO).
@@ -175,7 +175,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 
 // buildCopy makes the copy of the lower object at lp in the work area at
 // tmp: the object, its data, its xattrs (the overlay's private ones
-// excepted), then mode, owner and times, in the kernel's order (§3.2 step
+// excepted), then mode, owner and times, in the kernel's order (step
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
 func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
@@ -208,7 +208,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	indexed := fsys.feat.index && !a.isDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
 	if indexed {
 		// The union link count, every lower name, relative to the lower
-		// file's count (§6.4): true whether or not the first name is
+		// file's count: true whether or not the first name is
 		// linked to the entry yet, so a crash between the two steps
 		// keeps it right. finishCopyUp makes it relative to the upper
 		// inode's count afterwards, as the kernel leaves it.
@@ -217,7 +217,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 		}
 	}
 	if fsys.upper.format == formatKernel && fsys.upper.caps.xattr && (a.isDir() || a.Nlink == 1 || indexed) {
-		// The origin names the lower object (§5.1); a hard-linked lower
+		// The origin names the lower object; a hard-linked lower
 		// file gets none, its links broken as index is off.
 		// Best effort where the upper refuses it, as the kernel's copy-up
 		// goes on (user.* xattrs cannot go on symlinks, with userxattr).
@@ -227,7 +227,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 		}
 	}
 	if mode == copyMeta {
-		// Metadata only: the data stays below (§7.1).
+		// Metadata only: the data stays below.
 		if err := u.setxattr(tmp, fsys.prefix+xMetacopy, mval); err != nil {
 			return err
 		}
@@ -250,7 +250,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 
 // copyData copies a regular file's bytes into a new file at tmp, 1 MiB at a
 // time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
-// data copy-ups before linking them into place, §3.5).
+// data copy-ups before linking them into place).
 func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copyMode) (err error) {
 	out, err := fsys.upper.b.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
@@ -272,7 +272,7 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copy
 
 // copyInto copies size bytes of the file at sp of src into out (cloned
 // where the backends can, else through a buffer) and syncs them unless
-// fsync=volatile, before the copy is linked into place (§3.5).
+// fsync=volatile, before the copy is linked into place.
 func (fsys *FS) copyInto(out bfile, src *branch, sp string, size int64) error {
 	in, err := src.b.open(sp, syscall.O_RDONLY, 0)
 	if err != nil {
@@ -347,7 +347,7 @@ func allZero(b []byte) bool {
 // copyXattrs copies the xattrs of the lower object to tmp, except the
 // overlay's private ones (escaped ones, P+"overlay.*", are copied as they
 // are). EOPNOTSUPP from the upper is ignored, as the kernel ignores it for
-// everything but ACLs and security xattrs (§3.3).
+// everything but ACLs and security xattrs.
 func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 	if !lower.caps.xattr {
 		return nil
@@ -380,7 +380,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 	return nil
 }
 
-// setImpure marks the upper dir n impure (§5.2): it may hold entries with
+// setImpure marks the upper dir n impure: it may hold entries with
 // an origin, whose inode numbers readdir must translate. The kernel sets
 // it on the parent before every copy-up and on the new parent of a
 // rename or link of an object with an origin. Callers hold no FS lock

@@ -164,7 +164,7 @@ type syncFile struct {
 func (f *syncFile) Sync() error { f.c.syncs.Add(1); return f.bfile.Sync() }
 
 // TestFsyncModes: fsync=auto syncs the data of a copied-up file, strict
-// also the copy's metadata and copied-up dirs, volatile nothing (§3.5).
+// also the copy's metadata and copied-up dirs, volatile nothing.
 func TestFsyncModes(t *testing.T) {
 	for _, c := range []struct {
 		mode FsyncMode

@@ -70,7 +70,7 @@ func (fsys *FS) checkNew(r walkResult, dir bool) error {
 }
 
 // createObj makes a new object at the negative name r in the upper
-// layer, mk creating it at a given upper path (§11.2). Over an upper
+// layer, mk creating it at a given upper path. Over an upper
 // whiteout, the object is built in the work dir (a dir marked opaque)
 // and renamed over the whiteout (a dir is exchanged with it), so the name
 // is never missing nor half-made; in the OCI format it is renamed next to
@@ -137,7 +137,7 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	}
 	// With redirect_dir=on, index, metacopy or xino in effect the kernel
 	// makes every new dir in a merge dir opaque, so that later offline
-	// changes to lower layers cannot merge into it (§2.2).
+	// changes to lower layers cannot merge into it.
 	strict := fsys.feat.redirectCreate() || fsys.feat.index || fsys.feat.metacopy || fsys.xinoBits > 0
 	// The kernel lets that marking fail (it is an optimisation), as it
 	// does on an upper without xattrs.
@@ -191,7 +191,7 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 		}
 		switch t := mode & syscall.S_IFMT; {
 		case t == syscall.S_IFCHR && dev == 0:
-			return syscall.EPERM // a whiteout cannot be made through the overlay (§2.1)
+			return syscall.EPERM // a whiteout cannot be made through the overlay
 		case (t == syscall.S_IFCHR || t == syscall.S_IFBLK) && !fsys.caller().root():
 			return syscall.EPERM // CAP_MKNOD
 		}
@@ -212,7 +212,7 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 	return err
 }
 
-// link makes newname a hard link to oldname (§11.5): the source is copied
+// link makes newname a hard link to oldname: the source is copied
 // up whole, then linked within the upper layer.
 func (fsys *FS) link(oldname, newname string) error {
 	for {
@@ -265,7 +265,7 @@ func (fsys *FS) link(oldname, newname string) error {
 		}
 		op := src.n.path()
 		if src.n.metacopy {
-			// The link keeps its data below: an absolute redirect (§7.1).
+			// The link keeps its data below: an absolute redirect.
 			if err := fsys.setRedirect(src.n, src.name, true, op); err != nil {
 				fsys.mu.Unlock()
 				return err
@@ -284,7 +284,7 @@ func (fsys *FS) link(oldname, newname string) error {
 	}
 }
 
-// unlink removes a non-dir (§11.3): a name that a lower layer also has
+// unlink removes a non-dir: a name that a lower layer also has
 // is replaced by a whiteout, a pure upper name just goes.
 func (fsys *FS) unlink(name string) error {
 	for {
@@ -294,7 +294,7 @@ func (fsys *FS) unlink(name string) error {
 		}
 		if n := r.n; fsys.copiedBeforeRemoval(n) {
 			// The removal of a name of a hard-linked lower file copies it
-			// up first, to hold the link count of the others (§3.1): the
+			// up first, to hold the link count of the others: the
 			// first one into the index, a later one as a link to it, so
 			// that replacing the link by the whiteout moves the upper
 			// inode's count and the union count together, and no crash
@@ -370,7 +370,7 @@ func (fsys *FS) removeName(r walkResult) (err error) {
 		}
 	}
 	if err == nil && r.n.idx != "" {
-		// One name fewer for an indexed inode (§6.4): an upper link went
+		// One name fewer for an indexed inode: an upper link went
 		// with the name; an uncovered lower name is counted in the xattr.
 		d := 0
 		if !r.n.upper {
@@ -425,7 +425,7 @@ func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
 	}
 }
 
-// rmdir removes an empty dir (§11.3): ENOTEMPTY while any entry is
+// rmdir removes an empty dir: ENOTEMPTY while any entry is
 // visible through the overlay, lower ones included.
 func (fsys *FS) rmdir(name string) error {
 	r, err := fsys.lockForChange(name, followNever, func(r walkResult) error {

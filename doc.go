@@ -41,7 +41,7 @@
 //     levels at most). The inner overlay shows its escaped
 //     trusted.overlay.overlay.* xattrs unescaped, so xattr whiteouts and
 //     opaque markers written through it for an outer overlay take effect
-//     there (§9.2).
+//     there.
 //
 // # Semantics
 //

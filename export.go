@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Exported file handles (nfs_export=on, semantics §6.2, §6.7): the bytes
+// Exported file handles (nfs_export=on): the bytes
 // the kernel's name_to_handle_at gives for an overlay object (handle type
 // 0xf8): three zero bytes, then the struct ovl_fb of the object's upper
 // inode (pure upper objects and the root) or of its origin in a lower

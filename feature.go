@@ -4,7 +4,7 @@ package overlay
 // kernel's default" (module parameters as shipped: redirect_dir=follow,
 // index=off, xino=off, metacopy=off, nfs_export=off, uuid=auto, fsync=auto,
 // verity=off), and the conflict rules of the kernel's option parser
-// (§10.3 of the semantics) tell an explicit setting from a default one by
+// tell an explicit setting from a default one by
 // that zero value.
 type Options struct {
 	// Lower layers, top-most first (the kernel's lowerdir= order). At least

@@ -82,7 +82,7 @@ func TestVolatileMarker(t *testing.T) {
 
 // TestUUIDOnNewUpper checks that New stores a 16-byte overlay uuid on a
 // new upper (uuid=auto) and that the kernel's statfs fsid then derives
-// from it (§5.6: {u32[0]^u32[2], u32[1]^u32[3]}).
+// from it ({u32[0]^u32[2], u32[1]^u32[3]}).
 func TestUUIDOnNewUpper(t *testing.T) {
 	fsys, lower, upper, work := nativeDirs(t, overlay.Options{})
 	fsys.Close()
@@ -118,7 +118,7 @@ func TestUUIDOnNewUpper(t *testing.T) {
 
 // TestDataOnlyLayers builds a lower whose files hold metadata only and
 // point with absolute redirects into a data-only layer (the composefs
-// layout, §8), and compares what the kernel and the library read, stat
+// layout), and compares what the kernel and the library read, stat
 // and copy up.
 func TestDataOnlyLayers(t *testing.T) {
 	requireKernel(t)

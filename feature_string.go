@@ -3,9 +3,9 @@ package overlay
 import "strconv"
 
 // The String methods print a mode as its option value. A Default value
-// prints the kernel default it stands for (module parameters as shipped,
-// §10.2), marked "(default)"; a value outside the defined ones prints as
-// Type(n).
+// prints the kernel default it stands for (module parameters as
+// shipped), marked "(default)"; a value outside the defined ones prints
+// as Type(n).
 
 func (s Switch) String() string {
 	switch s {

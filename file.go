@@ -13,7 +13,7 @@ import (
 //
 // A file opened read-only on a lower layer reads the upper copy once the
 // object has been copied up (by a writer through another File, a chmod,
-// ...), keeping its offset: the kernel's behaviour since 4.19 (§3.6).
+// ...), keeping its offset: the kernel's behaviour since 4.19.
 type File struct {
 	fsys  *FS
 	name  string // as given to Open

@@ -22,7 +22,7 @@ type handler interface {
 	fsUUID() [16]byte
 }
 
-// struct ovl_fb (fs/overlayfs/overlayfs.h, semantics §6.1): the value of
+// struct ovl_fb (fs/overlayfs/overlayfs.h): the value of
 // the origin xattr.
 const (
 	fbVersion   = 0

@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// The inode index (index=on, semantics §6.3–6.5): a lower file with
+// The inode index (index=on): a lower file with
 // several hard links is copied up once, into the index dir W/index under
 // the hex of its origin handle, and every name of it in the overlay is a
 // hard link to that entry, so hard links survive copy-up. The nlink xattr
@@ -243,7 +243,7 @@ func (fsys *FS) setupIndex() error {
 			u.removeAll(p, e.Type == syscall.S_IFDIR) // stale: its origin is gone
 		case errors.Is(err, errOrphan):
 			if fsys.feat.nfsExport {
-				// Its handle must stay stale (§6.3).
+				// Its handle must stay stale.
 				u.whiteout(p, syscall.S_IFREG)
 			} else {
 				u.b.unlink(p)
@@ -350,7 +350,7 @@ func (fsys *FS) indexName(br *branch, p string) string {
 // unionNlink is the overlay's link count of an indexed inode: the upper
 // inode's count (which includes the index link) adjusted by the nlink
 // xattr ("U+N" relative to it, "L+N" relative to the lower's); an invalid
-// or non-positive result falls back to the real count (§6.4).
+// or non-positive result falls back to the real count.
 func (fsys *FS) unionNlink(idx string, upper, lower uint64) uint64 {
 	if n, ok := fsys.rawUnion(idx, upper, lower); ok && n > 0 {
 		return uint64(n)
@@ -395,7 +395,7 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 	union += int64(d)
 	if union <= 0 {
 		if fsys.feat.nfsExport {
-			// The object is gone: its handle must now be stale (§6.3).
+			// The object is gone: its handle must now be stale.
 			return fsys.upper.whiteout(idx, syscall.S_IFREG)
 		}
 		return fsys.upper.b.unlink(idx)

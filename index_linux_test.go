@@ -70,7 +70,7 @@ func indexState(t *testing.T, lstat func(string) (os.FileInfo, error), read func
 	return b.String()
 }
 
-// TestIndexKernel runs the hard-link sequence of §6.4 on the kernel and on
+// TestIndexKernel runs a hard-link sequence on the kernel and on
 // the library with index=on (on a tmpfs: index needs a filesystem UUID),
 // comparing after every step the link counts, inode numbers and data of
 // every name, and the index entries with their nlink xattrs; then each

@@ -536,7 +536,7 @@ func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) kernelResult 
 	if v.ramfsUpper {
 		return raw // no origins: dirs get non-persistent numbers in lookup order
 	}
-	// The same dirs, so the same inode numbers (§5.3).
+	// The same dirs, so the same inode numbers.
 	kino, err := layertest.DumpDir(merged, layertest.WithIno())
 	if err != nil {
 		t.Fatalf("DumpDir: %v", err)

@@ -57,7 +57,7 @@ type node struct {
 	ino        atomic.Uint64 // overlay-allocated inode number, allocated on first use
 	upperGen   uint64        // bumped when the object is copied up, so open files re-target
 	redirect   string        // the upper object's redirect xattr, as stored (for building new ones)
-	metacopy   bool          // a regular file whose data is below, in data (§7)
+	metacopy   bool          // a regular file whose data is below, in data
 	data       lowerRef      // where a metacopy file's data is
 	dattr      attr          // attr of data
 	digest     []byte        // a metacopy file's fs-verity digest (verity=)
@@ -202,7 +202,7 @@ func (fs *FS) forget(parent *node, name string) {
 }
 
 // lookupChild resolves name in parent across the layers with the kernel's
-// stop rules (ovl_lookup, semantics §1.3). Callers hold FS.mu.
+// stop rules (ovl_lookup). Callers hold FS.mu.
 func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 	c, err := fs.lookupLayers(parent, name)
 	if err == nil && c != nil {
@@ -422,7 +422,7 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 			if !o.metacopy {
 				if fs.indexed(c) {
 					// Another name of this inode may be copied up already:
-					// then the index entry is its upper (§1.3 step 5).
+					// then the index entry is its upper.
 					idx := fs.indexName(l, p)
 					ok, err := fs.indexEntry(idx, c.typ)
 					if err != nil {

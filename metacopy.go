@@ -6,13 +6,13 @@ import (
 	"syscall"
 )
 
-// Metacopy (semantics §7): with metacopy=on a metadata change of a lower
+// Metacopy: with metacopy=on a metadata change of a lower
 // regular file (chmod, chown, utimes, xattrs, rename, link) copies up its
 // metadata only: an upper file of the full size without data blocks,
 // marked with the metacopy xattr; its data is read from the lower file
 // until an open for writing, O_TRUNC or truncate copies the data in. The
 // data may also live in a data-only layer, reached through an absolute
-// redirect (§8).
+// redirect.
 
 // probeMetacopy reads the metacopy xattr of the regular file p (struct
 // ovl_metacopy: empty, or version 0, len, flags, digest algorithm and up
@@ -124,7 +124,7 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 	if !abs {
 		return syscall.EPERM // data layers are reached by absolute redirects only
 	}
-	// The data-only layers are searched lazily, at the first open (§8).
+	// The data-only layers are searched lazily, at the first open.
 	c.data = lowerRef{layer: lazyData, path: want}
 	return nil
 }
@@ -153,7 +153,7 @@ func (fs *FS) resolveData(n *node) (lowerRef, attr, error) {
 }
 
 // metacopyAllowed is whether metacopy files may be followed: with
-// metacopy=on, or when data-only layers exist (§8). Meeting one otherwise
+// metacopy=on, or when data-only layers exist. Meeting one otherwise
 // is EPERM ("refusing to follow metacopy origin").
 func (fs *FS) metacopyAllowed() bool {
 	return fs.feat.metacopy || fs.bottom < len(fs.lowers)-1
@@ -188,7 +188,7 @@ func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 
 // copyUpData completes the copy-up of an upper metacopy file n: its data
 // is copied into the upper file in place (skipped with keep false, for
-// O_TRUNC), synced, and the metacopy xattr removed (§7.1), so a crash
+// O_TRUNC), synced, and the metacopy xattr removed, so a crash
 // leaves the file metacopy with its data below. Serialised by n.cu;
 // FS.mu is not held while data is copied (an open file does not care
 // about renames). Callers hold no FS lock.
@@ -253,7 +253,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 
 // metacopyValue is the metacopy xattr for a metadata-only copy-up of a
 // file whose data is size bytes at sp of src: empty, or with verity=on or
-// require the data's fs-verity digest (struct ovl_metacopy, §7.2), which
+// require the data's fs-verity digest (struct ovl_metacopy), which
 // the library computes itself where the kernel would ask the filesystem.
 func (fsys *FS) metacopyValue(src *branch, sp string, size int64) ([]byte, error) {
 	if fsys.feat.verity != VerityOn && fsys.feat.verity != VerityRequire {

@@ -36,7 +36,7 @@ func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (afero.File, e
 	return f, nil
 }
 
-// Mkdir is like os.Mkdir. Over a whiteout the new dir is opaque (§2.2).
+// Mkdir is like os.Mkdir. Over a whiteout the new dir is opaque.
 func (fsys *FS) Mkdir(name string, perm fs.FileMode) error {
 	return pathErr("mkdir", name, fsys.mkdir(name, rawPerm(perm)))
 }
@@ -303,7 +303,7 @@ func (fsys *FS) Link(oldname, newname string) error {
 
 // Mknod is mknod(2): mode is a raw st_mode (S_IFCHR, S_IFBLK, S_IFIFO,
 // S_IFSOCK or S_IFREG plus permission bits). A char device 0/0 is a
-// whiteout and cannot be made through the overlay (EPERM, §2.1).
+// whiteout and cannot be made through the overlay (EPERM).
 func (fsys *FS) Mknod(name string, mode uint32, dev uint64) error {
 	return pathErr("mknod", name, fsys.mknod(name, mode, dev))
 }
@@ -324,7 +324,7 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 // Getxattr returns the extended attribute attr of name (following
 // symlinks, as getxattr(2)). The overlay's private attributes are not
 // visible: a name under the private prefix (trusted.overlay. or, with
-// userxattr, user.overlay.) addresses the escaped attribute instead (§9.2).
+// userxattr, user.overlay.) addresses the escaped attribute instead.
 func (fsys *FS) Getxattr(name, attr string) ([]byte, error) {
 	v, err := fsys.getxattr(name, attr, followYes)
 	return v, pathErr("getxattr", name, err)

@@ -8,7 +8,7 @@ import (
 
 // openFile opens name as open(2) does on the kernel's overlay: a lower
 // regular file opened for writing (or with O_TRUNC) is copied up first
-// (its data skipped with O_TRUNC, §3.1); a read-only open reads the layer
+// (its data skipped with O_TRUNC); a read-only open reads the layer
 // holding the file; O_CREATE makes the file in the upper layer.
 func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
@@ -84,7 +84,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 		}
 		special := n.typ != syscall.S_IFREG
 		if write && n.upper && n.metacopy && fsys.upper.hasXattr(n.path(), xMetacopy) {
-			// Writing needs the data in the upper file (§7.1).
+			// Writing needs the data in the upper file.
 			fsys.mu.RUnlock()
 			if err := fsys.copyUpData(n, flag&os.O_TRUNC == 0); err != nil && err != errStale {
 				return nil, err

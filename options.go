@@ -85,7 +85,7 @@ var openDirLayer = DirLayer
 //
 // Errors are *[OptionError]. Syntax and value errors wrap syscall.EINVAL;
 // a path that cannot be opened gives [DirLayer]'s error. On error no layer
-// stays open. Conflicts between options (§10.3 of the semantics) and
+// stays open. Conflicts between options and
 // layer placement are checked by [New], as the kernel checks them at
 // mount, not while parsing.
 func ParseOptions(s string) (Options, error) {
@@ -457,7 +457,7 @@ type resolved struct {
 }
 
 // redirectCreate reports whether renames of merged directories create
-// redirects (redirect_dir=on, §4.1); otherwise they fail with EXDEV.
+// redirects (redirect_dir=on); otherwise they fail with EXDEV.
 func (r *resolved) redirectCreate() bool { return r.redirect == RedirectOn }
 
 // redirectFollow reports whether lookup follows redirects; otherwise a
@@ -477,14 +477,14 @@ func redirectName(m RedirectMode) string {
 }
 
 // resolve applies the kernel's option dependency rules, in the kernel's
-// order (ovl_fs_params_verify in fs/overlayfs/params.c; §10.3 of the
-// semantics). It does no I/O and looks at the layers only to see whether
-// there is an upper. A conflict between two explicit options fails with
-// EINVAL naming both, as the kernel logs it.
+// order (ovl_fs_params_verify in fs/overlayfs/params.c). It does no I/O
+// and looks at the layers only to see whether there is an upper. A
+// conflict between two explicit options fails with EINVAL naming both, as
+// the kernel logs it.
 //
 // Not applied: the capability rule (EPERM for trusted-xattr features
 // without CAP_SYS_ADMIN; the library acts with the caller's credentials)
-// and the fallbacks that depend on what the layers can do (§10.4), which
+// and the fallbacks that depend on what the layers can do, which
 // New applies after probing.
 func (o *Options) resolve() (resolved, error) {
 	r := resolved{
@@ -498,7 +498,7 @@ func (o *Options) resolve() (resolved, error) {
 		return resolved{}, optionErr(option, syscall.EINVAL, "bad value "+v)
 	}
 
-	// The module defaults (§10.2) and the values as parsed; redirect_dir=off
+	// The module defaults and the values as parsed; redirect_dir=off
 	// is follow, as with redirect_always_follow=Y.
 	switch o.RedirectDir {
 	case RedirectDefault, RedirectFollow, RedirectOff:
@@ -862,9 +862,9 @@ func pathWithin(inner, dir string) bool {
 
 // String renders o as a mount option string, listing the options the
 // kernel shows in /proc/mounts (ovl_show_options): the layers, then only
-// the options whose effective value (after the dependency rules of
-// §10.3) differs from the default, in the kernel's order. When the options
-// conflict, the given values are shown instead.
+// the options whose effective value (after the dependency rules between
+// options) differs from the default, in the kernel's order. When the
+// options conflict, the given values are shown instead.
 //
 // The string is in mount(2) data syntax, so that ParseOptions(o.String())
 // gives back the same overlay for native layers: paths are escaped as

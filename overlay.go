@@ -42,7 +42,7 @@ type core struct {
 	prefix string // private xattr prefix P; immutable after New
 	umask  uint32 // process umask at New; immutable
 	dev    uint64 // the overlay's own st_dev; immutable
-	samefs bool   // every layer on one filesystem (§5.3); immutable
+	samefs bool   // every layer on one filesystem; immutable
 	// xinoBits is the number of high st_ino bits xino uses for the fsid
 	// (0: xino off or not needed); immutable after New. See xino.go.
 	xinoBits int
@@ -54,7 +54,7 @@ type core struct {
 	mu   sync.RWMutex
 	root *node // immutable pointer; the node itself is protected as nodes are
 
-	inoNext atomic.Uint64 // overlay-allocated inode numbers (§5.3)
+	inoNext atomic.Uint64 // overlay-allocated inode numbers
 	cached  atomic.Int64  // nodes cached since the cache was last dropped
 	// inUseKeys are the upper and work roots this FS marked in use (see
 	// reserveUpper); set by New, cleared by Close.
@@ -188,7 +188,7 @@ func New(o Options) (fsys *FS, err error) {
 }
 
 // initRoot builds the root node: always a merge of the upper root and all
-// regular lower roots (the kernel treats the root as merge, §1.4).
+// regular lower roots (the kernel treats the root as merge).
 func (fsys *FS) initRoot() error {
 	r := &node{present: true, typ: syscall.S_IFDIR, upper: fsys.upper != nil}
 	devs := map[uint64]bool{}
@@ -226,7 +226,7 @@ func (fsys *FS) initRoot() error {
 
 // checkWork checks, without changing anything, that the work area can be
 // set up: an upper marked with an incompat feature (a volatile mount's
-// leftover) is refused with EINVAL (§10.4).
+// leftover) is refused with EINVAL.
 func (fsys *FS) checkWork() error {
 	if ents, err := fsys.upper.b.readDir("/work/incompat"); err == nil && len(ents) > 0 {
 		return newOptErr("workdir", syscall.EINVAL,
@@ -235,7 +235,7 @@ func (fsys *FS) checkWork() error {
 	return nil
 }
 
-// setupWork prepares the work area as the kernel's mount does (§10.4):
+// setupWork prepares the work area as the kernel's mount does:
 // empty and recreate W/work (whatever is there: a non-dir is replaced),
 // and for fsync=volatile leave the dirty marker; then the UUID.
 func (fsys *FS) setupWork() error {
@@ -271,7 +271,7 @@ func (fsys *FS) setupWork() error {
 }
 
 // setupUUID gives a new upper its persistent overlay UUID, as uuid=auto
-// and uuid=on do at the kernel's first mount (§5.6).
+// and uuid=on do at the kernel's first mount.
 func (fsys *FS) setupUUID() error {
 	u := fsys.upper
 	if u.format != formatKernel || !u.caps.xattr {

@@ -52,7 +52,7 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 	for _, lr := range n.lowers {
 		l := dirLayer{br: fsys.lowers[lr.layer], p: lr.path}
 		// Xattr whiteouts count only in a merge, in a lower dir marked
-		// opaque=x; the upper's and the bottom layer's show (§2.3: the
+		// opaque=x; the upper's and the bottom layer's show (the
 		// kernel reads no opaque marker in the bottom layer).
 		if merge && lr.layer != fsys.bottom && l.br.format == formatKernel && l.br.caps.xattr {
 			v, err := l.br.b.getxattr(l.p, l.br.prefix+xOpaque)
@@ -64,7 +64,7 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 }
 
 // listNode returns the entries dir n shows, in the kernel's order
-// (ovl_dir_read_merged, §11.1): a dir held by one layer lists in that
+// (ovl_dir_read_merged): a dir held by one layer lists in that
 // layer's order; a merge dir lists the names of its lowest layer first,
 // in that layer's order (names also present higher up included), then the
 // remaining names top-down, each layer in its own order. A whiteout hides

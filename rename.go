@@ -7,7 +7,7 @@ import (
 )
 
 // rename moves oldname to newname with rename(2)'s rules and the
-// overlay's (§11.4): the VFS checks first (ENOENT, EINVAL for a move into
+// overlay's: the VFS checks first (ENOENT, EINVAL for a move into
 // its own subtree, ENOTDIR/EISDIR for mismatched types), then EXDEV for a
 // dir that a lower layer has (redirect_dir is not on), then ENOTEMPTY for
 // a target dir that shows entries. The source, and both parents, are
@@ -29,7 +29,7 @@ func (fsys *FS) rename(oldname, newname string) error {
 		}
 		if dst.n.present && fsys.copiedBeforeRemoval(dst.n) {
 			// Renaming over a name of a hard-linked lower file: copy it up
-			// first, so the others keep their count (§3.1); with
+			// first, so the others keep their count; with
 			// nfs_export, over any lower object.
 			need = append(need, dst.n)
 		}
@@ -176,14 +176,14 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		return syscall.EINVAL
 	}
 	if (len(src.n.lowers) > 0 || src.n.lowerBorn) && src.parent != dst.parent {
-		// The new parent will hold an entry with an origin (§5.2).
+		// The new parent will hold an entry with an origin.
 		if err := fsys.setImpureAt(dst.parent.path(), true); err != nil {
 			return err
 		}
 	}
 	if isDir && len(src.n.lowers) > 0 || src.n.metacopy {
 		// A dir that lower layers have keeps them through a redirect
-		// (§4.2), and a metacopy file its data; without redirect_dir=on
+		//, and a metacopy file its data; without redirect_dir=on
 		// the move of such a dir is EXDEV (checked before).
 		abs := src.n.metacopy && src.n.lattr.Nlink > 1
 		if err := fsys.setRedirect(src.n, src.name, src.parent != dst.parent || abs, sp); err != nil {
@@ -191,7 +191,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		}
 	} else if isDir && len(dst.parent.lowers) > 0 && !src.n.opaque {
 		// A pure upper dir moved into a merge dir must not merge with
-		// lower dirs of its new name (§11.4).
+		// lower dirs of its new name.
 		if err := u.setOpaque(sp); err != nil {
 			return syscall.EXDEV
 		}
@@ -238,7 +238,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 			return u.clearWhiteoutOCI(dp)
 		}
 		if srcPos {
-			// Swap with the whiteout: the source name gets it (§11.4).
+			// Swap with the whiteout: the source name gets it.
 			return u.b.exchange(sp, dp)
 		}
 	}
@@ -262,7 +262,7 @@ const redirectMax = 256
 
 // setRedirect stores on the upper object n at sp (named name) the
 // redirect that keeps its lower dirs merged, or a metacopy file's data
-// found, under a new name (ovl_set_redirect, §4.2): relative (its current
+// found, under a new name (ovl_set_redirect): relative (its current
 // name), or absolute from the root when asked, built of each ancestor's
 // name or redirect; an existing one is kept when it still fits. Failure is EXDEV, which makes mv(1) copy instead. Callers hold
 // FS.mu for writing.

@@ -1212,7 +1212,7 @@ dir hid
 file hid/w "w"
 `, ops: `
 # A non-merge dir is listed as stored: its whiteouts show as names
-# that do not stat (semantics §11.1).
+# that do not stat .
 readdir solo
 stat solo/w => ENOENT
 readdir hid
@@ -2390,7 +2390,7 @@ open f p/q/r/s2 w+creat+excl
 write f "x"
 close f
 readdir p/q/r`},
-	// Metacopy (§7): under the metacopy variant, metadata changes copy
+	// Metacopy: under the metacopy variant, metadata changes copy
 	// up metadata only and data follows on the first write.
 	{name: "metacopy/chmod-then-read-then-write", fix: fixBase, ops: `
 chmod a/f 0600
@@ -2446,7 +2446,7 @@ readfile a/h2
 stat a/h => ENOENT
 rename top a/top
 readfile a/top`},
-	// Redirects (§4): renames of merged and lower dirs with
+	// Redirects: renames of merged and lower dirs with
 	// redirect_dir=on, and redirects found in lower layers.
 	{name: "redirect/same-parent", fix: fixRedirect, ops: `
 rename m/d m/d2 => EXDEV redirect:ok metacopy:ok

@@ -6,7 +6,7 @@ import (
 )
 
 // setattr runs fn on the upper copy of name's object, copying it up first
-// (§3.1: chmod, chown, utimes, truncate all copy up), metadata only when
+// (chmod, chown, utimes, truncate all copy up), metadata only when
 // mode is copyMeta and metacopy=on, with its data (also into an upper
 // metacopy file) when mode is copyFull. check runs on the
 // object before anything changes, for the VFS's errors that come before

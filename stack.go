@@ -11,7 +11,7 @@ import (
 // another overlay, so that overlays stack as the kernel's do: names and
 // xattrs as that overlay presents them (its escaped trusted.overlay.overlay.*
 // xattrs appear as trusted.overlay.*, so an xattr whiteout or opaque marker
-// stored escaped in it takes effect in this one, §9.2). As with the
+// stored escaped in it takes effect in this one). As with the
 // kernel, an overlay whose layers are overlays may itself be a layer of
 // no other (maximum stacking depth 2: New fails with EINVAL). It cannot be
 // an upper layer. The inner FS stays the caller's to close.

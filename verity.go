@@ -9,7 +9,7 @@ import (
 )
 
 // fs-verity file digests (Documentation/filesystems/fsverity.rst), which
-// the verity= option stores in and checks against metacopy xattrs (§7.3).
+// the verity= option stores in and checks against metacopy xattrs.
 // The kernel asks the data file's filesystem for its fs-verity digest; the
 // library computes it itself, so that verity works on every layer kind.
 

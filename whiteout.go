@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// The OCI image-layer names (semantics §2.4): ".wh.NAME" deletes NAME from
+// The OCI image-layer names : ".wh.NAME" deletes NAME from
 // the layers below, ".wh..wh..opq" makes its directory opaque, and every
 // other name beginning ".wh..wh." is reserved metadata (AUFS's), never
 // shown. Layers in the OCI format never show any ".wh." name.
@@ -100,10 +100,10 @@ type obj struct {
 	a      attr
 	opaque bool // dir marked opaque (never read in the bottom layer)
 	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
-	// redirect is a dir's validated redirect xattr (§4.2): "/a/b" or
+	// redirect is a dir's validated redirect xattr: "/a/b" or
 	// "name"; never read in the bottom layer. Also a metacopy file's.
 	redirect string
-	metacopy bool // a regular file holding metadata only (§7)
+	metacopy bool // a regular file holding metadata only
 	// digest is a metacopy file's fs-verity digest of its data, and
 	// digestAlg its algorithm (0: none stored).
 	digest    []byte
@@ -223,7 +223,7 @@ type layerEnt struct {
 // listDir reads directory p of this layer, in the layer's order, marking
 // whiteouts. Kernel format: char 0/0 devices are whiteouts; zero-size
 // files carrying P.whiteout only when xwh is set (a lower dir marked
-// opaque=x in a merge, §2.3: elsewhere they show, as on the kernel). OCI
+// opaque=x in a merge: elsewhere they show, as on the kernel). OCI
 // format: ".wh.NAME" entries become whiteouts of NAME and the reserved
 // names are dropped.
 func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {

@@ -13,7 +13,7 @@ const (
 )
 
 // escPrefix is what the kernel inserts after P to escape an overlay
-// xattr stored in a layer (§9.2).
+// xattr stored in a layer.
 const escPrefix = "overlay."
 
 // isPrivate reports the overlay's own xattrs (P.opaque, P.origin, ...),
@@ -24,7 +24,7 @@ func (fsys *FS) isPrivate(name string) bool {
 }
 
 // realXattr maps a name as the caller sees it to the name stored in the
-// layer: P+X is stored escaped, as P+"overlay."+X (§9.2).
+// layer: P+X is stored escaped, as P+"overlay."+X.
 func (fsys *FS) realXattr(name string) (string, error) {
 	if name == "" {
 		return "", syscall.ERANGE
@@ -157,7 +157,7 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 	})
 }
 
-// removexattr copies up only when the attribute exists (§3.1).
+// removexattr copies up only when the attribute exists.
 func (fsys *FS) removexattr(name, attr string) error {
 	real, err := fsys.realXattr(attr)
 	if err != nil {

@@ -2,7 +2,7 @@ package overlay
 
 import "math/bits"
 
-// Inode numbers across filesystems (§5.3, §5.4). Every layer's
+// Inode numbers across filesystems . Every layer's
 // filesystem gets a slot, its fsid: 0 for the upper's (reserved even
 // without an upper), then one per further filesystem in layer order. With
 // xino the overlay shows every object on its own st_dev, with

@@ -11,7 +11,7 @@
 // error precedence of the VFS (fs/namei.c, fs/open.c, fs/xattr.c). The
 // default mount options are modelled (redirect_dir off for creation, index,
 // metacopy and xino off), and, when the fields of Model say so,
-// redirect_dir=on (§4) and metacopy=on (§7), with the caller as root and no
+// redirect_dir=on and metacopy=on, with the caller as root and no
 // umask.
 //
 // Redirects are only ever written into the upper layer by the model,
@@ -30,8 +30,7 @@
 // Not modelled: hard links made through the overlay, device nodes,
 // ownership, timestamps, private xattrs other than the opaque, redirect
 // and metacopy markers, xattr whiteouts, and whiteouts in single-layer
-// directories (which the kernel lists as "ghost" entries; see §2.3 and
-// §12 of the semantics).
+// directories (which the kernel lists as "ghost" entries).
 package model
 
 import (
@@ -1060,7 +1059,7 @@ func (m *Model) DumpUpper() string {
 // that sit in a directory whose merged stack over the lowers is that one
 // layer alone. The kernel reads such a non-merge directory directly and
 // lists its whiteouts as "ghost" entries that cannot be stat'ed
-// (ovl_dir_is_real; §12 of the semantics: do not rely on them); a layer
+// (ovl_dir_is_real; nothing should rely on them); a layer
 // the kernel writes never has them. Pruning them changes no lookup, since
 // nothing below that layer is searched for names in such a directory.
 func PruneGhostWhiteouts(lowers []Layer) {
