@@ -25,11 +25,12 @@ const (
 	copyMeta                  // metadata only, with metacopy=on; else as copyFull
 )
 
-// copyUp makes n exist in the upper layer ancestors
-// first. The copy is built in the work dir — data, xattrs, mode, owner,
-// times — and appears under its name by one atomic rename, so a crash
-// never exposes a partial object. With data false (an open with O_TRUNC),
-// a regular file is copied as empty, as the kernel does.
+// copyUp makes n exist in the upper layer, ancestors first. The copy is
+// built in the work dir — data, xattrs, mode, owner, times — and appears
+// under its name by one atomic rename, so a crash never exposes a partial
+// object. With copyTrunc (an open with O_TRUNC) a regular file is copied
+// as empty, and with copyMeta (metacopy=on) without its data, as the
+// kernel does.
 //
 // Copy-up of one node is serialised by node.cu and re-checked under it,
 // so concurrent callers copy once; FS.mu is held only for the final

@@ -271,16 +271,16 @@
 //
 // # Concurrency and lock order
 //
-// An FS is safe for concurrent use. Locks, in the order they are taken:
+// An FS is safe for concurrent use. Locks, outermost first (a lock is
+// only taken while holding those above it, never the other way):
 //
-//  1. node.cu, one per cached name: serialises the copy-up of that object
+//  1. File.mu: one open file's offset, backing file and listing;
+//  2. node.cu, one per cached name: serialises the copy-up of that object
 //     (a parent's copy-up completes before its child's starts);
-//  2. FS.mu, the namespace lock: read-held by lookups, stat and reads of
+//  3. FS.mu, the namespace lock: read-held by lookups, stat and reads of
 //     the cache, write-held by every change of the namespace and by the
 //     final rename of a copy-up (never while data is copied);
-//  3. node.mu: a node's children map;
-//  4. File.mu: one open file's offset and backing file (taken before
-//     FS.mu by file methods that re-target after a copy-up);
+//  4. node.mu: a node's children map;
 //  5. each backend's own locks.
 //
 // # Deviations from the kernel

@@ -10,8 +10,8 @@ type fileHandle struct {
 }
 
 // handler is implemented by backends that can name their objects by file
-// handle: the origin xattrs (and, later, index names and exported
-// handles) are built from them. A backend without it gets empty origins,
+// handle: the origin xattrs, index names and exported handles are built
+// from them. A backend without it gets empty origins,
 // as the kernel writes for a lower filesystem without handles.
 type handler interface {
 	// fileHandle returns the handle of the object at p (not following a

@@ -7,7 +7,7 @@ import (
 )
 
 // A Layer is one branch of an overlay: a lower (read-only) layer, or the
-// upper (writable) layer. Build one with [NewMemLayer], [AferoLayer] or
+// upper (writable) layer. Build one with [MemLayer], [AferoLayer] or
 // [DirLayer]. A Layer may be used by at most one [FS] as its upper layer at a
 // time; a lower layer may be shared by any number of overlays, since the
 // overlay never writes to it.

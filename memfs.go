@@ -39,7 +39,7 @@ import (
 //   - "user." xattrs exist only on regular files and directories (Linux
 //     xattr_permission: setting one elsewhere is EPERM, reading ENODATA).
 //   - Special files cannot be opened (ENXIO: there are no drivers).
-//   - Files are not sparse; the largest file is [memMaxFileSize] bytes.
+//   - Files are not sparse; the largest file is 4 GiB (EFBIG beyond).
 //
 // The exported methods are for populating a layer. Their paths are
 // slash-separated and relative to the MemFS root (a leading "/" is allowed);
