@@ -127,14 +127,14 @@ func joinPath(dir, name string) string {
 
 // child returns the cached child, or resolves it from the layers and
 // caches it. Callers hold FS.mu (for reading or writing).
-func (fs *FS) child(parent *node, name string) (*node, error) {
+func (fsys *FS) child(parent *node, name string) (*node, error) {
 	parent.mu.Lock()
 	c := parent.children[name]
 	parent.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
-	c, err := fs.lookupChild(parent, name)
+	c, err := fsys.lookupChild(parent, name)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (fs *FS) child(parent *node, name string) (*node, error) {
 		parent.children = make(map[string]*node)
 	}
 	parent.children[name] = c
-	fs.cached.Add(1)
+	fsys.cached.Add(1)
 	return c, nil
 }
 
@@ -160,21 +160,21 @@ var cacheLimit int64 = 1 << 17
 // every cached node is marked dead, so operations holding one walk again
 // (copy-ups see errStale), and open files keep what they have. Callers
 // hold no FS lock.
-func (fs *FS) pruneIfNeeded() {
-	if fs.cached.Load() <= cacheLimit {
+func (fsys *FS) pruneIfNeeded() {
+	if fsys.cached.Load() <= cacheLimit {
 		return
 	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if fs.cached.Load() <= cacheLimit {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	if fsys.cached.Load() <= cacheLimit {
 		return
 	}
-	fs.dropCacheLocked()
+	fsys.dropCacheLocked()
 }
 
 // dropCacheLocked marks every cached node dead and empties the cache.
 // Callers hold FS.mu for writing.
-func (fs *FS) dropCacheLocked() {
+func (fsys *FS) dropCacheLocked() {
 	var drop func(n *node)
 	drop = func(n *node) {
 		n.mu.Lock()
@@ -186,13 +186,13 @@ func (fs *FS) dropCacheLocked() {
 			drop(c)
 		}
 	}
-	drop(fs.root)
-	fs.cached.Store(0)
+	drop(fsys.root)
+	fsys.cached.Store(0)
 }
 
 // forget drops the cached child name of parent, marking it dead, so the
 // next walk resolves it afresh. Callers hold FS.mu for writing.
-func (fs *FS) forget(parent *node, name string) {
+func (fsys *FS) forget(parent *node, name string) {
 	parent.mu.Lock()
 	if c := parent.children[name]; c != nil {
 		c.dead = true
@@ -203,10 +203,10 @@ func (fs *FS) forget(parent *node, name string) {
 
 // lookupChild resolves name in parent across the layers with the kernel's
 // stop rules (ovl_lookup). Callers hold FS.mu.
-func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
-	c, err := fs.lookupLayers(parent, name)
+func (fsys *FS) lookupChild(parent *node, name string) (*node, error) {
+	c, err := fsys.lookupLayers(parent, name)
 	if err == nil && c != nil {
-		if err := fs.verifyDirIndex(c); err != nil {
+		if err := fsys.verifyDirIndex(c); err != nil {
 			return nil, err
 		}
 	}
@@ -219,13 +219,13 @@ func (fs *FS) lookupChild(parent *node, name string) (*node, error) {
 // when c has no upper dir, or one naming another upper dir mean the lower
 // dir is reached a second way (a hand-written redirect) and the lookup is
 // EIO. Callers hold FS.mu.
-func (fs *FS) verifyDirIndex(c *node) error {
-	if !fs.feat.nfsExport || !c.present || !c.isDir() || len(c.lowers) == 0 {
+func (fsys *FS) verifyDirIndex(c *node) error {
+	if !fsys.feat.nfsExport || !c.present || !c.isDir() || len(c.lowers) == 0 {
 		return nil
 	}
-	u := fs.upper
+	u := fsys.upper
 	lr := c.lowers[0]
-	idx := fs.indexName(fs.lowers[lr.layer], lr.path)
+	idx := fsys.indexName(fsys.lowers[lr.layer], lr.path)
 	a, err := u.b.lstat(idx)
 	switch {
 	case err != nil:
@@ -233,18 +233,18 @@ func (fs *FS) verifyDirIndex(c *node) error {
 	case !a.isDir() || !c.upper:
 		return syscall.EIO
 	}
-	want, err := fs.upperDirFB(c.path())
+	want, err := fsys.upperDirFB(c.path())
 	if err != nil {
 		return nil // no handle to compare with
 	}
-	if v, err := u.b.getxattr(idx, fs.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
+	if v, err := u.b.getxattr(idx, fsys.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
 		return syscall.EIO
 	}
 	return nil
 }
 
 // lookupLayers is lookupChild before the index check.
-func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
+func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
 	}
@@ -260,7 +260,7 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 		if o.redirect == "" {
 			return nil
 		}
-		if !fs.feat.redirectFollow() {
+		if !fsys.feat.redirectFollow() {
 			return syscall.EPERM // "refusing to follow redirect"
 		}
 		if o.redirect[0] != '/' {
@@ -274,7 +274,7 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 		}
 		want, abs = o.redirect[1:], true
 		stack = stack[:0:0]
-		for _, lr := range fs.root.lowers {
+		for _, lr := range fsys.root.lowers {
 			if lr.layer > layer {
 				stack = append(stack, lr)
 			}
@@ -288,8 +288,8 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 	if parent.upper {
 		// Without redirect following, an upper with no lower stack below
 		// is the last layer searched: its markers are not read (d.last).
-		last := !fs.feat.redirectFollow() && len(parent.lowers) == 0
-		o, err := fs.upper.probe(joinPath(parent.path(), name), last)
+		last := !fsys.feat.redirectFollow() && len(parent.lowers) == 0
+		o, err := fsys.upper.probe(joinPath(parent.path(), name), last)
 		if err != nil {
 			return nil, err
 		}
@@ -300,37 +300,37 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 			return c, nil
 		case o.a.isDir():
 			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.redirect
-			defer fs.findDirIndex(c)
+			defer fsys.findDirIndex(c)
 			if o.opaque {
 				c.opaque = true
 				return c, nil
 			}
-			if fs.feat.nfsExport {
-				if v, err := fs.upper.b.getxattr(joinPath(parent.path(), name), fs.prefix+xOrigin); err == nil {
+			if fsys.feat.nfsExport {
+				if v, err := fsys.upper.b.getxattr(joinPath(parent.path(), name), fsys.prefix+xOrigin); err == nil {
 					verify = append([]byte{}, v...)
 				}
 			}
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
-			if fs.upper.format == formatKernel && fs.upper.caps.xattr {
-				defer fs.fixOrigin(c)
+			if fsys.upper.format == formatKernel && fsys.upper.caps.xattr {
+				defer fsys.fixOrigin(c)
 			}
 		default:
 			c.present, c.upper, c.typ = true, true, o.a.typ()
 			if !o.metacopy {
-				if err := fs.findOrigin(c, parent.lowers); err != nil {
+				if err := fsys.findOrigin(c, parent.lowers); err != nil {
 					return nil, err
 				}
-				if fs.indexed(c) {
-					c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
-					if _, err := fs.indexEntry(c.idx, c.typ); err != nil {
+				if fsys.indexed(c) {
+					c.idx = fsys.indexName(fsys.lowers[c.lowers[0].layer], c.lowers[0].path)
+					if _, err := fsys.indexEntry(c.idx, c.typ); err != nil {
 						return nil, err
 					}
 				}
 				return c, nil
 			}
-			if !fs.metacopyAllowed() {
+			if !fsys.metacopyAllowed() {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
 			c.metacopy, c.redirect = true, o.redirect
@@ -338,31 +338,31 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
-			if err := fs.findData(c, stack, 0, want, abs); err != nil {
+			if err := fsys.findData(c, stack, 0, want, abs); err != nil {
 				return c, err
 			}
-			if fs.indexed(c) {
+			if fsys.indexed(c) {
 				// A metadata-only copy of a hard-linked lower file: its
 				// upper inode is the index entry (metacopy=on,index=on).
-				c.idx = fs.indexName(fs.lowers[c.lowers[0].layer], c.lowers[0].path)
+				c.idx = fsys.indexName(fsys.lowers[c.lowers[0].layer], c.lowers[0].path)
 			}
 			return c, nil
 		}
 	}
 	for i := 0; i < len(stack); i++ {
 		lr := stack[i]
-		l := fs.lowers[lr.layer]
+		l := fsys.lowers[lr.layer]
 		p := joinPath(lr.path, want)
 		var o obj
 		var err error
 		stopBelow := false
 		// Without redirect following, the last layer of the stack is the
 		// last one searched, whose redirects are not read (d.last).
-		last := lr.layer == fs.bottom || !fs.feat.redirectFollow() && i == len(stack)-1
+		last := lr.layer == fsys.bottom || !fsys.feat.redirectFollow() && i == len(stack)-1
 		switch {
 		case abs:
 			p = want
-			o, stopBelow, err = fs.probeAbs(l, lr.layer, want, last)
+			o, stopBelow, err = fsys.probeAbs(l, lr.layer, want, last)
 		case dotName(want):
 			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
 		default:
@@ -386,7 +386,7 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 			if c.present && !c.isDir() {
 				return c, nil // a dir below a non-dir is never merged
 			}
-			if verify != nil && len(c.lowers) == 0 && !bytes.Equal(verify, fs.originOf(l, p)) {
+			if verify != nil && len(c.lowers) == 0 && !bytes.Equal(verify, fsys.originOf(l, p)) {
 				return c, nil // not the dir the upper was copied up from
 			}
 			if !c.present {
@@ -420,11 +420,11 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 			c.lowers = []lowerRef{{layer: lr.layer, path: p}}
 			c.lattr = o.a
 			if !o.metacopy {
-				if fs.indexed(c) {
+				if fsys.indexed(c) {
 					// Another name of this inode may be copied up already:
 					// then the index entry is its upper.
-					idx := fs.indexName(l, p)
-					ok, err := fs.indexEntry(idx, c.typ)
+					idx := fsys.indexName(l, p)
+					ok, err := fsys.indexEntry(idx, c.typ)
 					if err != nil {
 						return nil, err
 					}
@@ -434,7 +434,7 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 				}
 				return c, nil
 			}
-			if !fs.metacopyAllowed() {
+			if !fsys.metacopyAllowed() {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
 			c.metacopy = true
@@ -444,9 +444,9 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 				return nil, err
 			}
 			if len(stack) != before || abs && o.redirect != "" {
-				return c, fs.findData(c, stack, 0, want, abs)
+				return c, fsys.findData(c, stack, 0, want, abs)
 			}
-			return c, fs.findData(c, stack, i+1, want, abs)
+			return c, fsys.findData(c, stack, i+1, want, abs)
 		}
 	}
 	return c, nil
@@ -456,9 +456,9 @@ func (fs *FS) lookupLayers(parent *node, name string) (*node, error) {
 // layer below parent: the kernel's ovl_lower_positive, which decides
 // whether removing or renaming away the name must leave a whiteout.
 // Callers hold FS.mu.
-func (fs *FS) lowerPositive(parent *node, name string) (bool, error) {
+func (fsys *FS) lowerPositive(parent *node, name string) (bool, error) {
 	for _, lr := range parent.lowers {
-		o, err := fs.lowers[lr.layer].probe(joinPath(lr.path, name), lr.layer == fs.bottom)
+		o, err := fsys.lowers[lr.layer].probe(joinPath(lr.path, name), lr.layer == fsys.bottom)
 		if err != nil {
 			return false, err
 		}
@@ -497,7 +497,7 @@ const (
 // absolute target starts again at the overlay root, and ".." at the root
 // stays there, as in a chroot. The final component is followed when follow
 // is set (or the path ends in "/"). Callers hold FS.mu.
-func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
+func (fsys *FS) walk(name string, follow followMode) (walkResult, error) {
 	if strings.IndexByte(name, 0) >= 0 {
 		return walkResult{}, syscall.EINVAL
 	}
@@ -506,8 +506,8 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 	}
 	comps := splitPath(name)
 	trailing := strings.HasSuffix(name, "/")
-	cur := fs.root
-	res := walkResult{n: fs.root, name: "", dirOK: true}
+	cur := fsys.root
+	res := walkResult{n: fsys.root, name: "", dirOK: true}
 	links := 0
 	// Leading "." components name the root itself, as the mount point a
 	// caller opens: no lookup, so no search permission, is involved.
@@ -515,13 +515,13 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 		comps = comps[1:]
 	}
 	if len(comps) == 1 && comps[0] == "." {
-		return walkResult{n: fs.root, dirOK: true, last: "."}, nil
+		return walkResult{n: fsys.root, dirOK: true, last: "."}, nil
 	}
 	for len(comps) > 0 {
 		c := comps[0]
 		comps = comps[1:]
 		last := len(comps) == 0
-		if err := fs.maySearch(cur); err != nil {
+		if err := fsys.maySearch(cur); err != nil {
 			return res, err // every dir a name is looked up in (may_lookup)
 		}
 		switch c {
@@ -541,7 +541,7 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 		if last && follow == parentOnly {
 			return walkResult{parent: cur, name: c, last: c}, nil
 		}
-		ch, err := fs.child(cur, c)
+		ch, err := fsys.child(cur, c)
 		if err != nil {
 			return res, err
 		}
@@ -550,7 +550,7 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 			if links > maxSymlinks {
 				return res, syscall.ELOOP
 			}
-			target, err := fs.readlinkNode(ch)
+			target, err := fsys.readlinkNode(ch)
 			if err != nil {
 				return res, err
 			}
@@ -562,8 +562,8 @@ func (fs *FS) walk(name string, follow followMode) (walkResult, error) {
 				trailing = true
 			}
 			if strings.HasPrefix(target, "/") {
-				cur = fs.root
-				res = walkResult{n: fs.root, dirOK: true}
+				cur = fsys.root
+				res = walkResult{n: fsys.root, dirOK: true}
 			}
 			comps = append(tc, comps...)
 			continue
@@ -608,21 +608,21 @@ func splitPath(name string) []string {
 
 // readlinkNode reads the target of a symlink node from the layer holding
 // it. Callers hold FS.mu.
-func (fs *FS) readlinkNode(n *node) (string, error) {
+func (fsys *FS) readlinkNode(n *node) (string, error) {
 	if n.upper {
-		return fs.upper.b.readlink(n.path())
+		return fsys.upper.b.readlink(n.path())
 	}
 	if len(n.lowers) == 0 {
 		return "", syscall.ENOENT
 	}
 	lr := n.lowers[0]
-	return fs.lowers[lr.layer].b.readlink(lr.path)
+	return fsys.lowers[lr.layer].b.readlink(lr.path)
 }
 
 // lookupFinal walks name and returns the final node, which must be
 // present. Callers hold FS.mu.
-func (fs *FS) lookupFinal(name string, follow followMode) (*node, error) {
-	r, err := fs.walk(name, follow)
+func (fsys *FS) lookupFinal(name string, follow followMode) (*node, error) {
+	r, err := fsys.walk(name, follow)
 	if err != nil {
 		return nil, err
 	}
@@ -650,67 +650,67 @@ func errnoOf(err error) syscall.Errno {
 // readdir of the parent then looks its upper entries up). Best effort, as
 // an optimisation of the kernel's; errors leave the dir as it was.
 // Callers hold FS.mu.
-func (fs *FS) fixOrigin(c *node) {
+func (fsys *FS) fixOrigin(c *node) {
 	if !c.present || len(c.lowers) == 0 {
 		return
 	}
 	p := joinPath(c.parent.path(), c.name)
-	u := fs.upper
+	u := fsys.upper
 	if u.hasXattr(p, xOrigin) {
 		return
 	}
 	lr := c.lowers[0]
-	if err := u.b.setxattr(p, fs.prefix+xOrigin, fs.originOf(fs.lowers[lr.layer], lr.path)); err != nil {
+	if err := u.b.setxattr(p, fsys.prefix+xOrigin, fsys.originOf(fsys.lowers[lr.layer], lr.path)); err != nil {
 		return
 	}
-	fs.setImpureAt(c.parent.path(), true)
+	fsys.setImpureAt(c.parent.path(), true)
 }
 
 // findOrigin gives the copied-up non-dir c its lower origin, for st_ino:
 // the object of the same name below, when the upper's origin xattr names
 // it. (The kernel decodes the handle instead; see doc.go.) Callers hold
 // FS.mu.
-func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
-	u := fs.upper
+func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
+	u := fsys.upper
 	if u.format != formatKernel || !u.caps.xattr {
 		return nil
 	}
-	v, err := u.b.getxattr(joinPath(c.parent.path(), c.name), fs.prefix+xOrigin)
+	v, err := u.b.getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+xOrigin)
 	if err != nil || len(v) == 0 {
 		return nil
 	}
 	for _, lr := range stack {
-		l := fs.lowers[lr.layer]
+		l := fsys.lowers[lr.layer]
 		p := joinPath(lr.path, c.name)
-		o, err := l.probe(p, lr.layer == fs.bottom)
+		o, err := l.probe(p, lr.layer == fsys.bottom)
 		if err != nil {
 			return err
 		}
 		switch {
 		case o.kind == objNone:
 			continue
-		case o.kind == objPresent && !o.a.isDir() && bytes.Equal(fs.originOf(l, p), v):
+		case o.kind == objPresent && !o.a.isDir() && bytes.Equal(fsys.originOf(l, p), v):
 			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
 			return nil
 		}
 		break
 	}
-	if lr, ok := fs.originIndex(v); ok {
+	if lr, ok := fsys.originIndex(v); ok {
 		// Found elsewhere than under its name (a link made in the
 		// overlay, or a file renamed before this FS was opened).
-		o, err := fs.lowers[lr.layer].probe(lr.path, lr.layer == fs.bottom)
+		o, err := fsys.lowers[lr.layer].probe(lr.path, lr.layer == fsys.bottom)
 		if err != nil {
 			return err
 		}
 		if o.kind == objPresent && !o.a.isDir() {
 			c.lowers, c.lattr = []lowerRef{lr}, o.a
-			if fs.indexed(c) {
-				c.idx = fs.indexName(fs.lowers[lr.layer], lr.path)
+			if fsys.indexed(c) {
+				c.idx = fsys.indexName(fsys.lowers[lr.layer], lr.path)
 			}
 			return nil
 		}
 	}
-	if fs.feat.index {
+	if fsys.feat.index {
 		// Another name of an indexed inode (a link made in the overlay):
 		// the index entry named by its origin is the same upper inode.
 		idx := indexDir + "/" + hex.EncodeToString(v)
@@ -718,7 +718,7 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 		ca, err2 := u.b.lstat(joinPath(c.parent.path(), c.name))
 		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {
 			c.idx = idx
-			c.lattr.Nlink = fs.lowerNlinkOf(idx)
+			c.lattr.Nlink = fsys.lowerNlinkOf(idx)
 		}
 	}
 	return nil
@@ -727,8 +727,8 @@ func (fs *FS) findOrigin(c *node, stack []lowerRef) error {
 // indexEntry reports whether the index entry idx exists, for a non-dir
 // of type typ: a whiteout there, or an object of another type, is EIO
 // ("bad index found", ovl_lookup_index). Callers hold FS.mu.
-func (fs *FS) indexEntry(idx string, typ uint32) (bool, error) {
-	a, err := fs.upper.b.lstat(idx)
+func (fsys *FS) indexEntry(idx string, typ uint32) (bool, error) {
+	a, err := fsys.upper.b.lstat(idx)
 	switch {
 	case err != nil:
 		return false, nil
@@ -739,11 +739,11 @@ func (fs *FS) indexEntry(idx string, typ uint32) (bool, error) {
 }
 
 // upperHas reports whether the upper layer has something at p.
-func (fs *FS) upperHas(p string) bool {
-	if fs.upper == nil {
+func (fsys *FS) upperHas(p string) bool {
+	if fsys.upper == nil {
 		return false
 	}
-	_, err := fs.upper.b.lstat(p)
+	_, err := fsys.upper.b.lstat(p)
 	return err == nil
 }
 
@@ -753,7 +753,7 @@ func (fs *FS) upperHas(p string) bool {
 // the whole lookup (stop, nothing found); an opaque dir on the way lets
 // the walk go on in this layer but no further down (stop). Callers hold
 // FS.mu.
-func (fs *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, stop bool, err error) {
+func (fsys *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, stop bool, err error) {
 	comps := strings.Split(want, "/")
 	for i := range comps {
 		if dotName(comps[i]) {
@@ -782,11 +782,11 @@ func (fs *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, s
 // handle, built on first need by walking the layers (never by decoding
 // the handle, which could reach outside them).
 // Callers hold FS.mu.
-func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
-	fs.originOnce.Do(func() {
+func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
+	fsys.originOnce.Do(func() {
 		m := map[string]lowerRef{}
-		for i := 0; i <= fs.bottom; i++ {
-			br := fs.lowers[i]
+		for i := 0; i <= fsys.bottom; i++ {
+			br := fsys.lowers[i]
 			if _, ok := br.b.(handler); !ok {
 				continue
 			}
@@ -806,7 +806,7 @@ func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
 						}
 						t = a.typ()
 					}
-					key := string(fs.originOf(br, p))
+					key := string(fsys.originOf(br, p))
 					if _, dup := m[key]; !dup && len(key) > 0 {
 						m[key] = lowerRef{layer: i, path: p}
 					}
@@ -817,19 +817,19 @@ func (fs *FS) originIndex(v []byte) (lowerRef, bool) {
 			}
 			walk("")
 		}
-		fs.originMap = m
+		fsys.originMap = m
 	})
-	lr, ok := fs.originMap[string(v)]
+	lr, ok := fsys.originMap[string(v)]
 	return lr, ok
 }
 
 // findDirIndex notes, with nfs_export, whether the upper dir c was copied
 // up through the index (a dir index entry under its origin); only such a
 // dir shows its origin's inode number then. Callers hold FS.mu.
-func (fs *FS) findDirIndex(c *node) {
-	if !fs.feat.nfsExport || !c.upper || len(c.lowers) == 0 {
+func (fsys *FS) findDirIndex(c *node) {
+	if !fsys.feat.nfsExport || !c.upper || len(c.lowers) == 0 {
 		return
 	}
 	lr := c.lowers[0]
-	c.dirIndexed = fs.upperHas(fs.indexName(fs.lowers[lr.layer], lr.path))
+	c.dirIndexed = fsys.upperHas(fsys.indexName(fsys.lowers[lr.layer], lr.path))
 }

@@ -62,7 +62,7 @@ const badDigestAlg = 0xff
 // intermediate metacopy files; then, for an absolute path, in the
 // data-only layers. No data is EIO; a non-regular object where data should
 // be ends the search the same way. Callers hold FS.mu.
-func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) error {
+func (fsys *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) error {
 	for ; i < len(stack); i++ {
 		lr := stack[i]
 		p := joinPath(lr.path, want)
@@ -72,11 +72,11 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 		switch {
 		case abs:
 			p = want
-			o, stopBelow, err = fs.probeAbs(fs.lowers[lr.layer], lr.layer, want, lr.layer == fs.bottom)
+			o, stopBelow, err = fsys.probeAbs(fsys.lowers[lr.layer], lr.layer, want, lr.layer == fsys.bottom)
 		case dotName(want):
 			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
 		default:
-			o, err = fs.lowers[lr.layer].probe(p, lr.layer == fs.bottom)
+			o, err = fsys.lowers[lr.layer].probe(p, lr.layer == fsys.bottom)
 		}
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 			if o.redirect[0] == '/' {
 				want, abs = o.redirect[1:], true
 				var below []lowerRef
-				for _, r := range fs.root.lowers {
+				for _, r := range fsys.root.lowers {
 					if r.layer > lr.layer {
 						below = append(below, r)
 					}
@@ -118,7 +118,7 @@ func (fs *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) 
 			}
 		}
 	}
-	if fs.bottom == len(fs.lowers)-1 {
+	if fsys.bottom == len(fsys.lowers)-1 {
 		return syscall.EIO // no data-only layers: metacopy without data
 	}
 	if !abs {
@@ -136,12 +136,12 @@ const lazyData = -1
 // resolveData looks up the data file of n in the data-only layers: the
 // first regular file at the path, never following symlinks (ENOENT when
 // there is none). Callers hold FS.mu.
-func (fs *FS) resolveData(n *node) (lowerRef, attr, error) {
+func (fsys *FS) resolveData(n *node) (lowerRef, attr, error) {
 	if n.data.layer != lazyData {
 		return n.data, n.dattr, nil
 	}
-	for l := fs.bottom + 1; l < len(fs.lowers); l++ {
-		o, err := fs.lowers[l].probe(n.data.path, true)
+	for l := fsys.bottom + 1; l < len(fsys.lowers); l++ {
+		o, err := fsys.lowers[l].probe(n.data.path, true)
 		if err != nil {
 			return lowerRef{}, attr{}, err
 		}
@@ -155,35 +155,35 @@ func (fs *FS) resolveData(n *node) (lowerRef, attr, error) {
 // metacopyAllowed is whether metacopy files may be followed: with
 // metacopy=on, or when data-only layers exist. Meeting one otherwise
 // is EPERM ("refusing to follow metacopy origin").
-func (fs *FS) metacopyAllowed() bool {
-	return fs.feat.metacopy || fs.bottom < len(fs.lowers)-1
+func (fsys *FS) metacopyAllowed() bool {
+	return fsys.feat.metacopy || fsys.bottom < len(fsys.lowers)-1
 }
 
 // dataRef is where the data of n is read from: the upper object, or for
 // a metacopy object its data file, else its lower object. Callers hold
 // FS.mu.
-func (fs *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
+func (fsys *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 	switch {
 	case n.upper && !n.metacopy:
-		return fs.upper, n.path(), true, nil
-	case !n.upper && n.idx != "" && !fs.upper.hasXattr(n.idx, xMetacopy):
-		return fs.upper, n.idx, true, nil // the index entry is its upper inode
-	case n.upper && !fs.upper.hasXattr(n.path(), xMetacopy):
+		return fsys.upper, n.path(), true, nil
+	case !n.upper && n.idx != "" && !fsys.upper.hasXattr(n.idx, xMetacopy):
+		return fsys.upper, n.idx, true, nil // the index entry is its upper inode
+	case n.upper && !fsys.upper.hasXattr(n.path(), xMetacopy):
 		// Its data was copied in through another name of the same upper
 		// inode (a hard link).
-		return fs.upper, n.path(), true, nil
+		return fsys.upper, n.path(), true, nil
 	case n.metacopy:
-		d, _, err := fs.resolveData(n)
+		d, _, err := fsys.resolveData(n)
 		if err != nil {
 			return nil, "", false, err
 		}
-		if err := fs.checkVerity(n, fs.lowers[d.layer], d.path); err != nil {
+		if err := fsys.checkVerity(n, fsys.lowers[d.layer], d.path); err != nil {
 			return nil, "", false, err
 		}
-		return fs.lowers[d.layer], d.path, false, nil
+		return fsys.lowers[d.layer], d.path, false, nil
 	}
 	lr := n.lowers[0]
-	return fs.lowers[lr.layer], lr.path, false, nil
+	return fsys.lowers[lr.layer], lr.path, false, nil
 }
 
 // copyUpData completes the copy-up of an upper metacopy file n: its data
