@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -25,10 +26,7 @@ import (
 func benchTmpfs(b *testing.B, size string) string {
 	b.Helper()
 	d := b.TempDir()
-	if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size="+size); err != nil {
-		b.Skipf("cannot mount tmpfs: %v", err)
-	}
-	b.Cleanup(func() { unix.Unmount(d, unix.MNT_DETACH) })
+	testskip.Tmpfs(b, d, "size="+size)
 	return d
 }
 

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -233,10 +234,7 @@ func benchFeatureLOpts() overlay.Options {
 func benchFeatureLowerRoot(b *testing.B) string {
 	b.Helper()
 	d := b.TempDir()
-	if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size=1g"); err != nil {
-		b.Skipf("cannot mount tmpfs: %v", err)
-	}
-	b.Cleanup(func() { unix.Unmount(d, unix.MNT_DETACH) })
+	testskip.Tmpfs(b, d, "size=1g")
 	return d
 }
 
@@ -973,10 +971,7 @@ func BenchmarkChmodMetacopy1GiB(b *testing.B) {
 func BenchmarkHandleRoundTrip(b *testing.B) {
 	benchNeedKernel(b)
 	root := b.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		b.Skipf("cannot mount tmpfs: %v", err)
-	}
-	b.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	testskip.Tmpfs(b, root, "size=16m")
 	dirs := benchMkdirs(b, filepath.Join(root, "l/d"), filepath.Join(root, "u"), filepath.Join(root, "w"))
 	lower, upper, work := filepath.Join(root, "l"), dirs[1], dirs[2]
 	benchWrite(b, filepath.Join(lower, "d/f"), []byte("handle"))

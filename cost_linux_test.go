@@ -32,10 +32,7 @@ func TestForgedHandleNoWalk(t *testing.T) {
 		testskip.Skip(t, "decoding file handles needs CAP_DAC_READ_SEARCH (root)")
 	}
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(root, unix.MNT_DETACH)
+	testskip.Tmpfs(t, root, "size=16m")
 	for _, d := range []string{"l/d", "u", "w"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)

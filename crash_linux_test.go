@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
@@ -250,10 +248,7 @@ var crashShort = map[string]bool{
 
 func crashRun(t *testing.T, cc crashCase) {
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=64m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	testskip.Tmpfs(t, root, "size=64m")
 	stack := layertest.MustParse(crashFixture + "-- upper --\n")
 	runs := 0
 	// run writes a fresh copy of the layers and runs the child on them;

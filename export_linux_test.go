@@ -21,10 +21,7 @@ import (
 func TestHandlesKernel(t *testing.T) {
 	requireKernel(t)
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(root, unix.MNT_DETACH)
+	testskip.Tmpfs(t, root, "size=16m")
 	l, u, w, m := filepath.Join(root, "l"), filepath.Join(root, "u"), filepath.Join(root, "w"), filepath.Join(root, "m")
 	for _, d := range []string{filepath.Join(l, "d"), u, w, m} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -202,10 +202,7 @@ func indexEntriesDiff(t *testing.T, extra string) {
 	for _, m := range indexMutations {
 		t.Run(m.name, func(t *testing.T) {
 			root := t.TempDir()
-			if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-				testskip.Skip(t, "cannot mount tmpfs: %v", err)
-			}
-			defer unix.Unmount(root, unix.MNT_DETACH)
+			testskip.Tmpfs(t, root, "size=16m")
 			ops := mustOps(indexEntryOps)
 
 			kopts, _, ku, kw := indexEntrySide(t, root, "k", extra, m.fn)

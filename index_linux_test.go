@@ -78,10 +78,7 @@ func indexState(t *testing.T, lstat func(string) (os.FileInfo, error), read func
 func TestIndexKernel(t *testing.T) {
 	requireKernel(t)
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(root, unix.MNT_DETACH)
+	testskip.Tmpfs(t, root, "size=16m")
 	kl, ku, kw := indexFixture(t, root, "k")
 	ll, lu, lw := indexFixture(t, root, "l")
 	opts := func(l, u, w string) string { return "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",index=on" }
@@ -202,10 +199,7 @@ func appendTo(p, s string) error {
 func TestIndexOnDisk(t *testing.T) {
 	requireKernel(t)
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(root, unix.MNT_DETACH)
+	testskip.Tmpfs(t, root, "size=16m")
 	opts := func(l, u, w string) string { return "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",index=on" }
 	mnt := filepath.Join(root, "mnt")
 	os.Mkdir(mnt, 0o755)

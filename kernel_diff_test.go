@@ -554,10 +554,7 @@ func diffDir(t *testing.T, v variant) string {
 	t.Helper()
 	dir := t.TempDir()
 	if v.tmpfs {
-		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
-			testskip.Skip(t, "cannot mount tmpfs: %v", err)
-		}
-		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		testskip.Tmpfs(t, dir, "size=64m")
 	}
 	for _, sub := range []string{"k", "l"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {

@@ -525,10 +525,7 @@ func TestLowerNullUUIDOptions(t *testing.T) {
 	requireKernel(t)
 	nul := nullUUIDFS(t)
 	tmp := t.TempDir()
-	if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(tmp, unix.MNT_DETACH) })
+	testskip.Tmpfs(t, tmp, "size=16m")
 	m := filepath.Join(t.TempDir(), "m")
 	os.Mkdir(m, 0o755)
 	for i, extra := range []string{"index=on", "xino=auto", "nfs_export=on", "xino=on"} {

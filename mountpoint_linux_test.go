@@ -8,7 +8,6 @@ import (
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
-	"golang.org/x/sys/unix"
 )
 
 // TestMountPointInLayer: a mount point inside a lower or upper layer shows
@@ -29,10 +28,7 @@ func TestMountPointInLayer(t *testing.T) {
 		}
 		for _, m := range []string{"lower/m", "upper/u"} {
 			mp := filepath.Join(dir, m)
-			if err := unix.Mount("tmpfs", mp, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
-				testskip.Skip(t, "cannot mount tmpfs: %v", err)
-			}
-			t.Cleanup(func() { unix.Unmount(mp, unix.MNT_DETACH) })
+			testskip.Tmpfs(t, mp, "size=1m,mode=0700")
 			if err := os.WriteFile(filepath.Join(mp, "ontop"), []byte("ontop"), 0o644); err != nil {
 				t.Fatal(err)
 			}

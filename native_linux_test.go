@@ -624,10 +624,7 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	base := t.TempDir()
 	mnt := filepath.Join(base, "mnt")
 	must(t, "mkdir", os.Mkdir(mnt, 0o755))
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	testskip.Tmpfs(t, mnt, "size=1m")
 	must(t, "mkdir upper", os.Mkdir(filepath.Join(base, "upper"), 0o755))
 	ul, err := DirLayer(filepath.Join(base, "upper"))
 	must(t, "upper", err)
@@ -648,10 +645,7 @@ func TestNativeMountPoint(t *testing.T) {
 	b, dir := newNativeTest(t)
 	mnt := filepath.Join(dir, "m")
 	must(t, "mkdir", os.Mkdir(mnt, 0o755))
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	testskip.Tmpfs(t, mnt, "size=1m,mode=0755")
 	must(t, "write", os.WriteFile(filepath.Join(mnt, "x"), []byte("x"), 0o644))
 	// The layer sees the dir the mount covers, as the kernel's overlay
 	// does: empty, and changes go to it, not to the mount.

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
@@ -171,10 +169,7 @@ func TestKernelDiffOpenFlags(t *testing.T) {
 				// On a tmpfs: thousands of small objects are made and
 				// removed, which a disk filesystem's journal makes slow.
 				dir := t.TempDir()
-				if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
-					testskip.Skip(t, "cannot mount tmpfs: %v", err)
-				}
-				t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+				testskip.Tmpfs(t, dir, "size=64m")
 				for _, sub := range []string{"k", "l"} {
 					if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 						t.Fatal(err)

@@ -48,10 +48,7 @@ func TestCopyUpBigXattrListKernel(t *testing.T) {
 func testCopyUpBigXattrList(t *testing.T, nnames int) {
 	fits := nnames*252 <= 1<<16
 	root := t.TempDir()
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(root, unix.MNT_DETACH)
+	testskip.Tmpfs(t, root, "size=16m")
 	for _, d := range []string{"l", "ku", "kw", "lu", "lw"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)

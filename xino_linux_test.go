@@ -22,10 +22,7 @@ func TestXinoKernel(t *testing.T) {
 	if err := os.Mkdir(tmpfs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("tmpfs", tmpfs, "tmpfs", 0, "size=8m"); err != nil {
-		testskip.Skip(t, "cannot mount tmpfs: %v", err)
-	}
-	defer unix.Unmount(tmpfs, unix.MNT_DETACH)
+	testskip.Tmpfs(t, tmpfs, "size=8m")
 	lower := filepath.Join(tmpfs, "l")
 	for _, d := range []string{lower, filepath.Join(lower, "d")} {
 		if err := os.Mkdir(d, 0o755); err != nil {
