@@ -517,8 +517,8 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // whiteout when a lower layer has the name, else nothing. A dir that is
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
-// false where the result could differ: with nfs_export (each removed
-// object is indexed), where the tree or a lower dir merged with it is not
+// false where the result could differ: with nfs_export for a tree with
+// lower objects (each removed one is indexed), where the tree or a lower dir merged with it is not
 // plain (see plainTreer: with index=on a hard-linked file counts, as its
 // link count is kept per removed name), on an upper without xattrs, or
 // for a caller other than root; the caller then removes the tree entry by
@@ -529,9 +529,7 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	u := fsys.upper
 	switch {
-	case fsys.feat.nfsExport || u == nil:
-		// With nfs_export every removed lower object is copied up and
-		// its index entry whited out: entry by entry.
+	case u == nil:
 		return false, nil
 	case u.format == formatKernel && !u.caps.xattr:
 		// An upper without xattrs fails some removals (EIO, as the
@@ -567,7 +565,11 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		// at once only when it and the lower dirs merged with it are
 		// plain, as the backends' own walks tell cheaply. An empty lower
 		// dir is left to rmdir, which does not copy it up.
-		if !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
+		// With nfs_export every removed lower object is copied up and its
+		// index entry whited out: only a tree of the upper alone goes at
+		// once.
+		lowerObjs := !r.n.upper || len(r.n.lowers) > 0
+		if fsys.feat.nfsExport && lowerObjs || !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
 			fsys.mu.Unlock()
 			return false, nil
 		}

@@ -413,7 +413,9 @@
 //     redirect to a lower dir still visible under its own name) are both
 //     shown; the kernel fails the lookup of whichever is looked up second
 //     with ESTALE while the first is in its inode cache, which depends on
-//     cache state no caller can see.
+//     cache state no caller can see. (What the index records is followed
+//     as the kernel does: with nfs_export a dir whose lower dir's index
+//     entry names another upper dir, or was whited out, fails with EIO.)
 //   - Stat's Sys() is nil outside Linux.
 //   - Directory positions (File.Seek) are the kernel's on native layers:
 //     a dir of one layer is read through the layer's own descriptor, with
