@@ -518,14 +518,14 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
 // false where the result could differ: with nfs_export for a tree with
-// lower objects (each removed one is indexed), where the tree or a lower dir merged with it is not
-// plain (see plainTreer: with index=on a hard-linked file counts, as its
-// link count is kept per removed name), on an upper without xattrs, or
-// for a caller other than root; the caller then removes the tree entry by
-// entry. On a native upper the removal walks by
-// directory descriptors, so its cost grows linearly with the tree,
-// however deep (the kernel's overlay, which removes entry by entry, does
-// not need to resolve long paths).
+// lower objects (each removed one is indexed), where the tree or a lower
+// dir merged with it is not plain (see plainTreer: with index=on a
+// hard-linked file counts, as its link count is kept per removed name),
+// on an upper without xattrs, or for a caller other than root; the caller
+// then removes the tree entry by entry. On a native upper the removal
+// walks by directory descriptors, so its cost grows linearly with the
+// tree, however deep (the kernel's overlay, which removes entry by entry,
+// does not need to resolve long paths).
 func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	u := fsys.upper
 	switch {

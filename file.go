@@ -310,9 +310,9 @@ func (f *File) Stat() (fs.FileInfo, error) {
 			if !f.onUpper && f.n.idx != "" {
 				// Still reading the lower file of an indexed inode: the
 				// union count starts from the upper inode's, which its
-				// index entry has once the inode is copied up.
-				// With every name gone, the entry is gone too (index=on)
-				// or a whiteout (nfs_export), and so is every link.
+				// index entry has once the inode is copied up. With
+				// every name gone, the entry is gone too (index=on) or a
+				// whiteout (nfs_export), and so is every link.
 				ia, err := f.fsys.upper.b.lstat(f.n.idx)
 				switch {
 				case err != nil || ia.isChr00():
