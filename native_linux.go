@@ -555,26 +555,19 @@ func (b *nativeBackend) readDirDots(p string) ([]dirEnt, [2]int, error) {
 		return nil, dots, err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 32<<10)
-	var ents []dirEnt
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, dots, err
-		}
-		if n <= 0 {
-			return ents, dots, nil
-		}
-		ents, _ = parseDirentsDots(buf[:n], ents, &dots)
-	}
+	ents, err := readDirentsDots(fd, make([]byte, 32<<10), &dots)
+	return ents, dots, err
 }
 
 // readDirents reads the entries of the dir open at fd from its offset to
 // its end, with getdents through buf.
 func readDirents(fd int, buf []byte) ([]dirEnt, error) {
+	return readDirentsDots(fd, buf, nil)
+}
+
+// readDirentsDots is readDirents that also notes where "." and ".." come
+// (see parseDirentsDots).
+func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]dirEnt, error) {
 	var ents []dirEnt
 	for {
 		n, err := unix.Getdents(fd, buf)
@@ -587,7 +580,7 @@ func readDirents(fd int, buf []byte) ([]dirEnt, error) {
 		if n <= 0 {
 			return ents, nil
 		}
-		ents, _ = parseDirents(buf[:n], ents)
+		ents, _ = parseDirentsDots(buf[:n], ents, dots)
 	}
 }
 
