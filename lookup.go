@@ -263,22 +263,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 		if !fsys.feat.redirectFollow() {
 			return syscall.EPERM // "refusing to follow redirect"
 		}
-		if o.redirect[0] != '/' {
-			if abs {
-				d, _ := splitLast(want) // replaces the last component
-				want = joinPath(d, o.redirect)
-			} else {
-				want = o.redirect
-			}
-			return nil
-		}
-		want, abs = o.redirect[1:], true
-		stack = stack[:0:0]
-		for _, lr := range fsys.root.lowers {
-			if lr.layer > layer {
-				stack = append(stack, lr)
-			}
-		}
+		stack, want, abs = fsys.followRedirect(o.redirect, layer, stack, want, abs)
 		return nil
 	}
 	// verify is, with nfs_export, the origin xattr of an upper dir: the
@@ -352,22 +337,10 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 	for i := 0; i < len(stack); i++ {
 		lr := stack[i]
 		l := fsys.lowers[lr.layer]
-		p := joinPath(lr.path, want)
-		var o obj
-		var err error
-		stopBelow := false
 		// Without redirect following, the last layer of the stack is the
 		// last one searched, whose redirects are not read (d.last).
 		last := lr.layer == fsys.bottom || !fsys.feat.redirectFollow() && i == len(stack)-1
-		switch {
-		case abs:
-			p = want
-			o, stopBelow, err = fsys.probeAbs(l, lr.layer, want, last)
-		case dotName(want):
-			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
-		default:
-			o, err = l.probe(p, last)
-		}
+		o, p, stopBelow, err := fsys.probeLower(lr, want, abs, last)
 		if err != nil {
 			return nil, err
 		}
@@ -450,6 +423,45 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 		}
 	}
 	return c, nil
+}
+
+// probeLower probes, as one step of a lookup below, the object want
+// names in stack entry lr: under lr's path, or, after an absolute
+// redirect (abs), at the absolute path want (stopBelow as probeAbs). It
+// returns the object and its path in the layer; last is as for probe.
+func (fsys *FS) probeLower(lr lowerRef, want string, abs, last bool) (o obj, p string, stopBelow bool, err error) {
+	l := fsys.lowers[lr.layer]
+	switch {
+	case abs:
+		o, stopBelow, err = fsys.probeAbs(l, lr.layer, want, last)
+		return o, want, stopBelow, err
+	case dotName(want):
+		return obj{}, "", false, syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
+	}
+	p = joinPath(lr.path, want)
+	o, err = l.probe(p, last)
+	return o, p, false, err
+}
+
+// followRedirect applies the redirect r met in layer to a search below
+// that looks for want in stack: a relative redirect replaces want (or,
+// after an absolute one, its last component); an absolute one makes want
+// that path, searched from the root's stack below layer.
+func (fsys *FS) followRedirect(r string, layer int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool) {
+	if r[0] != '/' {
+		if abs {
+			d, _ := splitLast(want)
+			return stack, joinPath(d, r), true
+		}
+		return stack, r, false
+	}
+	var below []lowerRef
+	for _, lr := range fsys.root.lowers {
+		if lr.layer > layer {
+			below = append(below, lr)
+		}
+	}
+	return below, r[1:], true
 }
 
 // lowerPositive reports whether name exists (not whited out) in a lower

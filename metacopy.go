@@ -65,19 +65,7 @@ const badDigestAlg = 0xff
 func (fsys *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool) error {
 	for ; i < len(stack); i++ {
 		lr := stack[i]
-		p := joinPath(lr.path, want)
-		var o obj
-		var err error
-		stopBelow := false
-		switch {
-		case abs:
-			p = want
-			o, stopBelow, err = fsys.probeAbs(fsys.lowers[lr.layer], lr.layer, want, lr.layer == fsys.bottom)
-		case dotName(want):
-			err = syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
-		default:
-			o, err = fsys.lowers[lr.layer].probe(p, lr.layer == fsys.bottom)
-		}
+		o, p, stopBelow, err := fsys.probeLower(lr, want, abs, lr.layer == fsys.bottom)
 		if err != nil {
 			return err
 		}
@@ -101,20 +89,9 @@ func (fsys *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool
 			return nil
 		}
 		if o.redirect != "" {
+			stack, want, abs = fsys.followRedirect(o.redirect, lr.layer, stack, want, abs)
 			if o.redirect[0] == '/' {
-				want, abs = o.redirect[1:], true
-				var below []lowerRef
-				for _, r := range fsys.root.lowers {
-					if r.layer > lr.layer {
-						below = append(below, r)
-					}
-				}
-				stack, i = below, -1
-			} else if abs {
-				d, _ := splitLast(want)
-				want = joinPath(d, o.redirect)
-			} else {
-				want = o.redirect
+				i = -1 // the new stack from its top
 			}
 		}
 	}
