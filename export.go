@@ -1,11 +1,11 @@
 package overlay
 
 import (
-	"encoding/hex"
 	"io/fs"
 	"os"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
 	"github.com/spf13/afero"
 )
 
@@ -97,17 +97,17 @@ func (fsys *FS) OpenByHandle(h []byte, flag int) (afero.File, error) {
 
 // findHandle returns the overlay path of the object with handle h.
 func (fsys *FS) findHandle(h []byte) (string, error) {
-	if len(h) < 3+fbHeaderLen || h[0] != 0 || h[1] != 0 || h[2] != 0 {
+	if len(h) < 3+ondisk.FBHeaderLen || h[0] != 0 || h[1] != 0 || h[2] != 0 {
 		return "", syscall.ESTALE
 	}
 	fb := h[3:]
-	if fb[0] != fbVersion || fb[1] != fbMagic || int(fb[2]) != len(fb) || len(fb)-fbHeaderLen > fbMaxFid || fb[3]&^fbFlagUpper != 0 {
+	if fb[0] != ondisk.FBVersion || fb[1] != ondisk.FBMagic || int(fb[2]) != len(fb) || len(fb)-ondisk.FBHeaderLen > ondisk.FBMaxFID || fb[3]&^ondisk.FlagUpper != 0 {
 		return "", syscall.ESTALE
 	}
-	if fb[3]&fbFlagUpper == 0 && fsys.upper != nil {
+	if fb[3]&ondisk.FlagUpper == 0 && fsys.upper != nil {
 		// A lower object deleted through the overlay leaves a whiteout in
 		// the index under its handle.
-		if a, err := fsys.upper.b.lstat(indexDir + "/" + hex.EncodeToString(fb)); err == nil && a.isChr00() {
+		if a, err := fsys.upper.b.lstat(indexDir + "/" + ondisk.IndexName(fb)); err == nil && a.isChr00() {
 			return "", syscall.ESTALE
 		}
 	}
@@ -128,8 +128,8 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	// for a lower object that was copied up and has moved since.
 	var uuid [16]byte
 	copy(uuid[:], fb[5:21])
-	fh := fileHandle{typ: fb[4], fid: fb[fbHeaderLen:]}
-	if fb[3]&fbFlagUpper != 0 {
+	fh := fileHandle{typ: fb[4], fid: fb[ondisk.FBHeaderLen:]}
+	if fb[3]&ondisk.FlagUpper != 0 {
 		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
 			return "", syscall.ESTALE
 		}
@@ -158,7 +158,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	}
 	// Not under its own name: a lower object moves only by a copy-up,
 	// which with nfs_export leaves an index entry under its handle.
-	if !fsys.upperHas(indexDir + "/" + hex.EncodeToString(fb)) {
+	if !fsys.upperHas(indexDir + "/" + ondisk.IndexName(fb)) {
 		return "", syscall.ESTALE
 	}
 	// A copied-up lower object moved since: search the merged tree,

@@ -1,6 +1,10 @@
 package overlay
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
+)
 
 // fileHandle is a file handle of a layer object as name_to_handle_at(2)
 // gives it: the exportfs fid type and the fid bytes.
@@ -22,31 +26,9 @@ type handler interface {
 	fsUUID() [16]byte
 }
 
-// struct ovl_fb (fs/overlayfs/overlayfs.h): the value of
-// the origin xattr.
-const (
-	fbVersion   = 0
-	fbMagic     = 0xfb
-	fbHeaderLen = 21   // version, magic, len, flags, type, uuid[16]
-	fbMaxFid    = 128  // MAX_HANDLE_SZ
-	fbFlagUpper = 0x04 // OVL_FH_FLAG_PATH_UPPER
-
-	fbFlagBigEndian = 0x01 // OVL_FH_FLAG_BIG_ENDIAN
-	fbFlagAnyEndian = 0x02 // OVL_FH_FLAG_ANY_ENDIAN
-	fbFlagsAll      = fbFlagBigEndian | fbFlagAnyEndian | fbFlagUpper
-)
-
-// encodeFB builds the ovl_fb bytes of a handle on a filesystem with the
-// given UUID (flags: little-endian writer, lower unless upper is set).
+// encodeFB builds the ovl_fb bytes of a handle (see ondisk.EncodeFB).
 func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
-	fb := make([]byte, fbHeaderLen+len(h.fid))
-	fb[0], fb[1], fb[2], fb[4] = fbVersion, fbMagic, byte(len(fb)), h.typ
-	if upper {
-		fb[3] = fbFlagUpper
-	}
-	copy(fb[5:21], uuid[:])
-	copy(fb[21:], h.fid)
-	return fb
+	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.typ, FID: h.fid}, upper)
 }
 
 // originOf returns the origin xattr value for the lower object at p of
@@ -58,7 +40,7 @@ func (fsys *FS) originOf(br *branch, p string) []byte {
 		return []byte{}
 	}
 	fh, err := h.fileHandle(p)
-	if err != nil || len(fh.fid) > fbMaxFid {
+	if err != nil || len(fh.fid) > ondisk.FBMaxFID {
 		return []byte{}
 	}
 	var uuid [16]byte

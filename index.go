@@ -1,14 +1,14 @@
 package overlay
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // The inode index (index=on): a lower file with
@@ -268,18 +268,9 @@ var errOrphan = errors.New("orphan index entry")
 // union link count is not positive is an orphan (errOrphan).
 func (fsys *FS) verifyIndex(name, p string) error {
 	u := fsys.upper
-	if len(name) < 2*fbHeaderLen {
-		return syscall.EINVAL
-	}
-	fb, err := hex.DecodeString(name[:len(name)/2*2])
+	fb, err := ondisk.ParseIndexName(name)
 	if err != nil {
-		return syscall.EINVAL
-	}
-	if len(fb) < int(fb[2]) || fb[1] != fbMagic {
-		return syscall.EINVAL
-	}
-	if fb[0] > fbVersion || fb[3]&^fbFlagsAll != 0 || fb[3]&fbFlagAnyEndian == 0 && fb[3]&fbFlagBigEndian != 0 {
-		return syscall.ENODATA // a handle of a big-endian writer, on this little-endian reader
+		return err
 	}
 	a, err := u.b.lstat(p)
 	if err != nil {
@@ -303,7 +294,7 @@ func (fsys *FS) verifyIndex(name, p string) error {
 		return syscall.ENODATA
 	case err != nil:
 		return err
-	case len(v) < fbHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):
+	case len(v) < ondisk.FBHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):
 		return syscall.ESTALE
 	}
 	if a.Nlink != 1 {
@@ -344,7 +335,7 @@ func (fsys *FS) copiedBeforeRemoval(n *node) bool {
 // indexName is the index entry of the lower object at p of br: the hex
 // of its origin handle.
 func (fsys *FS) indexName(br *branch, p string) string {
-	return indexDir + "/" + hex.EncodeToString(fsys.originOf(br, p))
+	return indexDir + "/" + ondisk.IndexName(fsys.originOf(br, p))
 }
 
 // unionNlink is the overlay's link count of an indexed inode: the upper
@@ -362,20 +353,16 @@ func (fsys *FS) unionNlink(idx string, upper, lower uint64) uint64 {
 // false when the xattr is missing or malformed.
 func (fsys *FS) rawUnion(idx string, upper, lower uint64) (int64, bool) {
 	v, err := fsys.upper.b.getxattr(idx, fsys.prefix+xNlink)
-	if err != nil || len(v) < 3 || len(v) > 12 || v[1] != '+' && v[1] != '-' {
+	if err != nil {
+		return 0, false
+	}
+	b, d, ok := ondisk.ParseNlink(v)
+	if !ok {
 		return 0, false
 	}
 	base := upper
-	switch v[0] {
-	case 'U':
-	case 'L':
+	if b == 'L' {
 		base = lower
-	default:
-		return 0, false
-	}
-	d, err := strconv.ParseInt(string(v[1:]), 10, 32)
-	if err != nil {
-		return 0, false
 	}
 	return int64(base) + d, true
 }
@@ -400,7 +387,7 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 		}
 		return fsys.upper.b.unlink(idx)
 	}
-	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", union-int64(a.Nlink))))
+	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)))
 }
 
 // linkUp makes the upper name p a link to the index entry idx (a lower
@@ -424,7 +411,7 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 	if err := fsys.upper.b.link(idx, p); err != nil {
 		return err
 	}
-	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", union-int64(a.Nlink)-1)))
+	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)-1))
 }
 
 // dropIndexIfUnused removes the index entry once no overlay name links to

@@ -2,12 +2,13 @@ package overlay
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // maxSymlinks is the number of symlinks one path walk may follow before it
@@ -725,7 +726,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 	if fsys.feat.index {
 		// Another name of an indexed inode (a link made in the overlay):
 		// the index entry named by its origin is the same upper inode.
-		idx := indexDir + "/" + hex.EncodeToString(v)
+		idx := indexDir + "/" + ondisk.IndexName(v)
 		ia, err1 := u.b.lstat(idx)
 		ca, err2 := u.b.lstat(joinPath(c.parent.path(), c.name))
 		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {

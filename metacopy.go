@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // Metacopy: with metacopy=on a metadata change of a lower
@@ -45,7 +47,7 @@ func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) 
 		}
 	}
 	if rv, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
-		if o.redirect, err = parseRedirect(rv); err != nil {
+		if o.redirect, err = ondisk.ParseRedirect(rv); err != nil {
 			return obj{}, err
 		}
 	}

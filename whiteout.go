@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // The OCI image-layer names : ".wh.NAME" deletes NAME from
@@ -29,40 +31,6 @@ const (
 	xImpure   = "impure"
 	xMetacopy = "metacopy"
 )
-
-// parseRedirect reads a redirect xattr value as the kernel does
-// (ovl_get_redirect_xattr): the value is a C string, cut at its first NUL;
-// an empty value, an absolute one with an empty component ("/", "//",
-// "/a/") or a relative one with a "/" is EINVAL. A relative redirect that
-// is empty after the cut is returned as ".": like "." and "..", and an
-// absolute one's "." and ".." components, it is refused with EACCES only
-// when a lower layer is searched under it (lookup_one_len), so no
-// redirect can point outside a layer. A component too long for a name is
-// kept: looking it up finds nothing (ENAMETOOLONG counts as not found).
-func parseRedirect(v []byte) (string, error) {
-	if len(v) == 0 {
-		return "", syscall.EINVAL
-	}
-	r := string(v)
-	if i := strings.IndexByte(r, 0); i >= 0 {
-		r = r[:i]
-	}
-	if r == "" {
-		return ".", nil
-	}
-	if r[0] != '/' {
-		if strings.Contains(r, "/") {
-			return "", syscall.EINVAL
-		}
-		return r, nil
-	}
-	for _, c := range strings.Split(r[1:], "/") {
-		if c == "" {
-			return "", syscall.EINVAL
-		}
-	}
-	return r, nil
-}
 
 // dotName reports a name that lookup_one_len refuses with EACCES.
 func dotName(name string) bool { return name == "." || name == ".." || name == "" }
@@ -160,7 +128,7 @@ func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 			return o, nil // an opaque dir's redirect is not read
 		}
 		if v, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
-			if o.redirect, err = parseRedirect(v); err != nil {
+			if o.redirect, err = ondisk.ParseRedirect(v); err != nil {
 				return obj{}, err
 			}
 		}

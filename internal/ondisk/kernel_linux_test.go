@@ -1,0 +1,122 @@
+//go:build linux
+
+package ondisk
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay/internal/testskip"
+)
+
+// TestDecodeKernelUpper has the kernel write an upper with index=on (a
+// copied-up hard-linked lower file, and a moved dir with redirect_dir=on)
+// and reads it back with this package alone: every origin decodes, names
+// the upper's origin's index entry, and the nlink and redirect xattrs
+// parse.
+func TestDecodeKernelUpper(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testskip.Skip(t, "mounting overlay needs root")
+	}
+	if b, err := os.ReadFile("/proc/filesystems"); err != nil || !bytes.Contains(b, []byte("\toverlay\n")) {
+		testskip.Skip(t, "no overlay in /proc/filesystems")
+	}
+	root := t.TempDir()
+	testskip.Tmpfs(t, root, "size=16m")
+	l, u, w, m := filepath.Join(root, "l"), filepath.Join(root, "u"), filepath.Join(root, "w"), filepath.Join(root, "m")
+	for _, d := range []string{filepath.Join(l, "d"), u, w, m} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(l, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(l, "f"), filepath.Join(l, "g")); err != nil {
+		t.Fatal(err)
+	}
+	opts := "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",index=on,redirect_dir=on"
+	if err := unix.Mount("overlay", m, "overlay", 0, opts); err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			unix.Unmount(m, 0)
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(m, "f"), []byte("new"), 0o644); err != nil { // copy-up into the index
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(m, "g")); err != nil { // one name fewer: the nlink xattr moves
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(m, "d"), filepath.Join(m, "e")); err != nil { // a redirect
+		t.Fatal(err)
+	}
+	if err := unix.Unmount(m, 0); err != nil {
+		t.Fatal(err)
+	}
+	mounted = false
+
+	get := func(p, name string) []byte {
+		t.Helper()
+		buf := make([]byte, 256)
+		n, err := unix.Lgetxattr(p, "trusted.overlay."+name, buf)
+		if err != nil {
+			t.Fatalf("getxattr %s %s: %v", p, name, err)
+		}
+		return buf[:n]
+	}
+	origin := get(filepath.Join(u, "f"), "origin")
+	fb, err := DecodeFB(origin)
+	if err != nil {
+		t.Fatalf("origin of f: DecodeFB(%x): %v", origin, err)
+	}
+	if fb.Flags&FlagUpper != 0 || len(fb.Handle.FID) == 0 {
+		t.Errorf("origin of f: %+v, want a lower handle", fb)
+	}
+	ents, err := os.ReadDir(filepath.Join(w, "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "#") {
+			continue
+		}
+		b, err := ParseIndexName(e.Name())
+		if err != nil {
+			t.Errorf("index entry %s: %v", e.Name(), err)
+			continue
+		}
+		if bytes.Equal(b, origin) {
+			found = true
+		}
+	}
+	if !found || IndexName(origin) == "" {
+		t.Errorf("no index entry named %s among %v", IndexName(origin), ents)
+	}
+	idx := filepath.Join(w, "index", IndexName(origin))
+	base, delta, ok := ParseNlink(get(idx, "nlink"))
+	var st unix.Stat_t
+	if err := unix.Lstat(idx, &st); err != nil {
+		t.Fatal(err)
+	}
+	// One overlay name is left (f): the upper inode counts f and the
+	// index link.
+	if !ok || base != 'U' || int64(st.Nlink)+delta != 1 {
+		t.Errorf("nlink xattr %c%+d with upper count %d: union %d, want 1", base, delta, st.Nlink, int64(st.Nlink)+delta)
+	}
+	if r, err := ParseRedirect(get(filepath.Join(u, "e"), "redirect")); err != nil || r != "d" {
+		t.Errorf("redirect of e: %q, %v; want \"d\"", r, err)
+	}
+	if _, err := DecodeFB(get(filepath.Join(w, "index"), "upper")); err != nil {
+		t.Errorf("upper xattr of the index dir: %v", err)
+	}
+}

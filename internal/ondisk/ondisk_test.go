@@ -1,0 +1,96 @@
+package ondisk
+
+import (
+	"bytes"
+	"errors"
+	"syscall"
+	"testing"
+)
+
+func TestFBRoundTrip(t *testing.T) {
+	uuid := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	h := Handle{Type: 0x81, FID: []byte{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22}}
+	for _, upper := range []bool{false, true} {
+		b := EncodeFB(uuid, h, upper)
+		if len(b) != FBHeaderLen+len(h.FID) || b[2] != byte(len(b)) {
+			t.Fatalf("EncodeFB: %x", b)
+		}
+		fb, err := DecodeFB(b)
+		if err != nil {
+			t.Fatalf("DecodeFB(%x): %v", b, err)
+		}
+		if fb.UUID != uuid || fb.Handle.Type != h.Type || !bytes.Equal(fb.Handle.FID, h.FID) || (fb.Flags&FlagUpper != 0) != upper {
+			t.Errorf("DecodeFB(EncodeFB) = %+v", fb)
+		}
+		name := IndexName(b)
+		back, err := ParseIndexName(name)
+		if err != nil || !bytes.Equal(back, b) {
+			t.Errorf("ParseIndexName(%s) = %x, %v", name, back, err)
+		}
+	}
+}
+
+func TestDecodeFBRefuses(t *testing.T) {
+	good := EncodeFB([16]byte{}, Handle{Type: 1, FID: []byte{1, 2, 3, 4}}, false)
+	mod := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want syscall.Errno
+	}{
+		{"short", good[:10], syscall.EINVAL},
+		{"magic", mod(func(b []byte) []byte { b[1] = 0; return b }), syscall.EINVAL},
+		{"length", mod(func(b []byte) []byte { b[2]++; return b }), syscall.EINVAL},
+		{"version", mod(func(b []byte) []byte { b[0] = 1; return b }), syscall.ENODATA},
+		{"flags", mod(func(b []byte) []byte { b[3] = 0x80; return b }), syscall.ENODATA},
+		{"big endian", mod(func(b []byte) []byte { b[3] = FlagBigEndian; return b }), syscall.ENODATA},
+	} {
+		if _, err := DecodeFB(c.b); !errors.Is(err, c.want) {
+			t.Errorf("%s: DecodeFB(%x) = %v, want %v", c.name, c.b, err, c.want)
+		}
+	}
+	for _, name := range []string{"", "00fb", "zz" + IndexName(good)[2:]} {
+		if _, err := ParseIndexName(name); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("ParseIndexName(%q) = %v, want EINVAL", name, err)
+		}
+	}
+}
+
+func TestNlink(t *testing.T) {
+	for _, c := range []struct {
+		v     string
+		base  byte
+		delta int64
+		ok    bool
+	}{
+		{"U+0", 'U', 0, true}, {"U-1", 'U', -1, true}, {"L+2", 'L', 2, true},
+		{"U1", 0, 0, false}, {"X+1", 0, 0, false}, {"U+", 0, 0, false}, {"", 0, 0, false},
+		{"U+99999999999", 0, 0, false},
+	} {
+		base, delta, ok := ParseNlink([]byte(c.v))
+		if base != c.base || delta != c.delta || ok != c.ok {
+			t.Errorf("ParseNlink(%q) = %c %d %v", c.v, base, delta, ok)
+		}
+		if c.ok {
+			if got := string(FormatNlink(c.base, c.delta)); got != c.v {
+				t.Errorf("FormatNlink(%c, %d) = %q, want %q", c.base, c.delta, got, c.v)
+			}
+		}
+	}
+}
+
+func TestParseRedirect(t *testing.T) {
+	for _, c := range []struct {
+		v, want string
+		err     error
+	}{
+		{"a", "a", nil}, {"/a/b", "/a/b", nil}, {"a\x00junk", "a", nil}, {"\x00", ".", nil},
+		{"", "", syscall.EINVAL}, {"/", "", syscall.EINVAL}, {"/a//b", "", syscall.EINVAL},
+		{"/a/", "", syscall.EINVAL}, {"a/b", "", syscall.EINVAL},
+	} {
+		got, err := ParseRedirect([]byte(c.v))
+		if got != c.want || !errors.Is(err, c.err) && (err != nil || c.err != nil) {
+			t.Errorf("ParseRedirect(%q) = %q, %v; want %q, %v", c.v, got, err, c.want, c.err)
+		}
+	}
+}
