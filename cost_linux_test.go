@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -194,15 +195,22 @@ func TestRemoveAllDeepWalks(t *testing.T) {
 		if os.Geteuid() != 0 {
 			testskip.Skip(t, "nfs_export=on needs trusted.* xattrs: not root")
 		}
-		// A lower tree is removed entry by entry, each object copied
-		// up and indexed, as by the kernel: only the upper's is bounded.
-		removeAllDeepWalks(t, []string{"u"}, "index=on", "nfs_export=on")
+		removeAllDeepWalks(t, []string{"u", "l"}, "index=on", "nfs_export=on")
 	})
 }
 
+// removeAllDeepWalks removes a chain of dirs, each holding a file, at
+// depths 50 and 400, in each of layers (the upper u, the lower l) and
+// checks that the paths resolved from the layer roots do not grow with
+// the depth, or, where each removed object leaves an entry in the index
+// (a lower tree with nfs_export), that they grow with the number of
+// objects only: never with depth times objects, which resolving each
+// object's path from the root would cost.
 func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
+	nfs := slices.Contains(opts, "nfs_export=on")
 	for _, layer := range layers {
-		walks := map[int]int64{}
+		walks, names := map[int]int64{}, map[int]int64{}
+
 		for _, depth := range []int{50, 400} {
 			root := t.TempDir()
 			for _, d := range []string{"l", "u", "w"} {
@@ -231,16 +239,23 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 			}
 			unix.Close(fd)
 			fsys := costFS(t, root, opts...)
-			before := nativeRootWalks.Load()
+			before, beforeNames := nativeRootWalks.Load(), nativeRootWalkNames.Load()
 			if err := fsys.RemoveAll("top"); err != nil {
 				t.Fatalf("%s, depth %d: %v", layer, depth, err)
 			}
 			walks[depth] = nativeRootWalks.Load() - before
+			names[depth] = nativeRootWalkNames.Load() - beforeNames
 			if _, err := fsys.Lstat("top"); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s, depth %d: top still there: %v", layer, depth, err)
 			}
 		}
-		if walks[400] != walks[50] {
+		switch {
+		case nfs && layer == "l":
+			// 8 times the objects: well under 16 times the names.
+			if names[400] > 16*names[50] {
+				t.Errorf("%s: RemoveAll resolved %d names from the roots at depth 50, %d at depth 400", layer, names[50], names[400])
+			}
+		case walks[400] != walks[50]:
 			t.Errorf("%s: RemoveAll resolved %d paths from the roots at depth 50, %d at depth 400", layer, walks[50], walks[400])
 		}
 	}

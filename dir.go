@@ -2,6 +2,8 @@ package overlay
 
 import (
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // lockForChange walks name with FS.mu held for writing, runs check on the
@@ -568,8 +570,15 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		// With nfs_export every removed lower object is copied up and its
 		// index entry whited out: only a tree of the upper alone goes at
 		// once.
-		lowerObjs := !r.n.upper || len(r.n.lowers) > 0
-		if fsys.feat.nfsExport && lowerObjs || !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
+		var gone []string // with nfs_export, the index entries to white out
+		if fsys.feat.nfsExport && (!r.n.upper || len(r.n.lowers) > 0) {
+			var ok bool
+			if gone, ok = fsys.lowerTreeIndexNames(r.n); !ok {
+				fsys.mu.Unlock()
+				return false, nil
+			}
+		}
+		if !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
 			fsys.mu.Unlock()
 			return false, nil
 		}
@@ -582,9 +591,61 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		}
 		defer fsys.mu.Unlock()
 		fsys.dropSubtree(r.n)
-		return true, fsys.removeName(r)
+		if err := fsys.removeName(r); err != nil {
+			return true, err
+		}
+		// What removing each object would have left in the index (each
+		// copied up into it first, then whited out there), once nothing
+		// of the tree is visible.
+		for _, idx := range gone {
+			if err := fsys.upper.whiteout(idx, 0); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
 	}
 	return false, nil // copied up and gone again each time: entry by entry
+}
+
+// lowerTreeIndexNames returns, for dir n of one lower layer whose upper
+// copy (if any) is empty, the index entries of everything beneath it in
+// that layer: with nfs_export, removing them one by one copies each up
+// into the index and then whites its entry out. ok is false where that is
+// not the whole story (more than one lower, entries in the upper, a
+// layer that cannot list handles by tree, an entry already there), and
+// the tree must go entry by entry. Callers hold FS.mu.
+func (fsys *FS) lowerTreeIndexNames(n *node) (names []string, ok bool) {
+	if len(n.lowers) != 1 {
+		return nil, false
+	}
+	if n.upper {
+		if ents, err := fsys.upper.listDir(n.path(), false); err != nil || len(ents) > 0 {
+			return nil, false
+		}
+	}
+	lr := n.lowers[0]
+	br := fsys.lowers[lr.layer]
+	th, ok1 := br.b.(treeHandler)
+	h, ok2 := br.b.(handler)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	hs, err := th.treeHandles(lr.path)
+	if err != nil {
+		return nil, false
+	}
+	for _, fh := range hs {
+		fb := fsys.originFB(h, fh)
+		if len(fb) == 0 {
+			return nil, false
+		}
+		idx := indexDir + "/" + ondisk.IndexName(fb)
+		if fsys.upperHas(idx) {
+			return nil, false
+		}
+		names = append(names, idx)
+	}
+	return names, true
 }
 
 // plainTrees reports whether the trees beneath dir n, in the upper layer

@@ -31,6 +31,13 @@ func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
 	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.typ, FID: h.fid}, upper)
 }
 
+// treeHandler is implemented by backends that can give, in time linear in
+// a tree whatever its depth, the file handles of everything beneath the
+// dir p.
+type treeHandler interface {
+	treeHandles(p string) ([]fileHandle, error)
+}
+
 // originOf returns the origin xattr value for the lower object at p of
 // br: its ovl_fb, or empty when the layer cannot make file handles (the
 // kernel's "copied up, origin unknown"). With uuid=off the UUID is zero.
@@ -40,7 +47,16 @@ func (fsys *FS) originOf(br *branch, p string) []byte {
 		return []byte{}
 	}
 	fh, err := h.fileHandle(p)
-	if err != nil || len(fh.fid) > ondisk.FBMaxFID {
+	if err != nil {
+		return []byte{}
+	}
+	return fsys.originFB(h, fh)
+}
+
+// originFB is the origin xattr value for the lower object of handler h
+// whose handle is fh (empty when the handle is too long for one).
+func (fsys *FS) originFB(h handler, fh fileHandle) []byte {
+	if len(fh.fid) > ondisk.FBMaxFID {
 		return []byte{}
 	}
 	var uuid [16]byte

@@ -21,6 +21,39 @@ func (b *nativeBackend) fileHandle(p string) (fileHandle, error) {
 	return fh, err
 }
 
+var _ treeHandler = (*nativeBackend)(nil)
+
+func (b *nativeBackend) treeHandles(p string) ([]fileHandle, error) {
+	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return handlesAt(fd, nil, make([]byte, 32<<10))
+}
+
+// handlesAt appends the file handles of everything beneath the dir open
+// at fd (buf as in clearAt).
+func handlesAt(fd int, hs []fileHandle, buf []byte) ([]fileHandle, error) {
+	err := walkAt(fd, buf, func(dirfd int, e dirEnt) (bool, error) {
+		h, _, err := unix.NameToHandleAt(dirfd, e.Name, 0)
+		if err != nil {
+			return false, err
+		}
+		hs = append(hs, fileHandle{typ: uint8(h.Type()), fid: h.Bytes()})
+		typ := e.Type
+		if typ == 0 { // the file system gives no type in its listing
+			var st unix.Stat_t
+			if err := unix.Fstatat(dirfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return false, err
+			}
+			typ = st.Mode & unix.S_IFMT
+		}
+		return typ == unix.S_IFDIR, nil
+	})
+	return hs, err
+}
+
 // fsGetUUID is FS_IOC_GETFSUUID, _IOR(0x15, 0, struct fsuuid2).
 const fsGetUUID = 0x80111500
 

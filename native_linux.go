@@ -348,6 +348,7 @@ func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, e
 	how.Flags |= unix.O_CLOEXEC
 	how.Resolve = nativeResolve
 	nativeRootWalks.Add(1)
+	nativeRootWalkNames.Add(int64(strings.Count(rel, "/") + 1))
 	if len(rel) < pathMax {
 		return openRetry(dirfd, rel, how)
 	}
@@ -358,6 +359,10 @@ func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, e
 // native layer), for the tests that check that a cost does not grow with
 // a tree's size or depth.
 var nativeRootWalks atomic.Int64
+
+// nativeRootWalkNames counts the names those walks resolved, for the tests
+// that check that a cost grows no faster than a tree.
+var nativeRootWalkNames atomic.Int64
 
 // pathMax is the kernel's PATH_MAX: a path string given to a syscall,
 // its terminating NUL included, may not be longer (ENAMETOOLONG).
@@ -1087,32 +1092,52 @@ func (b *nativeBackend) plainTree(p, prefix string, noLinks bool) (bool, error) 
 }
 
 // plainAt reports whether the tree beneath the dir open at fd is plain (as
-// plainTree), walking by directory descriptors (buf as in clearAt). An
-// entry whose xattrs cannot be listed counts as not plain: the caller
-// then takes the safe way.
+// plainTree). An entry whose xattrs cannot be listed counts as not plain:
+// the caller then takes the safe way.
 func plainAt(fd int, prefix string, noLinks bool, buf []byte) (bool, error) {
-	ents, err := readDirents(fd, buf)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range ents {
+	errNotPlain := errors.New("not plain")
+	err := walkAt(fd, buf, func(dirfd int, e dirEnt) (bool, error) {
 		var st unix.Stat_t
-		if err := unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fstatat(dirfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return false, err
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 || noLinks && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
-			return false, nil
+		typ := st.Mode & unix.S_IFMT
+		if typ == unix.S_IFCHR && st.Rdev == 0 || noLinks && typ != unix.S_IFDIR && st.Nlink > 1 {
+			return false, errNotPlain
 		}
-		names, err := (xattrObj{dirfd: fd, name: e.Name}).names()
+		names, err := (xattrObj{dirfd: dirfd, name: e.Name}).names()
 		if err != nil && err != unix.ENOTSUP {
-			return false, nil
+			return false, errNotPlain
 		}
 		for _, x := range names {
 			if strings.HasPrefix(x, prefix) {
-				return false, nil
+				return false, errNotPlain
 			}
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return typ == unix.S_IFDIR, nil
+	})
+	if err == errNotPlain {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// walkAt calls fn for each entry beneath the dir open at fd, with the
+// descriptor of the entry's dir, depth first, walking by directory
+// descriptors so that the cost does not grow with depth (buf as in
+// clearAt). It goes into an entry when fn says so, and stops at the first
+// error fn returns.
+func walkAt(fd int, buf []byte, fn func(dirfd int, e dirEnt) (descend bool, err error)) error {
+	ents, err := readDirents(fd, buf)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		descend, err := fn(fd, e)
+		if err != nil {
+			return err
+		}
+		if !descend {
 			continue
 		}
 		sub, err := openRetry(fd, e.Name, &unix.OpenHow{
@@ -1120,13 +1145,13 @@ func plainAt(fd int, prefix string, noLinks bool, buf []byte) (bool, error) {
 			Resolve: nativeResolve,
 		})
 		if err != nil {
-			return false, err
+			return err
 		}
-		plain, err := plainAt(sub, prefix, noLinks, buf)
+		err = walkAt(sub, buf, fn)
 		unix.Close(sub)
-		if !plain || err != nil {
-			return false, err
+		if err != nil {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
