@@ -230,9 +230,11 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 	for len(list) > 0 {
 		chunk := list[:min(len(list), hintChunk)]
 		list = list[len(chunk):]
-		names := make([]string, len(chunk))
-		for i, e := range chunk {
-			names[i] = e.name
+		names := make([]string, 0, len(chunk))
+		for _, e := range chunk {
+			if !e.hidden {
+				names = append(names, e.name)
+			}
 		}
 		drop := fsys.readAhead(n, names)
 		for _, e := range chunk {
