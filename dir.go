@@ -567,17 +567,6 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 		// at once only when it and the lower dirs merged with it are
 		// plain, as the backends' own walks tell cheaply. An empty lower
 		// dir is left to rmdir, which does not copy it up.
-		// With nfs_export every removed lower object is copied up and its
-		// index entry whited out: only a tree of the upper alone goes at
-		// once.
-		var gone []string // with nfs_export, the index entries to white out
-		if fsys.feat.nfsExport && (!r.n.upper || len(r.n.lowers) > 0) {
-			var ok bool
-			if gone, ok = fsys.lowerTreeIndexNames(r.n); !ok {
-				fsys.mu.Unlock()
-				return false, nil
-			}
-		}
 		if !fsys.plainTrees(r.n) || !r.n.upper && fsys.checkEmpty(r.n, true) == nil {
 			fsys.mu.Unlock()
 			return false, nil
@@ -588,6 +577,17 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 				return true, err
 			}
 			continue
+		}
+		// With nfs_export every removed lower object is copied up into
+		// the index and its entry then whited out: the entries to white
+		// out, where they can be told at once.
+		var gone []string
+		if fsys.feat.nfsExport && len(r.n.lowers) > 0 {
+			var ok bool
+			if gone, ok = fsys.lowerTreeIndexNames(r.n); !ok {
+				fsys.mu.Unlock()
+				return false, nil
+			}
 		}
 		defer fsys.mu.Unlock()
 		fsys.dropSubtree(r.n)
