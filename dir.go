@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"errors"
 	"syscall"
 
 	"github.com/go-overlay/overlay/internal/ondisk"
@@ -519,12 +520,13 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // whiteout when a lower layer has the name, else nothing. A dir that is
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
-// false where the result could differ: with nfs_export for a tree with
-// lower objects (each removed one is indexed), where the tree or a lower
-// dir merged with it is not plain (see plainTreer: with index=on a
-// hard-linked file counts, as its link count is kept per removed name),
-// on an upper without xattrs, or for a caller other than root; the caller
-// then removes the tree entry by entry. On a native upper the removal
+// false where the result could differ: with nfs_export when the dir's
+// upper copy holds entries beside lower objects (each removed lower object
+// leaves a whiteout in the index, written here after the tree goes),
+// where the tree or a lower dir merged with it is not plain (see
+// plainTreer: with index=on a hard-linked file counts, as its link count
+// is kept per removed name), on an upper without xattrs, or for a caller
+// other than root; the caller then removes the tree entry by entry. On a native upper the removal
 // walks by directory descriptors, so its cost grows linearly with the
 // tree, however deep (the kernel's overlay, which removes entry by entry,
 // does not need to resolve long paths).
@@ -607,45 +609,51 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	return false, nil // copied up and gone again each time: entry by entry
 }
 
-// lowerTreeIndexNames returns, for dir n of one lower layer whose upper
-// copy (if any) is empty, the index entries of everything beneath it in
-// that layer: with nfs_export, removing them one by one copies each up
-// into the index and then whites its entry out. ok is false where that is
-// not the whole story (more than one lower, entries in the upper, a
-// layer that cannot list handles by tree, an entry already there), and
-// the tree must go entry by entry. Callers hold FS.mu.
+// lowerTreeIndexNames returns, for dir n whose upper copy (if any) is
+// empty, the index entries of everything the lower dirs merged with it
+// show beneath it: with nfs_export, removing them one by one copies each
+// up into the index and then whites its entry out. ok is false where that
+// is not the whole story (entries in the upper, a layer that cannot walk
+// by handles, an entry already there), and the tree must go entry by
+// entry. Callers hold FS.mu; the trees are plain (plainTrees).
 func (fsys *FS) lowerTreeIndexNames(n *node) (names []string, ok bool) {
-	if len(n.lowers) != 1 {
-		return nil, false
-	}
 	if n.upper {
 		if ents, err := fsys.upper.listDir(n.path(), false); err != nil || len(ents) > 0 {
 			return nil, false
 		}
 	}
-	lr := n.lowers[0]
-	br := fsys.lowers[lr.layer]
-	th, ok1 := br.b.(treeHandler)
-	h, ok2 := br.b.(handler)
-	if !ok1 || !ok2 {
-		return nil, false
-	}
-	hs, err := th.treeHandles(lr.path)
-	if err != nil {
-		return nil, false
-	}
-	for _, fh := range hs {
-		fb := fsys.originFB(h, fh)
-		if len(fb) == 0 {
+	var ds []layerDir
+	defer func() {
+		for _, d := range ds {
+			d.d.close()
+		}
+	}()
+	for _, lr := range n.lowers {
+		o, isOpener := fsys.lowers[lr.layer].b.(handleDirOpener)
+		_, isHandler := fsys.lowers[lr.layer].b.(handler)
+		if !isOpener || !isHandler {
 			return nil, false
+		}
+		d, err := o.openHandleDir(lr.path)
+		if err != nil {
+			return nil, false
+		}
+		ds = append(ds, layerDir{d, lr.layer})
+	}
+	errSkip := errors.New("an entry is there already")
+	err := mergedHandles(ds, func(layer int, fh fileHandle) error {
+		fb := fsys.originFB(fsys.lowers[layer].b.(handler), fh)
+		if len(fb) == 0 {
+			return errSkip
 		}
 		idx := indexDir + "/" + ondisk.IndexName(fb)
 		if fsys.upperHas(idx) {
-			return nil, false
+			return errSkip
 		}
 		names = append(names, idx)
-	}
-	return names, true
+		return nil
+	})
+	return names, err == nil
 }
 
 // plainTrees reports whether the trees beneath dir n, in the upper layer

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"encoding/binary"
+	"syscall"
 
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
@@ -31,11 +32,102 @@ func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
 	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.typ, FID: h.fid}, upper)
 }
 
-// treeHandler is implemented by backends that can give, in time linear in
-// a tree whatever its depth, the file handles of everything beneath the
-// dir p.
-type treeHandler interface {
-	treeHandles(p string) ([]fileHandle, error)
+// handleDirOpener is implemented by backends that can open a dir for a
+// walk that takes file handles in time linear in a tree whatever its
+// depth (each step relative to an open dir).
+type handleDirOpener interface {
+	openHandleDir(p string) (handleDir, error)
+}
+
+// handleDir is a dir open for such a walk.
+type handleDir interface {
+	list() ([]dirEnt, error) // its entries, each with its type
+	handle(name string) (fileHandle, error)
+	sub(name string) (handleDir, error) // the dir name, opened the same way
+	close()
+}
+
+// layerDir is a handleDir of one lower layer (an index into FS.lowers).
+type layerDir struct {
+	d     handleDir
+	layer int
+}
+
+// mergedHandles calls visit for each object the merged dir of ds (the
+// same dir in each lower layer, top-most first) shows beneath it, with
+// its layer and handle, as lookup finds them: for a name, the top-most
+// layer's object; a dir merges with the dirs of that name below until a
+// non-dir. The layers must be plain (no whiteout, opaque dir or
+// redirect: see plainTreer), so nothing else hides or moves a name.
+func mergedHandles(ds []layerDir, visit func(layer int, h fileHandle) error) error {
+	types := make([]map[string]uint32, len(ds)) // each layer's names, with their types
+	lists := make([][]dirEnt, len(ds))
+	for i, d := range ds {
+		ents, err := d.d.list()
+		if err != nil {
+			return err
+		}
+		lists[i] = ents
+		types[i] = make(map[string]uint32, len(ents))
+		for _, e := range ents {
+			types[i][e.Name] = e.Type
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range ds {
+		for _, e := range lists[i] {
+			if seen[e.Name] {
+				continue
+			}
+			seen[e.Name] = true
+			h, err := d.d.handle(e.Name)
+			if err != nil {
+				return err
+			}
+			if err := visit(d.layer, h); err != nil {
+				return err
+			}
+			if e.Type != syscall.S_IFDIR {
+				continue
+			}
+			sub, err := mergedSubdirs(ds, types, i, e.Name)
+			if err == nil {
+				err = mergedHandles(sub, visit)
+			}
+			for _, s := range sub {
+				s.d.close()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergedSubdirs opens the dirs that merge as name beneath ds, from layer
+// i (where name is a dir) down to the first layer where name is not a
+// dir.
+func mergedSubdirs(ds []layerDir, types []map[string]uint32, i int, name string) ([]layerDir, error) {
+	var sub []layerDir
+	for j := i; j < len(ds); j++ {
+		typ, ok := types[j][name]
+		if !ok {
+			continue
+		}
+		if typ != syscall.S_IFDIR {
+			break
+		}
+		d, err := ds[j].d.sub(name)
+		if err != nil {
+			for _, s := range sub {
+				s.d.close()
+			}
+			return nil, err
+		}
+		sub = append(sub, layerDir{d, ds[j].layer})
+	}
+	return sub, nil
 }
 
 // originOf returns the origin xattr value for the lower object at p of

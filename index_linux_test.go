@@ -3,6 +3,7 @@ package overlay_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
 	"golang.org/x/sys/unix"
 )
@@ -263,4 +265,66 @@ func TestIndexOnDisk(t *testing.T) {
 		k, _ := f.Read(b)
 		return b[:k], nil
 	})
+}
+
+// TestNFSExportRemoveAllIndex: with nfs_export, removing a tree of lower
+// objects leaves a whiteout in the index for each of them (each copied up
+// into the index first, then whited out). The library, which takes such a
+// tree at once, must leave the same kinds of entries, as many, as the
+// kernel removing it entry by entry: for a tree of one lower layer and
+// for one merged from two (a name in both, a dir over a file).
+func TestNFSExportRemoveAllIndex(t *testing.T) {
+	requireKernel(t)
+	for _, fix := range []string{`
+-- lower --
+file a/f "x"
+dir a/b
+file a/b/g "y"
+link a/b/l -> "zz"
+dir a/b/c
+`, `
+-- lower1 --
+file a/f "x"
+dir a/b
+file a/b/g "y"
+file a/e "e"
+-- lower2 --
+file a/f "old"
+dir a/b
+file a/b/h "h"
+dir a/b/c
+file a/e/under "hidden by the file above"
+file a/only "o"
+`} {
+		s := layertest.MustParse(fix)
+		s.Upper = &layertest.Layer{Name: "upper"}
+		ops := mustOps("removeall a\n")
+		dir := diffDir(t, nfsExportVariant)
+		kr := runKernel(t, nfsExportVariant, s, filepath.Join(dir, "k"), ops)
+		lr, d, ok := runNative(t, nfsExportVariant, s, filepath.Join(dir, "l"), ops)
+		if !ok {
+			return
+		}
+		if kr.res[0].res != "ok" || lr.res[0].res != "ok" {
+			t.Fatalf("removeall: kernel %s, library %s", kr.res[0].res, lr.res[0].res)
+		}
+		// The index's own entries: the kernel keeps its shared whiteout
+		// ("#" and a counter) there too.
+		kinds := func(w string) map[string]int {
+			ents, err := os.ReadDir(filepath.Join(w, "index"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]int{}
+			for _, e := range ents {
+				if !strings.HasPrefix(e.Name(), "#") {
+					m[e.Type().String()]++
+				}
+			}
+			return m
+		}
+		if k, l := kinds(kr.dirs.Work), kinds(d.Work); !maps.Equal(k, l) {
+			t.Errorf("index entries after RemoveAll: kernel %v, library %v\nfixture:%s", k, l, fix)
+		}
+	}
 }

@@ -21,38 +21,57 @@ func (b *nativeBackend) fileHandle(p string) (fileHandle, error) {
 	return fh, err
 }
 
-var _ treeHandler = (*nativeBackend)(nil)
+var _ handleDirOpener = (*nativeBackend)(nil)
 
-func (b *nativeBackend) treeHandles(p string) ([]fileHandle, error) {
+func (b *nativeBackend) openHandleDir(p string) (handleDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
-	return handlesAt(fd, nil, make([]byte, 32<<10))
+	return nativeHandleDir(fd), nil
 }
 
-// handlesAt appends the file handles of everything beneath the dir open
-// at fd (buf as in clearAt).
-func handlesAt(fd int, hs []fileHandle, buf []byte) ([]fileHandle, error) {
-	err := walkAt(fd, buf, func(dirfd int, e dirEnt) (bool, error) {
-		h, _, err := unix.NameToHandleAt(dirfd, e.Name, 0)
-		if err != nil {
-			return false, err
-		}
-		hs = append(hs, fileHandle{typ: uint8(h.Type()), fid: h.Bytes()})
-		typ := e.Type
-		if typ == 0 { // the file system gives no type in its listing
+// nativeHandleDir is a dir open for a handle walk: every call is relative
+// to its descriptor, so a walk's cost does not grow with depth.
+type nativeHandleDir int
+
+func (d nativeHandleDir) list() ([]dirEnt, error) {
+	ents, err := readDirents(int(d), make([]byte, 32<<10))
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range ents {
+		if e.Type == 0 { // the file system gives no type in its listing
 			var st unix.Stat_t
-			if err := unix.Fstatat(dirfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				return false, err
+			if err := unix.Fstatat(int(d), e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return nil, err
 			}
-			typ = st.Mode & unix.S_IFMT
+			ents[i].Type = st.Mode & unix.S_IFMT
 		}
-		return typ == unix.S_IFDIR, nil
-	})
-	return hs, err
+	}
+	return ents, nil
 }
+
+func (d nativeHandleDir) handle(name string) (fileHandle, error) {
+	h, _, err := unix.NameToHandleAt(int(d), name, 0)
+	if err != nil {
+		return fileHandle{}, err
+	}
+	return fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}, nil
+}
+
+func (d nativeHandleDir) sub(name string) (handleDir, error) {
+	fd, err := openRetry(int(d), name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: nativeResolve,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nativeHandleDir(fd), nil
+}
+
+func (d nativeHandleDir) close() { unix.Close(int(d)) }
 
 // fsGetUUID is FS_IOC_GETFSUUID, _IOR(0x15, 0, struct fsuuid2).
 const fsGetUUID = 0x80111500
