@@ -520,10 +520,10 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // whiteout when a lower layer has the name, else nothing. A dir that is
 // only in the lower layers is copied up first, as the removal of its first
 // entry would copy it up (its parent is marked impure as then). ok is
-// false where the result could differ: with nfs_export when the dir's
-// upper copy holds entries beside lower objects (each removed lower object
-// leaves a whiteout in the index, written here after the tree goes),
-// where the tree or a lower dir merged with it is not plain (see
+// false where the result could differ (with nfs_export each removed
+// lower object leaves a whiteout in the index, written here after the
+// tree goes; a layer that cannot walk by handles sends the tree entry by
+// entry): where the tree or a lower dir merged with it is not plain (see
 // plainTreer: with index=on a hard-linked file counts, as its link count
 // is kept per removed name), on an upper without xattrs, or for a caller
 // other than root; the caller then removes the tree entry by entry. On a native upper the removal
@@ -609,25 +609,37 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	return false, nil // copied up and gone again each time: entry by entry
 }
 
-// lowerTreeIndexNames returns, for dir n whose upper copy (if any) is
-// empty, the index entries of everything the lower dirs merged with it
-// show beneath it: with nfs_export, removing them one by one copies each
-// up into the index and then whites its entry out. ok is false where that
-// is not the whole story (entries in the upper, a layer that cannot walk
-// by handles, an entry already there), and the tree must go entry by
-// entry. Callers hold FS.mu; the trees are plain (plainTrees).
+// lowerTreeIndexNames returns, for dir n, the index entries of the lower
+// objects the merged tree beneath it shows (those no upper object
+// shadows): with nfs_export, removing them one by one copies each up
+// into the index and then whites its entry out. ok is false where that is
+// not the whole story (a layer that cannot walk by handles, an entry
+// already there), and the tree must go entry by entry. Callers hold
+// FS.mu; the trees are plain (plainTrees), so no upper object has an
+// origin or an index entry of its own.
+// upperLayer marks the upper layer's dir in a handle walk.
+const upperLayer = -1
+
 func (fsys *FS) lowerTreeIndexNames(n *node) (names []string, ok bool) {
-	if n.upper {
-		if ents, err := fsys.upper.listDir(n.path(), false); err != nil || len(ents) > 0 {
-			return nil, false
-		}
-	}
 	var ds []layerDir
 	defer func() {
 		for _, d := range ds {
 			d.d.close()
 		}
 	}()
+	if n.upper {
+		// The upper's objects shadow the lower ones of their names, and
+		// leave nothing in the index.
+		o, isOpener := fsys.upper.b.(handleDirOpener)
+		if !isOpener {
+			return nil, false
+		}
+		d, err := o.openHandleDir(n.path())
+		if err != nil {
+			return nil, false
+		}
+		ds = append(ds, layerDir{d, upperLayer})
+	}
 	for _, lr := range n.lowers {
 		o, isOpener := fsys.lowers[lr.layer].b.(handleDirOpener)
 		_, isHandler := fsys.lowers[lr.layer].b.(handler)
@@ -642,6 +654,9 @@ func (fsys *FS) lowerTreeIndexNames(n *node) (names []string, ok bool) {
 	}
 	errSkip := errors.New("an entry is there already")
 	err := mergedHandles(ds, func(layer int, fh fileHandle) error {
+		if layer == upperLayer {
+			return nil
+		}
 		fb := fsys.originFB(fsys.lowers[layer].b.(handler), fh)
 		if len(fb) == 0 {
 			return errSkip

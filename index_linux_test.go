@@ -271,8 +271,9 @@ func TestIndexOnDisk(t *testing.T) {
 // objects leaves a whiteout in the index for each of them (each copied up
 // into the index first, then whited out). The library, which takes such a
 // tree at once, must leave the same kinds of entries, as many, as the
-// kernel removing it entry by entry: for a tree of one lower layer and
-// for one merged from two (a name in both, a dir over a file).
+// kernel removing it entry by entry: for a tree of one lower layer, one
+// merged from two (a name in both, a file over a dir), and one merged
+// with the upper.
 func TestNFSExportRemoveAllIndex(t *testing.T) {
 	requireKernel(t)
 	for _, fix := range []string{`
@@ -295,6 +296,18 @@ file a/b/h "h"
 dir a/b/c
 file a/e/under "hidden by the file above"
 file a/only "o"
+`, `
+-- upper --
+file a/new "n"
+dir a/b
+file a/b/up "u"
+file a/e2 "shadows a dir below"
+-- lower1 --
+file a/f "x"
+dir a/b
+file a/b/g "y"
+dir a/e2
+file a/e2/x "x"
 `} {
 		s := layertest.MustParse(fix)
 		s.Upper = &layertest.Layer{Name: "upper"}
