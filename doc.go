@@ -409,6 +409,12 @@
 //     open dirs, which this API has no form of. Native layers reach
 //     objects at any depth (resolving long paths in pieces), and
 //     RemoveAll removes trees of any depth, as os.RemoveAll on a mount.
+//     On native layers RemoveAll takes a plain tree (no whiteout, no
+//     opaque dir, redirect or other private xattr, and with index=on no
+//     hard-linked file) in one walk by directory descriptors, its cost
+//     linear in the tree however deep; any other tree goes entry by
+//     entry, as the kernel removes it, each step resolving its path from
+//     the layer root, so its cost grows with depth times size.
 //   - Two overlay dirs that merge the same lower dir (a hand-written
 //     redirect to a lower dir still visible under its own name) are both
 //     shown; the kernel fails the lookup of whichever is looked up second
