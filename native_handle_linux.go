@@ -15,10 +15,15 @@ func (b *nativeBackend) fileHandle(p string) (fileHandle, error) {
 		if err != nil {
 			return err
 		}
-		fh = fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}
+		fh = toFileHandle(h)
 		return nil
 	})
 	return fh, err
+}
+
+// toFileHandle is a handle from name_to_handle_at(2) as the layers give it.
+func toFileHandle(h unix.FileHandle) fileHandle {
+	return fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}
 }
 
 var _ handleDirOpener = (*nativeBackend)(nil)
@@ -57,14 +62,11 @@ func (d nativeHandleDir) handle(name string) (fileHandle, error) {
 	if err != nil {
 		return fileHandle{}, err
 	}
-	return fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}, nil
+	return toFileHandle(h), nil
 }
 
 func (d nativeHandleDir) sub(name string) (handleDir, error) {
-	fd, err := openRetry(int(d), name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: nativeResolve,
-	})
+	fd, err := openSubdir(int(d), name)
 	if err != nil {
 		return nil, err
 	}

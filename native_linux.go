@@ -1019,10 +1019,7 @@ func removeAt(parent int, name string, buf []byte) error {
 	default:
 		return err
 	}
-	fd, err := openRetry(parent, name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: nativeResolve,
-	})
+	fd, err := openSubdir(parent, name)
 	if err == unix.ENOENT {
 		return nil
 	}
@@ -1122,6 +1119,15 @@ func plainAt(fd int, prefix string, noLinks bool, buf []byte) (bool, error) {
 	return err == nil, err
 }
 
+// openSubdir opens the dir name in the dir open at fd, never following a
+// symlink and never leaving the layer, for a walk by descriptors.
+func openSubdir(fd int, name string) (int, error) {
+	return openRetry(fd, name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: nativeResolve,
+	})
+}
+
 // walkAt calls fn for each entry beneath the dir open at fd, with the
 // descriptor of the entry's dir, depth first, walking by directory
 // descriptors so that the cost does not grow with depth (buf as in
@@ -1140,10 +1146,7 @@ func walkAt(fd int, buf []byte, fn func(dirfd int, e dirEnt) (descend bool, err 
 		if !descend {
 			continue
 		}
-		sub, err := openRetry(fd, e.Name, &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: nativeResolve,
-		})
+		sub, err := openSubdir(fd, e.Name)
 		if err != nil {
 			return err
 		}

@@ -56,12 +56,19 @@ func DecodeFB(b []byte) (FB, error) {
 	if len(b) < FBHeaderLen || b[1] != FBMagic || int(b[2]) != len(b) || len(b)-FBHeaderLen > FBMaxFID {
 		return FB{}, syscall.EINVAL
 	}
-	if b[0] > FBVersion || b[3]&^flagsAll != 0 || b[3]&FlagAnyEndian == 0 && b[3]&FlagBigEndian != 0 {
+	if !readable(b) {
 		return FB{}, syscall.ENODATA
 	}
 	fb := FB{Flags: b[3], Handle: Handle{Type: b[4], FID: append([]byte(nil), b[FBHeaderLen:]...)}}
 	copy(fb.UUID[:], b[5:21])
 	return fb, nil
+}
+
+// readable reports whether this reader knows the version and flags of the
+// ovl_fb header b, and its endianness: a big-endian writer's handle cannot
+// be read here.
+func readable(b []byte) bool {
+	return b[0] <= FBVersion && b[3]&^flagsAll == 0 && (b[3]&FlagAnyEndian != 0 || b[3]&FlagBigEndian == 0)
 }
 
 // IndexName is the name of the index entry of the object whose origin
@@ -85,7 +92,7 @@ func ParseIndexName(name string) ([]byte, error) {
 	if len(fb) < int(fb[2]) || fb[1] != FBMagic {
 		return nil, syscall.EINVAL
 	}
-	if fb[0] > FBVersion || fb[3]&^flagsAll != 0 || fb[3]&FlagAnyEndian == 0 && fb[3]&FlagBigEndian != 0 {
+	if !readable(fb) {
 		return nil, syscall.ENODATA
 	}
 	return fb, nil
