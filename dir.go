@@ -526,10 +526,10 @@ func (fsys *FS) checkEmpty(n *node, filter bool) error {
 // entry): where the tree or a lower dir merged with it is not plain (see
 // plainTreer: with index=on a hard-linked file counts, as its link count
 // is kept per removed name), on an upper without xattrs, or for a caller
-// other than root; the caller then removes the tree entry by entry. On a native upper the removal
-// walks by directory descriptors, so its cost grows linearly with the
-// tree, however deep (the kernel's overlay, which removes entry by entry,
-// does not need to resolve long paths).
+// other than root; the caller then removes the tree entry by entry. On a
+// native upper the removal walks by directory descriptors, so its cost
+// grows linearly with the tree, however deep (the kernel's overlay, which
+// removes entry by entry, does not need to resolve long paths).
 func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	u := fsys.upper
 	switch {
