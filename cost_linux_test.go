@@ -184,12 +184,15 @@ func TestReaddirColdWalks(t *testing.T) {
 // 400 as at depth 50: the tree is removed at once, by directory
 // descriptors (BenchmarkRemoveAllDeep has the times).
 func TestRemoveAllDeepWalks(t *testing.T) {
-	t.Run("defaults", func(t *testing.T) { removeAllDeepWalks(t, []string{"u", "l"}) })
+	// "changed": a lower tree in which, through the overlay, every dir
+	// had a file copied up (origin, impure parents) and one removed (a
+	// whiteout in a merged dir).
+	t.Run("defaults", func(t *testing.T) { removeAllDeepWalks(t, []string{"u", "l", "changed"}) })
 	t.Run("index=on", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			testskip.Skip(t, "index=on needs trusted.* xattrs: not root")
 		}
-		removeAllDeepWalks(t, []string{"u", "l"}, "index=on")
+		removeAllDeepWalks(t, []string{"u", "l", "changed"}, "index=on")
 	})
 	t.Run("nfs_export=on", func(t *testing.T) {
 		if os.Geteuid() != 0 {
@@ -200,7 +203,8 @@ func TestRemoveAllDeepWalks(t *testing.T) {
 }
 
 // removeAllDeepWalks removes a chain of dirs, each holding a file, at
-// depths 50 and 400, in each of layers (the upper u, the lower l) and
+// depths 50 and 400, in each of layers (the upper u, the lower l, or the
+// lower changed through the overlay as TestRemoveAllDeepWalks says) and
 // checks that the paths resolved from the layer roots do not grow with
 // the depth, or, where each removed object leaves an entry in the index
 // (a lower tree with nfs_export), that they grow with the number of
@@ -218,7 +222,11 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 					t.Fatal(err)
 				}
 			}
-			fd, err := unix.Open(filepath.Join(root, layer), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			dir := layer
+			if layer == "changed" {
+				dir = "l"
+			}
+			fd, err := unix.Open(filepath.Join(root, dir), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,11 +241,27 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 					t.Fatal(err)
 				}
 				fd, name = next, "d"
-				if f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
-					unix.Close(f)
+				for _, f := range []string{"f", "g"} {
+					if f, err := unix.Openat(fd, f, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
+						unix.Close(f)
+					}
 				}
 			}
 			unix.Close(fd)
+			if layer == "changed" {
+				fsys := costFS(t, root, opts...)
+				p := "top"
+				for i := 0; i < depth; i++ {
+					if err := afero.WriteFile(fsys, p+"/f", []byte("changed"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := fsys.Remove(p + "/g"); err != nil {
+						t.Fatal(err)
+					}
+					p += "/d"
+				}
+				fsys.Close()
+			}
 			fsys := costFS(t, root, opts...)
 			before, beforeNames := nativeRootWalks.Load(), nativeRootWalkNames.Load()
 			if err := fsys.RemoveAll("top"); err != nil {

@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"encoding/binary"
-	"syscall"
 
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
@@ -32,102 +31,121 @@ func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
 	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.typ, FID: h.fid}, upper)
 }
 
-// handleDirOpener is implemented by backends that can open a dir for a
-// walk that takes file handles in time linear in a tree whatever its
-// depth (each step relative to an open dir).
-type handleDirOpener interface {
-	openHandleDir(p string) (handleDir, error)
+// treeDirOpener is implemented by backends that can open a dir for a
+// walk whose cost is linear in a tree whatever its depth (each step
+// relative to an open dir).
+type treeDirOpener interface {
+	openTreeDir(p string) (treeDir, error)
 }
 
-// handleDir is a dir open for such a walk.
-type handleDir interface {
+// treeDir is a dir open for such a walk; names are its entries.
+type treeDir interface {
 	list() ([]dirEnt, error) // its entries, each with its type
-	handle(name string) (fileHandle, error)
-	sub(name string) (handleDir, error) // the dir name, opened the same way
+	lstat(name string) (attr, error)
+	listxattr(name string) ([]string, error)
+	getxattr(name, x string) ([]byte, error)
+	sub(name string) (treeDir, error) // the dir name, opened the same way
 	close()
 }
 
-// layerDir is a handleDir of one lower layer (an index into FS.lowers).
+// handleTreeDir is a treeDir of a layer that names its objects by file
+// handle (see handler).
+type handleTreeDir interface {
+	treeDir
+	handle(name string) (fileHandle, error)
+}
+
+// layerDir is a treeDir of one layer: an index into FS.lowers, or
+// upperLayer.
 type layerDir struct {
-	d     handleDir
+	d     treeDir
 	layer int
 }
 
-// mergedHandles calls visit for each object the merged dir of ds (the
-// same dir in each lower layer, top-most first) shows beneath it, with
-// its layer and handle, as lookup finds them: for a name, the top-most
-// layer's object; a dir merges with the dirs of that name below until a
-// non-dir. The layers must be plain (no whiteout, opaque dir or
-// redirect: see plainTreer), so nothing else hides or moves a name.
-func mergedHandles(ds []layerDir, visit func(layer int, h fileHandle) error) error {
-	types := make([]map[string]uint32, len(ds)) // each layer's names, with their types
-	lists := make([][]dirEnt, len(ds))
+// upperLayer marks the upper layer's dir in a tree walk.
+const upperLayer = -1
+
+// entKind is what a merged walk's visit makes of an entry: 0 for a
+// non-dir, which ends the merge of its name, or a set of these bits.
+type entKind uint8
+
+const (
+	entDir      entKind = 1 << iota // a dir: merges with the dirs of its name below
+	entOpaque                       // with entDir: hides what is below it
+	entOrigin                       // with entDir: an upper dir with an origin (see mergedWalk)
+	entWhiteout                     // hides its name below, shows nothing
+)
+
+// mergedWalk walks the merged dir whose dirs, one per layer, top-most
+// first, are ds, as lookup merges them where no redirect moves a name:
+// a name is shown by the top-most layer that has it, a whiteout or a
+// non-dir ends its merge, a dir merges with the dirs of its name below
+// down to an opaque one. visit is called for every entry of every layer
+// that the walk lists (shown says whether the merge shows it, the
+// top-most of its name) and classifies it; the walk goes into each
+// shown dir with the merged dirs beneath it as the next level. whiteouts
+// tells visit whether the level's upper dir may hold whiteouts (the
+// kernel's OVL_WHITEOUTS: merged with a lower dir, or carrying an
+// origin); the caller gives it for ds. The walk stops at the first
+// error.
+func mergedWalk(ds []layerDir, whiteouts bool, visit func(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (entKind, error)) error {
+	kinds := make([]map[string]entKind, len(ds))
+	top := map[string]int{} // each name's top-most layer in ds
+	var order []dirEnt
 	for i, d := range ds {
 		ents, err := d.d.list()
 		if err != nil {
 			return err
 		}
-		lists[i] = ents
-		types[i] = make(map[string]uint32, len(ents))
+		kinds[i] = make(map[string]entKind, len(ents))
 		for _, e := range ents {
-			types[i][e.Name] = e.Type
+			_, seen := top[e.Name]
+			k, err := visit(ds, whiteouts, i, e, !seen)
+			if err != nil {
+				return err
+			}
+			kinds[i][e.Name] = k
+			if !seen {
+				top[e.Name] = i
+				order = append(order, e)
+			}
 		}
 	}
-	seen := map[string]bool{}
-	for i, d := range ds {
-		for _, e := range lists[i] {
-			if seen[e.Name] {
-				continue
+	for _, e := range order {
+		i := top[e.Name]
+		if kinds[i][e.Name]&entDir == 0 {
+			continue
+		}
+		var sub []layerDir
+		err := func() error {
+			for j := i; j < len(ds); j++ {
+				k, ok := kinds[j][e.Name]
+				if !ok {
+					continue
+				}
+				if k&entDir == 0 {
+					break
+				}
+				d, err := ds[j].d.sub(e.Name)
+				if err != nil {
+					return err
+				}
+				sub = append(sub, layerDir{d, ds[j].layer})
+				if k&entOpaque != 0 {
+					break
+				}
 			}
-			seen[e.Name] = true
-			h, err := d.d.handle(e.Name)
-			if err != nil {
-				return err
-			}
-			if err := visit(d.layer, h); err != nil {
-				return err
-			}
-			if e.Type != syscall.S_IFDIR {
-				continue
-			}
-			sub, err := mergedSubdirs(ds, types, i, e.Name)
-			if err == nil {
-				err = mergedHandles(sub, visit)
-			}
-			for _, s := range sub {
-				s.d.close()
-			}
-			if err != nil {
-				return err
-			}
+			w := len(sub) > 1 || kinds[i][e.Name]&entOrigin != 0
+			return mergedWalk(sub, w, visit)
+		}()
+		for _, s := range sub {
+			s.d.close()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// mergedSubdirs opens the dirs that merge as name beneath ds, from layer
-// i (where name is a dir) down to the first layer where name is not a
-// dir.
-func mergedSubdirs(ds []layerDir, types []map[string]uint32, i int, name string) ([]layerDir, error) {
-	var sub []layerDir
-	for j := i; j < len(ds); j++ {
-		typ, ok := types[j][name]
-		if !ok {
-			continue
-		}
-		if typ != syscall.S_IFDIR {
-			break
-		}
-		d, err := ds[j].d.sub(name)
-		if err != nil {
-			for _, s := range sub {
-				s.d.close()
-			}
-			return nil, err
-		}
-		sub = append(sub, layerDir{d, ds[j].layer})
-	}
-	return sub, nil
 }
 
 // originOf returns the origin xattr value for the lower object at p of

@@ -244,17 +244,6 @@ type workAttacher interface {
 	attachWork(work backend) error
 }
 
-// plainTreer is implemented by backends that can tell, in time linear in
-// a tree whatever its depth, whether the tree beneath dir p is plain: no
-// whiteout (a char 0/0 device), no entry carrying an xattr whose name
-// starts with prefix (the dir p itself is not checked) and, with noLinks,
-// no non-dir of more than one link. Every lookup in a plain tree succeeds,
-// and with noLinks nothing in it is indexed, which lets a removal take it
-// at once.
-type plainTreer interface {
-	plainTree(p, prefix string, noLinks bool) (bool, error)
-}
-
 // inodeHolder is implemented by backends that can hold the object p open
 // across its removal: stat then tells what an open handle of it sees
 // (size and link count as the file system leaves them); release lets it

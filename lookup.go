@@ -176,18 +176,7 @@ func (fsys *FS) pruneIfNeeded() {
 // dropCacheLocked marks every cached node dead and empties the cache.
 // Callers hold FS.mu for writing.
 func (fsys *FS) dropCacheLocked() {
-	var drop func(n *node)
-	drop = func(n *node) {
-		n.mu.Lock()
-		kids := n.children
-		n.children = nil
-		n.mu.Unlock()
-		for _, c := range kids {
-			c.dead = true
-			drop(c)
-		}
-	}
-	drop(fsys.root)
+	fsys.dropSubtree(fsys.root)
 	fsys.cached.Store(0)
 }
 

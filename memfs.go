@@ -615,6 +615,15 @@ func (m *MemFS) lstat(p string) (attr, error) {
 func (m *MemFS) readDir(p string) ([]dirEnt, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	n, err := m.dirAt(p)
+	if err != nil {
+		return nil, err
+	}
+	return n.dirEnts(), nil
+}
+
+// dirAt returns the dir at p. Callers hold mu.
+func (m *MemFS) dirAt(p string) (*memNode, error) {
 	l, err := m.walk(p)
 	switch {
 	case err != nil:
@@ -624,12 +633,17 @@ func (m *MemFS) readDir(p string) ([]dirEnt, error) {
 	case !l.node.isDir():
 		return nil, syscall.ENOTDIR
 	}
-	ents := make([]dirEnt, 0, len(l.node.kids))
-	for name, n := range l.node.kids {
-		ents = append(ents, dirEnt{Name: name, Type: n.typ(), Ino: n.ino})
+	return l.node, nil
+}
+
+// dirEnts lists dir n, sorted by name. Callers hold mu.
+func (n *memNode) dirEnts() []dirEnt {
+	ents := make([]dirEnt, 0, len(n.kids))
+	for name, k := range n.kids {
+		ents = append(ents, dirEnt{Name: name, Type: k.typ(), Ino: k.ino})
 	}
 	slices.SortFunc(ents, func(a, b dirEnt) int { return strings.Compare(a.Name, b.Name) })
-	return ents, nil
+	return ents
 }
 
 func (m *MemFS) readlink(p string) (string, error) {
@@ -1285,34 +1299,85 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ plainTreer = (*MemFS)(nil)
+var _ treeDirOpener = (*MemFS)(nil)
 
-func (m *MemFS) plainTree(p, prefix string, noLinks bool) (bool, error) {
+func (m *MemFS) openTreeDir(p string) (treeDir, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	l, err := m.walk(p)
+	n, err := m.dirAt(p)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if l.node == nil {
-		return false, syscall.ENOENT
-	}
-	var plain func(n *memNode) bool
-	plain = func(n *memNode) bool {
-		for _, k := range n.kids {
-			if k.mode&syscall.S_IFMT == syscall.S_IFCHR && k.rdev == 0 || noLinks && !k.isDir() && k.nlink > 1 {
-				return false
-			}
-			for x := range k.xattrs {
-				if strings.HasPrefix(x, prefix) {
-					return false
-				}
-			}
-			if k.isDir() && !plain(k) {
-				return false
-			}
-		}
-		return true
-	}
-	return plain(l.node), nil
+	return memTreeDir{m, n}, nil
 }
+
+// memTreeDir is a dir of a MemFS open for a tree walk: it holds the dir
+// itself, so each step costs the same at any depth.
+type memTreeDir struct {
+	m *MemFS
+	n *memNode
+}
+
+// kid returns the entry name of d. Callers hold m.mu.
+func (d memTreeDir) kid(name string) (*memNode, error) {
+	k := d.n.kids[name]
+	if k == nil {
+		return nil, syscall.ENOENT
+	}
+	return k, nil
+}
+
+func (d memTreeDir) list() ([]dirEnt, error) {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	return d.n.dirEnts(), nil
+}
+
+func (d memTreeDir) lstat(name string) (attr, error) {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	k, err := d.kid(name)
+	if err != nil {
+		return attr{}, err
+	}
+	return k.attr(d.m.dev), nil
+}
+
+func (d memTreeDir) listxattr(name string) ([]string, error) {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	k, err := d.kid(name)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(k.xattrs))
+	for x := range k.xattrs {
+		names = append(names, x)
+	}
+	return names, nil
+}
+
+func (d memTreeDir) getxattr(name, x string) ([]byte, error) {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	k, err := d.kid(name)
+	if err != nil {
+		return nil, err
+	}
+	return d.m.getxattrLocked(memLoc{dir: d.n, name: name, node: k}, x)
+}
+
+func (d memTreeDir) sub(name string) (treeDir, error) {
+	d.m.mu.RLock()
+	defer d.m.mu.RUnlock()
+	k, err := d.kid(name)
+	switch {
+	case err != nil:
+		return nil, err
+	case !k.isDir():
+		return nil, syscall.ENOTDIR
+	}
+	return memTreeDir{d.m, k}, nil
+}
+
+func (memTreeDir) close() {}

@@ -26,54 +26,74 @@ func toFileHandle(h unix.FileHandle) fileHandle {
 	return fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}
 }
 
-var _ handleDirOpener = (*nativeBackend)(nil)
+var _ treeDirOpener = (*nativeBackend)(nil)
 
-func (b *nativeBackend) openHandleDir(p string) (handleDir, error) {
+func (b *nativeBackend) openTreeDir(p string) (treeDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	return nativeHandleDir(fd), nil
+	return &nativeTreeDir{fd: fd, buf: make([]byte, 32<<10)}, nil
 }
 
-// nativeHandleDir is a dir open for a handle walk: every call is relative
-// to its descriptor, so a walk's cost does not grow with depth.
-type nativeHandleDir int
+// nativeTreeDir is a dir open for a tree walk: every call is relative to
+// its descriptor, so a walk's cost does not grow with depth. The dirs of
+// one walk share buf, each listing done before the next begins.
+type nativeTreeDir struct {
+	fd  int
+	buf []byte
+}
 
-func (d nativeHandleDir) list() ([]dirEnt, error) {
-	ents, err := readDirents(int(d), make([]byte, 32<<10))
+func (d *nativeTreeDir) list() ([]dirEnt, error) {
+	ents, err := readDirents(d.fd, d.buf)
 	if err != nil {
 		return nil, err
 	}
 	for i, e := range ents {
 		if e.Type == 0 { // the file system gives no type in its listing
-			var st unix.Stat_t
-			if err := unix.Fstatat(int(d), e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			a, err := d.lstat(e.Name)
+			if err != nil {
 				return nil, err
 			}
-			ents[i].Type = st.Mode & unix.S_IFMT
+			ents[i].Type = a.typ()
 		}
 	}
 	return ents, nil
 }
 
-func (d nativeHandleDir) handle(name string) (fileHandle, error) {
-	h, _, err := unix.NameToHandleAt(int(d), name, 0)
+func (d *nativeTreeDir) lstat(name string) (attr, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return attr{}, err
+	}
+	return statToAttr(&st), nil
+}
+
+func (d *nativeTreeDir) listxattr(name string) ([]string, error) {
+	return xattrObj{dirfd: d.fd, name: name}.names()
+}
+
+func (d *nativeTreeDir) getxattr(name, x string) ([]byte, error) {
+	return xattrObj{dirfd: d.fd, name: name}.value(x)
+}
+
+func (d *nativeTreeDir) handle(name string) (fileHandle, error) {
+	h, _, err := unix.NameToHandleAt(d.fd, name, 0)
 	if err != nil {
 		return fileHandle{}, err
 	}
 	return toFileHandle(h), nil
 }
 
-func (d nativeHandleDir) sub(name string) (handleDir, error) {
-	fd, err := openSubdir(int(d), name)
+func (d *nativeTreeDir) sub(name string) (treeDir, error) {
+	fd, err := openSubdir(d.fd, name)
 	if err != nil {
 		return nil, err
 	}
-	return nativeHandleDir(fd), nil
+	return &nativeTreeDir{fd: fd, buf: d.buf}, nil
 }
 
-func (d nativeHandleDir) close() { unix.Close(int(d)) }
+func (d *nativeTreeDir) close() { unix.Close(d.fd) }
 
 // fsGetUUID is FS_IOC_GETFSUUID, _IOR(0x15, 0, struct fsuuid2).
 const fsGetUUID = 0x80111500

@@ -1077,48 +1077,6 @@ func (b *nativeBackend) hold(p string) (func() (attr, error), func(), error) {
 	return stat, func() { unix.Close(fd) }, nil
 }
 
-var _ plainTreer = (*nativeBackend)(nil)
-
-func (b *nativeBackend) plainTree(p, prefix string, noLinks bool) (bool, error) {
-	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return false, err
-	}
-	defer unix.Close(fd)
-	return plainAt(fd, prefix, noLinks, make([]byte, 32<<10))
-}
-
-// plainAt reports whether the tree beneath the dir open at fd is plain (as
-// plainTree). An entry whose xattrs cannot be listed counts as not plain:
-// the caller then takes the safe way.
-func plainAt(fd int, prefix string, noLinks bool, buf []byte) (bool, error) {
-	errNotPlain := errors.New("not plain")
-	err := walkAt(fd, buf, func(dirfd int, e dirEnt) (bool, error) {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dirfd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return false, err
-		}
-		typ := st.Mode & unix.S_IFMT
-		if typ == unix.S_IFCHR && st.Rdev == 0 || noLinks && typ != unix.S_IFDIR && st.Nlink > 1 {
-			return false, errNotPlain
-		}
-		names, err := (xattrObj{dirfd: dirfd, name: e.Name}).names()
-		if err != nil && err != unix.ENOTSUP {
-			return false, errNotPlain
-		}
-		for _, x := range names {
-			if strings.HasPrefix(x, prefix) {
-				return false, errNotPlain
-			}
-		}
-		return typ == unix.S_IFDIR, nil
-	})
-	if err == errNotPlain {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // openSubdir opens the dir name in the dir open at fd, never following a
 // symlink and never leaving the layer, for a walk by descriptors.
 func openSubdir(fd int, name string) (int, error) {
@@ -1126,35 +1084,4 @@ func openSubdir(fd int, name string) (int, error) {
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: nativeResolve,
 	})
-}
-
-// walkAt calls fn for each entry beneath the dir open at fd, with the
-// descriptor of the entry's dir, depth first, walking by directory
-// descriptors so that the cost does not grow with depth (buf as in
-// clearAt). It goes into an entry when fn says so, and stops at the first
-// error fn returns.
-func walkAt(fd int, buf []byte, fn func(dirfd int, e dirEnt) (descend bool, err error)) error {
-	ents, err := readDirents(fd, buf)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		descend, err := fn(fd, e)
-		if err != nil {
-			return err
-		}
-		if !descend {
-			continue
-		}
-		sub, err := openSubdir(fd, e.Name)
-		if err != nil {
-			return err
-		}
-		err = walkAt(sub, buf, fn)
-		unix.Close(sub)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

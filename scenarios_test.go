@@ -1788,6 +1788,50 @@ remove a/sub
 stat a/sub => ENOENT
 mkdir a/sub
 readdir a/sub`},
+	// RemoveAll of trees whose markers decide whether it may go at once:
+	// copied-up files (origin), whiteouts in merged dirs, an opaque dir,
+	// impure parents; a pure upper dir holding a whiteout (counted as an
+	// entry, ENOTEMPTY) unless it carries an origin.
+	{name: "remove/removeall-after-changes", fix: fixBase, ops: `
+writefile a/f "copied up"
+remove a/g
+remove a/sub/deep
+writefile a/sub/new "n"
+remove d2/x
+mkdir d2/x
+writefile d2/x/in "in"
+rename a/h a/h2 => ok redirect:ok
+removeall a
+stat a => ENOENT
+readdir .
+removeall d2
+readdir .`},
+	{name: "remove/removeall-unmerged-whiteout", fix: `
+-- upper --
+dir t
+dir t/s
+whiteout t/s/w
+file t/s/f "f"
+dir t/o
+xattr t/o trusted.overlay.origin "x"
+whiteout t/o/w
+dir u
+dir u/o
+xattr u/o trusted.overlay.origin "x"
+whiteout u/o/w
+file u/o/f "f"
+opaque v
+whiteout v/w
+-- lower1 --
+file other "o"
+`, ops: `
+removeall t
+lstat t/s/w
+lstat t/o
+removeall u
+lstat u
+removeall v
+lstat v`},
 	{name: "remove/rmdir-root", fix: fixBase, ops: `
 remove . => EBUSY`},
 
