@@ -186,8 +186,15 @@ func TestReaddirColdWalks(t *testing.T) {
 func TestRemoveAllDeepWalks(t *testing.T) {
 	// "changed": a lower tree in which, through the overlay, every dir
 	// had a file copied up (origin, impure parents) and one removed (a
-	// whiteout in a merged dir).
+	// whiteout in a merged dir) and, with redirect_dir=on, a subdir
+	// renamed (a redirect).
 	t.Run("defaults", func(t *testing.T) { removeAllDeepWalks(t, []string{"u", "l", "changed"}) })
+	t.Run("redirect_dir=on", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			testskip.Skip(t, "redirect_dir=on needs trusted.* xattrs: not root")
+		}
+		removeAllDeepWalks(t, []string{"changed"}, "redirect_dir=on")
+	})
 	t.Run("index=on", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			testskip.Skip(t, "index=on needs trusted.* xattrs: not root")
@@ -246,6 +253,11 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 						unix.Close(f)
 					}
 				}
+				if err := unix.Mkdirat(fd, "m", 0o755); err == nil {
+					if f, err := unix.Openat(fd, "m/x", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
+						unix.Close(f)
+					}
+				}
 			}
 			unix.Close(fd)
 			if layer == "changed" {
@@ -257,6 +269,12 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 					}
 					if err := fsys.Remove(p + "/g"); err != nil {
 						t.Fatal(err)
+					}
+					if slices.Contains(opts, "redirect_dir=on") {
+						// A merged dir moved: a redirect.
+						if err := fsys.Rename(p+"/m", p+"/m2"); err != nil {
+							t.Fatal(err)
+						}
 					}
 					p += "/d"
 				}

@@ -246,15 +246,9 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 	// path; a relative redirect changes want, an absolute one restarts
 	// the search from the root's stack below the layer that holds it.
 	stack, want, abs := parent.lowers, name, false
-	follow := func(o obj, layer int) error {
-		if o.redirect == "" {
-			return nil
-		}
-		if !fsys.feat.redirectFollow() {
-			return syscall.EPERM // "refusing to follow redirect"
-		}
-		stack, want, abs = fsys.followRedirect(o.redirect, layer, stack, want, abs)
-		return nil
+	follow := func(o obj, layer int) (err error) {
+		stack, want, abs, err = fsys.followIn(o, layer, stack, want, abs)
+		return err
 	}
 	// verify is, with nfs_export, the origin xattr of an upper dir: the
 	// first lower dir found must be the object it names, or nothing is
@@ -323,6 +317,30 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 			}
 			return c, nil
 		}
+	}
+	return fsys.lookupBelow(c, stack, want, abs, verify)
+}
+
+// followIn applies the redirect of o, met in layer, to a lower search (see
+// followRedirect): EPERM where redirects are not followed.
+func (fsys *FS) followIn(o obj, layer int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool, error) {
+	if o.redirect == "" {
+		return stack, want, abs, nil
+	}
+	if !fsys.feat.redirectFollow() {
+		return nil, "", false, syscall.EPERM // "refusing to follow redirect"
+	}
+	stack, want, abs = fsys.followRedirect(o.redirect, layer, stack, want, abs)
+	return stack, want, abs, nil
+}
+
+// lookupBelow is the lower part of lookupLayers: it searches stack for
+// want (abs: an absolute path, see probeLower) and fills in c, which the
+// upper layer may have begun (verify as there).
+func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, verify []byte) (*node, error) {
+	follow := func(o obj, layer int) (err error) {
+		stack, want, abs, err = fsys.followIn(o, layer, stack, want, abs)
+		return err
 	}
 	for i := 0; i < len(stack); i++ {
 		lr := stack[i]

@@ -212,134 +212,209 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 // Entry by entry, each entry is looked up and removed, a dir once empty;
 // at once, only the top dir is, the rest leaving with it. The two end the
 // same when
-//   - no lookup in the tree can fail or follow anything: the lower trees
-//     carry no private xattr and no whiteout, the upper tree no private
-//     xattr but origin, impure and opaque "y" on dirs; with index=on no
-//     origin names an index entry, with nfs_export no dir has an origin;
+//   - no lookup in the tree can fail: the lower trees carry no private
+//     xattr and no whiteout, the upper tree no private xattr but origin,
+//     impure, opaque "y" and, where redirects are followed, a redirect
+//     lookup follows without error, on dirs; with index=on no origin
+//     names an index entry, with nfs_export no dir has an origin;
 //   - no rmdir finds a whiteout it counts as an entry (ENOTEMPTY): an
 //     upper whiteout sits only in a dir that may hold whiteouts (the
 //     kernel's OVL_WHITEOUTS: merged with a lower dir, or with an origin);
 //   - with index=on, no file has more than one link, as a removed name of
 //     a hard-linked file is counted in the index.
 func (fsys *FS) removableTree(n *node) (indexNames []string, ok bool) {
+	c := &treeCheck{fsys: fsys, nfs: fsys.feat.nfsExport && len(n.lowers) > 0}
 	var ds []layerDir
-	defer func() {
-		for _, d := range ds {
-			d.d.close()
-		}
-	}()
-	open := func(br *branch, p string, layer int) bool {
-		o, isOpener := br.b.(treeDirOpener)
-		if !isOpener || br.format != formatKernel {
-			return false
-		}
-		d, err := o.openTreeDir(p)
-		if err != nil {
-			return false
-		}
-		ds = append(ds, layerDir{d, layer})
-		return true
-	}
-	if n.upper && !open(fsys.upper, n.path(), upperLayer) {
-		return nil, false
-	}
-	for _, lr := range n.lowers {
-		if !open(fsys.lowers[lr.layer], lr.path, lr.layer) {
+	defer func() { closeAll(ds) }()
+	if n.upper {
+		if ds, ok = c.open(ds, upperLayer, n.path()); !ok {
 			return nil, false
 		}
 	}
-	index, nfs := fsys.feat.index, fsys.feat.nfsExport && len(n.lowers) > 0
-	errNo := errors.New("not at once")
-	var indexNamesSeen map[string]bool
-	indexed := func(name string) bool {
-		if indexNamesSeen == nil {
-			indexNamesSeen = map[string]bool{}
-			ents, _ := fsys.upper.b.readDir(indexDir)
-			for _, e := range ents {
-				indexNamesSeen[e.Name] = true
-			}
+	for _, lr := range n.lowers {
+		if ds, ok = c.open(ds, lr.layer, lr.path); !ok {
+			return nil, false
 		}
-		return indexNamesSeen[name]
 	}
 	whiteouts := n.upper && (n.whiteouts || len(ds) > 1 || fsys.upper.hasXattr(n.path(), xOrigin))
-	err := mergedWalk(ds, whiteouts, func(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (entKind, error) {
-		d, upper := ds[i].d, ds[i].layer == upperLayer
-		br := fsys.upper
-		if !upper {
-			br = fsys.lowers[ds[i].layer]
+	if err := mergedWalk(ds, whiteouts, c.visit); err != nil {
+		return nil, false
+	}
+	return c.indexNames, true
+}
+
+// treeCheck is removableTree's walk.
+type treeCheck struct {
+	fsys       *FS
+	nfs        bool            // with nfs_export, over lower dirs: note indexNames
+	indexNames []string        // the index entries removing the tree whites out
+	inIndex    map[string]bool // the index dir's names, once read
+}
+
+// errNotAtOnce ends removableTree's walk where the tree must go entry by
+// entry.
+var errNotAtOnce = errors.New("overlay: a tree to remove entry by entry")
+
+// br is the layer of a tree walk's layerDir.
+func (c *treeCheck) br(layer int) *branch {
+	if layer == upperLayer {
+		return c.fsys.upper
+	}
+	return c.fsys.lowers[layer]
+}
+
+// open appends the dir p of layer, opened for a tree walk, to ds; ok is
+// false where the layer cannot be walked so.
+func (c *treeCheck) open(ds []layerDir, layer int, p string) (_ []layerDir, ok bool) {
+	br := c.br(layer)
+	o, isOpener := br.b.(treeDirOpener)
+	if !isOpener || br.format != formatKernel {
+		return ds, false
+	}
+	d, err := o.openTreeDir(p)
+	if err != nil {
+		return ds, false
+	}
+	return append(ds, layerDir{d, layer, p}), true
+}
+
+// indexed reports whether the index dir holds the entry name.
+func (c *treeCheck) indexed(name string) bool {
+	if c.inIndex == nil {
+		c.inIndex = map[string]bool{}
+		ents, _ := c.fsys.upper.b.readDir(indexDir)
+		for _, e := range ents {
+			c.inIndex[e.Name] = true
 		}
-		a, err := d.lstat(e.Name)
+	}
+	return c.inIndex[name]
+}
+
+// visit is the mergedVisit of the walk: errNotAtOnce for an entry that
+// sends the tree entry by entry.
+func (c *treeCheck) visit(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error) {
+	fsys := c.fsys
+	d, upper, br := ds[i].d, ds[i].layer == upperLayer, c.br(ds[i].layer)
+	a, err := d.lstat(e.Name)
+	switch {
+	case err != nil:
+		return visited{}, err
+	case a.isChr00():
+		if !upper || !whiteouts {
+			return visited{}, errNotAtOnce
+		}
+		return visited{kind: entWhiteout}, nil
+	case fsys.feat.index && !a.isDir() && a.Nlink > 1:
+		return visited{}, errNotAtOnce
+	}
+	xs, err := d.listxattr(e.Name)
+	if err != nil && !errors.Is(err, syscall.ENOTSUP) {
+		return visited{}, errNotAtOnce
+	}
+	var kind entKind
+	if a.isDir() {
+		kind = entDir
+	}
+	redirect := ""
+	for _, x := range xs {
+		suffix, private := strings.CutPrefix(x, br.prefix)
+		var v []byte
+		if private && upper {
+			if v, err = d.getxattr(e.Name, x); err != nil {
+				return visited{}, errNotAtOnce
+			}
+		}
 		switch {
-		case err != nil:
-			return 0, err
-		case a.isChr00():
-			if !upper || !whiteouts {
-				return 0, errNo
+		case !private:
+		case !upper:
+			return visited{}, errNotAtOnce
+		case suffix == xOrigin && a.isDir():
+			if fsys.feat.nfsExport {
+				return visited{}, errNotAtOnce // lookup checks its index entry
 			}
-			return entWhiteout, nil
-		case index && !a.isDir() && a.Nlink > 1:
-			return 0, errNo
-		}
-		xs, err := d.listxattr(e.Name)
-		if err != nil && !errors.Is(err, syscall.ENOTSUP) {
-			return 0, errNo
-		}
-		var kind entKind
-		if a.isDir() {
-			kind = entDir
-		}
-		for _, x := range xs {
-			suffix, private := strings.CutPrefix(x, br.prefix)
-			switch {
-			case !private:
-			case !upper:
-				return 0, errNo
-			case suffix == xOrigin && a.isDir():
-				if fsys.feat.nfsExport {
-					return 0, errNo // its index entry is checked by lookup
-				}
-				kind |= entOrigin
-			case suffix == xOrigin:
-				if index {
-					// Indexed, its lookup checks the entry and its
-					// removal counts links there.
-					v, err := d.getxattr(e.Name, x)
-					if err != nil || indexed(ondisk.IndexName(v)) {
-						return 0, errNo
-					}
-				}
-			case suffix == xImpure && a.isDir():
-			case suffix == xOpaque && a.isDir():
-				if v, err := d.getxattr(e.Name, x); err != nil || string(v) != "y" {
-					return 0, errNo
-				}
-				kind |= entOpaque
-			default:
-				return 0, errNo
+			kind |= entOrigin
+		case suffix == xOrigin:
+			// Indexed, its lookup checks the entry and its removal
+			// counts links there.
+			if fsys.feat.index && c.indexed(ondisk.IndexName(v)) {
+				return visited{}, errNotAtOnce
 			}
+		case suffix == xImpure && a.isDir():
+		case suffix == xOpaque && a.isDir():
+			if string(v) != "y" {
+				return visited{}, errNotAtOnce
+			}
+			kind |= entOpaque
+		case suffix == xRedirect && a.isDir() && fsys.feat.redirectFollow():
+			if redirect, err = ondisk.ParseRedirect(v); err != nil {
+				return visited{}, errNotAtOnce
+			}
+		default:
+			return visited{}, errNotAtOnce
 		}
-		if nfs && shown && !upper {
-			// Removed one by one, each lower object is copied up into
-			// the index and its entry then whited out.
-			hd, isHandler := d.(handleTreeDir)
-			h, isLayerHandler := br.b.(handler)
-			if !isHandler || !isLayerHandler {
-				return 0, errNo
-			}
-			fh, err := hd.handle(e.Name)
-			if err != nil {
-				return 0, err
-			}
-			fb := fsys.originFB(h, fh)
-			idx := indexDir + "/" + ondisk.IndexName(fb)
-			if len(fb) == 0 || fsys.upperHas(idx) {
-				return 0, errNo // no entry of its own, or one there already
-			}
-			indexNames = append(indexNames, idx)
+	}
+	if c.nfs && shown && !upper {
+		// Removed one by one, each lower object is copied up into the
+		// index and its entry then whited out.
+		if err := c.noteIndex(d, br, e.Name); err != nil {
+			return visited{}, err
 		}
-		return kind, nil
-	})
-	return indexNames, err == nil
+	}
+	switch {
+	case redirect == "" || kind&entOpaque != 0 || !shown:
+		return visited{kind: kind}, nil // an opaque dir's redirect is not read
+	case redirect[0] != '/':
+		// Lookup searches the lower dirs of this level for the name the
+		// redirect gives instead.
+		if dotName(redirect) {
+			return visited{}, errNotAtOnce // lookup fails EACCES
+		}
+		return visited{kind: kind, moved: true, alias: redirect}, nil
+	}
+	below, err := c.redirected(redirect)
+	return visited{kind: kind, moved: true, below: below}, err
+}
+
+// noteIndex notes the index entry of the lower object name of d, which
+// removing it would white out.
+func (c *treeCheck) noteIndex(d treeDir, br *branch, name string) error {
+	hd, isHandler := d.(handleTreeDir)
+	h, isLayerHandler := br.b.(handler)
+	if !isHandler || !isLayerHandler {
+		return errNotAtOnce
+	}
+	fh, err := hd.handle(name)
+	if err != nil {
+		return err
+	}
+	fb := c.fsys.originFB(h, fh)
+	idx := indexDir + "/" + ondisk.IndexName(fb)
+	if len(fb) == 0 || c.fsys.upperHas(idx) {
+		return errNotAtOnce // no entry of its own, or one there already
+	}
+	c.indexNames = append(c.indexNames, idx)
+	return nil
+}
+
+// redirected opens the lower dirs that an upper dir whose redirect is
+// the absolute path r merges with: those lookup finds, from the root's.
+func (c *treeCheck) redirected(r string) (below []layerDir, err error) {
+	stack, want, abs, err := c.fsys.followIn(obj{redirect: r}, upperLayer, nil, "", false)
+	if err != nil {
+		return nil, errNotAtOnce
+	}
+	m := &node{present: true, upper: true, typ: syscall.S_IFDIR}
+	if _, err := c.fsys.lookupBelow(m, stack, want, abs, nil); err != nil {
+		return nil, errNotAtOnce
+	}
+	for _, lr := range m.lowers {
+		var ok bool
+		if below, ok = c.open(below, lr.layer, lr.path); !ok {
+			closeAll(below)
+			return nil, errNotAtOnce
+		}
+	}
+	return below, nil
 }
 
 // dropSubtree marks the cached nodes beneath n dead, their objects about

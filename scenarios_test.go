@@ -1790,8 +1790,9 @@ mkdir a/sub
 readdir a/sub`},
 	// RemoveAll of trees whose markers decide whether it may go at once:
 	// copied-up files (origin), whiteouts in merged dirs, an opaque dir,
-	// impure parents; a pure upper dir holding a whiteout (counted as an
-	// entry, ENOTEMPTY) unless it carries an origin.
+	// impure parents, redirects (relative and absolute, where dirs move);
+	// a pure upper dir holding a whiteout (counted as an entry,
+	// ENOTEMPTY) unless it carries an origin.
 	{name: "remove/removeall-after-changes", fix: fixBase, ops: `
 writefile a/f "copied up"
 remove a/g
@@ -1800,7 +1801,10 @@ writefile a/sub/new "n"
 remove d2/x
 mkdir d2/x
 writefile d2/x/in "in"
-rename a/h a/h2 => ok redirect:ok
+rename a/h a/h2
+rename a/sub a/sub2 => EXDEV redirect:ok metacopy:ok
+rename d2 a/d2 => EXDEV redirect:ok metacopy:ok
+readdir a
 removeall a
 stat a => ENOENT
 readdir .

@@ -1,0 +1,179 @@
+package overlay
+
+// A tree walk reads a dir and everything beneath it with each step
+// relative to an open dir, so that its cost is linear in the tree
+// whatever its depth; a merged walk does so for the dirs of every layer
+// that merge into one overlay dir.
+
+// treeDirOpener is implemented by backends that can open a dir for a
+// tree walk.
+type treeDirOpener interface {
+	openTreeDir(p string) (treeDir, error)
+}
+
+// treeDir is a dir open for a tree walk; names are its entries.
+type treeDir interface {
+	list() ([]dirEnt, error) // its entries, each with its type
+	lstat(name string) (attr, error)
+	listxattr(name string) ([]string, error)
+	getxattr(name, x string) ([]byte, error)
+	sub(name string) (treeDir, error) // the dir name, opened the same way
+	close()
+}
+
+// handleTreeDir is a treeDir of a layer that names its objects by file
+// handle (see handler).
+type handleTreeDir interface {
+	treeDir
+	handle(name string) (fileHandle, error)
+}
+
+// layerDir is a treeDir of one layer (an index into FS.lowers, or
+// upperLayer) with its path in the layer.
+type layerDir struct {
+	d     treeDir
+	layer int
+	path  string
+}
+
+// upperLayer marks the upper layer's dir in a tree walk.
+const upperLayer = -1
+
+// closeAll closes the dirs of ds.
+func closeAll(ds []layerDir) {
+	for _, d := range ds {
+		d.d.close()
+	}
+}
+
+// entKind is what a merged walk's visit makes of an entry: 0 for a
+// non-dir, which ends the merge of its name, or a set of these bits.
+type entKind uint8
+
+const (
+	entDir      entKind = 1 << iota // a dir: merges with the dirs of its name below
+	entOpaque                       // with entDir: hides what is below it
+	entOrigin                       // with entDir: an upper dir with an origin (see mergedWalk)
+	entWhiteout                     // hides its name below, shows nothing
+)
+
+// visited is what a merged walk's visit makes of an entry.
+type visited struct {
+	kind entKind
+	// For a shown dir that a redirect merges with other lower dirs than
+	// those of its name (moved): with a relative redirect, the dirs named
+	// alias in the lower layers of its level; with an absolute one, below,
+	// open (the walk closes them).
+	moved bool
+	alias string
+	below []layerDir
+}
+
+// mergedVisit is called by a merged walk for an entry e of ds[i] (shown
+// says whether the merge shows it: the top-most of its name) and
+// classifies it. whiteouts says whether ds's upper dir may hold whiteouts
+// (the kernel's OVL_WHITEOUTS: merged with a lower dir, or carrying an
+// origin).
+type mergedVisit func(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error)
+
+// mergedWalk walks the merged dir whose dirs, one per layer, top-most
+// first, are ds, as lookup merges them: a name is shown by the top-most
+// layer that has it, a whiteout or a non-dir ends its merge, a dir merges
+// with the dirs of its name below (or of the name its redirect gives)
+// down to an opaque one. visit is called for every entry of every layer
+// that the walk lists; the walk then goes into each shown dir with the
+// dirs merged beneath it as the next level. whiteouts is as for visit,
+// for ds. The walk stops at the first error.
+func mergedWalk(ds []layerDir, whiteouts bool, visit mergedVisit) error {
+	kinds := make([]map[string]entKind, len(ds))
+	top := map[string]int{} // each name's top-most layer in ds
+	moved := map[string]visited{}
+	defer func() {
+		for _, v := range moved {
+			closeAll(v.below)
+		}
+	}()
+	var order []dirEnt
+	for i, d := range ds {
+		ents, err := d.d.list()
+		if err != nil {
+			return err
+		}
+		kinds[i] = make(map[string]entKind, len(ents))
+		for _, e := range ents {
+			_, seen := top[e.Name]
+			v, err := visit(ds, whiteouts, i, e, !seen)
+			if v.moved {
+				moved[e.Name] = v
+			}
+			if err != nil {
+				return err
+			}
+			kinds[i][e.Name] = v.kind
+			if !seen {
+				top[e.Name] = i
+				order = append(order, e)
+			}
+		}
+	}
+	for _, e := range order {
+		i := top[e.Name]
+		k := kinds[i][e.Name]
+		if k&entDir == 0 {
+			continue
+		}
+		d, err := ds[i].d.sub(e.Name)
+		if err != nil {
+			return err
+		}
+		sub := []layerDir{{d, ds[i].layer, joinPath(ds[i].path, e.Name)}}
+		name, m := e.Name, moved[e.Name]
+		if m.moved {
+			name = m.alias
+		}
+		var below []layerDir
+		switch {
+		case k&entOpaque != 0:
+		case m.moved && name == "":
+			below = m.below
+		default:
+			below, err = dirsBelow(ds[i+1:], kinds[i+1:], name)
+		}
+		if err == nil {
+			err = mergedWalk(append(sub, below...), len(below) > 0 || k&entOrigin != 0, visit)
+		}
+		closeAll(sub)
+		if !m.moved || name != "" {
+			closeAll(below)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirsBelow opens the dirs name of ds that merge with a dir above them:
+// down to the first layer where name is not a dir, or is an opaque one.
+func dirsBelow(ds []layerDir, kinds []map[string]entKind, name string) ([]layerDir, error) {
+	var below []layerDir
+	for j := range ds {
+		k, ok := kinds[j][name]
+		if !ok {
+			continue
+		}
+		if k&entDir == 0 {
+			break
+		}
+		d, err := ds[j].d.sub(name)
+		if err != nil {
+			closeAll(below)
+			return nil, err
+		}
+		below = append(below, layerDir{d, ds[j].layer, joinPath(ds[j].path, name)})
+		if k&entOpaque != 0 {
+			break
+		}
+	}
+	return below, nil
+}
