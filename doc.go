@@ -414,14 +414,16 @@
 //     directory descriptors, its cost linear in the tree however deep.
 //     That covers the trees a mount leaves: files copied up (origin,
 //     impure dirs), names removed from merged dirs (whiteouts), opaque
-//     dirs, lower dirs of no private xattr. A tree holding what makes
-//     some lookup or rmdir fail (a redirect, a metacopy file, a malformed
-//     or unknown marker, a whiteout in a dir that cannot hold one), with
-//     index=on a hard-linked file or an indexed copy, with nfs_export an
-//     upper dir with an origin, or one removed by a caller other than
-//     root goes entry by entry, as the kernel removes it, each step
-//     resolving its path from the layer root: there the cost grows with
-//     depth times size.
+//     dirs, dirs moved (redirects, each absolute one costing a lookup
+//     from the root), and lower layers' whiteouts and opaque dirs. A tree
+//     holding what makes some lookup or rmdir fail (a metacopy file, a
+//     redirect where they are not followed, a malformed or unknown
+//     marker, a whiteout in a dir that cannot hold one), with index=on a
+//     hard-linked file or an indexed copy, with nfs_export an upper dir
+//     with an origin, or one removed by a caller other than root goes
+//     entry by entry, as the kernel removes it, each step resolving its
+//     path from the layer root: there the cost grows with depth times
+//     size.
 //   - Two overlay dirs that merge the same lower dir (a hand-written
 //     redirect to a lower dir still visible under its own name) are both
 //     shown; the kernel fails the lookup of whichever is looked up second

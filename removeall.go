@@ -213,10 +213,11 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 // at once, only the top dir is, the rest leaving with it. The two end the
 // same when
 //   - no lookup in the tree can fail: the lower trees carry no private
-//     xattr and no whiteout, the upper tree no private xattr but origin,
-//     impure, opaque "y" and, where redirects are followed, a redirect
-//     lookup follows without error, on dirs; with index=on no origin
-//     names an index entry, with nfs_export no dir has an origin;
+//     xattr but opaque "y" on dirs, the upper tree no private xattr but
+//     origin and, on dirs, impure, opaque "y" and, where redirects are
+//     followed, a redirect lookup follows without error; with index=on
+//     no origin names an index entry, with nfs_export no dir has an
+//     origin;
 //   - no rmdir finds a whiteout it counts as an entry (ENOTEMPTY): an
 //     upper whiteout sits only in a dir that may hold whiteouts (the
 //     kernel's OVL_WHITEOUTS: merged with a lower dir, or with an origin);
@@ -300,7 +301,9 @@ func (c *treeCheck) visit(ds []layerDir, whiteouts bool, i int, e dirEnt, shown 
 	case err != nil:
 		return visited{}, err
 	case a.isChr00():
-		if !upper || !whiteouts {
+		// A lower whiteout hides what is below; an upper one must be in
+		// a dir whose rmdir clears it.
+		if upper && !whiteouts {
 			return visited{}, errNotAtOnce
 		}
 		return visited{kind: entWhiteout}, nil
@@ -319,14 +322,14 @@ func (c *treeCheck) visit(ds []layerDir, whiteouts bool, i int, e dirEnt, shown 
 	for _, x := range xs {
 		suffix, private := strings.CutPrefix(x, br.prefix)
 		var v []byte
-		if private && upper {
+		if private {
 			if v, err = d.getxattr(e.Name, x); err != nil {
 				return visited{}, errNotAtOnce
 			}
 		}
 		switch {
 		case !private:
-		case !upper:
+		case !upper && (suffix != xOpaque || !a.isDir()):
 			return visited{}, errNotAtOnce
 		case suffix == xOrigin && a.isDir():
 			if fsys.feat.nfsExport {

@@ -1810,6 +1810,29 @@ stat a => ENOENT
 readdir .
 removeall d2
 readdir .`},
+	{name: "remove/removeall-lower-markers", fix: `
+-- lower1 --
+dir a
+whiteout a/gone
+opaque a/o
+file a/o/f "f"
+file a/x "x"
+dir b
+whiteout b/w
+file b/f "f"
+dir c
+whiteout c/w
+-- lower2 --
+dir a
+file a/gone "hidden"
+dir a/o
+file a/o/old "hidden"
+`, ops: `
+removeall a
+readdir .
+removeall b
+removeall c
+readdir .`},
 	{name: "remove/removeall-unmerged-whiteout", fix: `
 -- upper --
 dir t
