@@ -354,6 +354,10 @@ func (b *aferoBackend) readlink(p string) (string, error) {
 	return t, aferoErrno(err)
 }
 
+func (b *aferoBackend) openRead(p string, flag int) (bfile, error) {
+	return b.open(p, flag&^writeFlags, 0)
+}
+
 func (b *aferoBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {

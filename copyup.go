@@ -142,13 +142,13 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	parentPath := n.parent.path()
 	pa, perr := fsys.upper.b.lstat(parentPath)
-	if err := fsys.upper.b.rename(tmp, joinPath(parentPath, n.name)); err != nil {
+	if err := fsys.upper.w.rename(tmp, joinPath(parentPath, n.name)); err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
 		return err
 	}
 	if perr == nil {
 		// The kernel restores the parent's times after the copy-up.
-		fsys.upper.b.lutimes(parentPath, pa.Atime, pa.Mtime)
+		fsys.upper.w.lutimes(parentPath, pa.Atime, pa.Mtime)
 	}
 	n.upper = true
 	n.upperGen++
@@ -180,7 +180,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
 func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
-	u := fsys.upper.b
+	u := fsys.upper.w
 	switch a.typ() {
 	case syscall.S_IFDIR:
 		if err := u.mkdir(tmp, 0o700); err != nil {
@@ -253,7 +253,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 // time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
 // data copy-ups before linking them into place).
 func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copyMode) (err error) {
-	out, err := fsys.upper.b.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+	out, err := fsys.upper.w.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copy
 // where the backends can, else through a buffer) and syncs them unless
 // fsync=volatile, before the copy is linked into place.
 func (fsys *FS) copyInto(out bfile, src *branch, sp string, size int64) error {
-	in, err := src.b.open(sp, syscall.O_RDONLY, 0)
+	in, err := src.b.openRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 			}
 			return err
 		}
-		if err := fsys.upper.b.setxattr(tmp, name, v); err != nil {
+		if err := fsys.upper.w.setxattr(tmp, name, v); err != nil {
 			if errors.Is(err, syscall.EOPNOTSUPP) && !strings.HasPrefix(name, "security.") && !strings.HasPrefix(name, "system.posix_acl") {
 				continue
 			}
@@ -405,12 +405,12 @@ func (fsys *FS) setImpureAt(p string, up bool) error {
 	if v, err := u.b.getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {
 		return nil
 	}
-	return u.b.setxattr(p, fsys.prefix+xImpure, []byte("y"))
+	return u.w.setxattr(p, fsys.prefix+xImpure, []byte("y"))
 }
 
 // syncObject fsyncs the upper object at p (a file or a dir).
 func (fsys *FS) syncObject(p string) error {
-	f, err := fsys.upper.b.open(p, syscall.O_RDONLY, 0)
+	f, err := fsys.upper.b.openRead(p, syscall.O_RDONLY)
 	if err != nil {
 		return err
 	}
@@ -460,16 +460,16 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr
 	p := joinPath(parentPath, n.name)
 	pa, perr := fsys.upper.b.lstat(parentPath)
 	if tmp != "" {
-		if err := fsys.upper.b.rename(tmp, idx); err != nil {
+		if err := fsys.upper.w.rename(tmp, idx); err != nil {
 			fsys.upper.removeAll(tmp, false)
 			return err
 		}
-		if err := fsys.upper.b.link(idx, p); err != nil {
+		if err := fsys.upper.w.link(idx, p); err != nil {
 			return err
 		}
 		// Every lower name, one of them now upper and the index link not
 		// counted.
-		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,
@@ -482,7 +482,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr
 		return err
 	}
 	if perr == nil {
-		fsys.upper.b.lutimes(parentPath, pa.Atime, pa.Mtime)
+		fsys.upper.w.lutimes(parentPath, pa.Atime, pa.Mtime)
 	}
 	n.upper, n.idx = true, idx
 	n.upperGen++

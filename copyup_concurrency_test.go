@@ -32,8 +32,8 @@ type gatedLower struct {
 	gate    chan struct{} // closed to let reads go on
 }
 
-func (g *gatedLower) open(p string, flag int, perm uint32) (bfile, error) {
-	f, err := g.backend.open(p, flag, perm)
+func (g *gatedLower) openRead(p string, flag int) (bfile, error) {
+	f, err := g.backend.openRead(p, flag)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +154,10 @@ func (c *syncCounter) open(p string, flag int, perm uint32) (bfile, error) {
 		return nil, err
 	}
 	return &syncFile{bfile: f, c: c}, nil
+}
+
+func (c *syncCounter) openRead(p string, flag int) (bfile, error) {
+	return c.open(p, flag&^writeFlags, 0)
 }
 
 type syncFile struct {

@@ -94,7 +94,7 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 			err = u.setOpaque(tmp)
 		}
 		if err == nil {
-			err = u.b.rename(tmp, p)
+			err = u.w.rename(tmp, p)
 		}
 		if err != nil {
 			u.removeAll(tmp, isDir)
@@ -108,7 +108,7 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 	if isDir {
 		err := u.setOpaque(tmp)
 		if err == nil {
-			err = u.b.exchange(tmp, p)
+			err = u.w.exchange(tmp, p)
 		}
 		if err != nil {
 			u.removeAll(tmp, true)
@@ -116,7 +116,7 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 		}
 		return u.removeAll(tmp, false) // the whiteout, now in the work dir
 	}
-	if err := u.b.rename(tmp, p); err != nil {
+	if err := u.w.rename(tmp, p); err != nil {
 		u.removeAll(tmp, false)
 		return err
 	}
@@ -142,11 +142,11 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	u := fsys.upper
 	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.xattr)
 	err = fsys.createObj(r, true, fsys.ownNew(r, func(p string) error {
-		if err := fsys.upper.b.mkdir(p, mode); err != nil {
+		if err := fsys.upper.w.mkdir(p, mode); err != nil {
 			return err
 		}
-		if err := fsys.upper.b.chmod(p, mode); err != nil {
-			fsys.upper.b.rmdir(p) // a failed mkdir leaves nothing
+		if err := fsys.upper.w.chmod(p, mode); err != nil {
+			fsys.upper.w.rmdir(p) // a failed mkdir leaves nothing
 			return err
 		}
 		if opaque {
@@ -168,7 +168,7 @@ func (fsys *FS) symlink(target, name string) error {
 	if !fsys.upper.caps.symlink {
 		return syscall.EPERM
 	}
-	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error { return fsys.upper.b.symlink(target, p) }))
+	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error { return fsys.upper.w.symlink(target, p) }))
 	fsys.forget(r.parent, r.name)
 	return err
 }
@@ -204,7 +204,7 @@ func (fsys *FS) mknod(name string, mode uint32, dev uint64) error {
 		if m&syscall.S_IFMT == syscall.S_IFREG {
 			return fsys.upper.createEmpty(p)
 		}
-		return fsys.upper.b.mknod(p, m, dev)
+		return fsys.upper.w.mknod(p, m, dev)
 	}))
 	fsys.forget(r.parent, r.name)
 	return err
@@ -275,7 +275,7 @@ func (fsys *FS) link(oldname, newname string) error {
 				return err
 			}
 		}
-		err = fsys.createObj(dst, false, func(p string) error { return fsys.upper.b.link(op, p) })
+		err = fsys.createObj(dst, false, func(p string) error { return fsys.upper.w.link(op, p) })
 		fsys.forget(dst.parent, dst.name)
 		fsys.mu.Unlock()
 		return err
@@ -358,7 +358,7 @@ func (fsys *FS) removeName(r walkResult) (err error) {
 	case r.n.isDir():
 		err = fsys.upper.removeAll(p, true)
 	default:
-		err = fsys.upper.b.unlink(p)
+		err = fsys.upper.w.unlink(p)
 	}
 	if err == nil && fsys.feat.nfsExport && r.n.isDir() && r.n.upper && len(r.n.lowers) > 0 {
 		// A copied-up dir is gone: its index entry becomes a whiteout.

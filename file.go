@@ -67,7 +67,7 @@ func (f *File) current() (bfile, error) {
 	}
 	nf, err := bfile(nil), error(nil)
 	if up && !stale {
-		nf, err = f.fsys.upper.b.open(p, syscall.O_RDONLY, 0)
+		nf, err = f.fsys.upper.b.openRead(p, syscall.O_RDONLY)
 	}
 	f.fsys.mu.RUnlock()
 	if nf != nil && err == nil {

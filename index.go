@@ -211,11 +211,11 @@ func (fsys *FS) setupIndex() error {
 	u := fsys.upper
 	want := fsys.originOf(fsys.lowers[0], "")
 	if _, err := u.b.getxattr("", fsys.prefix+xOrigin); err != nil {
-		if err := u.b.setxattr("", fsys.prefix+xOrigin, want); err != nil {
+		if err := u.w.setxattr("", fsys.prefix+xOrigin, want); err != nil {
 			return newOptErr("index", err, "cannot record the upper root's origin")
 		}
 	}
-	if err := u.b.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
+	if err := u.w.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return newOptErr("index", err, "cannot create the index dir")
 	}
 	up, err := fsys.upperRootFB()
@@ -223,7 +223,7 @@ func (fsys *FS) setupIndex() error {
 		return newOptErr("index", err, "cannot encode the upper root")
 	}
 	if _, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err != nil {
-		if err := u.b.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
+		if err := u.w.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
 			return newOptErr("index", err, "cannot record the upper root on the index dir")
 		}
 	}
@@ -246,7 +246,7 @@ func (fsys *FS) setupIndex() error {
 				// Its handle must stay stale.
 				u.whiteout(p, syscall.S_IFREG)
 			} else {
-				u.b.unlink(p)
+				u.w.unlink(p)
 			}
 		default:
 			return newOptErr("index", err, "failed index dir cleanup: "+e.Name)
@@ -385,9 +385,9 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 			// The object is gone: its handle must now be stale.
 			return fsys.upper.whiteout(idx, syscall.S_IFREG)
 		}
-		return fsys.upper.b.unlink(idx)
+		return fsys.upper.w.unlink(idx)
 	}
-	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)))
+	return fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)))
 }
 
 // linkUp makes the upper name p a link to the index entry idx (a lower
@@ -404,14 +404,14 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 		// Relative to the lower file's count first, which the link does
 		// not change, so that a crash after it keeps the count right
 		// (ovl_link_up's order).
-		if err := fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("L%+d", union-int64(lowerNlink)))); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("L%+d", union-int64(lowerNlink)))); err != nil {
 			return err
 		}
 	}
-	if err := fsys.upper.b.link(idx, p); err != nil {
+	if err := fsys.upper.w.link(idx, p); err != nil {
 		return err
 	}
-	return fsys.upper.b.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)-1))
+	return fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)-1))
 }
 
 // dropIndexIfUnused removes the index entry once no overlay name links to
@@ -449,15 +449,15 @@ func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
 	}
 	u := fsys.upper
 	t := u.temp()
-	if err := u.b.mkdir(t, 0); err != nil {
+	if err := u.w.mkdir(t, 0); err != nil {
 		return err
 	}
-	err = u.b.chmod(t, 0)
+	err = u.w.chmod(t, 0)
 	if err == nil {
-		err = u.b.setxattr(t, fsys.prefix+xUpper, fb)
+		err = u.w.setxattr(t, fsys.prefix+xUpper, fb)
 	}
 	if err == nil {
-		err = u.b.rename(t, fsys.indexName(lower, lp))
+		err = u.w.rename(t, fsys.indexName(lower, lp))
 	}
 	if err != nil {
 		u.removeAll(t, true)

@@ -143,17 +143,41 @@ type bfile interface {
 // an operation at all returns syscall.EOPNOTSUPP (xattrs, mknod) or
 // syscall.EPERM (link, symlink), as Linux filesystems do.
 type backend interface {
+	layerReader
+	layerWriter
+}
+
+// layerReader is the read side of a backend: all an FS may do to a lower
+// layer, and how it reads the upper.
+type layerReader interface {
 	// lstat does not follow a final symlink.
 	lstat(p string) (attr, error)
 	// readDir lists a directory in the layer's own order, without "." and "..".
 	readDir(p string) ([]dirEnt, error)
 	readlink(p string) (string, error)
+	// openRead opens p for reading with the flags of os.OpenFile that do
+	// not write (the others are ignored), as open does.
+	openRead(p string, flag int) (bfile, error)
+
+	getxattr(p, name string) ([]byte, error) // ENODATA when absent
+	listxattr(p string) ([]string, error)
+
+	// caps reports what the backend can hold.
+	caps() caps
+	// close releases what the backend holds open (directory fds).
+	close() error
+}
+
+// writeFlags are the flags of os.OpenFile that openRead ignores.
+const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_CREAT | syscall.O_EXCL | syscall.O_TRUNC | syscall.O_APPEND
+
+// layerWriter is the write side of a backend, which only the upper
+// layer's door holds (upper.go).
+type layerWriter interface {
 	// open opens p with os.OpenFile flags; it never follows a final
 	// symlink (O_NOFOLLOW is implied) and fails with ELOOP on one.
 	open(p string, flag int, perm uint32) (bfile, error)
 
-	getxattr(p, name string) ([]byte, error) // ENODATA when absent
-	listxattr(p string) ([]string, error)
 	setxattr(p, name string, value []byte) error
 	removexattr(p, name string) error
 
@@ -175,11 +199,6 @@ type backend interface {
 	lchown(p string, uid, gid int) error
 	lutimes(p string, atime, mtime time.Time) error
 	truncate(p string, size int64) error
-
-	// caps reports what the backend can hold.
-	caps() caps
-	// close releases what the backend holds open (directory fds).
-	close() error
 }
 
 // caps are a backend's optional capabilities.

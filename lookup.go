@@ -680,7 +680,7 @@ func (fsys *FS) fixOrigin(c *node) {
 		return
 	}
 	lr := c.lowers[0]
-	if err := u.b.setxattr(p, fsys.prefix+xOrigin, fsys.originOf(fsys.lowers[lr.layer], lr.path)); err != nil {
+	if err := u.w.setxattr(p, fsys.prefix+xOrigin, fsys.originOf(fsys.lowers[lr.layer], lr.path)); err != nil {
 		return
 	}
 	fsys.setImpureAt(c.parent.path(), true)

@@ -661,6 +661,10 @@ func (m *MemFS) readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
+func (m *MemFS) openRead(p string, flag int) (bfile, error) {
+	return m.open(p, flag&^writeFlags, 0)
+}
+
 func (m *MemFS) open(p string, flag int, perm uint32) (bfile, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -203,7 +203,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 		return nil
 	}
 	size := da.Size
-	out, err := fsys.upper.b.open(n.path(), syscall.O_WRONLY, 0)
+	out, err := fsys.upper.w.open(n.path(), syscall.O_WRONLY, 0)
 	fsys.mu.RUnlock()
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	if n.stale() {
 		return errStale
 	}
-	if err := fsys.upper.b.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, errNoData) {
+	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, errNoData) {
 		return err
 	}
 	n.metacopy = false
@@ -246,7 +246,7 @@ func (fsys *FS) metacopyValue(src *branch, sp string, size int64) ([]byte, error
 }
 
 func (fsys *FS) fileDigest(src *branch, sp string, size int64, alg uint8) ([]byte, error) {
-	f, err := src.b.open(sp, syscall.O_RDONLY, 0)
+	f, err := src.b.openRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -671,6 +671,10 @@ func (s *nativeDirStream) seek(off int64, whence int) (int64, error) {
 
 func (s *nativeDirStream) close() error { return unix.Close(s.fd) }
 
+func (b *nativeBackend) openRead(p string, flag int) (bfile, error) {
+	return b.open(p, flag&^writeFlags, 0)
+}
+
 // open opens p with O_NOFOLLOW. Only regular files and directories are
 // opened: anything else fails EACCES before any open that could reach a
 // driver or block on a FIFO, as if the layer were mounted nodev (deviation:

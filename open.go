@@ -145,11 +145,12 @@ func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if !up {
-		bflag &^= os.O_TRUNC | os.O_APPEND
+	if !up || bflag&writeFlags == 0 {
+		f, err := br.b.openRead(p, bflag)
+		return f, up, err
 	}
-	f, err := br.b.open(p, bflag, 0)
-	return f, up, err
+	f, err := br.w.open(p, bflag, 0)
+	return f, true, err
 }
 
 // create makes a new regular file for an open with O_CREATE.
@@ -163,11 +164,11 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	mode := perm &^ fsys.umask
 	var bf bfile
 	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
-		f, err := fsys.upper.b.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
+		f, err := fsys.upper.w.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
 			return err
 		}
-		if err := fsys.upper.b.chmod(p, mode); err != nil {
+		if err := fsys.upper.w.chmod(p, mode); err != nil {
 			f.Close()
 			return err
 		}

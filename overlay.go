@@ -138,9 +138,7 @@ func New(o Options) (fsys *FS, err error) {
 			}
 			fsys.upper.caps = o.Upper.b.caps()
 		}
-		if upperHook != nil {
-			fsys.upper.b = hookUpper(fsys.upper.b, upperHook)
-		}
+		fsys.upper.w = newUpperDoor(o.Upper.b)
 		if !fsys.upper.caps.workArea {
 			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
 		}
@@ -239,8 +237,8 @@ func (fsys *FS) checkWork() error {
 // empty and recreate W/work (whatever is there: a non-dir is replaced),
 // and for fsync=volatile leave the dirty marker; then the UUID.
 func (fsys *FS) setupWork() error {
-	b := fsys.upper.b
-	if a, err := b.lstat("/work"); err == nil {
+	b := fsys.upper.w
+	if a, err := fsys.upper.b.lstat("/work"); err == nil {
 		if err := fsys.upper.removeAll("/work", a.isDir()); err != nil {
 			return newOptErr("workdir", err, "cannot clean up work dir")
 		}
@@ -294,7 +292,7 @@ func (fsys *FS) setupUUID() error {
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
-	if err := u.b.setxattr("", fsys.prefix+"uuid", id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
+	if err := u.w.setxattr("", fsys.prefix+"uuid", id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
 		if errors.Is(err, syscall.EPERM) && !fsys.feat.userxattr {
 			// Not root: trusted.* xattrs need CAP_SYS_ADMIN.
 			return newOptErr("upperdir", err, "cannot store "+fsys.prefix+"uuid (without CAP_SYS_ADMIN, "+

@@ -363,7 +363,7 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 			return err
 		}
 		if a.Uid != c.Uid || a.Gid != gid {
-			if err := fsys.upper.b.lchown(p, int(c.Uid), int(gid)); err != nil {
+			if err := fsys.upper.w.lchown(p, int(c.Uid), int(gid)); err != nil {
 				return err
 			}
 		}
@@ -377,7 +377,7 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 		}
 		// A chown of a non-dir clears setuid and setgid: set them again.
 		if b, err := fsys.upper.b.lstat(p); err != nil || b.perm() != mode {
-			return fsys.upper.b.chmod(p, mode)
+			return fsys.upper.w.chmod(p, mode)
 		}
 		return nil
 	}
@@ -414,5 +414,5 @@ func (fsys *FS) dropPrivsLocked(n *node) error {
 	if m == a.perm() {
 		return nil
 	}
-	return fsys.upper.b.chmod(p, m)
+	return fsys.upper.w.chmod(p, m)
 }

@@ -220,11 +220,11 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		if u.format == formatKernel && isDir {
 			// A dir cannot be renamed over the char device: swap them,
 			// then the source name holds the whiteout.
-			if err := u.b.exchange(sp, dp); err != nil {
+			if err := u.w.exchange(sp, dp); err != nil {
 				return err
 			}
 			if !srcPos {
-				return u.b.unlink(sp)
+				return u.w.unlink(sp)
 			}
 			return nil
 		}
@@ -232,21 +232,21 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 			if srcPos {
 				return u.renameWhiteout(sp, dp, 0)
 			}
-			if err := u.b.rename(sp, dp); err != nil {
+			if err := u.w.rename(sp, dp); err != nil {
 				return err
 			}
 			return u.clearWhiteoutOCI(dp)
 		}
 		if srcPos {
 			// Swap with the whiteout: the source name gets it.
-			return u.b.exchange(sp, dp)
+			return u.w.exchange(sp, dp)
 		}
 	}
 	if srcPos {
 		// The move and the source's whiteout in one step.
 		return u.renameWhiteout(sp, dp, dpType)
 	}
-	if err := u.b.rename(sp, dp); err != nil {
+	if err := u.w.rename(sp, dp); err != nil {
 		return err
 	}
 	if u.format == formatOCI {
@@ -295,7 +295,7 @@ func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) erro
 	if u.format != formatKernel || !u.caps.xattr {
 		return syscall.EXDEV
 	}
-	if err := u.b.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {
+	if err := u.w.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {
 		return syscall.EXDEV
 	}
 	n.redirect = value

@@ -64,7 +64,7 @@ func (fsys *FS) chmod(name string, perm uint32) error {
 			}
 			perm = fsys.chmodMode(&a, perm)
 		}
-		return fsys.upper.b.chmod(p, perm)
+		return fsys.upper.w.chmod(p, perm)
 	})
 }
 
@@ -72,7 +72,7 @@ func (fsys *FS) chown(name string, uid, gid int, follow followMode) error {
 	return fsys.setattr(name, follow, copyMeta, fsys.roFirst(func(n *node) error {
 		return fsys.mayChown(n, uid, gid)
 	}), func(p string, n *node) error {
-		return fsys.upper.b.lchown(p, uid, gid)
+		return fsys.upper.w.lchown(p, uid, gid)
 	})
 }
 
@@ -94,7 +94,7 @@ func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
 			}
 			atime, mtime = timeOrKeep(atime, a.Atime), timeOrKeep(mtime, a.Mtime)
 		}
-		return fsys.upper.b.lutimes(p, atime, mtime)
+		return fsys.upper.w.lutimes(p, atime, mtime)
 	})
 }
 
@@ -115,7 +115,7 @@ func (fsys *FS) truncate(name string, size int64) error {
 		}
 		return fsys.may(n, mayWrite)
 	}, func(p string, n *node) error {
-		if err := fsys.upper.b.truncate(p, size); err != nil {
+		if err := fsys.upper.w.truncate(p, size); err != nil {
 			return err
 		}
 		return fsys.dropPrivsLocked(n)

@@ -71,6 +71,10 @@ func (s *stackBackend) readlink(p string) (string, error) {
 	return t, nil
 }
 
+func (s *stackBackend) openRead(p string, flag int) (bfile, error) {
+	return s.open(p, flag&^writeFlags, 0)
+}
+
 func (s *stackBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, syscall.EROFS

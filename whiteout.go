@@ -39,7 +39,8 @@ func dotName(name string) bool { return name == "." || name == ".." || name == "
 // layer encodes whiteouts and opaque dirs. Immutable after New.
 type branch struct {
 	l      *Layer
-	b      backend
+	b      layerReader
+	w      *upperDoor // the upper's only; nil for a lower layer
 	format format
 	prefix string // the private xattr prefix P, for formatKernel
 	caps   caps
@@ -319,7 +320,7 @@ func (br *branch) whiteout(p string, existing uint32) error {
 		// place, a crash would show the lower entries its own ".wh."
 		// files hid.
 		t := br.temp()
-		if err := br.b.rename(p, t); err != nil {
+		if err := br.w.rename(p, t); err != nil {
 			return err
 		}
 		return br.removeAll(t, true)
@@ -328,18 +329,18 @@ func (br *branch) whiteout(p string, existing uint32) error {
 		return syscall.EPERM
 	}
 	t := br.temp()
-	if err := br.b.mknod(t, syscall.S_IFCHR, 0); err != nil {
+	if err := br.w.mknod(t, syscall.S_IFCHR, 0); err != nil {
 		return err
 	}
 	if existing == syscall.S_IFDIR {
-		if err := br.b.exchange(t, p); err != nil {
-			br.b.unlink(t)
+		if err := br.w.exchange(t, p); err != nil {
+			br.w.unlink(t)
 			return err
 		}
 		return br.removeAll(t, true)
 	}
-	if err := br.b.rename(t, p); err != nil {
-		br.b.unlink(t)
+	if err := br.w.rename(t, p); err != nil {
+		br.w.unlink(t)
 		return err
 	}
 	return nil
@@ -363,22 +364,20 @@ func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
 		if err := br.createEmpty(wh); err != nil {
 			return err
 		}
-		if err := br.b.rename(sp, dp); err != nil {
-			br.b.unlink(wh)
+		if err := br.w.rename(sp, dp); err != nil {
+			br.w.unlink(wh)
 			return err
 		}
 		return br.clearWhiteoutOCI(dp)
 	}
-	if wr, ok := br.b.(whiteoutRenamer); ok {
-		// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain
-		// mknod of a whiteout does not.
-		err := wr.renameWhiteout(sp, dp)
-		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
-			return err
-		}
+	// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain mknod of
+	// a whiteout does not.
+	err := br.w.renameWhiteout(sp, dp)
+	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
+		return err
 	}
 	if !br.caps.exchange {
-		if err := br.b.rename(sp, dp); err != nil {
+		if err := br.w.rename(sp, dp); err != nil {
 			return err
 		}
 		return br.whiteout(sp, 0)
@@ -397,7 +396,7 @@ func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
 	if err := br.whiteout(dp, dpType); err != nil {
 		return err
 	}
-	return br.b.exchange(sp, dp)
+	return br.w.exchange(sp, dp)
 }
 
 // clearEmpty replaces the upper dir p, which shows no entries but may
@@ -420,7 +419,7 @@ func (br *branch) clearEmpty(p string) error {
 		return err
 	}
 	t := br.temp()
-	if err := br.b.mkdir(t, 0o700); err != nil {
+	if err := br.w.mkdir(t, 0o700); err != nil {
 		return err
 	}
 	err = br.copyUserXattrs(p, t)
@@ -428,19 +427,19 @@ func (br *branch) clearEmpty(p string) error {
 		err = br.setOpaque(t)
 	}
 	if err == nil {
-		err = br.b.lchown(t, int(a.Uid), int(a.Gid))
+		err = br.w.lchown(t, int(a.Uid), int(a.Gid))
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) {
 			err = nil
 		}
 	}
 	if err == nil {
-		err = br.b.chmod(t, a.perm())
+		err = br.w.chmod(t, a.perm())
 	}
 	if err == nil {
-		err = br.b.lutimes(t, a.Atime, a.Mtime)
+		err = br.w.lutimes(t, a.Atime, a.Mtime)
 	}
 	if err == nil {
-		err = br.b.exchange(t, p)
+		err = br.w.exchange(t, p)
 	}
 	if err != nil {
 		br.removeAll(t, true)
@@ -467,7 +466,7 @@ func (br *branch) copyUserXattrs(p, q string) error {
 			}
 			return err
 		}
-		if err := br.b.setxattr(q, name, v); err != nil {
+		if err := br.w.setxattr(q, name, v); err != nil {
 			return err
 		}
 	}
@@ -482,7 +481,7 @@ func (br *branch) setOpaque(p string) error {
 	if !br.caps.xattr {
 		return syscall.EOPNOTSUPP
 	}
-	return br.b.setxattr(p, br.prefix+xOpaque, []byte("y"))
+	return br.w.setxattr(p, br.prefix+xOpaque, []byte("y"))
 }
 
 // clearWhiteoutOCI removes the OCI whiteout file for p, once a new
@@ -490,7 +489,7 @@ func (br *branch) setOpaque(p string) error {
 // ones, so a crash in between leaves a valid layer).
 func (br *branch) clearWhiteoutOCI(p string) error {
 	dir, base := splitLast(p)
-	err := br.b.unlink(joinPath(dir, ociWhPrefix+base))
+	err := br.w.unlink(joinPath(dir, ociWhPrefix+base))
 	if err != nil && !isNotFound(err) {
 		return err
 	}
@@ -498,7 +497,7 @@ func (br *branch) clearWhiteoutOCI(p string) error {
 }
 
 func (br *branch) createEmpty(p string) error {
-	f, err := br.b.open(p, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	f, err := br.w.open(p, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -509,13 +508,13 @@ func (br *branch) createEmpty(p string) error {
 // upper only: whiteouts and dirs being replaced or discarded).
 func (br *branch) removeAll(p string, isDir bool) error {
 	if !isDir {
-		err := br.b.unlink(p)
+		err := br.w.unlink(p)
 		if isNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	if tr, ok := br.b.(treeRemover); ok {
+	if tr, ok := br.w.treeRemover(); ok {
 		err := tr.removeTree(p)
 		if isNotFound(err) {
 			return nil
@@ -528,7 +527,7 @@ func (br *branch) removeAll(p string, isDir bool) error {
 		}
 		return err
 	}
-	err := br.b.rmdir(p)
+	err := br.w.rmdir(p)
 	if isNotFound(err) {
 		return nil
 	}
@@ -540,7 +539,7 @@ func (br *branch) removeAll(p string, isDir bool) error {
 // it for an empty opaque copy (ovl_clear_empty); as the dir is replaced
 // at once after, emptying it in place leaves the same result.
 func (br *branch) clearDir(p string) error {
-	if tr, ok := br.b.(treeRemover); ok {
+	if tr, ok := br.w.treeRemover(); ok {
 		return tr.clearTree(p)
 	}
 	ents, err := br.b.readDir(p)

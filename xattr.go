@@ -153,7 +153,7 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		case errors.Is(gerr, errNoData) && flags&XattrReplace != 0:
 			return errNoData
 		}
-		return fsys.upper.b.setxattr(p, real, value)
+		return fsys.upper.w.setxattr(p, real, value)
 	})
 }
 
@@ -177,6 +177,6 @@ func (fsys *FS) removexattr(name, attr string) error {
 		_, err := br.b.getxattr(p, real)
 		return err
 	}, func(p string, n *node) error {
-		return fsys.upper.b.removexattr(p, real)
+		return fsys.upper.w.removexattr(p, real)
 	})
 }

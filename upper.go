@@ -1,0 +1,143 @@
+package overlay
+
+import (
+	"syscall"
+	"time"
+)
+
+// upperDoor is the one way an FS changes its upper layer: every mkdir,
+// create, rename, whiteout and setxattr goes through its methods, and it
+// alone holds the layer's write side (lower layers have none: a branch's
+// backend is a layerReader, and only the upper's branch has a door). It
+// is the place for what every change needs, as the kernel's ovl_do_*
+// helpers are: today the hook that tests use to stop at each step.
+type upperDoor struct {
+	writer layerWriter
+	// hook, when set, is called before each change with its name and
+	// paths (see upperHook).
+	hook func(op string, paths ...string)
+	// noRenameWhiteout makes renameWhiteout fail as on a filesystem
+	// without RENAME_WHITEOUT (tests only).
+	noRenameWhiteout bool
+}
+
+// upperHook, when set (by tests only, before New), is called before every
+// change an FS makes to its upper layer, with the operation's name and
+// paths: the one choke point where a test injects a crash (the hook exits
+// the process) at each step of a multi-step operation. It is read once,
+// in New; production code never sets it.
+var upperHook func(op string, paths ...string)
+
+// hookNoRenameWhiteout, set by tests only, makes the upper of an FS built
+// afterwards act as a filesystem without RENAME_WHITEOUT (EINVAL), to
+// reach the fallback.
+var hookNoRenameWhiteout bool
+
+// newUpperDoor is the door to the upper layer b.
+func newUpperDoor(b backend) *upperDoor {
+	return &upperDoor{writer: b, hook: upperHook, noRenameWhiteout: hookNoRenameWhiteout}
+}
+
+// before calls the hook, if any, before the change op of paths.
+func (d *upperDoor) before(op string, paths ...string) {
+	if d.hook != nil {
+		d.hook(op, paths...)
+	}
+}
+
+// open opens p for writing, or creates it (os.OpenFile flags).
+func (d *upperDoor) open(p string, flag int, perm uint32) (bfile, error) {
+	d.before("open", p)
+	return d.writer.open(p, flag, perm)
+}
+
+func (d *upperDoor) setxattr(p, name string, value []byte) error {
+	d.before("setxattr", p, name)
+	return d.writer.setxattr(p, name, value)
+}
+
+func (d *upperDoor) removexattr(p, name string) error {
+	d.before("removexattr", p, name)
+	return d.writer.removexattr(p, name)
+}
+
+func (d *upperDoor) mkdir(p string, perm uint32) error {
+	d.before("mkdir", p)
+	return d.writer.mkdir(p, perm)
+}
+
+func (d *upperDoor) symlink(target, p string) error {
+	d.before("symlink", p)
+	return d.writer.symlink(target, p)
+}
+
+func (d *upperDoor) link(oldp, newp string) error {
+	d.before("link", oldp, newp)
+	return d.writer.link(oldp, newp)
+}
+
+func (d *upperDoor) mknod(p string, mode uint32, dev uint64) error {
+	d.before("mknod", p)
+	return d.writer.mknod(p, mode, dev)
+}
+
+func (d *upperDoor) rename(oldp, newp string) error {
+	d.before("rename", oldp, newp)
+	return d.writer.rename(oldp, newp)
+}
+
+func (d *upperDoor) exchange(p1, p2 string) error {
+	d.before("exchange", p1, p2)
+	return d.writer.exchange(p1, p2)
+}
+
+func (d *upperDoor) unlink(p string) error {
+	d.before("unlink", p)
+	return d.writer.unlink(p)
+}
+
+func (d *upperDoor) rmdir(p string) error {
+	d.before("rmdir", p)
+	return d.writer.rmdir(p)
+}
+
+func (d *upperDoor) chmod(p string, perm uint32) error {
+	d.before("chmod", p)
+	return d.writer.chmod(p, perm)
+}
+
+func (d *upperDoor) lchown(p string, uid, gid int) error {
+	d.before("lchown", p)
+	return d.writer.lchown(p, uid, gid)
+}
+
+func (d *upperDoor) lutimes(p string, atime, mtime time.Time) error {
+	d.before("lutimes", p)
+	return d.writer.lutimes(p, atime, mtime)
+}
+
+func (d *upperDoor) truncate(p string, size int64) error {
+	d.before("truncate", p)
+	return d.writer.truncate(p, size)
+}
+
+// renameWhiteout renames and leaves a whiteout at the old name in one
+// step (see whiteoutRenamer): EINVAL or EOPNOTSUPP where the layer cannot.
+func (d *upperDoor) renameWhiteout(oldp, newp string) error {
+	wr, ok := d.writer.(whiteoutRenamer)
+	switch {
+	case d.noRenameWhiteout:
+		return syscall.EINVAL
+	case !ok:
+		return syscall.EOPNOTSUPP
+	}
+	d.before("renameWhiteout", oldp, newp)
+	return wr.renameWhiteout(oldp, newp)
+}
+
+// treeRemover is the layer's own remover of whole trees, if it has one:
+// none while a hook watches, so that it sees each step.
+func (d *upperDoor) treeRemover() (treeRemover, bool) {
+	tr, ok := d.writer.(treeRemover)
+	return tr, ok && d.hook == nil
+}
