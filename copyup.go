@@ -2,10 +2,11 @@ package overlay
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // copyChunk is the unit of the data copy: the kernel splices 1 MiB at a
@@ -434,8 +435,8 @@ func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a attr, mval []by
 		n.data, n.dattr = lr, a // the data is the lower file's own
 	}
 	n.metacopy = true
-	if len(mval) > 4 {
-		n.digestAlg, n.digest = mval[3], mval[4:]
+	if m, err := ondisk.ParseMetacopy(mval); err == nil && m.DigestAlg != 0 {
+		n.digestAlg, n.digest = m.DigestAlg, m.Digest
 		n.verified.Store(true) // computed from the data just now
 	}
 }
@@ -469,7 +470,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr
 		}
 		// Every lower name, one of them now upper and the index link not
 		// counted.
-		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("U%+d", int64(a.Nlink)-2))); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', int64(a.Nlink)-2)); err != nil {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,

@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -404,7 +403,7 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 		// Relative to the lower file's count first, which the link does
 		// not change, so that a crash after it keeps the count right
 		// (ovl_link_up's order).
-		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, []byte(fmt.Sprintf("L%+d", union-int64(lowerNlink)))); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('L', union-int64(lowerNlink))); err != nil {
 			return err
 		}
 	}

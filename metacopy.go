@@ -36,16 +36,12 @@ func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) 
 		return o, nil
 	case err != nil:
 		return obj{}, err
-	case len(v) > 0 && len(v) < 4:
-		return obj{}, syscall.EIO
 	}
-	o.metacopy = true
-	if len(v) > 4 {
-		o.digestAlg, o.digest = v[3], v[4:]
-		if v[0] != 0 || int(v[1]) != len(v) || len(v) > 68 {
-			o.digestAlg = badDigestAlg
-		}
+	m, err := ondisk.ParseMetacopy(v)
+	if err != nil {
+		return obj{}, err
 	}
+	o.metacopy, o.digestAlg, o.digest = true, m.DigestAlg, m.Digest
 	if rv, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
 		if o.redirect, err = ondisk.ParseRedirect(rv); err != nil {
 			return obj{}, err
@@ -53,10 +49,6 @@ func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) 
 	}
 	return o, nil
 }
-
-// badDigestAlg marks a metacopy xattr too malformed to hold a digest:
-// no algorithm has this number, so verification fails with EIO.
-const badDigestAlg = 0xff
 
 // findData looks below a metacopy object for its data: the first regular
 // file that is not itself metacopy, in stack from index i on, under want
@@ -242,7 +234,7 @@ func (fsys *FS) metacopyValue(src *branch, sp string, size int64) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{0, byte(4 + len(d)), 0, verityAlgSHA256}, d...), nil
+	return ondisk.FormatMetacopy(ondisk.Metacopy{DigestAlg: verityAlgSHA256, Digest: d}), nil
 }
 
 func (fsys *FS) fileDigest(src *branch, sp string, size int64, alg uint8) ([]byte, error) {

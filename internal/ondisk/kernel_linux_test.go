@@ -40,7 +40,10 @@ func TestDecodeKernelUpper(t *testing.T) {
 	if err := os.Link(filepath.Join(l, "f"), filepath.Join(l, "g")); err != nil {
 		t.Fatal(err)
 	}
-	opts := "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",index=on,redirect_dir=on"
+	if err := os.WriteFile(filepath.Join(l, "h"), []byte("meta"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",index=on,redirect_dir=on,metacopy=on"
 	if err := unix.Mount("overlay", m, "overlay", 0, opts); err != nil {
 		t.Fatalf("mount: %v", err)
 	}
@@ -57,6 +60,9 @@ func TestDecodeKernelUpper(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(filepath.Join(m, "d"), filepath.Join(m, "e")); err != nil { // a redirect
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(m, "h"), 0o600); err != nil { // a metadata-only copy
 		t.Fatal(err)
 	}
 	if err := unix.Unmount(m, 0); err != nil {
@@ -115,6 +121,9 @@ func TestDecodeKernelUpper(t *testing.T) {
 	}
 	if r, err := ParseRedirect(get(filepath.Join(u, "e"), "redirect")); err != nil || r != "d" {
 		t.Errorf("redirect of e: %q, %v; want \"d\"", r, err)
+	}
+	if mc, err := ParseMetacopy(get(filepath.Join(u, "h"), "metacopy")); err != nil || mc.DigestAlg != 0 {
+		t.Errorf("metacopy of h: %+v, %v; want the plain marker", mc, err)
 	}
 	if _, err := DecodeFB(get(filepath.Join(w, "index"), "upper")); err != nil {
 		t.Errorf("upper xattr of the index dir: %v", err)

@@ -94,3 +94,35 @@ func TestParseRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestMetacopy: every length of metacopy value, as the kernel reads it,
+// and values written then read back.
+func TestMetacopy(t *testing.T) {
+	digest := bytes.Repeat([]byte{7}, 32)
+	good := FormatMetacopy(Metacopy{DigestAlg: 1, Digest: digest})
+	for _, c := range []struct {
+		v       []byte
+		alg     uint8
+		wantErr error
+	}{
+		{v: []byte{}},
+		{v: []byte{0}, wantErr: syscall.EIO},
+		{v: []byte{0, 4, 0}, wantErr: syscall.EIO},
+		{v: []byte{9, 9, 9, 9}},                                                 // a header alone: no digest, whatever it says
+		{v: good, alg: 1},                                                       // version 0, its length, sha256
+		{v: append([]byte{1}, good[1:]...), alg: BadDigestAlg},                  // unknown version
+		{v: append([]byte{0, 9}, good[2:]...), alg: BadDigestAlg},               // wrong length byte
+		{v: append([]byte{0, 0, 0, 1}, make([]byte, 70)...), alg: BadDigestAlg}, // too long
+	} {
+		m, err := ParseMetacopy(c.v)
+		if err != c.wantErr || m.DigestAlg != c.alg {
+			t.Errorf("ParseMetacopy(%x) = %d, %v; want %d, %v", c.v, m.DigestAlg, err, c.alg, c.wantErr)
+		}
+	}
+	if m, err := ParseMetacopy(good); err != nil || !bytes.Equal(m.Digest, digest) {
+		t.Errorf("digest read back as %x, %v", m.Digest, err)
+	}
+	if v := FormatMetacopy(Metacopy{}); len(v) != 0 {
+		t.Errorf("FormatMetacopy without digest = %x, want empty", v)
+	}
+}
