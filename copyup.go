@@ -218,7 +218,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 			return err
 		}
 	}
-	if fsys.upper.format == formatKernel && fsys.upper.caps.xattr && (a.isDir() || a.Nlink == 1 || indexed) {
+	if fsys.upper.xattrMarkers() && (a.isDir() || a.Nlink == 1 || indexed) {
 		// The origin names the lower object; a hard-linked lower
 		// file gets none, its links broken as index is off.
 		// Best effort where the upper refuses it, as the kernel's copy-up
@@ -389,7 +389,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 // (for a copy-up) or hold it; the xattr write is idempotent.
 func (fsys *FS) setImpure(n *node) error {
 	u := fsys.upper
-	if n == nil || u.format != formatKernel || !u.caps.xattr {
+	if n == nil || !u.xattrMarkers() {
 		return nil
 	}
 	fsys.mu.RLock()
@@ -400,7 +400,7 @@ func (fsys *FS) setImpure(n *node) error {
 
 func (fsys *FS) setImpureAt(p string, up bool) error {
 	u := fsys.upper
-	if !up || u.format != formatKernel || !u.caps.xattr {
+	if !up || !u.xattrMarkers() {
 		return nil
 	}
 	if v, err := u.b.getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {

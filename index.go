@@ -146,7 +146,7 @@ func (fsys *FS) checkIndex() error {
 	}
 	u := fsys.upper
 	uh, ok := u.b.(handler)
-	ok = ok && u.format == formatKernel && u.caps.xattr && u.caps.hardlink
+	ok = ok && u.xattrMarkers() && u.caps.hardlink
 	if ok {
 		_, err := uh.fileHandle("")
 		ok = err == nil

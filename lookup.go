@@ -282,7 +282,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
-			if fsys.upper.format == formatKernel && fsys.upper.caps.xattr {
+			if fsys.upper.xattrMarkers() {
 				defer fsys.fixOrigin(c)
 			}
 		default:
@@ -692,7 +692,7 @@ func (fsys *FS) fixOrigin(c *node) {
 // FS.mu.
 func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 	u := fsys.upper
-	if u.format != formatKernel || !u.caps.xattr {
+	if !u.xattrMarkers() {
 		return nil
 	}
 	v, err := u.b.getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+xOrigin)

@@ -272,7 +272,7 @@ func (fsys *FS) setupWork() error {
 // and uuid=on do at the kernel's first mount.
 func (fsys *FS) setupUUID() error {
 	u := fsys.upper
-	if u.format != formatKernel || !u.caps.xattr {
+	if !u.xattrMarkers() {
 		return nil
 	}
 	switch fsys.feat.uuid {

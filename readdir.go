@@ -54,7 +54,7 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 		// Xattr whiteouts count only in a merge, in a lower dir marked
 		// opaque=x; the upper's and the bottom layer's show (the
 		// kernel reads no opaque marker in the bottom layer).
-		if merge && lr.layer != fsys.bottom && l.br.format == formatKernel && l.br.caps.xattr {
+		if merge && lr.layer != fsys.bottom && l.br.xattrMarkers() {
 			v, err := l.br.b.getxattr(l.p, l.br.prefix+xOpaque)
 			l.xwh = err == nil && len(v) == 1 && v[0] == 'x'
 		}
@@ -261,7 +261,7 @@ func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
 // is returned. Callers hold FS.mu.
 func (fsys *FS) impureLookups(n *node) error {
 	u := fsys.upper
-	if !n.upper || u.format != formatKernel || !u.caps.xattr || !u.hasXattr(n.path(), xImpure) {
+	if !n.upper || !u.xattrMarkers() || !u.hasXattr(n.path(), xImpure) {
 		return nil
 	}
 	ents, err := u.listDir(n.path(), false)
@@ -285,7 +285,7 @@ func (fsys *FS) impureLookups(n *node) error {
 func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
 	u := fsys.upper
 	p := n.path()
-	if u.format != formatKernel || !u.caps.xattr || !u.hasXattr(p, xImpure) {
+	if !u.xattrMarkers() || !u.hasXattr(p, xImpure) {
 		return list, nil
 	}
 	ents, err := u.listDir(p, false)

@@ -292,7 +292,7 @@ func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) erro
 		return syscall.EXDEV
 	}
 	u := fsys.upper
-	if u.format != formatKernel || !u.caps.xattr {
+	if !u.xattrMarkers() {
 		return syscall.EXDEV
 	}
 	if err := u.w.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {

@@ -55,6 +55,11 @@ type branch struct {
 	hints  map[string]hint
 }
 
+// xattrMarkers reports whether the layer keeps the overlay's private
+// xattrs (origin, impure, redirect, nlink, ...): a layer in the kernel's
+// format on a filesystem that holds xattrs.
+func (br *branch) xattrMarkers() bool { return br.format == formatKernel && br.caps.xattr }
+
 type objKind uint8
 
 const (
