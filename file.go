@@ -28,9 +28,9 @@ type File struct {
 	onUpper bool       // bf is the upper object
 	closed  bool
 	off     int64
-	list    []dirEntry // a dir's listing, built on the first read
+	list    []mergedEnt // a dir's listing, built on the first read
 	listed  bool
-	buf     []dirEntry // a dir's entries read from list and not yet returned
+	buf     []mergedEnt // a dir's entries read from list and not yet returned
 	// real reads a dir of one layer through the layer's own descriptor
 	// (its positions are the layer's), until a rewind finds it merged.
 	real dirStream
@@ -381,7 +381,7 @@ func (f *File) Close() error {
 
 // entries returns up to n entries from the directory position (all when
 // n <= 0), building the merged listing on the first read.
-func (f *File) entries(op string, n int) ([]dirEntry, error) {
+func (f *File) entries(op string, n int) ([]mergedEnt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -397,7 +397,7 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	if !f.listed && f.real == nil {
 		f.fsys.mu.RLock()
 		n := f.node()
-		var list []dirEntry
+		var list []mergedEnt
 		var err error
 		if n.gone != nil {
 			err = syscall.ENOENT // a removed dir lists nothing (IS_DEADDIR)
@@ -420,10 +420,10 @@ func (f *File) entries(op string, n int) ([]dirEntry, error) {
 	// Like os.File, a read goes on through getdents calls until it has n
 	// entries (all for n <= 0) or an error; then it returns what it has
 	// with the error.
-	var out []dirEntry
+	var out []mergedEnt
 	for n <= 0 || len(out) < n {
 		if len(f.buf) == 0 {
-			var buf []dirEntry
+			var buf []mergedEnt
 			var eof bool
 			var err error
 			if f.real != nil {
@@ -468,7 +468,7 @@ func (f *File) stillReal() bool {
 
 // realGetdents is getdents for a dir read through f.real. Callers hold
 // f.mu.
-func (f *File) realGetdents() ([]dirEntry, bool, error) {
+func (f *File) realGetdents() ([]mergedEnt, bool, error) {
 	f.fsys.mu.RLock()
 	n := f.node()
 	var err error
@@ -486,9 +486,9 @@ func (f *File) realGetdents() ([]dirEntry, bool, error) {
 		return nil, eof, err
 	}
 	f.off = pos
-	buf := make([]dirEntry, len(ents))
+	buf := make([]mergedEnt, len(ents))
 	for i, e := range ents {
-		buf[i] = dirEntry{name: e.Name, typ: e.Type}
+		buf[i] = mergedEnt{name: e.Name, typ: e.Type}
 	}
 	return buf, false, nil
 }
@@ -497,13 +497,13 @@ func (f *File) realGetdents() ([]dirEntry, bool, error) {
 // buffer holds every entry: it returns the entries from the directory
 // position to the end. A position is an index into the listing, where
 // "." and ".." and whiteouts (hidden entries, never returned) take their
-// places too. An entry whose lookup failed (dirEntry.err) ends the call
+// places too. An entry whose lookup failed (mergedEnt.err) ends the call
 // before it and is then skipped as stale; when the call has returned
 // nothing yet, not even "." or "..", the call fails with the lookup's
 // error instead (ovl_iterate_merged, and getdents(2) keeping the entries
 // it has over an error). eof reports that the position was at the end.
 // Callers hold f.mu.
-func (f *File) getdents() (buf []dirEntry, eof bool, err error) {
+func (f *File) getdents() (buf []mergedEnt, eof bool, err error) {
 	start := int(min(max(f.off, 0), int64(len(f.list))))
 	if start == len(f.list) {
 		return nil, true, nil
@@ -534,7 +534,7 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 	ents, err := f.entries("readdirent", n)
 	out := make([]fs.DirEntry, 0, len(ents))
 	for _, e := range ents {
-		out = append(out, &dirEnt2{f: f, e: e})
+		out = append(out, &fsDirEntry{f: f, e: e})
 	}
 	return out, err
 }
@@ -569,15 +569,15 @@ func (f *File) Readdirnames(n int) ([]string, error) {
 	return out, err
 }
 
-// dirEnt2 is an fs.DirEntry of an open overlay directory.
-type dirEnt2 struct {
+// fsDirEntry is an fs.DirEntry of an open overlay directory.
+type fsDirEntry struct {
 	f *File
-	e dirEntry
+	e mergedEnt
 }
 
-func (d *dirEnt2) Name() string { return d.e.name }
-func (d *dirEnt2) IsDir() bool  { return d.Type().IsDir() }
-func (d *dirEnt2) Type() fs.FileMode {
+func (d *fsDirEntry) Name() string { return d.e.name }
+func (d *fsDirEntry) IsDir() bool  { return d.Type().IsDir() }
+func (d *fsDirEntry) Type() fs.FileMode {
 	if d.e.typ != 0 {
 		return fileMode(d.e.typ).Type()
 	}
@@ -587,8 +587,8 @@ func (d *dirEnt2) Type() fs.FileMode {
 	}
 	return fi.Mode().Type()
 }
-func (d *dirEnt2) Info() (fs.FileInfo, error) { return d.f.fsys.lstatIn(d.f.n, d.e.name) }
-func (d *dirEnt2) String() string             { return fs.FormatDirEntry(d) }
+func (d *fsDirEntry) Info() (fs.FileInfo, error) { return d.f.fsys.lstatIn(d.f.n, d.e.name) }
+func (d *fsDirEntry) String() string             { return fs.FormatDirEntry(d) }
 
 // lstatIn is Lstat of the name in dir, as the overlay shows it.
 func (fsys *FS) lstatIn(dir *node, name string) (fs.FileInfo, error) {

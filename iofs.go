@@ -36,8 +36,8 @@ func (v *ioFS) full(op, name string) (string, error) {
 	return path.Join(v.prefix, name), nil
 }
 
-// rename makes an error carry the io/fs name instead of the overlay path.
-func rename(err error, name string) error {
+// withIOFSName makes an error carry the io/fs name instead of the overlay path.
+func withIOFSName(err error, name string) error {
 	if pe, ok := err.(*fs.PathError); ok {
 		pe.Path = name
 	}
@@ -64,7 +64,7 @@ func (v *ioFS) Stat(name string) (fs.FileInfo, error) {
 	}
 	fi, err := v.fsys.Stat(p)
 	if err != nil {
-		return nil, rename(err, name)
+		return nil, withIOFSName(err, name)
 	}
 	if name == "." {
 		fi.(*fileInfo).name = "."
@@ -79,7 +79,7 @@ func (v *ioFS) Lstat(name string) (fs.FileInfo, error) {
 	}
 	fi, err := v.fsys.Lstat(p)
 	if err != nil {
-		return nil, rename(err, name)
+		return nil, withIOFSName(err, name)
 	}
 	if name == "." {
 		fi.(*fileInfo).name = "."
@@ -93,7 +93,7 @@ func (v *ioFS) ReadLink(name string) (string, error) {
 		return "", err
 	}
 	t, err := v.fsys.Readlink(p)
-	return t, rename(err, name)
+	return t, withIOFSName(err, name)
 }
 
 func (v *ioFS) ReadDir(name string) ([]fs.DirEntry, error) {

@@ -76,7 +76,11 @@ func (a *attr) isLink() bool  { return a.typ() == syscall.S_IFLNK }
 func (a *attr) perm() uint32  { return a.Mode &^ syscall.S_IFMT }
 func (a *attr) isChr00() bool { return a.typ() == syscall.S_IFCHR && a.Rdev == 0 }
 
-// dirEnt is one entry of a layer directory, in the layer's own order.
+// dirEnt is one entry of a layer directory, in the layer's own order, as
+// the backend lists it. (An entry passes through three forms: a dirEnt of
+// a backend, a markedEnt once the layer's format has told whiteouts from
+// objects, a mergedEnt once the layers are merged; an fsDirEntry is one
+// given to callers.)
 // Type is the S_IFMT bits of the entry (0 when the backend cannot tell
 // without a stat, as getdents' DT_UNKNOWN).
 type dirEnt struct {

@@ -121,7 +121,7 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 
 // readAheadNames is readAhead of the entries ents of dir n, for a caller
 // that holds no FS lock.
-func (fsys *FS) readAheadNames(n *node, ents []dirEntry) (drop func()) {
+func (fsys *FS) readAheadNames(n *node, ents []mergedEnt) (drop func()) {
 	names := make([]string, len(ents))
 	for i, e := range ents {
 		names[i] = e.name

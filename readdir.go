@@ -2,9 +2,9 @@ package overlay
 
 import "syscall"
 
-// dirEntry is one name a directory shows through the overlay; typ is the
+// mergedEnt is one name a directory shows through the overlay; typ is the
 // S_IFMT bits as the layer's readdir reported them (0 when unknown).
-type dirEntry struct {
+type mergedEnt struct {
 	name string
 	typ  uint32
 	// err, in the listing of an open dir, marks an entry whose lookup
@@ -71,14 +71,14 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 // its name in the layers below and is never listed. A dir of one layer
 // lists its whiteouts too (as names whose stat fails) unless filter is set
 // or the kernel's OVL_WHITEOUTS rule applies. Callers hold FS.mu.
-func (fsys *FS) listNode(n *node, filter bool) ([]dirEntry, error) {
+func (fsys *FS) listNode(n *node, filter bool) ([]mergedEnt, error) {
 	return fsys.listEntries(n, filter, false)
 }
 
 // listEntries is listNode; with positions, the whiteouts it leaves out
 // stay in the list as hidden entries, where the kernel's merged listing
 // counts them.
-func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error) {
+func (fsys *FS) listEntries(n *node, filter, positions bool) ([]mergedEnt, error) {
 	if !n.present || !n.isDir() {
 		return nil, syscall.ENOTDIR
 	}
@@ -89,10 +89,10 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 			return nil, err
 		}
 		filter = filter || fsys.mayHaveWhiteouts(n, ls)
-		out := make([]dirEntry, 0, len(ents))
+		out := make([]mergedEnt, 0, len(ents))
 		for _, e := range ents {
 			if !e.whiteout || !filter || positions {
-				out = append(out, dirEntry{name: e.name, typ: e.typ, hidden: e.whiteout && filter})
+				out = append(out, mergedEnt{name: e.name, typ: e.typ, hidden: e.whiteout && filter})
 			}
 		}
 		if positions {
@@ -102,7 +102,7 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 	}
 
 	// Read every layer first, so the name index is sized once.
-	lists := make([][]layerEnt, len(ls))
+	lists := make([][]markedEnt, len(ls))
 	total := 0
 	for i, l := range ls {
 		lowest := i == len(ls)-1
@@ -113,13 +113,13 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 		if positions && lowest {
 			// "." and ".." take their places in the lowest layer's
 			// order, which comes first.
-			ents = withDots(ents, at, func(name string) layerEnt { return layerEnt{name: name, dot: true} })
+			ents = withDots(ents, at, func(name string) markedEnt { return markedEnt{name: name, dot: true} })
 		}
 		lists[i] = ents
 		total += len(ents)
 	}
 	type ent struct {
-		dirEntry
+		mergedEnt
 		whiteout bool
 		low      bool // listed in the lowest layer's region
 	}
@@ -131,7 +131,7 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 		for _, e := range ents {
 			if _, ok := index[e.name]; !ok {
 				index[e.name] = int32(len(all))
-				all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ}, whiteout: e.whiteout})
+				all = append(all, ent{mergedEnt: mergedEnt{name: e.name, typ: e.typ}, whiteout: e.whiteout})
 			}
 		}
 	}
@@ -140,23 +140,23 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 		if !ok {
 			k = int32(len(all))
 			index[e.name] = k
-			all = append(all, ent{dirEntry: dirEntry{name: e.name, typ: e.typ, dot: e.dot}, whiteout: e.whiteout})
+			all = append(all, ent{mergedEnt: mergedEnt{name: e.name, typ: e.typ, dot: e.dot}, whiteout: e.whiteout})
 		}
 		if !all[k].low {
 			all[k].low = true
 			lowOrder = append(lowOrder, k)
 		}
 	}
-	out := make([]dirEntry, 0, len(all))
+	out := make([]mergedEnt, 0, len(all))
 	add := func(e ent) {
 		switch {
 		case e.dot:
 			out = append(out, dotEntry(e.name))
 		case !e.whiteout:
-			out = append(out, e.dirEntry)
+			out = append(out, e.mergedEnt)
 		case positions:
 			e.hidden = true
-			out = append(out, e.dirEntry)
+			out = append(out, e.mergedEnt)
 		}
 	}
 	for _, k := range lowOrder {
@@ -171,7 +171,7 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]dirEntry, error)
 }
 
 // dotEntry is the hidden entry of "." or ".." in an open dir's listing.
-func dotEntry(name string) dirEntry { return dirEntry{name: name, hidden: true, dot: true} }
+func dotEntry(name string) mergedEnt { return mergedEnt{name: name, hidden: true, dot: true} }
 
 // isRealDir returns, for a dir the kernel reads straight from its one
 // layer (ovl_dir_is_real: not a merge, no OVL_WHITEOUTS), that layer's
@@ -225,7 +225,7 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 // an entry) is left out, and one whose lookup fails is kept marked with its
 // error (ovl_cache_update; File.getdents says what the error does).
 // Callers hold FS.mu.
-func (fsys *FS) translatedList(n *node, list []dirEntry) ([]dirEntry, error) {
+func (fsys *FS) translatedList(n *node, list []mergedEnt) ([]mergedEnt, error) {
 	out := list[:0:0]
 	for len(list) > 0 {
 		chunk := list[:min(len(list), hintChunk)]
@@ -282,7 +282,7 @@ func (fsys *FS) impureLookups(n *node) error {
 // whose lookup finds nothing is skipped as stale, and one whose lookup
 // fails is kept marked with its error, as in translatedList. Callers hold
 // FS.mu.
-func (fsys *FS) impureList(n *node, list []dirEntry) ([]dirEntry, error) {
+func (fsys *FS) impureList(n *node, list []mergedEnt) ([]mergedEnt, error) {
 	u := fsys.upper
 	p := n.path()
 	if !u.xattrMarkers() || !u.hasXattr(p, xImpure) {

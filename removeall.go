@@ -225,7 +225,7 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 //     a hard-linked file is counted in the index.
 func (fsys *FS) removableTree(n *node) (indexNames []string, ok bool) {
 	c := &treeCheck{fsys: fsys, nfs: fsys.feat.nfsExport && len(n.lowers) > 0}
-	var ds []layerDir
+	var ds []walkedDir
 	defer func() { closeAll(ds) }()
 	if n.upper {
 		if ds, ok = c.open(ds, upperLayer, n.path()); !ok {
@@ -256,7 +256,7 @@ type treeCheck struct {
 // entry.
 var errNotAtOnce = errors.New("overlay: a tree to remove entry by entry")
 
-// br is the layer of a tree walk's layerDir.
+// br is the layer of a tree walk's walkedDir.
 func (c *treeCheck) br(layer int) *branch {
 	if layer == upperLayer {
 		return c.fsys.upper
@@ -266,7 +266,7 @@ func (c *treeCheck) br(layer int) *branch {
 
 // open appends the dir p of layer, opened for a tree walk, to ds; ok is
 // false where the layer cannot be walked so.
-func (c *treeCheck) open(ds []layerDir, layer int, p string) (_ []layerDir, ok bool) {
+func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok bool) {
 	br := c.br(layer)
 	o, isOpener := br.b.(treeDirOpener)
 	if !isOpener || br.format != formatKernel {
@@ -276,7 +276,7 @@ func (c *treeCheck) open(ds []layerDir, layer int, p string) (_ []layerDir, ok b
 	if err != nil {
 		return ds, false
 	}
-	return append(ds, layerDir{d, layer, p}), true
+	return append(ds, walkedDir{d, layer, p}), true
 }
 
 // indexed reports whether the index dir holds the entry name.
@@ -293,7 +293,7 @@ func (c *treeCheck) indexed(name string) bool {
 
 // visit is the mergedVisit of the walk: errNotAtOnce for an entry that
 // sends the tree entry by entry.
-func (c *treeCheck) visit(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error) {
+func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error) {
 	fsys := c.fsys
 	d, upper, br := ds[i].d, ds[i].layer == upperLayer, c.br(ds[i].layer)
 	a, err := d.lstat(e.Name)
@@ -401,7 +401,7 @@ func (c *treeCheck) noteIndex(d treeDir, br *branch, name string) error {
 
 // redirected opens the lower dirs that an upper dir whose redirect is
 // the absolute path r merges with: those lookup finds, from the root's.
-func (c *treeCheck) redirected(r string) (below []layerDir, err error) {
+func (c *treeCheck) redirected(r string) (below []walkedDir, err error) {
 	stack, want, abs, err := c.fsys.followIn(obj{redirect: r}, upperLayer, nil, "", false)
 	if err != nil {
 		return nil, errNotAtOnce

@@ -28,9 +28,9 @@ type handleTreeDir interface {
 	handle(name string) (fileHandle, error)
 }
 
-// layerDir is a treeDir of one layer (an index into FS.lowers, or
+// walkedDir is a treeDir of one layer (an index into FS.lowers, or
 // upperLayer) with its path in the layer.
-type layerDir struct {
+type walkedDir struct {
 	d     treeDir
 	layer int
 	path  string
@@ -40,7 +40,7 @@ type layerDir struct {
 const upperLayer = -1
 
 // closeAll closes the dirs of ds.
-func closeAll(ds []layerDir) {
+func closeAll(ds []walkedDir) {
 	for _, d := range ds {
 		d.d.close()
 	}
@@ -66,7 +66,7 @@ type visited struct {
 	// open (the walk closes them).
 	moved bool
 	alias string
-	below []layerDir
+	below []walkedDir
 }
 
 // mergedVisit is called by a merged walk for an entry e of ds[i] (shown
@@ -74,7 +74,7 @@ type visited struct {
 // classifies it. whiteouts says whether ds's upper dir may hold whiteouts
 // (the kernel's OVL_WHITEOUTS: merged with a lower dir, or carrying an
 // origin).
-type mergedVisit func(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error)
+type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error)
 
 // mergedWalk walks the merged dir whose dirs, one per layer, top-most
 // first, are ds, as lookup merges them: a name is shown by the top-most
@@ -84,7 +84,7 @@ type mergedVisit func(ds []layerDir, whiteouts bool, i int, e dirEnt, shown bool
 // that the walk lists; the walk then goes into each shown dir with the
 // dirs merged beneath it as the next level. whiteouts is as for visit,
 // for ds. The walk stops at the first error.
-func mergedWalk(ds []layerDir, whiteouts bool, visit mergedVisit) error {
+func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 	kinds := make([]map[string]entKind, len(ds))
 	top := map[string]int{} // each name's top-most layer in ds
 	moved := map[string]visited{}
@@ -126,12 +126,12 @@ func mergedWalk(ds []layerDir, whiteouts bool, visit mergedVisit) error {
 		if err != nil {
 			return err
 		}
-		sub := []layerDir{{d, ds[i].layer, joinPath(ds[i].path, e.Name)}}
+		sub := []walkedDir{{d, ds[i].layer, joinPath(ds[i].path, e.Name)}}
 		name, m := e.Name, moved[e.Name]
 		if m.moved {
 			name = m.alias
 		}
-		var below []layerDir
+		var below []walkedDir
 		switch {
 		case k&entOpaque != 0:
 		case m.moved && name == "":
@@ -155,8 +155,8 @@ func mergedWalk(ds []layerDir, whiteouts bool, visit mergedVisit) error {
 
 // dirsBelow opens the dirs name of ds that merge with a dir above them:
 // down to the first layer where name is not a dir, or is an opaque one.
-func dirsBelow(ds []layerDir, kinds []map[string]entKind, name string) ([]layerDir, error) {
-	var below []layerDir
+func dirsBelow(ds []walkedDir, kinds []map[string]entKind, name string) ([]walkedDir, error) {
+	var below []walkedDir
 	for j := range ds {
 		k, ok := kinds[j][name]
 		if !ok {
@@ -170,7 +170,7 @@ func dirsBelow(ds []layerDir, kinds []map[string]entKind, name string) ([]layerD
 			closeAll(below)
 			return nil, err
 		}
-		below = append(below, layerDir{d, ds[j].layer, joinPath(ds[j].path, name)})
+		below = append(below, walkedDir{d, ds[j].layer, joinPath(ds[j].path, name)})
 		if k&entOpaque != 0 {
 			break
 		}

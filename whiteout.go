@@ -186,8 +186,9 @@ func splitLast(p string) (dir, base string) {
 	return p[:i], p[i+1:]
 }
 
-// layerEnt is one entry of one layer's directory, classified.
-type layerEnt struct {
+// markedEnt is one entry of one layer's directory with its format's
+// markers decoded: a whiteout, or "." and "..".
+type markedEnt struct {
 	name     string
 	typ      uint32
 	whiteout bool
@@ -200,7 +201,7 @@ type layerEnt struct {
 // opaque=x in a merge: elsewhere they show, as on the kernel). OCI
 // format: ".wh.NAME" entries become whiteouts of NAME and the reserved
 // names are dropped.
-func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
+func (br *branch) listDir(p string, xwh bool) ([]markedEnt, error) {
 	ents, _, err := br.listDirDots(p, xwh, false)
 	return ents, err
 }
@@ -208,7 +209,7 @@ func (br *branch) listDir(p string, xwh bool) ([]layerEnt, error) {
 // listDirDots is listDir; with dots it also tells, where the backend can
 // (dotsReader), how many of the returned entries the dir lists before "."
 // and before ".." (else none: they come first).
-func (br *branch) listDirDots(p string, xwh, dots bool) ([]layerEnt, [2]int, error) {
+func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, error) {
 	var ents []dirEnt
 	var at [2]int
 	var err error
@@ -227,8 +228,8 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]layerEnt, [2]int, err
 // classify turns a dir's raw entries into layer entries, whiteouts found;
 // an entry gone meanwhile is dropped, and the dot counts in at, given for
 // the raw entries, are turned into counts of the entries returned.
-func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]layerEnt, error) {
-	out := make([]layerEnt, 0, len(ents))
+func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
+	out := make([]markedEnt, 0, len(ents))
 	if br.format == formatOCI {
 		*at = [2]int{}
 		return listOCI(ents, out), nil
@@ -240,7 +241,7 @@ func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]lay
 				at[i] = len(out)
 			}
 		}
-		le := layerEnt{name: e.Name, typ: e.Type}
+		le := markedEnt{name: e.Name, typ: e.Type}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
 			a, err := br.b.lstat(joinPath(p, e.Name))
 			if err != nil {
@@ -271,21 +272,21 @@ func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]lay
 // ".wh." file of its own name may stand side by side in one layer (a
 // crash between the steps of a rename or a creation over a whiteout); the
 // object wins, as on lookup.
-func listOCI(ents []dirEnt, out []layerEnt) []layerEnt {
+func listOCI(ents []dirEnt, out []markedEnt) []markedEnt {
 	var objs map[string]bool
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name, ociMeta) {
 			continue
 		}
 		if strings.HasPrefix(e.Name, ociWhPrefix) {
-			out = append(out, layerEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
+			out = append(out, markedEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
 			continue
 		}
 		if objs == nil {
 			objs = make(map[string]bool)
 		}
 		objs[e.Name] = true
-		out = append(out, layerEnt{name: e.Name, typ: e.Type})
+		out = append(out, markedEnt{name: e.Name, typ: e.Type})
 	}
 	if len(objs) == len(out) {
 		return out
