@@ -2,13 +2,14 @@ package overlay
 
 import (
 	"errors"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 
 	"github.com/spf13/afero"
 )

@@ -4,12 +4,13 @@ package overlay
 
 import (
 	"errors"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // appearsIn reports whether path p is written in the option string s:

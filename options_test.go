@@ -3,13 +3,14 @@ package overlay
 import (
 	"errors"
 	"fmt"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 func TestModeString(t *testing.T) {
