@@ -269,6 +269,32 @@
 // so a warm Stat makes no system call at all. The cache is bounded: past
 // 131072 nodes it is dropped whole and refilled as names are used again.
 //
+// # Architecture
+//
+// The package holds FS and the kernel's semantics, cut as the kernel's
+// fs/overlayfs is: walk.go and lookup.go (path walks, ovl_lookup, the
+// node cache), readdir.go (merged listings), copyup.go, dir.go (create
+// and remove), rename.go, setattr.go, xattr.go, index.go and origin.go
+// (the index and origin handles), metacopy.go, handle.go (file handles).
+// A call comes in through the API (methods.go, open.go, file.go,
+// iofs.go), walks the path, looking each name up in the layers into a
+// cached node, and, for a change, takes the namespace lock
+// (lockForChange), copies up what must move to the upper and changes the
+// upper through its door (upper.go): the only code that writes a layer.
+//
+// A Layer is built on a backend (layer.go), the contract a layer
+// provides, split in a read side (layerReader: all an FS holds of a lower
+// layer, which it therefore cannot write) and a write side (layerWriter,
+// held by the upper's door alone). The backends: MemFS (memfs*.go), any
+// afero.Fs (aferolayer*.go), a host directory (native*_linux.go) and
+// another overlay (stack.go). Within one FS a layer is a branch (its
+// format, capabilities and xattr prefix); one layer's copy of a dir is a
+// dirLayer. whiteout.go reads and writes a layer's format (whiteouts,
+// opaque dirs, in the kernel's encoding or the OCI one); the encodings of
+// the kernel's private xattrs (file handles, index names, nlink, redirect,
+// metacopy) are the internal/ondisk codec, usable without an FS.
+// treewalk.go walks trees by directory descriptors, merged across layers.
+//
 // # Concurrency and lock order
 //
 // An FS is safe for concurrent use. Locks, outermost first (a lock is
