@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-overlay/overlay/internal/testskip"
-
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay/internal/testerrno"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // aferoFixtures are the afero filesystems every afero test runs on.
@@ -104,7 +105,7 @@ func TestAferoErrnos(t *testing.T) {
 				if tt.symlink && !b.caps().symlink {
 					testskip.Skip(t, "no symlinks")
 				}
-				memWantErrno(t, tt.name, tt.op(b), tt.want)
+				testerrno.Want(t, tt.name, tt.op(b), tt.want)
 			})
 		}
 	}
@@ -203,7 +204,7 @@ func TestAferoBehaviour(t *testing.T) {
 			_, err = w.WriteAt([]byte("!"), 0)
 			memMust(t, err)
 			_, err = w.ReadAt(make([]byte, 1), 0)
-			memWantErrno(t, "ReadAt O_WRONLY", err, syscall.EBADF)
+			testerrno.Want(t, "ReadAt O_WRONLY", err, syscall.EBADF)
 			memMust(t, w.Truncate(6))
 			memMust(t, w.Sync())
 			st, err := w.Stat()
@@ -212,16 +213,16 @@ func TestAferoBehaviour(t *testing.T) {
 				t.Errorf("size %d", st.Size)
 			}
 			memMust(t, w.Close())
-			memWantErrno(t, "Close twice", w.Close(), syscall.EBADF)
+			testerrno.Want(t, "Close twice", w.Close(), syscall.EBADF)
 			_, err = w.WriteAt([]byte("x"), 0)
-			memWantErrno(t, "WriteAt after Close", err, syscall.EBADF)
+			testerrno.Want(t, "WriteAt after Close", err, syscall.EBADF)
 			if got := aferoRead(t, b, "/work/d/f"); got != "\x00\x00\x00xy!" {
 				t.Errorf("after append: %q", got)
 			}
 			r, err := b.open("/work/d/f", os.O_RDONLY, 0)
 			memMust(t, err)
 			_, err = r.WriteAt([]byte("x"), 0)
-			memWantErrno(t, "WriteAt O_RDONLY", err, syscall.EBADF)
+			testerrno.Want(t, "WriteAt O_RDONLY", err, syscall.EBADF)
 			memMust(t, r.Close())
 
 			c := b.caps()
@@ -252,11 +253,11 @@ func TestAferoSymlinks(t *testing.T) {
 		}
 		memMust(t, b.unlink("d/l"))
 	}
-	memWantErrno(t, "symlink exists", b.symlink("x", "f"), syscall.EEXIST)
-	memWantErrno(t, "symlink empty", b.symlink("", "y"), syscall.ENOENT)
+	testerrno.Want(t, "symlink exists", b.symlink("x", "f"), syscall.EEXIST)
+	testerrno.Want(t, "symlink empty", b.symlink("", "y"), syscall.ENOENT)
 
 	mb := AferoLayer(afero.NewMemMapFs()).b
-	memWantErrno(t, "MemMapFs symlink", mb.symlink("x", "y"), syscall.EPERM)
+	testerrno.Want(t, "MemMapFs symlink", mb.symlink("x", "y"), syscall.EPERM)
 	if mb.caps().symlink {
 		t.Errorf("MemMapFs claims symlinks")
 	}
@@ -285,7 +286,7 @@ func TestAferoReadOnly(t *testing.T) {
 		"truncate":   b.truncate("f", 0),
 		"symlink":    b.symlink("f", "g"),
 	} {
-		memWantErrno(t, name, err, syscall.EROFS)
+		testerrno.Want(t, name, err, syscall.EROFS)
 	}
 	if _, err := b.lstat("/"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("read-only work area: %v", err)

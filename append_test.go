@@ -10,8 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
 )
 
 // appendUpper makes an overlay over one lower layer holding "lower/f" (the

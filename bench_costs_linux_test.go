@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // benchTmpfs mounts a tmpfs on a fresh temp dir (unmounted at cleanup).

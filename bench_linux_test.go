@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // benchSink keeps results alive so that no work is optimised away.

@@ -16,8 +16,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/go-overlay/overlay/internal/testskip"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 const cloneMiB = 1 << 20 // bytes

@@ -13,9 +13,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay/internal/testskip"
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // Tests that costs a caller can drive up do not grow with the size or depth

@@ -6,8 +6,9 @@ import (
 	"log"
 	"syscall"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
 )
 
 // An in-memory overlay: changes to lower files land in the upper layer,

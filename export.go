@@ -5,8 +5,9 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/go-overlay/overlay/internal/ondisk"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // Exported file handles (nfs_export=on): the bytes

@@ -9,9 +9,10 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/testskip"
-	"golang.org/x/sys/unix"
 )
 
 // TestHandlesKernel compares the library's file handles with the ones

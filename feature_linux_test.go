@@ -10,9 +10,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // nativeDirs makes lower, upper and work dirs and returns an overlay over
@@ -165,7 +167,7 @@ func TestDataOnlyLayers(t *testing.T) {
 			var r result
 			b, err := read(n)
 			if err != nil {
-				r.errno = errnoOfErr(err)
+				r.errno = testerrno.Of(err)
 			}
 			r.data = string(b)
 			if fi, err := stat(n); err == nil {
@@ -223,14 +225,6 @@ func TestDataOnlyLayers(t *testing.T) {
 		}
 		fsys.Close()
 	}
-}
-
-func errnoOfErr(err error) syscall.Errno {
-	var e syscall.Errno
-	if errors.As(err, &e) {
-		return e
-	}
-	return 0
 }
 
 // TestVerityOnDisk: a metacopy file the library wrote with verity=on (its

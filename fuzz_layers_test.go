@@ -1,13 +1,13 @@
 package overlay_test
 
 import (
-	"errors"
 	"os"
-	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // FuzzHostileLayers fills lower layers with arbitrary values of the
@@ -61,39 +61,30 @@ func FuzzHostileLayers(f *testing.F) {
 		}
 		fsys, err := overlay.New(o)
 		if err != nil {
-			checkErrno(t, "New", err)
+			testerrno.Require(t, "New", err)
 			return
 		}
 		defer fsys.Close()
 		for _, p := range []string{"d", "d/d", "d/f", "d/e", "d/l", "d/l/f"} {
 			_, err := fsys.Stat(p)
-			checkErrno(t, "stat "+p, err)
+			testerrno.Require(t, "stat "+p, err)
 			_, err = fsys.ReadDir(p)
-			checkErrno(t, "readdir "+p, err)
+			testerrno.Require(t, "readdir "+p, err)
 			_, err = afero.ReadFile(fsys, p)
-			checkErrno(t, "read "+p, err)
+			testerrno.Require(t, "read "+p, err)
 			_, err = fsys.Listxattr(p)
-			checkErrno(t, "listxattr "+p, err)
+			testerrno.Require(t, "listxattr "+p, err)
 		}
-		checkErrno(t, "chmod", fsys.Chmod("d/f", 0o600))
+		testerrno.Require(t, "chmod", fsys.Chmod("d/f", 0o600))
 		if f, err := fsys.OpenFile("d/e", os.O_RDWR, 0); err == nil {
 			f.Write([]byte("x"))
 			f.Close()
 		} else {
-			checkErrno(t, "open", err)
+			testerrno.Require(t, "open", err)
 		}
-		checkErrno(t, "rename dir", fsys.Rename("d/d", "moved"))
-		checkErrno(t, "rename file", fsys.Rename("d/f", "d/g"))
-		checkErrno(t, "link", fsys.Link("d/e", "e2"))
-		checkErrno(t, "removeall", fsys.RemoveAll("d"))
+		testerrno.Require(t, "rename dir", fsys.Rename("d/d", "moved"))
+		testerrno.Require(t, "rename file", fsys.Rename("d/f", "d/g"))
+		testerrno.Require(t, "link", fsys.Link("d/e", "e2"))
+		testerrno.Require(t, "removeall", fsys.RemoveAll("d"))
 	})
-}
-
-// checkErrno fails t unless err is nil or carries a syscall.Errno.
-func checkErrno(t *testing.T, what string, err error) {
-	t.Helper()
-	var e syscall.Errno
-	if err != nil && !errors.As(err, &e) {
-		t.Fatalf("%s: error without errno: %v", what, err)
-	}
 }

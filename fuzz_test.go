@@ -4,8 +4,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
 )
 
 // fuzzOps runs every name-taking operation on ofs with the fuzzed names;

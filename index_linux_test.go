@@ -11,10 +11,11 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
-	"golang.org/x/sys/unix"
 )
 
 // indexFixture makes, on the tmpfs at root, a lower with one file of

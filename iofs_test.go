@@ -6,8 +6,10 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // memStack builds a two-lower, one-upper in-memory overlay with whiteouts,
@@ -90,7 +92,7 @@ func TestIOFSReadOnly(t *testing.T) {
 	if err := fstest.TestFS(ofs.IOFS(), "x", "y"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ofs.Mkdir("z", 0o755); !errnoIs(err, syscall.EROFS) {
+	if err := ofs.Mkdir("z", 0o755); !testerrno.Is(err, syscall.EROFS) {
 		t.Errorf("Mkdir on a read-only overlay: %v, want EROFS", err)
 	}
 }

@@ -4,7 +4,6 @@ package overlay_test
 
 import (
 	"errors"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // OVERLAY_KERNEL_ONLY=1 runs only the kernel side of the differential

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // memFixture is a MemFS with a little of everything:
@@ -37,20 +39,6 @@ func memMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func memWantErrno(t *testing.T, what string, err error, want syscall.Errno) {
-	t.Helper()
-	if want == 0 {
-		if err != nil {
-			t.Errorf("%s: %v, want success", what, err)
-		}
-		return
-	}
-	var got syscall.Errno
-	if !errors.As(err, &got) || got != want {
-		t.Errorf("%s: %v, want %v", what, err, want)
 	}
 }
 
@@ -149,7 +137,7 @@ func TestMemBackendErrnos(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := memFixture(t)
-			memWantErrno(t, tt.name, tt.op(m), tt.want)
+			testerrno.Want(t, tt.name, tt.op(m), tt.want)
 			memCheckNlinks(t, m)
 		})
 	}
@@ -262,14 +250,14 @@ func TestMemOpenFileSurvivesUnlink(t *testing.T) {
 		"Sync":     f.Sync(),
 		"Truncate": f.Truncate(0),
 	} {
-		memWantErrno(t, name+" after Close", err, syscall.EBADF)
+		testerrno.Want(t, name+" after Close", err, syscall.EBADF)
 	}
 	_, err = f.ReadAt(b, 0)
-	memWantErrno(t, "ReadAt after Close", err, syscall.EBADF)
+	testerrno.Want(t, "ReadAt after Close", err, syscall.EBADF)
 	_, err = f.WriteAt(b, 0)
-	memWantErrno(t, "WriteAt after Close", err, syscall.EBADF)
+	testerrno.Want(t, "WriteAt after Close", err, syscall.EBADF)
 	_, err = f.Stat()
-	memWantErrno(t, "Stat after Close", err, syscall.EBADF)
+	testerrno.Want(t, "Stat after Close", err, syscall.EBADF)
 }
 
 func TestMemOpenFileFollowsRename(t *testing.T) {
@@ -285,12 +273,12 @@ func TestMemOpenFileFollowsRename(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 	_, err = f.ReadAt(make([]byte, 1), 0)
-	memWantErrno(t, "ReadAt on O_WRONLY", err, syscall.EBADF)
+	testerrno.Want(t, "ReadAt on O_WRONLY", err, syscall.EBADF)
 	r, err := m.open("/work/d/f", os.O_RDONLY, 0)
 	memMust(t, err)
 	_, err = r.WriteAt([]byte("x"), 0)
-	memWantErrno(t, "WriteAt on O_RDONLY", err, syscall.EBADF)
-	memWantErrno(t, "Truncate on O_RDONLY", r.Truncate(0), syscall.EINVAL)
+	testerrno.Want(t, "WriteAt on O_RDONLY", err, syscall.EBADF)
+	testerrno.Want(t, "Truncate on O_RDONLY", r.Truncate(0), syscall.EINVAL)
 	memMust(t, r.Close())
 	memMust(t, m.truncate("/work/d/f", 0))
 	if b, _ := m.readFileBackend("/work/d/f"); len(b) != 0 {
@@ -345,9 +333,9 @@ func TestMemXattrs(t *testing.T) {
 	}
 	memMust(t, m.removexattr("d", "user.b"))
 	_, err = m.getxattr("d", "user.b")
-	memWantErrno(t, "get removed", err, errNoData)
+	testerrno.Want(t, "get removed", err, errNoData)
 	_, err = m.getxattr("w", "user.x")
-	memWantErrno(t, "user xattr of device", err, errNoData)
+	testerrno.Want(t, "user xattr of device", err, errNoData)
 	// Xattrs move with the inode.
 	memMust(t, m.rename("d", "/work/d"))
 	if v, _ := m.getxattr("/work/d", "security.a"); string(v) != "1" {

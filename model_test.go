@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/model"
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // The reference-model state machine: random lower layers, then random
@@ -266,18 +267,6 @@ func buildAfero(t *rapid.T, l model.Layer) afero.Fs {
 	return a
 }
 
-// errnoOf extracts the syscall.Errno of an overlay error.
-func errnoOf(t *rapid.T, what string, err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	var e syscall.Errno
-	if !errors.As(err, &e) {
-		t.Fatalf("%s: error without an errno: %#v", what, err)
-	}
-	return e
-}
-
 func runModel(t *rapid.T, b modelBackend) {
 	opts := "default"
 	if !b.afero {
@@ -399,7 +388,7 @@ func runModel(t *rapid.T, b modelBackend) {
 	}
 	same := func(t *rapid.T, what string, want syscall.Errno, err error) {
 		t.Helper()
-		if got := errnoOf(t, what, err); got != want {
+		if got := testerrno.Require(t, what, err); got != want {
 			t.Fatalf("%s: overlay errno %v (%v), model %v", what, got, err, want)
 		}
 	}

@@ -12,11 +12,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
-	"github.com/spf13/afero"
-	"golang.org/x/sys/unix"
 )
 
 // Tests of New's mount-time checks against the kernel's mount(2) on the

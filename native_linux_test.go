@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +20,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay/internal/testerrno"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // newNativeTest returns the backend of a DirLayer on a fresh directory.
@@ -40,13 +42,6 @@ func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		testskip.Skip(t, "needs root (trusted.* xattrs, mknod, chown, mount)")
-	}
-}
-
-func wantErrno(t testing.TB, what string, err error, want unix.Errno) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: err = %v, want %v", what, err, want)
 	}
 }
 
@@ -114,7 +109,7 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("Stat = %+v", a)
 	}
 	must(t, "Close", f.Close())
-	wantErrno(t, "second Close", f.Close(), unix.EBADF)
+	testerrno.Want(t, "second Close", f.Close(), unix.EBADF)
 	if _, err := f.ReadAt(buf, 0); !errors.Is(err, unix.EBADF) {
 		t.Errorf("ReadAt after Close: %v", err)
 	}
@@ -122,7 +117,7 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("content = %q", got)
 	}
 	_, err = b.open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	wantErrno(t, "O_EXCL", err, unix.EEXIST)
+	testerrno.Want(t, "O_EXCL", err, unix.EEXIST)
 
 	// lstat
 	a, err = b.lstat("d/f")
@@ -139,14 +134,14 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("root not a dir: %o", a.Mode)
 	}
 	_, err = b.lstat("d/missing")
-	wantErrno(t, "lstat missing", err, unix.ENOENT)
+	testerrno.Want(t, "lstat missing", err, unix.ENOENT)
 	_, err = b.lstat("d/f/x")
-	wantErrno(t, "lstat under file", err, unix.ENOTDIR)
+	testerrno.Want(t, "lstat under file", err, unix.ENOTDIR)
 
 	// symlinks: never followed, yet lstat-able and readlink-able.
 	must(t, "symlink", b.symlink("f", "d/l"))
 	must(t, "symlink dangling", b.symlink("/nonexistent/x", "d/dl"))
-	wantErrno(t, "symlink exists", b.symlink("f", "d/l"), unix.EEXIST)
+	testerrno.Want(t, "symlink exists", b.symlink("f", "d/l"), unix.EEXIST)
 	a, err = b.lstat("d/l")
 	must(t, "lstat symlink", err)
 	if !a.isLink() || a.Size != 1 {
@@ -161,14 +156,14 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("readlink long = %d bytes %v", len(s), err)
 	}
 	_, err = b.readlink("d/f")
-	wantErrno(t, "readlink of file", err, unix.EINVAL)
+	testerrno.Want(t, "readlink of file", err, unix.EINVAL)
 	_, err = b.open("d/l", os.O_RDONLY, 0)
-	wantErrno(t, "open symlink", err, unix.ELOOP)
+	testerrno.Want(t, "open symlink", err, unix.ELOOP)
 	_, err = b.open("d/dl", os.O_RDWR|os.O_CREATE, 0o644)
-	wantErrno(t, "create through dangling symlink", err, unix.ELOOP)
+	testerrno.Want(t, "create through dangling symlink", err, unix.ELOOP)
 	must(t, "symlink dir", b.symlink("d", "ld"))
 	_, err = b.lstat("ld/f")
-	wantErrno(t, "symlink in a component", err, unix.ELOOP)
+	testerrno.Want(t, "symlink in a component", err, unix.ELOOP)
 	_, err = b.readDir("ld")
 	if err == nil {
 		t.Errorf("readDir of a symlink to a dir succeeded")
@@ -184,8 +179,8 @@ func TestNativeFiles(t *testing.T) {
 	if a, _ := b.lstat("d/dl2"); !a.isLink() {
 		t.Errorf("link of a symlink followed it: %o", a.Mode)
 	}
-	wantErrno(t, "link root", b.link("", "d/r"), unix.EPERM)
-	wantErrno(t, "link onto root", b.link("d/f", ""), unix.EEXIST)
+	testerrno.Want(t, "link root", b.link("", "d/r"), unix.EPERM)
+	testerrno.Want(t, "link onto root", b.link("d/f", ""), unix.EEXIST)
 	if os.Geteuid() == 0 {
 		must(t, "mknod whiteout", b.mknod("d/wh", unix.S_IFCHR, 0))
 		if a, _ := b.lstat("d/wh"); !a.isChr00() || a.perm() != 0 {
@@ -204,7 +199,7 @@ func TestNativeFiles(t *testing.T) {
 		}
 	}
 	_, err = b.open("d/fifo", os.O_WRONLY|os.O_CREATE, 0o644)
-	wantErrno(t, "create over a fifo", err, unix.EACCES)
+	testerrno.Want(t, "create over a fifo", err, unix.EACCES)
 	if d, err := b.open("d", os.O_RDONLY, 0); err != nil {
 		t.Errorf("open dir: %v", err)
 	} else {
@@ -217,7 +212,7 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("perm after chmod = %o", a.perm())
 	}
 	must(t, "chmod root", b.chmod("", 0o711))
-	wantErrno(t, "chmod symlink", b.chmod("d/l", 0o600), unix.EOPNOTSUPP)
+	testerrno.Want(t, "chmod symlink", b.chmod("d/l", 0o600), unix.EOPNOTSUPP)
 	if a, _ := b.lstat("d/f"); a.perm() != 0o4710 {
 		t.Errorf("chmod of the symlink reached its target: %o", a.perm())
 	}
@@ -244,9 +239,9 @@ func TestNativeFiles(t *testing.T) {
 	if a, _ := b.lstat("d/f"); a.Size != 100 {
 		t.Errorf("size after truncate = %d", a.Size)
 	}
-	wantErrno(t, "truncate symlink", b.truncate("d/l", 0), unix.ELOOP)
-	wantErrno(t, "truncate dir", b.truncate("d", 0), unix.EISDIR)
-	wantErrno(t, "truncate fifo", b.truncate("d/fifo", 0), unix.EINVAL)
+	testerrno.Want(t, "truncate symlink", b.truncate("d/l", 0), unix.ELOOP)
+	testerrno.Want(t, "truncate dir", b.truncate("d", 0), unix.EISDIR)
+	testerrno.Want(t, "truncate fifo", b.truncate("d/fifo", 0), unix.EINVAL)
 
 	// rename, exchange, unlink, rmdir
 	must(t, "mkdir e", b.mkdir("e", 0o700))
@@ -258,20 +253,20 @@ func TestNativeFiles(t *testing.T) {
 	if a, _ := b.lstat("e/f"); !a.isReg() {
 		t.Errorf("after exchange e/f = %+v", a)
 	}
-	wantErrno(t, "exchange missing", b.exchange("d", "nope"), unix.ENOENT)
-	wantErrno(t, "rename root", b.rename("", "x"), unix.EBUSY)
-	wantErrno(t, "rmdir non-empty", b.rmdir("e"), unix.ENOTEMPTY)
-	wantErrno(t, "unlink dir", b.unlink("e"), unix.EISDIR)
-	wantErrno(t, "rmdir file", b.rmdir("d/h"), unix.ENOTDIR)
+	testerrno.Want(t, "exchange missing", b.exchange("d", "nope"), unix.ENOENT)
+	testerrno.Want(t, "rename root", b.rename("", "x"), unix.EBUSY)
+	testerrno.Want(t, "rmdir non-empty", b.rmdir("e"), unix.ENOTEMPTY)
+	testerrno.Want(t, "unlink dir", b.unlink("e"), unix.EISDIR)
+	testerrno.Want(t, "rmdir file", b.rmdir("d/h"), unix.ENOTDIR)
 	must(t, "unlink", b.unlink("d/h"))
 	must(t, "unlink symlink", b.unlink("e/l"))
 	if _, err := os.Stat(filepath.Join(dir, "e/f")); err != nil {
 		t.Errorf("unlink of a symlink removed its target: %v", err)
 	}
 	must(t, "rmdir", b.rmdir("d"))
-	wantErrno(t, "rmdir root", b.rmdir(""), unix.EBUSY)
-	wantErrno(t, "mkdir root", b.mkdir("", 0o755), unix.EEXIST)
-	wantErrno(t, "unlink root", b.unlink(""), unix.EISDIR)
+	testerrno.Want(t, "rmdir root", b.rmdir(""), unix.EBUSY)
+	testerrno.Want(t, "mkdir root", b.mkdir("", 0o755), unix.EEXIST)
+	testerrno.Want(t, "unlink root", b.unlink(""), unix.EISDIR)
 
 	// invalid paths, and no work area
 	for _, p := range []string{"..", "a/..", "../x", "e/../e", ".", "./e", "e/", "e//f", "e\x00f", "/x", "/"} {
@@ -283,13 +278,13 @@ func TestNativeFiles(t *testing.T) {
 		}
 	}
 	_, err = b.lstat(strings.Repeat("n", 256))
-	wantErrno(t, "long name", err, unix.ENAMETOOLONG)
+	testerrno.Want(t, "long name", err, unix.ENAMETOOLONG)
 
 	// close
 	must(t, "close", b.close())
 	must(t, "close twice", b.close())
 	_, err = b.lstat("e")
-	wantErrno(t, "lstat after close", err, unix.EBADF)
+	testerrno.Want(t, "lstat after close", err, unix.EBADF)
 }
 
 func umask() uint32 {
@@ -336,7 +331,7 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 	big := bytes.Repeat([]byte("v"), 3000)
 	for _, p := range paths {
 		_, err := b.getxattr(p, ns+"overlay.opaque")
-		wantErrno(t, "getxattr absent "+p, err, unix.ENODATA)
+		testerrno.Want(t, "getxattr absent "+p, err, unix.ENODATA)
 		must(t, "setxattr "+p, b.setxattr(p, ns+"overlay.opaque", []byte("y")))
 		must(t, "setxattr big "+p, b.setxattr(p, ns+"big", big))
 		must(t, "setxattr empty "+p, b.setxattr(p, ns+"overlay.origin", nil))
@@ -358,7 +353,7 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 			t.Errorf("listxattr %q = %q", p, names)
 		}
 		must(t, "removexattr", b.removexattr(p, ns+"big"))
-		wantErrno(t, "removexattr twice", b.removexattr(p, ns+"big"), unix.ENODATA)
+		testerrno.Want(t, "removexattr twice", b.removexattr(p, ns+"big"), unix.ENODATA)
 		// On the host, the xattrs are the object's own.
 		buf := make([]byte, 10)
 		n, err := unix.Lgetxattr(filepath.Join(dir, p), ns+"overlay.opaque", buf)
@@ -374,15 +369,15 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 		}
 	}
 	// user.* xattrs are not allowed on symlinks: the error comes through.
-	wantErrno(t, "user xattr on symlink", b.setxattr("d/l", "user.x", nil), unix.EPERM)
+	testerrno.Want(t, "user xattr on symlink", b.setxattr("d/l", "user.x", nil), unix.EPERM)
 	_, err = b.getxattr("d/missing", ns+"x")
-	wantErrno(t, "getxattr missing file", err, unix.ENOENT)
+	testerrno.Want(t, "getxattr missing file", err, unix.ENOENT)
 	_, err = b.listxattr("d/missing/x")
-	wantErrno(t, "listxattr below a missing dir", err, unix.ENOENT)
-	wantErrno(t, "setxattr below a file", b.setxattr("d/f/x", ns+"x", nil), unix.ENOTDIR)
+	testerrno.Want(t, "listxattr below a missing dir", err, unix.ENOENT)
+	testerrno.Want(t, "setxattr below a file", b.setxattr("d/f/x", ns+"x", nil), unix.ENOTDIR)
 	_, err = b.getxattr("d/l/x", ns+"x")
-	wantErrno(t, "getxattr below a symlink", err, unix.ELOOP)
-	wantErrno(t, "removexattr bad path", b.removexattr("d/../f", ns+"x"), unix.EINVAL)
+	testerrno.Want(t, "getxattr below a symlink", err, unix.ELOOP)
+	testerrno.Want(t, "removexattr bad path", b.removexattr("d/../f", ns+"x"), unix.EINVAL)
 
 	if os.Geteuid() == 0 && !b.cloned {
 		// A mount point is not crossed, as for every other call (a
@@ -394,10 +389,10 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 		}
 		defer unix.Unmount(mnt, unix.MNT_DETACH)
 		_, err = b.getxattr("d/m", "trusted.x")
-		wantErrno(t, "getxattr of a mount point", err, unix.EXDEV)
-		wantErrno(t, "setxattr on a mount point", b.setxattr("d/m", "trusted.x", nil), unix.EXDEV)
+		testerrno.Want(t, "getxattr of a mount point", err, unix.EXDEV)
+		testerrno.Want(t, "setxattr on a mount point", b.setxattr("d/m", "trusted.x", nil), unix.EXDEV)
 		_, err = b.getxattr("d/m/x", "trusted.x")
-		wantErrno(t, "getxattr beneath a mount point", err, unix.EXDEV)
+		testerrno.Want(t, "getxattr beneath a mount point", err, unix.EXDEV)
 	}
 
 	// The work tree is reached too.
@@ -523,7 +518,7 @@ func TestNativeReadDirOrder(t *testing.T) {
 		t.Logf("note: this filesystem lists in sorted order, the order check is weak")
 	}
 	_, err = b.readDir("d/reg")
-	wantErrno(t, "readDir of a file", err, unix.ENOTDIR)
+	testerrno.Want(t, "readDir of a file", err, unix.ENOTDIR)
 	root, err := b.readDir("")
 	must(t, "readDir root", err)
 	if len(root) != 1 || root[0].Name != "d" || root[0].Type != unix.S_IFDIR {
@@ -567,8 +562,8 @@ func TestNativeWorkArea(t *testing.T) {
 	u := ul.b.(*nativeBackend)
 	defer u.close()
 
-	wantErrno(t, "work path before attach", u.mkdir("/work", 0), unix.EINVAL)
-	wantErrno(t, "attach non-native", u.attachWork(nil), unix.EXDEV)
+	testerrno.Want(t, "work path before attach", u.mkdir("/work", 0), unix.EINVAL)
+	testerrno.Want(t, "attach non-native", u.attachWork(nil), unix.EXDEV)
 	must(t, "attachWork", u.attachWork(wl.b))
 	// The upper holds its own descriptor of the work root.
 	must(t, "close work layer", wl.b.close())
@@ -616,7 +611,7 @@ func TestNativeWorkArea(t *testing.T) {
 			t.Errorf("lstat(%q) = %v, want EINVAL", p, err)
 		}
 	}
-	wantErrno(t, "rmdir work root", u.rmdir("/"), unix.EBUSY)
+	testerrno.Want(t, "rmdir work root", u.rmdir("/"), unix.EBUSY)
 }
 
 func TestNativeAttachWorkEXDEV(t *testing.T) {
@@ -632,7 +627,7 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	wl, err := DirLayer(mnt)
 	must(t, "work", err)
 	defer wl.b.close()
-	wantErrno(t, "attachWork across filesystems", ul.b.(workAttacher).attachWork(wl.b), unix.EXDEV)
+	testerrno.Want(t, "attachWork across filesystems", ul.b.(workAttacher).attachWork(wl.b), unix.EXDEV)
 	if ul.b.caps().workArea {
 		t.Errorf("workArea after a failed attach")
 	}
@@ -650,7 +645,7 @@ func TestNativeMountPoint(t *testing.T) {
 	// The layer sees the dir the mount covers, as the kernel's overlay
 	// does: empty, and changes go to it, not to the mount.
 	_, err := b.lstat("m/x")
-	wantErrno(t, "lstat in mount", err, unix.ENOENT)
+	testerrno.Want(t, "lstat in mount", err, unix.ENOENT)
 	ents, err := b.readDir("m")
 	if err != nil || len(ents) != 0 {
 		t.Errorf("readDir of the covered dir: %v, %v", ents, err)
@@ -929,7 +924,7 @@ func TestNativeContainment(t *testing.T) {
 		"/../outside": unix.EINVAL,
 	} {
 		_, err := c.b.lstat(p)
-		wantErrno(t, "lstat "+p, err, want)
+		testerrno.Want(t, "lstat "+p, err, want)
 	}
 	c.check(t, "errno checks")
 }

@@ -6,8 +6,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
 )
 
 // originFixture makes lower/upper/work dirs: a file f, a dir d with a

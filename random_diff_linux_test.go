@@ -5,7 +5,6 @@ package overlay_test
 import (
 	"flag"
 	"fmt"
-	"github.com/go-overlay/overlay"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/layertest"
 )
 

@@ -8,8 +8,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
 )
 
 // TestStackedOverlays builds an inner overlay, writes through it an

@@ -9,8 +9,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
 // TestConcurrentStress drives copy-ups of the same and of different lower
@@ -56,7 +58,7 @@ func TestConcurrentStress(t *testing.T) {
 				name := fmt.Sprintf("d%d/f", i)
 				switch (w + i) % 4 {
 				case 0:
-					if err := ofs.Chmod(name, 0o600); err != nil && !errnoIs(err, syscall.ENOENT) {
+					if err := ofs.Chmod(name, 0o600); err != nil && !testerrno.Is(err, syscall.ENOENT) {
 						errs <- err
 					}
 				case 1:
@@ -71,7 +73,7 @@ func TestConcurrentStress(t *testing.T) {
 						errs <- err
 					}
 				case 3:
-					if _, err := ofs.Stat(name); err != nil && !errnoIs(err, syscall.ENOENT) {
+					if _, err := ofs.Stat(name); err != nil && !testerrno.Is(err, syscall.ENOENT) {
 						errs <- err
 					}
 				}

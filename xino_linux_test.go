@@ -1,13 +1,14 @@
 package overlay_test
 
 import (
-	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/go-overlay/overlay"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 // TestXinoKernel puts the lower layer on a tmpfs and the upper on the

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
 )
 
 func main() {

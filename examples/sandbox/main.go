@@ -11,8 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/go-overlay/overlay"
 	"github.com/spf13/afero"
+
+	"github.com/go-overlay/overlay"
 )
 
 func main() {

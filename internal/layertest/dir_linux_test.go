@@ -2,10 +2,11 @@ package layertest
 
 import (
 	"fmt"
-	"github.com/go-overlay/overlay/internal/testskip"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/go-overlay/overlay/internal/testskip"
 )
 
 func TestWriteDirsAndDump(t *testing.T) {
