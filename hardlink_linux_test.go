@@ -97,17 +97,5 @@ var nfsExportNlinkVariant = variant{name: "nfs_export", mountOpts: "index=on,nfs
 // metacopy=on,index=on and nfs_export=on.
 func TestKernelDiffHardlinks(t *testing.T) {
 	requireKernel(t)
-	for _, v := range []variant{{}, indexVariant, metacopyIndexVariant, nfsExportNlinkVariant} {
-		name := v.name
-		if name == "" {
-			name = "default"
-		}
-		t.Run(name, func(t *testing.T) {
-			for _, sc := range hardlinkScenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					diffRun(t, v, sc.stack(), mustOps(sc.ops))
-				})
-			}
-		})
-	}
+	diffTable(t, []variant{{}, indexVariant, metacopyIndexVariant, nfsExportNlinkVariant}, hardlinkScenarios, nil, nil)
 }

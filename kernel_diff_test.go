@@ -422,12 +422,44 @@ func requireKernel(t *testing.T) {
 	}
 }
 
-// diffRun runs one scenario on the kernel and on the library over native
+// label names a variant's subtests.
+func (v variant) label() string {
+	if v.name == "" {
+		return "default"
+	}
+	return v.name
+}
+
+// diffTable runs each of scs under each of vs with diffRun, as subtests
+// variant/scenario. pick, when not nil, says whether a scenario runs under
+// a variant and may adapt it; each, when not nil, gets every run's
+// kernel results.
+func diffTable(t *testing.T, vs []variant, scs []scenario, pick func(variant, scenario) (scenario, bool), each func(t *testing.T, v variant, sc scenario, ops []op, kr kernelResult)) {
+	for _, v := range vs {
+		t.Run(v.label(), func(t *testing.T) {
+			for _, sc := range scs {
+				if pick != nil {
+					var ok bool
+					if sc, ok = pick(v, sc); !ok {
+						continue
+					}
+				}
+				t.Run(sc.name, func(t *testing.T) {
+					ops := mustOps(sc.ops)
+					kr := diffRun(t, v, sc.stack(), ops)
+					if each != nil {
+						each(t, v, sc, ops, kr)
+					}
+				})
+			}
+		})
+	}
+}
+
+// diffRun runs ops over s on the kernel and on the library over native
 // layers and compares op results, the merged trees and the upper dirs;
 // then it mounts the library's layers with the kernel, which must show the
-// tree the library showed.
-// diffRun runs ops over s on the kernel and on the library and compares
-// them; it returns the kernel's results.
+// tree the library showed. It returns the kernel's results.
 func diffRun(t *testing.T, v variant, s layertest.Stack, ops []op) kernelResult {
 	t.Helper()
 	dir := diffDir(t, v)

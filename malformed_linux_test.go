@@ -416,33 +416,26 @@ xattr f trusted.overlay.nlink ` + q(v), ops: malformedFileOps("", "f")})
 // setting that reads the xattrs.
 func TestKernelDiffMalformed(t *testing.T) {
 	requireKernel(t)
-	scs := malformedScenarios()
+	var vs []variant
 	for _, v := range malformedVariants {
-		name := v.name
-		if name == "" {
-			name = "default"
-		}
 		v.tmpfs = true // faster to mount and unmount than the temp dir's filesystem
-		t.Run(name, func(t *testing.T) {
-			for _, sc := range scs {
-				family, _, _ := strings.Cut(sc.name, "/")
-				settings, ok := malformedSettings[family]
-				if !ok {
-					t.Fatalf("%s: no settings for family %q", sc.name, family)
-				}
-				if !slices.Contains(settings, v.name) {
-					continue
-				}
-				if v.userxattr {
-					if sc.name == "xwhiteout/symlink" {
-						continue // user.* xattrs cannot go on a symlink
-					}
-					sc.fix = strings.ReplaceAll(sc.fix, "trusted.overlay.", "user.overlay.")
-				}
-				t.Run(sc.name, func(t *testing.T) {
-					diffRun(t, v, sc.stack(), mustOps(sc.ops))
-				})
-			}
-		})
+		vs = append(vs, v)
 	}
+	diffTable(t, vs, malformedScenarios(), func(v variant, sc scenario) (scenario, bool) {
+		family, _, _ := strings.Cut(sc.name, "/")
+		settings, ok := malformedSettings[family]
+		if !ok {
+			t.Fatalf("%s: no settings for family %q", sc.name, family)
+		}
+		if !slices.Contains(settings, v.name) {
+			return sc, false
+		}
+		if v.userxattr {
+			if sc.name == "xwhiteout/symlink" {
+				return sc, false // user.* xattrs cannot go on a symlink
+			}
+			sc.fix = strings.ReplaceAll(sc.fix, "trusted.overlay.", "user.overlay.")
+		}
+		return sc, true
+	}, nil)
 }

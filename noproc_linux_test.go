@@ -117,14 +117,8 @@ func TestKernelDiffProcXattrs(t *testing.T) {
 // runXattrScenarios runs the noProcScenarios with redirect_dir=on and
 // metacopy=on, and those with markers again with userxattr.
 func runXattrScenarios(t *testing.T) {
-	for _, v := range []variant{metacopyVariant, {name: "userxattr", mountOpts: "userxattr", userxattr: true}} {
-		for _, sc := range scenarios {
-			if !noProcScenarios.MatchString(sc.name) || v.userxattr && (!usesMarkers(sc) || strings.HasPrefix(sc.name, "redirect/")) {
-				continue
-			}
-			t.Run(v.name+"/"+sc.name, func(t *testing.T) {
-				diffRun(t, v, sc.stack(), mustOps(sc.ops))
-			})
-		}
-	}
+	vs := []variant{metacopyVariant, {name: "userxattr", mountOpts: "userxattr", userxattr: true}}
+	diffTable(t, vs, scenarios, func(v variant, sc scenario) (scenario, bool) {
+		return sc, noProcScenarios.MatchString(sc.name) && !(v.userxattr && (!usesMarkers(sc) || strings.HasPrefix(sc.name, "redirect/")))
+	}, nil)
 }
