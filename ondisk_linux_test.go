@@ -53,7 +53,7 @@ func TestOndiskLibraryWritesKernelReads(t *testing.T) {
 		t.Log("OVERLAY_KERNEL_ONLY: nothing to do without the library")
 		return
 	}
-	s := layertest.MustParse(fixBase + "\n-- upper --\n")
+	s := layertest.MustParse(sharedFixtures["base"] + "\n-- upper --\n")
 	d, err := layertest.WriteDirs(s, t.TempDir(), layertest.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestOndiskLibraryWritesKernelReads(t *testing.T) {
 // the tree the kernel showed.
 func TestOndiskKernelWritesLibraryReads(t *testing.T) {
 	requireKernel(t)
-	s := layertest.MustParse(fixBase + "\n-- upper --\n")
+	s := layertest.MustParse(sharedFixtures["base"] + "\n-- upper --\n")
 	d, err := layertest.WriteDirs(s, t.TempDir(), layertest.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
