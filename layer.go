@@ -27,28 +27,33 @@ func (l *Layer) Close() error { return l.b.close() }
 // String describes the layer, for error messages.
 func (l *Layer) String() string { return l.desc }
 
-// format is a layer's encoding of whiteouts and opaque directories.
-type format uint8
-
-const (
-	// formatKernel is the kernel's: char 0/0 whiteouts (plus xattr
-	// whiteouts on lookup), P.opaque xattrs.
-	formatKernel format = iota
-	// formatOCI is the OCI image layer convention: ".wh.NAME" whiteout files
-	// and a ".wh..wh..opq" marker file, for backends that cannot hold device
-	// nodes or xattrs.
-	formatOCI
-)
-
-func (f format) String() string {
-	switch f {
-	case formatKernel:
-		return "kernel"
-	case formatOCI:
-		return "oci"
-	}
-	return "format(?)"
+// format is a layer's encoding of the overlay's markers, whiteouts and
+// opaque dirs: how they are read (probe, classify) and, on the upper,
+// written. The branch methods of the same names call it.
+type format interface {
+	// probe classifies the object at p of br (bottom: br is the
+	// bottom-most lower layer, whose opaque markers are not read).
+	probe(br *branch, p string, bottom bool) (obj, error)
+	// classify marks the entries ents of br's dir p (see branch.classify).
+	classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error)
+	whiteout(br *branch, p string, existing uint32) error
+	renameWhiteout(br *branch, sp, dp string, dpType uint32) error
+	setOpaque(br *branch, p string) error
+	// hidden reports names the overlay never shows from such a layer
+	// and cannot create in it.
+	hidden(name string) bool
+	String() string
 }
+
+var (
+	// formatKernel is the kernel's: char 0/0 whiteouts (plus xattr
+	// whiteouts on lookup), P.opaque xattrs (format_kernel.go).
+	formatKernel format = kernelFormat{}
+	// formatOCI is the OCI image layer convention: ".wh.NAME" whiteout
+	// files and a ".wh..wh..opq" marker file, for backends that cannot
+	// hold device nodes or xattrs (format_oci.go).
+	formatOCI format = ociFormat{}
+)
 
 // attr is the stat information of one object in one layer: the parts of
 // struct stat the overlay uses. Mode is a raw st_mode (S_IFMT type bits plus

@@ -7,18 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/go-overlay/overlay/internal/ondisk"
-)
-
-// The OCI image-layer names : ".wh.NAME" deletes NAME from
-// the layers below, ".wh..wh..opq" makes its directory opaque, and every
-// other name beginning ".wh..wh." is reserved metadata (AUFS's), never
-// shown. Layers in the OCI format never show any ".wh." name.
-const (
-	ociWhPrefix = ".wh."
-	ociOpaque   = ".wh..wh..opq"
-	ociMeta     = ".wh..wh."
 )
 
 // Private xattr suffixes (appended to the prefix P, trusted.overlay. or
@@ -88,83 +76,7 @@ type obj struct {
 // lower layer opaque markers are not read, as in ovl_lookup's "last layer"
 // optimisation.
 func (br *branch) probe(p string, bottom bool) (obj, error) {
-	if br.format == formatOCI {
-		return br.probeOCI(p, bottom)
-	}
-	if o, ok := br.takeHint(p, bottom); ok {
-		return o, nil
-	}
-	return br.probeFrom(br.b, p, bottom)
-}
-
-// objReader is what probeFrom reads an object with: a backend, or one
-// dir of it opened for probing its entries (readAhead).
-type objReader interface {
-	lstat(p string) (attr, error)
-	getxattr(p, name string) ([]byte, error)
-}
-
-// probeFrom is probe of a kernel-format layer through r.
-func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
-	a, err := r.lstat(p)
-	if err != nil {
-		// A name too long for the layer's filesystem is not there
-		// (ovl_lookup_single); only a redirect can ask for one.
-		if isNotFound(err) || errors.Is(err, syscall.ENAMETOOLONG) {
-			return obj{}, nil
-		}
-		return obj{}, err
-	}
-	switch {
-	case a.isChr00():
-		return obj{kind: objWhiteout, a: a}, nil
-	case a.isReg() && br.caps.xattr:
-		if a.Size == 0 {
-			if _, err := r.getxattr(p, br.prefix+xWhiteout); err == nil {
-				return obj{kind: objWhiteout, a: a}, nil
-			}
-		}
-		return br.probeMetacopyFrom(r, p, a, bottom)
-	case a.isDir() && !bottom && br.caps.xattr:
-		o := obj{kind: objPresent, a: a}
-		if v, err := r.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
-			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
-		}
-		if o.opaque {
-			return o, nil // an opaque dir's redirect is not read
-		}
-		if v, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
-			if o.redirect, err = ondisk.ParseRedirect(v); err != nil {
-				return obj{}, err
-			}
-		}
-		return o, nil
-	}
-	return obj{kind: objPresent, a: a}, nil
-}
-
-func (br *branch) probeOCI(p string, bottom bool) (obj, error) {
-	dir, base := splitLast(p)
-	if strings.HasPrefix(base, ociWhPrefix) {
-		return obj{}, nil
-	}
-	a, err := br.b.lstat(p)
-	if err == nil {
-		o := obj{kind: objPresent, a: a}
-		if a.isDir() && !bottom {
-			if _, err := br.b.lstat(joinPath(p, ociOpaque)); err == nil {
-				o.opaque = true
-			}
-		}
-		return o, nil
-	}
-	if !isNotFound(err) {
-		return obj{}, err
-	}
-	if _, err := br.b.lstat(joinPath(dir, ociWhPrefix+base)); err == nil {
-		return obj{kind: objWhiteout}, nil
-	}
-	return obj{}, nil
+	return br.format.probe(br, p, bottom)
 }
 
 func (br *branch) hasXattr(p, suffix string) bool {
@@ -229,75 +141,7 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, er
 // an entry gone meanwhile is dropped, and the dot counts in at, given for
 // the raw entries, are turned into counts of the entries returned.
 func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
-	out := make([]markedEnt, 0, len(ents))
-	if br.format == formatOCI {
-		*at = [2]int{}
-		return listOCI(ents, out), nil
-	}
-	raw := *at
-	for r, e := range ents {
-		for i := range raw {
-			if raw[i] == r {
-				at[i] = len(out)
-			}
-		}
-		le := markedEnt{name: e.Name, typ: e.Type}
-		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
-			a, err := br.b.lstat(joinPath(p, e.Name))
-			if err != nil {
-				if isNotFound(err) {
-					continue
-				}
-				return nil, err
-			}
-			le.typ = a.typ()
-			switch {
-			case a.isChr00():
-				le.whiteout = true
-			case xwh && a.isReg() && a.Size == 0 && br.caps.xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
-				le.whiteout = true
-			}
-		}
-		out = append(out, le)
-	}
-	for i := range raw {
-		if raw[i] >= len(ents) {
-			at[i] = len(out)
-		}
-	}
-	return out, nil
-}
-
-// listOCI classifies the entries of an OCI-format dir. An object and the
-// ".wh." file of its own name may stand side by side in one layer (a
-// crash between the steps of a rename or a creation over a whiteout); the
-// object wins, as on lookup.
-func listOCI(ents []dirEnt, out []markedEnt) []markedEnt {
-	var objs map[string]bool
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name, ociMeta) {
-			continue
-		}
-		if strings.HasPrefix(e.Name, ociWhPrefix) {
-			out = append(out, markedEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
-			continue
-		}
-		if objs == nil {
-			objs = make(map[string]bool)
-		}
-		objs[e.Name] = true
-		out = append(out, markedEnt{name: e.Name, typ: e.Type})
-	}
-	if len(objs) == len(out) {
-		return out
-	}
-	keep := out[:0]
-	for _, le := range out {
-		if !le.whiteout || !objs[le.name] {
-			keep = append(keep, le)
-		}
-	}
-	return keep
+	return br.format.classify(br, p, xwh, ents, at)
 }
 
 // The writing side, used on the upper layer only.
@@ -308,48 +152,10 @@ func (br *branch) temp() string {
 }
 
 // whiteout puts a whiteout at p, replacing what the upper holds there:
-// nothing, a non-dir, or (isDir) a directory whose contents are whiteouts
-// at most. The kernel format builds a char 0/0 in the work dir and renames
-// it into place (a dir is exchanged with it, then removed from the work
-// dir), so p is never missing in between (ovl_remove_and_whiteout).
+// nothing, a non-dir, or (existing S_IFDIR) a directory whose contents
+// are whiteouts at most, so that p is never missing in between.
 func (br *branch) whiteout(p string, existing uint32) error {
-	if br.format == formatOCI {
-		dir, base := splitLast(p)
-		if err := br.createEmpty(joinPath(dir, ociWhPrefix+base)); err != nil {
-			return err
-		}
-		if existing != syscall.S_IFDIR || !br.caps.workArea {
-			return br.removeAll(p, existing == syscall.S_IFDIR)
-		}
-		// The dir shadows the new ".wh." file until it goes, and goes in
-		// one step: moved into the work dir, emptied there. Emptied in
-		// place, a crash would show the lower entries its own ".wh."
-		// files hid.
-		t := br.temp()
-		if err := br.w.rename(p, t); err != nil {
-			return err
-		}
-		return br.removeAll(t, true)
-	}
-	if !br.caps.mknod {
-		return syscall.EPERM
-	}
-	t := br.temp()
-	if err := br.w.mknod(t, syscall.S_IFCHR, 0); err != nil {
-		return err
-	}
-	if existing == syscall.S_IFDIR {
-		if err := br.w.exchange(t, p); err != nil {
-			br.w.unlink(t)
-			return err
-		}
-		return br.removeAll(t, true)
-	}
-	if err := br.w.rename(t, p); err != nil {
-		br.w.unlink(t)
-		return err
-	}
-	return nil
+	return br.format.whiteout(br, p, existing)
 }
 
 // renameWhiteout moves sp to dp, replacing what the upper holds at dp
@@ -364,45 +170,7 @@ func (br *branch) whiteout(p string, existing uint32) error {
 // OCI format writes the ".wh." file of sp first, which the object at sp
 // still shadows.
 func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
-	if br.format == formatOCI {
-		dir, base := splitLast(sp)
-		wh := joinPath(dir, ociWhPrefix+base)
-		if err := br.createEmpty(wh); err != nil {
-			return err
-		}
-		if err := br.w.rename(sp, dp); err != nil {
-			br.w.unlink(wh)
-			return err
-		}
-		return br.clearWhiteoutOCI(dp)
-	}
-	// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain mknod of
-	// a whiteout does not.
-	err := br.w.renameWhiteout(sp, dp)
-	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
-		return err
-	}
-	if !br.caps.exchange {
-		if err := br.w.rename(sp, dp); err != nil {
-			return err
-		}
-		return br.whiteout(sp, 0)
-	}
-	if dpType == syscall.S_IFDIR {
-		// rename(2) replaces an empty dir only; the whiteout would
-		// replace any.
-		ents, err := br.b.readDir(dp)
-		if err != nil {
-			return err
-		}
-		if len(ents) > 0 {
-			return syscall.ENOTEMPTY
-		}
-	}
-	if err := br.whiteout(dp, dpType); err != nil {
-		return err
-	}
-	return br.w.exchange(sp, dp)
+	return br.format.renameWhiteout(br, sp, dp, dpType)
 }
 
 // clearEmpty replaces the upper dir p, which shows no entries but may
@@ -481,25 +249,7 @@ func (br *branch) copyUserXattrs(p, q string) error {
 
 // setOpaque marks the upper dir p opaque.
 func (br *branch) setOpaque(p string) error {
-	if br.format == formatOCI {
-		return br.createEmpty(joinPath(p, ociOpaque))
-	}
-	if !br.caps.xattr {
-		return syscall.EOPNOTSUPP
-	}
-	return br.w.setxattr(p, br.prefix+xOpaque, []byte("y"))
-}
-
-// clearWhiteoutOCI removes the OCI whiteout file for p, once a new
-// object stands at p (the object in the same layer already hides the lower
-// ones, so a crash in between leaves a valid layer).
-func (br *branch) clearWhiteoutOCI(p string) error {
-	dir, base := splitLast(p)
-	err := br.w.unlink(joinPath(dir, ociWhPrefix+base))
-	if err != nil && !isNotFound(err) {
-		return err
-	}
-	return nil
+	return br.format.setOpaque(br, p)
 }
 
 func (br *branch) createEmpty(p string) error {
@@ -570,7 +320,5 @@ func (br *branch) clearDir(p string) error {
 }
 
 // hiddenName reports names the overlay never shows from this layer and
-// that cannot be created in it (the OCI encoding's reserved ".wh." names).
-func (br *branch) hiddenName(name string) bool {
-	return br.format == formatOCI && strings.HasPrefix(name, ociWhPrefix)
-}
+// that cannot be created in it.
+func (br *branch) hiddenName(name string) bool { return br.format.hidden(name) }

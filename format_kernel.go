@@ -1,0 +1,175 @@
+package overlay
+
+import (
+	"errors"
+	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
+)
+
+// The kernel's format: whiteouts are char 0/0 devices (or, in a dir
+// marked opaque "x", zero-size files carrying the whiteout xattr),
+// opaque dirs carry the opaque xattr "y", and every other marker is a
+// private xattr (see internal/ondisk for their encodings).
+
+// kernelFormat is the kernel's format.
+type kernelFormat struct{}
+
+func (kernelFormat) String() string { return "kernel" }
+
+func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
+	if o, ok := br.takeHint(p, bottom); ok {
+		return o, nil
+	}
+	return br.probeFrom(br.b, p, bottom)
+}
+
+// objReader is what probeFrom reads an object with: a backend, or one
+// dir of it opened for probing its entries (readAhead).
+type objReader interface {
+	lstat(p string) (attr, error)
+	getxattr(p, name string) ([]byte, error)
+}
+
+// probeFrom is probe of a kernel-format layer through r.
+func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
+	a, err := r.lstat(p)
+	if err != nil {
+		// A name too long for the layer's filesystem is not there
+		// (ovl_lookup_single); only a redirect can ask for one.
+		if isNotFound(err) || errors.Is(err, syscall.ENAMETOOLONG) {
+			return obj{}, nil
+		}
+		return obj{}, err
+	}
+	switch {
+	case a.isChr00():
+		return obj{kind: objWhiteout, a: a}, nil
+	case a.isReg() && br.caps.xattr:
+		if a.Size == 0 {
+			if _, err := r.getxattr(p, br.prefix+xWhiteout); err == nil {
+				return obj{kind: objWhiteout, a: a}, nil
+			}
+		}
+		return br.probeMetacopyFrom(r, p, a, bottom)
+	case a.isDir() && !bottom && br.caps.xattr:
+		o := obj{kind: objPresent, a: a}
+		if v, err := r.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
+			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
+		}
+		if o.opaque {
+			return o, nil // an opaque dir's redirect is not read
+		}
+		if v, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
+			if o.redirect, err = ondisk.ParseRedirect(v); err != nil {
+				return obj{}, err
+			}
+		}
+		return o, nil
+	}
+	return obj{kind: objPresent, a: a}, nil
+}
+
+func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
+	out := make([]markedEnt, 0, len(ents))
+	raw := *at
+	for r, e := range ents {
+		for i := range raw {
+			if raw[i] == r {
+				at[i] = len(out)
+			}
+		}
+		le := markedEnt{name: e.Name, typ: e.Type}
+		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
+			a, err := br.b.lstat(joinPath(p, e.Name))
+			if err != nil {
+				if isNotFound(err) {
+					continue
+				}
+				return nil, err
+			}
+			le.typ = a.typ()
+			switch {
+			case a.isChr00():
+				le.whiteout = true
+			case xwh && a.isReg() && a.Size == 0 && br.caps.xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
+				le.whiteout = true
+			}
+		}
+		out = append(out, le)
+	}
+	for i := range raw {
+		if raw[i] >= len(ents) {
+			at[i] = len(out)
+		}
+	}
+	return out, nil
+}
+
+// whiteout builds a char 0/0 in the work dir and renames it into place
+// (a dir is exchanged with it, then removed from the work dir), as
+// ovl_remove_and_whiteout.
+func (kernelFormat) whiteout(br *branch, p string, existing uint32) error {
+	if !br.caps.mknod {
+		return syscall.EPERM
+	}
+	t := br.temp()
+	if err := br.w.mknod(t, syscall.S_IFCHR, 0); err != nil {
+		return err
+	}
+	if existing == syscall.S_IFDIR {
+		if err := br.w.exchange(t, p); err != nil {
+			br.w.unlink(t)
+			return err
+		}
+		return br.removeAll(t, true)
+	}
+	if err := br.w.rename(t, p); err != nil {
+		br.w.unlink(t)
+		return err
+	}
+	return nil
+}
+
+// renameWhiteout renames with RENAME_WHITEOUT where the layer can; else
+// it puts a whiteout at dp first and then exchanges the two names, so
+// that a crash shows the source in place and the target, if any, already
+// removed.
+func (kernelFormat) renameWhiteout(br *branch, sp, dp string, dpType uint32) error {
+	// EPERM: RENAME_WHITEOUT may need CAP_MKNOD where a plain mknod of
+	// a whiteout does not.
+	err := br.w.renameWhiteout(sp, dp)
+	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
+		return err
+	}
+	if !br.caps.exchange {
+		if err := br.w.rename(sp, dp); err != nil {
+			return err
+		}
+		return br.whiteout(sp, 0)
+	}
+	if dpType == syscall.S_IFDIR {
+		// rename(2) replaces an empty dir only; the whiteout would
+		// replace any.
+		ents, err := br.b.readDir(dp)
+		if err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			return syscall.ENOTEMPTY
+		}
+	}
+	if err := br.whiteout(dp, dpType); err != nil {
+		return err
+	}
+	return br.w.exchange(sp, dp)
+}
+
+func (kernelFormat) setOpaque(br *branch, p string) error {
+	if !br.caps.xattr {
+		return syscall.EOPNOTSUPP
+	}
+	return br.w.setxattr(p, br.prefix+xOpaque, []byte("y"))
+}
+
+func (kernelFormat) hidden(string) bool { return false }
