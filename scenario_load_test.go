@@ -2,9 +2,10 @@ package overlay_test
 
 import (
 	"bufio"
+	"embed"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"sort"
 	"strings"
 )
@@ -30,11 +31,17 @@ import (
 // Fixture lines are in the layertest format, script lines as the top of
 // scenarios_test.go says.
 
-// scenarios is the shared table; sharedFixtures, its shared fixtures.
-var scenarios, sharedFixtures = mustLoadScenarios(filepath.Join("testdata", "scenarios"))
+// scenarioFiles holds the table, embedded so that the test binary has it
+// wherever it runs (the tests re-run it as another user, in a chroot).
+//
+//go:embed testdata/scenarios/*.txt
+var scenarioFiles embed.FS
 
-func mustLoadScenarios(dir string) ([]scenario, map[string]string) {
-	scs, shared, err := loadScenarios(dir)
+// scenarios is the shared table; sharedFixtures, its shared fixtures.
+var scenarios, sharedFixtures = mustLoadScenarios(scenarioFiles, "testdata/scenarios")
+
+func mustLoadScenarios(fsys fs.FS, dir string) ([]scenario, map[string]string) {
+	scs, shared, err := loadScenarios(fsys, dir)
 	if err != nil {
 		panic(err)
 	}
@@ -43,9 +50,9 @@ func mustLoadScenarios(dir string) ([]scenario, map[string]string) {
 
 // loadScenarios reads the table in dir (the categories in name order,
 // each file's scenarios in file order) and its shared fixtures.
-func loadScenarios(dir string) ([]scenario, map[string]string, error) {
+func loadScenarios(fsys fs.FS, dir string) ([]scenario, map[string]string, error) {
 	shared := map[string]string{}
-	if err := readBlocks(filepath.Join(dir, "fixtures.txt"), func(head string, body []string) error {
+	if err := readBlocks(fsys, path.Join(dir, "fixtures.txt"), func(head string, body []string) error {
 		name, ok := strings.CutPrefix(head, "fixture ")
 		if !ok || strings.TrimSpace(name) == "" {
 			return fmt.Errorf("%q: want \"fixture NAME\"", head)
@@ -55,7 +62,7 @@ func loadScenarios(dir string) ([]scenario, map[string]string, error) {
 	}); err != nil {
 		return nil, nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
+	files, err := fs.Glob(fsys, path.Join(dir, "*.txt"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,11 +70,11 @@ func loadScenarios(dir string) ([]scenario, map[string]string, error) {
 	var scs []scenario
 	seen := map[string]bool{}
 	for _, f := range files {
-		if filepath.Base(f) == "fixtures.txt" {
+		if path.Base(f) == "fixtures.txt" {
 			continue
 		}
-		category := strings.TrimSuffix(filepath.Base(f), ".txt")
-		err := readBlocks(f, func(head string, body []string) error {
+		category := strings.TrimSuffix(path.Base(f), ".txt")
+		err := readBlocks(fsys, f, func(head string, body []string) error {
 			sc, err := parseScenario(head, body, shared)
 			if err != nil {
 				return err
@@ -126,10 +133,10 @@ func parseScenario(head string, body []string, shared map[string]string) (scenar
 	return sc, nil
 }
 
-// readBlocks calls fn for each block of file: its first line and the
+// readBlocks calls fn for each block of file in fsys: its first line and the
 // lines up to its "end".
-func readBlocks(file string, fn func(head string, body []string) error) error {
-	f, err := os.Open(file)
+func readBlocks(fsys fs.FS, file string, fn func(head string, body []string) error) error {
+	f, err := fsys.Open(file)
 	if err != nil {
 		return err
 	}
