@@ -290,7 +290,7 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	v, err := u.b.getxattr(p, fsys.prefix+xOrigin)
 	switch {
 	case errors.Is(err, errNoData) || err == nil && len(v) == 0:
-		return syscall.ENODATA
+		return errNoData
 	case err != nil:
 		return err
 	case len(v) < ondisk.FBHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):

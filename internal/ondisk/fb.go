@@ -51,13 +51,13 @@ type FB struct {
 // (ovl_check_fb_len, ovl_check_fh_len): a short buffer, a wrong magic or a
 // length that disagrees with the buffer is EINVAL; a newer version,
 // unknown flags or a big-endian writer's handle on this little-endian
-// reader is ENODATA, as the kernel then ignores the handle.
+// reader is ErrNoData (ENODATA), as the kernel then ignores the handle.
 func DecodeFB(b []byte) (FB, error) {
 	if len(b) < FBHeaderLen || b[1] != FBMagic || int(b[2]) != len(b) || len(b)-FBHeaderLen > FBMaxFID {
 		return FB{}, syscall.EINVAL
 	}
 	if !readable(b) {
-		return FB{}, syscall.ENODATA
+		return FB{}, ErrNoData
 	}
 	fb := FB{Flags: b[3], Handle: Handle{Type: b[4], FID: append([]byte(nil), b[FBHeaderLen:]...)}}
 	copy(fb.UUID[:], b[5:21])
@@ -79,7 +79,7 @@ func IndexName(fb []byte) string { return hex.EncodeToString(fb) }
 // it names, with the checks the kernel makes when it verifies the index
 // at mount (ovl_verify_index): a name too short or not hex, or bytes
 // that are not an ovl_fb, are EINVAL; a version, flags or endianness this
-// reader does not know are ENODATA. Only the first fb[2] bytes are the
+// reader does not know are ErrNoData (ENODATA). Only the first fb[2] bytes are the
 // handle.
 func ParseIndexName(name string) ([]byte, error) {
 	if len(name) < 2*FBHeaderLen {
@@ -93,7 +93,7 @@ func ParseIndexName(name string) ([]byte, error) {
 		return nil, syscall.EINVAL
 	}
 	if !readable(fb) {
-		return nil, syscall.ENODATA
+		return nil, ErrNoData
 	}
 	return fb, nil
 }

@@ -41,9 +41,9 @@ func TestDecodeFBRefuses(t *testing.T) {
 		{"short", good[:10], syscall.EINVAL},
 		{"magic", mod(func(b []byte) []byte { b[1] = 0; return b }), syscall.EINVAL},
 		{"length", mod(func(b []byte) []byte { b[2]++; return b }), syscall.EINVAL},
-		{"version", mod(func(b []byte) []byte { b[0] = 1; return b }), syscall.ENODATA},
-		{"flags", mod(func(b []byte) []byte { b[3] = 0x80; return b }), syscall.ENODATA},
-		{"big endian", mod(func(b []byte) []byte { b[3] = FlagBigEndian; return b }), syscall.ENODATA},
+		{"version", mod(func(b []byte) []byte { b[0] = 1; return b }), ErrNoData},
+		{"flags", mod(func(b []byte) []byte { b[3] = 0x80; return b }), ErrNoData},
+		{"big endian", mod(func(b []byte) []byte { b[3] = FlagBigEndian; return b }), ErrNoData},
 	} {
 		if _, err := DecodeFB(c.b); !errors.Is(err, c.want) {
 			t.Errorf("%s: DecodeFB(%x) = %v, want %v", c.name, c.b, err, c.want)
