@@ -70,7 +70,9 @@ func (d *nativeTreeDir) lstat(name string) (attr, error) {
 }
 
 func (d *nativeTreeDir) listxattr(name string) ([]string, error) {
-	return xattrObj{dirfd: d.fd, name: name}.names()
+	// The walk lists a dir whole before it asks of its entries, so the
+	// listing's buffer is free.
+	return xattrObj{dirfd: d.fd, name: name}.namesIn(d.buf)
 }
 
 func (d *nativeTreeDir) getxattr(name, x string) ([]byte, error) {

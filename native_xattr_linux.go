@@ -310,7 +310,11 @@ func (o xattrObj) value(attr string) ([]byte, error) {
 // names lists the xattr names of o (more than 64 KiB of names is E2BIG,
 // as for listxattr(2)).
 func (o xattrObj) names() ([]string, error) {
-	buf := make([]byte, 1024)
+	return o.namesIn(make([]byte, 1024))
+}
+
+// namesIn is names listing into buf first (grown where too small).
+func (o xattrObj) namesIn(buf []byte) ([]string, error) {
 	for {
 		n, err := o.list(buf)
 		if err == unix.ERANGE {
@@ -324,6 +328,9 @@ func (o xattrObj) names() ([]string, error) {
 			return nil, err
 		}
 		names := []string{}
+		if n == 0 {
+			return names, nil
+		}
 		for _, s := range strings.Split(string(buf[:n]), "\x00") {
 			if s != "" {
 				names = append(names, s)

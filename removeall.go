@@ -276,7 +276,7 @@ func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok
 	if err != nil {
 		return ds, false
 	}
-	return append(ds, walkedDir{d, layer, p}), true
+	return append(ds, walkedDir{d, layer}), true
 }
 
 // indexed reports whether the index dir holds the entry name.

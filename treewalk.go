@@ -29,11 +29,10 @@ type handleTreeDir interface {
 }
 
 // walkedDir is a treeDir of one layer (an index into FS.lowers, or
-// upperLayer) with its path in the layer.
+// upperLayer).
 type walkedDir struct {
 	d     treeDir
 	layer int
-	path  string
 }
 
 // upperLayer marks the upper layer's dir in a tree walk.
@@ -85,9 +84,12 @@ type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown boo
 // dirs merged beneath it as the next level. whiteouts is as for visit,
 // for ds. The walk stops at the first error.
 func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
+	if len(ds) == 1 {
+		return walkOne(ds, whiteouts, visit)
+	}
 	kinds := make([]map[string]entKind, len(ds))
 	top := map[string]int{} // each name's top-most layer in ds
-	moved := map[string]visited{}
+	var moved map[string]visited
 	defer func() {
 		for _, v := range moved {
 			closeAll(v.below)
@@ -104,6 +106,9 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 			_, seen := top[e.Name]
 			v, err := visit(ds, whiteouts, i, e, !seen)
 			if v.moved {
+				if moved == nil {
+					moved = map[string]visited{}
+				}
 				moved[e.Name] = v
 			}
 			if err != nil {
@@ -126,7 +131,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 		if err != nil {
 			return err
 		}
-		sub := []walkedDir{{d, ds[i].layer, joinPath(ds[i].path, e.Name)}}
+		sub := []walkedDir{{d, ds[i].layer}}
 		name, m := e.Name, moved[e.Name]
 		if m.moved {
 			name = m.alias
@@ -153,6 +158,34 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 	return nil
 }
 
+// walkOne is mergedWalk of a level of one layer's dir: every entry is
+// shown, and a dir merges with nothing below but the dirs a redirect
+// gives.
+func walkOne(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
+	ents, err := ds[0].d.list()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		v, err := visit(ds, whiteouts, 0, e, true)
+		if err == nil && v.kind&entDir != 0 {
+			var d treeDir
+			if d, err = ds[0].d.sub(e.Name); err == nil {
+				// A relative redirect names a dir of this level's lower
+				// dirs, of which there are none.
+				sub := append([]walkedDir{{d, ds[0].layer}}, v.below...)
+				err = mergedWalk(sub, len(v.below) > 0 || v.kind&entOrigin != 0, visit)
+				d.close()
+			}
+		}
+		closeAll(v.below)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // dirsBelow opens the dirs name of ds that merge with a dir above them:
 // down to the first layer where name is not a dir, or is an opaque one.
 func dirsBelow(ds []walkedDir, kinds []map[string]entKind, name string) ([]walkedDir, error) {
@@ -170,7 +203,7 @@ func dirsBelow(ds []walkedDir, kinds []map[string]entKind, name string) ([]walke
 			closeAll(below)
 			return nil, err
 		}
-		below = append(below, walkedDir{d, ds[j].layer, joinPath(ds[j].path, name)})
+		below = append(below, walkedDir{d, ds[j].layer})
 		if k&entOpaque != 0 {
 			break
 		}
