@@ -177,51 +177,37 @@ func (p *optParser) setMode(key, v string) bool {
 	o := &p.o
 	switch key {
 	case "redirect_dir":
-		m, ok := map[string]RedirectMode{"on": RedirectOn, "follow": RedirectFollow,
-			"nofollow": RedirectNoFollow, "off": RedirectOff}[v]
-		if ok {
-			o.RedirectDir = m
-		}
-		return ok
-	case "index", "nfs_export", "metacopy":
-		s, ok := map[string]Switch{"on": SwitchOn, "off": SwitchOff}[v]
-		if ok {
-			switch key {
-			case "index":
-				o.Index = s
-			case "nfs_export":
-				o.NFSExport = s
-			case "metacopy":
-				o.Metacopy = s
-			}
-		}
-		return ok
+		return setFrom(&o.RedirectDir, v, map[string]RedirectMode{"on": RedirectOn, "follow": RedirectFollow,
+			"nofollow": RedirectNoFollow, "off": RedirectOff})
+	case "index":
+		return setFrom(&o.Index, v, switchValues)
+	case "nfs_export":
+		return setFrom(&o.NFSExport, v, switchValues)
+	case "metacopy":
+		return setFrom(&o.Metacopy, v, switchValues)
 	case "xino":
-		m, ok := map[string]XinoMode{"off": XinoOff, "auto": XinoAuto, "on": XinoOn}[v]
-		if ok {
-			o.Xino = m
-		}
-		return ok
+		return setFrom(&o.Xino, v, map[string]XinoMode{"off": XinoOff, "auto": XinoAuto, "on": XinoOn})
 	case "uuid":
-		m, ok := map[string]UUIDMode{"off": UUIDOff, "null": UUIDNull, "auto": UUIDAuto, "on": UUIDOn}[v]
-		if ok {
-			o.UUID = m
-		}
-		return ok
+		return setFrom(&o.UUID, v, map[string]UUIDMode{"off": UUIDOff, "null": UUIDNull, "auto": UUIDAuto, "on": UUIDOn})
 	case "fsync":
-		m, ok := map[string]FsyncMode{"volatile": FsyncVolatile, "auto": FsyncAuto, "strict": FsyncStrict}[v]
-		if ok {
-			o.Fsync = m
-		}
-		return ok
+		return setFrom(&o.Fsync, v, map[string]FsyncMode{"volatile": FsyncVolatile, "auto": FsyncAuto, "strict": FsyncStrict})
 	case "verity":
-		m, ok := map[string]VerityMode{"off": VerityOff, "on": VerityOn, "require": VerityRequire}[v]
-		if ok {
-			o.Verity = m
-		}
-		return ok
+		return setFrom(&o.Verity, v, map[string]VerityMode{"off": VerityOff, "on": VerityOn, "require": VerityRequire})
 	}
 	return false
+}
+
+// switchValues are the values of an on/off option.
+var switchValues = map[string]Switch{"on": SwitchOn, "off": SwitchOff}
+
+// setFrom sets *dst to the mode the value v names in values, reporting
+// whether it names one.
+func setFrom[M any](dst *M, v string, values map[string]M) bool {
+	m, ok := values[v]
+	if ok {
+		*dst = m
+	}
+	return ok
 }
 
 // open opens path as a DirLayer for option.
