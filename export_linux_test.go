@@ -21,16 +21,9 @@ import (
 // objects by handle after copy-up, rename and removal.
 func TestHandlesKernel(t *testing.T) {
 	requireKernel(t)
-	root := t.TempDir()
-	testskip.Tmpfs(t, root, "size=16m")
-	l, u, w, m := filepath.Join(root, "l"), filepath.Join(root, "u"), filepath.Join(root, "w"), filepath.Join(root, "m")
-	for _, d := range []string{filepath.Join(l, "d"), u, w, m} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, u, w, m := testskip.TmpfsLayers(t)
 	for f, data := range map[string]string{"l/f": "lower f", "l/d/g": "lower g", "l/gone": "x", "u/uf": "upper"} {
-		if err := os.WriteFile(filepath.Join(root, f), []byte(data), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(l), f), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,14 +26,7 @@ func TestDecodeKernelUpper(t *testing.T) {
 	if b, err := os.ReadFile("/proc/filesystems"); err != nil || !bytes.Contains(b, []byte("\toverlay\n")) {
 		testskip.Skip(t, "no overlay in /proc/filesystems")
 	}
-	root := t.TempDir()
-	testskip.Tmpfs(t, root, "size=16m")
-	l, u, w, m := filepath.Join(root, "l"), filepath.Join(root, "u"), filepath.Join(root, "w"), filepath.Join(root, "m")
-	for _, d := range []string{filepath.Join(l, "d"), u, w, m} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, u, w, m := testskip.TmpfsLayers(t)
 	if err := os.WriteFile(filepath.Join(l, "f"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
