@@ -503,13 +503,13 @@ func TestCloneExt4CopyRange(t *testing.T) {
 // TestCloneMemLower: a MemFS lower has no descriptor: cloneData declines
 // and the buffered copy fills the native upper.
 func TestCloneMemLower(t *testing.T) {
-	m := NewMemFS()
+	m := memBackend{NewMemFS()}
 	data := bytes.Repeat([]byte("overlay "), 3*cloneMiB/8+5)
 	if err := m.WriteFile("f", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, upper, work := cloneDirs(t, t.TempDir())
-	ofs := cloneNew(t, MemLayer(m), upper, work)
+	ofs := cloneNew(t, MemLayer(m.MemFS), upper, work)
 	cloneCopyUp(t, ofs, "f")
 	got, err := os.ReadFile(filepath.Join(upper, "f"))
 	if err != nil {

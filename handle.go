@@ -64,9 +64,9 @@ func (fsys *FS) originFB(h handler, fh fileHandle) []byte {
 // never reuses inode numbers, so no generation is needed.
 const memHandleType = 0x4d
 
-var _ handler = (*MemFS)(nil)
+var _ handler = memBackend{}
 
-func (m *MemFS) fileHandle(p string) (fileHandle, error) {
+func (m memBackend) fileHandle(p string) (fileHandle, error) {
 	a, err := m.lstat(p)
 	if err != nil {
 		return fileHandle{}, err
@@ -76,7 +76,7 @@ func (m *MemFS) fileHandle(p string) (fileHandle, error) {
 	return fileHandle{typ: memHandleType, fid: fid}, nil
 }
 
-func (m *MemFS) fsUUID() [16]byte { return m.uuid }
+func (m memBackend) fsUUID() [16]byte { return m.uuid }
 
 // handleChecker is implemented by backends that can tell whether a file
 // handle names an existing object of their filesystem (without opening

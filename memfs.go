@@ -130,12 +130,17 @@ func MemLayer(m *MemFS) *Layer {
 	if m == nil {
 		m = NewMemFS()
 	}
-	return &Layer{b: m, format: formatKernel, desc: "memory"}
+	return &Layer{b: memBackend{m}, format: formatKernel, desc: "memory"}
 }
 
+// memBackend is a MemFS as a layer: its methods address the layer by the
+// overlay's paths (see backend), where MemFS's own exported methods are
+// for populating it.
+type memBackend struct{ *MemFS }
+
 var (
-	_ backend         = (*MemFS)(nil)
-	_ whiteoutRenamer = (*MemFS)(nil)
+	_ backend         = memBackend{}
+	_ whiteoutRenamer = memBackend{}
 )
 
 // newNode makes an inode owned by the caller, in directory dir (nil for a

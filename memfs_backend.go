@@ -11,7 +11,7 @@ import (
 // MemFS as a layer backend: the read side and the write side a layer
 // provides (see backend), on the same tree as the public methods.
 
-func (m *MemFS) lstat(p string) (attr, error) {
+func (m memBackend) lstat(p string) (attr, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -24,7 +24,7 @@ func (m *MemFS) lstat(p string) (attr, error) {
 	return l.node.attr(m.dev), nil
 }
 
-func (m *MemFS) readDir(p string) ([]dirEnt, error) {
+func (m memBackend) readDir(p string) ([]dirEnt, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, err := m.dirAt(p)
@@ -58,7 +58,7 @@ func (n *memNode) dirEnts() []dirEnt {
 	return ents
 }
 
-func (m *MemFS) readlink(p string) (string, error) {
+func (m memBackend) readlink(p string) (string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -73,11 +73,11 @@ func (m *MemFS) readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
-func (m *MemFS) openRead(p string, flag int) (bfile, error) {
+func (m memBackend) openRead(p string, flag int) (bfile, error) {
 	return m.open(p, flag&^writeFlags, 0)
 }
 
-func (m *MemFS) open(p string, flag int, perm uint32) (bfile, error) {
+func (m memBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -88,7 +88,7 @@ func (m *MemFS) open(p string, flag int, perm uint32) (bfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &memFile{m: m, n: n, flag: flag}, nil
+	return &memFile{m: m.MemFS, n: n, flag: flag}, nil
 }
 
 // openLocked does the lookup-or-create and truncation of open(2) with
@@ -139,7 +139,7 @@ func checkXattrName(name string) error {
 	return nil
 }
 
-func (m *MemFS) getxattr(p, name string) ([]byte, error) {
+func (m memBackend) getxattr(p, name string) ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -163,7 +163,7 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	return slices.Clone(v), nil
 }
 
-func (m *MemFS) listxattr(p string) ([]string, error) {
+func (m memBackend) listxattr(p string) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -181,7 +181,7 @@ func (m *MemFS) listxattr(p string) ([]string, error) {
 	return names, nil
 }
 
-func (m *MemFS) setxattr(p, name string, value []byte) error {
+func (m memBackend) setxattr(p, name string, value []byte) error {
 	return m.atLocked(p, func(l memLoc) error { return m.setxattrLocked(l, name, value) })
 }
 
@@ -208,7 +208,7 @@ func (m *MemFS) setxattrLocked(l memLoc, name string, value []byte) error {
 	return nil
 }
 
-func (m *MemFS) removexattr(p, name string) error {
+func (m memBackend) removexattr(p, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -232,7 +232,7 @@ func (m *MemFS) removexattr(p, name string) error {
 	return nil
 }
 
-func (m *MemFS) mkdir(p string, perm uint32) error {
+func (m memBackend) mkdir(p string, perm uint32) error {
 	return m.atLocked(p, func(l memLoc) error { return m.mkdirLocked(l, perm) })
 }
 
@@ -249,7 +249,7 @@ func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (m *MemFS) symlink(target, p string) error {
+func (m memBackend) symlink(target, p string) error {
 	return m.atLocked(p, func(l memLoc) error { return m.symlinkLocked(target, l) })
 }
 
@@ -270,7 +270,7 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	return nil
 }
 
-func (m *MemFS) link(oldp, newp string) error { return m.at2Locked(oldp, newp, m.linkLocked) }
+func (m memBackend) link(oldp, newp string) error { return m.at2Locked(oldp, newp, m.linkLocked) }
 
 // linkLocked checks in link(2)'s order: old exists, new does not, old is
 // not a directory.
@@ -291,7 +291,7 @@ func (m *MemFS) linkLocked(o, n memLoc) error {
 	return nil
 }
 
-func (m *MemFS) mknod(p string, mode uint32, dev uint64) error {
+func (m memBackend) mknod(p string, mode uint32, dev uint64) error {
 	return m.atLocked(p, func(l memLoc) error { return m.mknodLocked(l, mode, dev) })
 }
 
@@ -320,12 +320,12 @@ func (m *MemFS) mknodLocked(l memLoc, mode uint32, dev uint64) error {
 	return nil
 }
 
-func (m *MemFS) rename(oldp, newp string) error { return m.renameOrExchange(oldp, newp, false) }
-func (m *MemFS) exchange(p1, p2 string) error   { return m.renameOrExchange(p1, p2, true) }
+func (m memBackend) rename(oldp, newp string) error { return m.renameOrExchange(oldp, newp, false) }
+func (m memBackend) exchange(p1, p2 string) error   { return m.renameOrExchange(p1, p2, true) }
 
 // renameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
 // whiteout (char 0/0) at the old name, in one step.
-func (m *MemFS) renameWhiteout(oldp, newp string) error {
+func (m memBackend) renameWhiteout(oldp, newp string) error {
 	return m.at2Locked(oldp, newp, func(o, n memLoc) error {
 		if o.node != nil && o.node == n.node {
 			return nil
@@ -419,7 +419,7 @@ func (m *MemFS) renameLocked(o, n memLoc, exchange bool) error {
 	return nil
 }
 
-func (m *MemFS) unlink(p string) error {
+func (m memBackend) unlink(p string) error {
 	return m.atLocked(p, func(l memLoc) error { return m.unlinkLocked(l) })
 }
 
@@ -465,7 +465,7 @@ func (m *MemFS) unlinkLocked(l memLoc) error {
 	return nil
 }
 
-func (m *MemFS) rmdir(p string) error {
+func (m memBackend) rmdir(p string) error {
 	return m.atLocked(p, func(l memLoc) error { return m.rmdirLocked(l) })
 }
 
@@ -489,7 +489,7 @@ func (m *MemFS) rmdirLocked(l memLoc) error {
 	return nil
 }
 
-func (m *MemFS) chmod(p string, perm uint32) error {
+func (m memBackend) chmod(p string, perm uint32) error {
 	return m.atLocked(p, func(l memLoc) error { return m.chmodLocked(l, perm) })
 }
 
@@ -505,7 +505,7 @@ func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (m *MemFS) lchown(p string, uid, gid int) error {
+func (m memBackend) lchown(p string, uid, gid int) error {
 	return m.atLocked(p, func(l memLoc) error { return m.chownLocked(l, uid, gid) })
 }
 
@@ -532,7 +532,7 @@ func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
 	return nil
 }
 
-func (m *MemFS) lutimes(p string, atime, mtime time.Time) error {
+func (m memBackend) lutimes(p string, atime, mtime time.Time) error {
 	return m.atLocked(p, func(l memLoc) error { return m.utimesLocked(l, atime, mtime) })
 }
 
@@ -551,7 +551,7 @@ func (m *MemFS) utimesLocked(l memLoc, atime, mtime time.Time) error {
 	return nil
 }
 
-func (m *MemFS) truncate(p string, size int64) error {
+func (m memBackend) truncate(p string, size int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -589,8 +589,8 @@ func (n *memNode) truncateLocked(size int64) error {
 	return nil
 }
 
-func (m *MemFS) caps() caps {
+func (m memBackend) caps() caps {
 	return caps{xattr: true, mknod: true, hardlink: true, symlink: true, exchange: true, workArea: true, namelen: maxNameLen}
 }
 
-func (m *MemFS) close() error { return nil }
+func (m memBackend) close() error { return nil }

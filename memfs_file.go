@@ -127,16 +127,16 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ treeDirOpener = (*MemFS)(nil)
+var _ treeDirOpener = memBackend{}
 
-func (m *MemFS) openTreeDir(p string) (treeDir, error) {
+func (m memBackend) openTreeDir(p string) (treeDir, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, err := m.dirAt(p)
 	if err != nil {
 		return nil, err
 	}
-	return memTreeDir{m, n}, nil
+	return memTreeDir{m.MemFS, n}, nil
 }
 
 // memTreeDir is a dir of a MemFS open for a tree walk: it holds the dir

@@ -18,9 +18,9 @@ import (
 //
 //	d/ (0755) d/f "hello" d/sub/ d/sub/g  e/ (empty)  f "data"  ln -> d
 //	abs -> /d/sub  loop -> loop  c (char 1:3)  w (char 0:0)  /work/ (work area)
-func memFixture(t *testing.T) *MemFS {
+func memFixture(t *testing.T) memBackend {
 	t.Helper()
-	m := NewMemFS()
+	m := memBackend{NewMemFS()}
 	memMust(t, m.MkdirAll("d/sub", 0o755))
 	memMust(t, m.Mkdir("e", 0o700))
 	memMust(t, m.WriteFile("d/f", []byte("hello"), 0o644))
@@ -45,94 +45,94 @@ func memMust(t *testing.T, err error) {
 func TestMemBackendErrnos(t *testing.T) {
 	tests := []struct {
 		name string
-		op   func(m *MemFS) error
+		op   func(m memBackend) error
 		want syscall.Errno
 	}{
-		{"lstat root", func(m *MemFS) error { _, err := m.lstat(""); return err }, 0},
-		{"lstat work root", func(m *MemFS) error { _, err := m.lstat("/"); return err }, 0},
-		{"lstat missing", func(m *MemFS) error { _, err := m.lstat("nope"); return err }, syscall.ENOENT},
-		{"lstat under file", func(m *MemFS) error { _, err := m.lstat("f/x"); return err }, syscall.ENOTDIR},
-		{"lstat through symlink", func(m *MemFS) error { _, err := m.lstat("ln/f"); return err }, syscall.ELOOP},
-		{"lstat symlink", func(m *MemFS) error { _, err := m.lstat("ln"); return err }, 0},
-		{"lstat long name", func(m *MemFS) error { _, err := m.lstat(strings.Repeat("x", 256)); return err }, syscall.ENAMETOOLONG},
-		{"lstat dotdot", func(m *MemFS) error { _, err := m.lstat("d/../f"); return err }, syscall.EINVAL},
-		{"readDir file", func(m *MemFS) error { _, err := m.readDir("f"); return err }, syscall.ENOTDIR},
-		{"readDir missing", func(m *MemFS) error { _, err := m.readDir("x"); return err }, syscall.ENOENT},
-		{"readlink file", func(m *MemFS) error { _, err := m.readlink("f"); return err }, syscall.EINVAL},
-		{"open missing", func(m *MemFS) error { return memOpenClose(m, "x", os.O_RDONLY) }, syscall.ENOENT},
-		{"open create", func(m *MemFS) error { return memOpenClose(m, "x", os.O_RDWR|os.O_CREATE) }, 0},
-		{"open excl existing", func(m *MemFS) error { return memOpenClose(m, "f", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, syscall.EEXIST},
-		{"open excl symlink", func(m *MemFS) error { return memOpenClose(m, "loop", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, syscall.EEXIST},
-		{"open symlink", func(m *MemFS) error { return memOpenClose(m, "ln", os.O_RDONLY) }, syscall.ELOOP},
-		{"open create symlink", func(m *MemFS) error { return memOpenClose(m, "ln", os.O_RDWR|os.O_CREATE) }, syscall.ELOOP},
-		{"open dir", func(m *MemFS) error { return memOpenClose(m, "d", os.O_RDONLY) }, 0},
-		{"open dir write", func(m *MemFS) error { return memOpenClose(m, "d", os.O_WRONLY) }, syscall.EISDIR},
-		{"open dir creat", func(m *MemFS) error { return memOpenClose(m, "d", os.O_RDONLY|os.O_CREATE) }, syscall.EISDIR},
-		{"open dir trunc", func(m *MemFS) error { return memOpenClose(m, "d", os.O_RDONLY|os.O_TRUNC) }, syscall.EISDIR},
-		{"open under file", func(m *MemFS) error { return memOpenClose(m, "f/x", os.O_RDWR|os.O_CREATE) }, syscall.ENOTDIR},
-		{"open device", func(m *MemFS) error { return memOpenClose(m, "c", os.O_RDONLY) }, syscall.ENXIO},
-		{"open work", func(m *MemFS) error { return memOpenClose(m, "/work/x", os.O_RDWR|os.O_CREATE) }, 0},
-		{"getxattr missing", func(m *MemFS) error { _, err := m.getxattr("f", "user.x"); return err }, errNoData},
-		{"getxattr empty name", func(m *MemFS) error { _, err := m.getxattr("f", ""); return err }, syscall.ERANGE},
-		{"setxattr user on symlink", func(m *MemFS) error { return m.setxattr("ln", "user.x", nil) }, syscall.EPERM},
-		{"setxattr trusted on symlink", func(m *MemFS) error { return m.setxattr("ln", "trusted.x", nil) }, 0},
-		{"setxattr too big", func(m *MemFS) error { return m.setxattr("f", "user.x", make([]byte, 65537)) }, syscall.E2BIG},
-		{"removexattr missing", func(m *MemFS) error { return m.removexattr("f", "user.x") }, errNoData},
-		{"mkdir exists", func(m *MemFS) error { return m.mkdir("f", 0o755) }, syscall.EEXIST},
-		{"mkdir over symlink", func(m *MemFS) error { return m.mkdir("loop", 0o755) }, syscall.EEXIST},
-		{"mkdir root", func(m *MemFS) error { return m.mkdir("", 0o755) }, syscall.EEXIST},
-		{"mkdir missing parent", func(m *MemFS) error { return m.mkdir("x/y", 0o755) }, syscall.ENOENT},
-		{"mkdir long", func(m *MemFS) error { return m.mkdir(strings.Repeat("x", 256), 0o755) }, syscall.ENAMETOOLONG},
-		{"mkdir 255", func(m *MemFS) error { return m.mkdir(strings.Repeat("x", 255), 0o755) }, 0},
-		{"symlink exists", func(m *MemFS) error { return m.symlink("x", "f") }, syscall.EEXIST},
-		{"symlink empty", func(m *MemFS) error { return m.symlink("", "x") }, syscall.ENOENT},
-		{"link dir", func(m *MemFS) error { return m.link("d", "x") }, syscall.EPERM},
-		{"link exists", func(m *MemFS) error { return m.link("d", "f") }, syscall.EEXIST},
-		{"link missing", func(m *MemFS) error { return m.link("x", "y") }, syscall.ENOENT},
-		{"link symlink", func(m *MemFS) error { return m.link("ln", "ln2") }, 0},
-		{"link to work", func(m *MemFS) error { return m.link("f", "/work/f") }, 0},
-		{"mknod dir", func(m *MemFS) error { return m.mknod("x", syscall.S_IFDIR, 0) }, syscall.EPERM},
-		{"mknod symlink type", func(m *MemFS) error { return m.mknod("x", syscall.S_IFLNK, 0) }, syscall.EINVAL},
-		{"mknod fifo", func(m *MemFS) error { return m.mknod("x", syscall.S_IFIFO|0o644, 0) }, 0},
-		{"mknod sock", func(m *MemFS) error { return m.mknod("x", syscall.S_IFSOCK|0o644, 0) }, 0},
-		{"mknod blk", func(m *MemFS) error { return m.mknod("x", syscall.S_IFBLK|0o644, 0x801) }, 0},
-		{"mknod exists", func(m *MemFS) error { return m.mknod("f", syscall.S_IFIFO, 0) }, syscall.EEXIST},
-		{"rename missing", func(m *MemFS) error { return m.rename("x", "y") }, syscall.ENOENT},
-		{"rename file", func(m *MemFS) error { return m.rename("f", "d/f2") }, 0},
-		{"rename file over file", func(m *MemFS) error { return m.rename("f", "d/f") }, 0},
-		{"rename file over dir", func(m *MemFS) error { return m.rename("f", "e") }, syscall.EISDIR},
-		{"rename dir over file", func(m *MemFS) error { return m.rename("e", "f") }, syscall.ENOTDIR},
-		{"rename dir over empty dir", func(m *MemFS) error { return m.rename("d", "e") }, 0},
-		{"rename dir over non-empty dir", func(m *MemFS) error { return m.rename("e", "d") }, syscall.ENOTEMPTY},
-		{"rename dir into itself", func(m *MemFS) error { return m.rename("d", "d/sub/x") }, syscall.EINVAL},
-		{"rename dir onto itself", func(m *MemFS) error { return m.rename("d", "d") }, 0},
-		{"rename onto ancestor", func(m *MemFS) error { return m.rename("d/sub", "d") }, syscall.ENOTEMPTY},
-		{"rename hard links", func(m *MemFS) error { memMust(t, m.link("f", "f2")); return m.rename("f", "f2") }, 0},
-		{"rename root", func(m *MemFS) error { return m.rename("", "x") }, syscall.EBUSY},
-		{"rename to work", func(m *MemFS) error { return m.rename("d", "/work/d") }, 0},
-		{"rename from work", func(m *MemFS) error { return m.rename("/work", "e") }, 0},
-		{"rename symlink over dir", func(m *MemFS) error { return m.rename("ln", "e") }, syscall.EISDIR},
-		{"exchange", func(m *MemFS) error { return m.exchange("f", "d") }, 0},
-		{"exchange missing", func(m *MemFS) error { return m.exchange("f", "x") }, syscall.ENOENT},
-		{"exchange into subtree", func(m *MemFS) error { return m.exchange("d", "d/sub/g") }, syscall.EINVAL},
-		{"exchange with ancestor", func(m *MemFS) error { return m.exchange("d/sub/g", "d") }, syscall.EINVAL},
-		{"unlink dir", func(m *MemFS) error { return m.unlink("e") }, syscall.EISDIR},
-		{"unlink root", func(m *MemFS) error { return m.unlink("") }, syscall.EISDIR},
-		{"unlink missing", func(m *MemFS) error { return m.unlink("x") }, syscall.ENOENT},
-		{"unlink symlink", func(m *MemFS) error { return m.unlink("ln") }, 0},
-		{"rmdir file", func(m *MemFS) error { return m.rmdir("f") }, syscall.ENOTDIR},
-		{"rmdir non-empty", func(m *MemFS) error { return m.rmdir("d") }, syscall.ENOTEMPTY},
-		{"rmdir empty", func(m *MemFS) error { return m.rmdir("e") }, 0},
-		{"rmdir root", func(m *MemFS) error { return m.rmdir("") }, syscall.EBUSY},
-		{"rmdir work root", func(m *MemFS) error { return m.rmdir("/") }, syscall.EBUSY},
-		{"chmod symlink", func(m *MemFS) error { return m.chmod("ln", 0o600) }, syscall.EOPNOTSUPP},
-		{"chmod missing", func(m *MemFS) error { return m.chmod("x", 0o600) }, syscall.ENOENT},
-		{"lchown symlink", func(m *MemFS) error { return m.lchown("ln", 1, 2) }, 0},
-		{"lutimes symlink", func(m *MemFS) error { return m.lutimes("ln", time.Unix(1, 0), time.Unix(2, 0)) }, 0},
-		{"truncate dir", func(m *MemFS) error { return m.truncate("d", 0) }, syscall.EISDIR},
-		{"truncate symlink", func(m *MemFS) error { return m.truncate("ln", 0) }, syscall.EINVAL},
-		{"truncate negative", func(m *MemFS) error { return m.truncate("f", -1) }, syscall.EINVAL},
-		{"truncate", func(m *MemFS) error { return m.truncate("f", 100) }, 0},
+		{"lstat root", func(m memBackend) error { _, err := m.lstat(""); return err }, 0},
+		{"lstat work root", func(m memBackend) error { _, err := m.lstat("/"); return err }, 0},
+		{"lstat missing", func(m memBackend) error { _, err := m.lstat("nope"); return err }, syscall.ENOENT},
+		{"lstat under file", func(m memBackend) error { _, err := m.lstat("f/x"); return err }, syscall.ENOTDIR},
+		{"lstat through symlink", func(m memBackend) error { _, err := m.lstat("ln/f"); return err }, syscall.ELOOP},
+		{"lstat symlink", func(m memBackend) error { _, err := m.lstat("ln"); return err }, 0},
+		{"lstat long name", func(m memBackend) error { _, err := m.lstat(strings.Repeat("x", 256)); return err }, syscall.ENAMETOOLONG},
+		{"lstat dotdot", func(m memBackend) error { _, err := m.lstat("d/../f"); return err }, syscall.EINVAL},
+		{"readDir file", func(m memBackend) error { _, err := m.readDir("f"); return err }, syscall.ENOTDIR},
+		{"readDir missing", func(m memBackend) error { _, err := m.readDir("x"); return err }, syscall.ENOENT},
+		{"readlink file", func(m memBackend) error { _, err := m.readlink("f"); return err }, syscall.EINVAL},
+		{"open missing", func(m memBackend) error { return memOpenClose(m, "x", os.O_RDONLY) }, syscall.ENOENT},
+		{"open create", func(m memBackend) error { return memOpenClose(m, "x", os.O_RDWR|os.O_CREATE) }, 0},
+		{"open excl existing", func(m memBackend) error { return memOpenClose(m, "f", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, syscall.EEXIST},
+		{"open excl symlink", func(m memBackend) error { return memOpenClose(m, "loop", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, syscall.EEXIST},
+		{"open symlink", func(m memBackend) error { return memOpenClose(m, "ln", os.O_RDONLY) }, syscall.ELOOP},
+		{"open create symlink", func(m memBackend) error { return memOpenClose(m, "ln", os.O_RDWR|os.O_CREATE) }, syscall.ELOOP},
+		{"open dir", func(m memBackend) error { return memOpenClose(m, "d", os.O_RDONLY) }, 0},
+		{"open dir write", func(m memBackend) error { return memOpenClose(m, "d", os.O_WRONLY) }, syscall.EISDIR},
+		{"open dir creat", func(m memBackend) error { return memOpenClose(m, "d", os.O_RDONLY|os.O_CREATE) }, syscall.EISDIR},
+		{"open dir trunc", func(m memBackend) error { return memOpenClose(m, "d", os.O_RDONLY|os.O_TRUNC) }, syscall.EISDIR},
+		{"open under file", func(m memBackend) error { return memOpenClose(m, "f/x", os.O_RDWR|os.O_CREATE) }, syscall.ENOTDIR},
+		{"open device", func(m memBackend) error { return memOpenClose(m, "c", os.O_RDONLY) }, syscall.ENXIO},
+		{"open work", func(m memBackend) error { return memOpenClose(m, "/work/x", os.O_RDWR|os.O_CREATE) }, 0},
+		{"getxattr missing", func(m memBackend) error { _, err := m.getxattr("f", "user.x"); return err }, errNoData},
+		{"getxattr empty name", func(m memBackend) error { _, err := m.getxattr("f", ""); return err }, syscall.ERANGE},
+		{"setxattr user on symlink", func(m memBackend) error { return m.setxattr("ln", "user.x", nil) }, syscall.EPERM},
+		{"setxattr trusted on symlink", func(m memBackend) error { return m.setxattr("ln", "trusted.x", nil) }, 0},
+		{"setxattr too big", func(m memBackend) error { return m.setxattr("f", "user.x", make([]byte, 65537)) }, syscall.E2BIG},
+		{"removexattr missing", func(m memBackend) error { return m.removexattr("f", "user.x") }, errNoData},
+		{"mkdir exists", func(m memBackend) error { return m.mkdir("f", 0o755) }, syscall.EEXIST},
+		{"mkdir over symlink", func(m memBackend) error { return m.mkdir("loop", 0o755) }, syscall.EEXIST},
+		{"mkdir root", func(m memBackend) error { return m.mkdir("", 0o755) }, syscall.EEXIST},
+		{"mkdir missing parent", func(m memBackend) error { return m.mkdir("x/y", 0o755) }, syscall.ENOENT},
+		{"mkdir long", func(m memBackend) error { return m.mkdir(strings.Repeat("x", 256), 0o755) }, syscall.ENAMETOOLONG},
+		{"mkdir 255", func(m memBackend) error { return m.mkdir(strings.Repeat("x", 255), 0o755) }, 0},
+		{"symlink exists", func(m memBackend) error { return m.symlink("x", "f") }, syscall.EEXIST},
+		{"symlink empty", func(m memBackend) error { return m.symlink("", "x") }, syscall.ENOENT},
+		{"link dir", func(m memBackend) error { return m.link("d", "x") }, syscall.EPERM},
+		{"link exists", func(m memBackend) error { return m.link("d", "f") }, syscall.EEXIST},
+		{"link missing", func(m memBackend) error { return m.link("x", "y") }, syscall.ENOENT},
+		{"link symlink", func(m memBackend) error { return m.link("ln", "ln2") }, 0},
+		{"link to work", func(m memBackend) error { return m.link("f", "/work/f") }, 0},
+		{"mknod dir", func(m memBackend) error { return m.mknod("x", syscall.S_IFDIR, 0) }, syscall.EPERM},
+		{"mknod symlink type", func(m memBackend) error { return m.mknod("x", syscall.S_IFLNK, 0) }, syscall.EINVAL},
+		{"mknod fifo", func(m memBackend) error { return m.mknod("x", syscall.S_IFIFO|0o644, 0) }, 0},
+		{"mknod sock", func(m memBackend) error { return m.mknod("x", syscall.S_IFSOCK|0o644, 0) }, 0},
+		{"mknod blk", func(m memBackend) error { return m.mknod("x", syscall.S_IFBLK|0o644, 0x801) }, 0},
+		{"mknod exists", func(m memBackend) error { return m.mknod("f", syscall.S_IFIFO, 0) }, syscall.EEXIST},
+		{"rename missing", func(m memBackend) error { return m.rename("x", "y") }, syscall.ENOENT},
+		{"rename file", func(m memBackend) error { return m.rename("f", "d/f2") }, 0},
+		{"rename file over file", func(m memBackend) error { return m.rename("f", "d/f") }, 0},
+		{"rename file over dir", func(m memBackend) error { return m.rename("f", "e") }, syscall.EISDIR},
+		{"rename dir over file", func(m memBackend) error { return m.rename("e", "f") }, syscall.ENOTDIR},
+		{"rename dir over empty dir", func(m memBackend) error { return m.rename("d", "e") }, 0},
+		{"rename dir over non-empty dir", func(m memBackend) error { return m.rename("e", "d") }, syscall.ENOTEMPTY},
+		{"rename dir into itself", func(m memBackend) error { return m.rename("d", "d/sub/x") }, syscall.EINVAL},
+		{"rename dir onto itself", func(m memBackend) error { return m.rename("d", "d") }, 0},
+		{"rename onto ancestor", func(m memBackend) error { return m.rename("d/sub", "d") }, syscall.ENOTEMPTY},
+		{"rename hard links", func(m memBackend) error { memMust(t, m.link("f", "f2")); return m.rename("f", "f2") }, 0},
+		{"rename root", func(m memBackend) error { return m.rename("", "x") }, syscall.EBUSY},
+		{"rename to work", func(m memBackend) error { return m.rename("d", "/work/d") }, 0},
+		{"rename from work", func(m memBackend) error { return m.rename("/work", "e") }, 0},
+		{"rename symlink over dir", func(m memBackend) error { return m.rename("ln", "e") }, syscall.EISDIR},
+		{"exchange", func(m memBackend) error { return m.exchange("f", "d") }, 0},
+		{"exchange missing", func(m memBackend) error { return m.exchange("f", "x") }, syscall.ENOENT},
+		{"exchange into subtree", func(m memBackend) error { return m.exchange("d", "d/sub/g") }, syscall.EINVAL},
+		{"exchange with ancestor", func(m memBackend) error { return m.exchange("d/sub/g", "d") }, syscall.EINVAL},
+		{"unlink dir", func(m memBackend) error { return m.unlink("e") }, syscall.EISDIR},
+		{"unlink root", func(m memBackend) error { return m.unlink("") }, syscall.EISDIR},
+		{"unlink missing", func(m memBackend) error { return m.unlink("x") }, syscall.ENOENT},
+		{"unlink symlink", func(m memBackend) error { return m.unlink("ln") }, 0},
+		{"rmdir file", func(m memBackend) error { return m.rmdir("f") }, syscall.ENOTDIR},
+		{"rmdir non-empty", func(m memBackend) error { return m.rmdir("d") }, syscall.ENOTEMPTY},
+		{"rmdir empty", func(m memBackend) error { return m.rmdir("e") }, 0},
+		{"rmdir root", func(m memBackend) error { return m.rmdir("") }, syscall.EBUSY},
+		{"rmdir work root", func(m memBackend) error { return m.rmdir("/") }, syscall.EBUSY},
+		{"chmod symlink", func(m memBackend) error { return m.chmod("ln", 0o600) }, syscall.EOPNOTSUPP},
+		{"chmod missing", func(m memBackend) error { return m.chmod("x", 0o600) }, syscall.ENOENT},
+		{"lchown symlink", func(m memBackend) error { return m.lchown("ln", 1, 2) }, 0},
+		{"lutimes symlink", func(m memBackend) error { return m.lutimes("ln", time.Unix(1, 0), time.Unix(2, 0)) }, 0},
+		{"truncate dir", func(m memBackend) error { return m.truncate("d", 0) }, syscall.EISDIR},
+		{"truncate symlink", func(m memBackend) error { return m.truncate("ln", 0) }, syscall.EINVAL},
+		{"truncate negative", func(m memBackend) error { return m.truncate("f", -1) }, syscall.EINVAL},
+		{"truncate", func(m memBackend) error { return m.truncate("f", 100) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestMemBackendErrnos(t *testing.T) {
 	}
 }
 
-func memOpenClose(m *MemFS, p string, flag int) error {
+func memOpenClose(m memBackend, p string, flag int) error {
 	f, err := m.open(p, flag, 0o644)
 	if err != nil {
 		return err
@@ -153,7 +153,7 @@ func memOpenClose(m *MemFS, p string, flag int) error {
 
 // checkNlinks verifies every directory's link count is 2 + subdirectories
 // and every parent pointer, in both roots.
-func memCheckNlinks(t *testing.T, m *MemFS) {
+func memCheckNlinks(t *testing.T, m memBackend) {
 	t.Helper()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -206,7 +206,7 @@ func TestMemRenameEffects(t *testing.T) {
 	memCheckNlinks(t, m)
 }
 
-func (m *MemFS) readFileBackend(p string) ([]byte, error) {
+func (m memBackend) readFileBackend(p string) ([]byte, error) {
 	f, err := m.open(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func TestMemXattrs(t *testing.T) {
 }
 
 func TestMemAttrs(t *testing.T) {
-	m := NewMemFS()
+	m := memBackend{NewMemFS()}
 	root, _ := m.lstat("")
 	work, _ := m.lstat("/")
 	if root.Ino != memRootIno || work.Ino != memWorkIno || root.Nlink != 2 || root.Mode != syscall.S_IFDIR|0o755 {
