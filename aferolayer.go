@@ -81,7 +81,7 @@ type aferoBackend struct {
 
 var _ backend = (*aferoBackend)(nil)
 
-func (b *aferoBackend) lstat(p string) (attr, error) {
+func (b *aferoBackend) Lstat(p string) (attr, error) {
 	_, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -103,7 +103,7 @@ func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
 	return fis, aferoErrno(err)
 }
 
-func (b *aferoBackend) readDir(p string) ([]dirEnt, error) {
+func (b *aferoBackend) ReadDir(p string) ([]dirEnt, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -129,7 +129,7 @@ func (b *aferoBackend) readDir(p string) ([]dirEnt, error) {
 	return ents, nil
 }
 
-func (b *aferoBackend) readlink(p string) (string, error) {
+func (b *aferoBackend) Readlink(p string) (string, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -143,11 +143,11 @@ func (b *aferoBackend) readlink(p string) (string, error) {
 	return t, aferoErrno(err)
 }
 
-func (b *aferoBackend) openRead(p string, flag int) (bfile, error) {
-	return b.open(p, flag&^writeFlags, 0)
+func (b *aferoBackend) OpenRead(p string, flag int) (bfile, error) {
+	return b.Open(p, flag&^writeFlags, 0)
 }
 
-func (b *aferoBackend) open(p string, flag int, perm uint32) (bfile, error) {
+func (b *aferoBackend) Open(p string, flag int, perm uint32) (bfile, error) {
 	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {
 		return nil, syscall.EROFS
@@ -190,14 +190,14 @@ func (b *aferoBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	return &aferoFile{b: b, f: f, p: p, flag: flag, dir: fi != nil && fi.IsDir()}, nil
 }
 
-func (b *aferoBackend) getxattr(p, name string) ([]byte, error) { return nil, syscall.EOPNOTSUPP }
-func (b *aferoBackend) listxattr(p string) ([]string, error)    { return nil, syscall.EOPNOTSUPP }
-func (b *aferoBackend) setxattr(p, name string, value []byte) error {
+func (b *aferoBackend) Getxattr(p, name string) ([]byte, error) { return nil, syscall.EOPNOTSUPP }
+func (b *aferoBackend) Listxattr(p string) ([]string, error)    { return nil, syscall.EOPNOTSUPP }
+func (b *aferoBackend) Setxattr(p, name string, value []byte) error {
 	return syscall.EOPNOTSUPP
 }
-func (b *aferoBackend) removexattr(p, name string) error { return syscall.EOPNOTSUPP }
+func (b *aferoBackend) Removexattr(p, name string) error { return syscall.EOPNOTSUPP }
 
-func (b *aferoBackend) mkdir(p string, perm uint32) error {
+func (b *aferoBackend) Mkdir(p string, perm uint32) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -217,7 +217,7 @@ func (b *aferoBackend) mkdir(p string, perm uint32) error {
 	return aferoErrno(b.fsys.Chmod(ap, mode))
 }
 
-func (b *aferoBackend) symlink(target, p string) error {
+func (b *aferoBackend) Symlink(target, p string) error {
 	switch {
 	case b.readOnly:
 		return syscall.EROFS
@@ -264,15 +264,15 @@ func (b *aferoBackend) hostPath(ap string) (string, bool) {
 	return real, true
 }
 
-// link fails: afero has no hard links.
-func (b *aferoBackend) link(oldp, newp string) error { return syscall.EPERM }
+// Link fails: afero has no hard links.
+func (b *aferoBackend) Link(oldp, newp string) error { return syscall.EPERM }
 
-// mknod fails as vfs_mknod does on a filesystem without a mknod operation.
-func (b *aferoBackend) mknod(p string, mode uint32, dev uint64) error { return syscall.EPERM }
+// Mknod fails as vfs_mknod does on a filesystem without a Mknod operation.
+func (b *aferoBackend) Mknod(p string, mode uint32, dev uint64) error { return syscall.EPERM }
 
-func (b *aferoBackend) exchange(p1, p2 string) error { return syscall.EOPNOTSUPP }
+func (b *aferoBackend) Exchange(p1, p2 string) error { return syscall.EOPNOTSUPP }
 
-func (b *aferoBackend) rename(oldp, newp string) error {
+func (b *aferoBackend) Rename(oldp, newp string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -327,7 +327,7 @@ func (b *aferoBackend) rename(oldp, newp string) error {
 	return nil
 }
 
-func (b *aferoBackend) unlink(p string) error {
+func (b *aferoBackend) Unlink(p string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -349,7 +349,7 @@ func (b *aferoBackend) unlink(p string) error {
 	return nil
 }
 
-func (b *aferoBackend) rmdir(p string) error {
+func (b *aferoBackend) Rmdir(p string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -399,7 +399,7 @@ func (b *aferoBackend) existing(p string) (string, fs.FileInfo, error) {
 	return ap, fi, nil
 }
 
-func (b *aferoBackend) chmod(p string, perm uint32) error {
+func (b *aferoBackend) Chmod(p string, perm uint32) error {
 	ap, _, err := b.existing(p)
 	if err != nil {
 		return err
@@ -407,7 +407,7 @@ func (b *aferoBackend) chmod(p string, perm uint32) error {
 	return aferoErrno(b.fsys.Chmod(ap, fileMode(perm&0o7777)))
 }
 
-func (b *aferoBackend) lchown(p string, uid, gid int) error {
+func (b *aferoBackend) Lchown(p string, uid, gid int) error {
 	b.nsMu.Lock()
 	defer b.nsMu.Unlock()
 	ap, fi, err := b.existing(p)
@@ -465,9 +465,9 @@ func (b *aferoBackend) moveOwners(from, to string) {
 	}
 }
 
-// lutimes leaves a time unchanged when it is zero (afero's MemMapFs would
+// Lutimes leaves a time unchanged when it is zero (afero's MemMapFs would
 // store the zero time).
-func (b *aferoBackend) lutimes(p string, atime, mtime time.Time) error {
+func (b *aferoBackend) Lutimes(p string, atime, mtime time.Time) error {
 	ap, fi, err := b.existing(p)
 	if err != nil {
 		return err
@@ -482,7 +482,7 @@ func (b *aferoBackend) lutimes(p string, atime, mtime time.Time) error {
 	return aferoErrno(b.fsys.Chtimes(ap, atime, mtime))
 }
 
-func (b *aferoBackend) truncate(p string, size int64) error {
+func (b *aferoBackend) Truncate(p string, size int64) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -508,8 +508,8 @@ func (b *aferoBackend) truncate(p string, size int64) error {
 	return err
 }
 
-func (b *aferoBackend) caps() caps {
-	return caps{symlink: b.linker != nil && !b.readOnly, workArea: true, namelen: maxNameLen}
+func (b *aferoBackend) Caps() caps {
+	return caps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: maxNameLen}
 }
 
-func (b *aferoBackend) close() error { return nil }
+func (b *aferoBackend) Close() error { return nil }

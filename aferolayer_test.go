@@ -28,18 +28,18 @@ func aferoFixtures(t *testing.T) map[string]afero.Fs {
 func aferoPopulate(t *testing.T, fsys afero.Fs) backend {
 	t.Helper()
 	b := AferoLayer(fsys).b
-	memMust(t, b.mkdir("d", 0o755))
-	memMust(t, b.mkdir("d/sub", 0o755))
-	memMust(t, b.mkdir("e", 0o700))
+	memMust(t, b.Mkdir("d", 0o755))
+	memMust(t, b.Mkdir("d/sub", 0o755))
+	memMust(t, b.Mkdir("e", 0o700))
 	for p, data := range map[string]string{"d/f": "hello", "d/sub/g": "", "f": "data"} {
-		f, err := b.open(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := b.Open(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		memMust(t, err)
 		_, err = f.WriteAt([]byte(data), 0)
 		memMust(t, err)
 		memMust(t, f.Close())
 	}
-	if b.caps().symlink {
-		memMust(t, b.symlink("d", "ln"))
+	if b.Caps().Symlink {
+		memMust(t, b.Symlink("d", "ln"))
 	}
 	return b
 }
@@ -51,14 +51,14 @@ func TestAferoErrnos(t *testing.T) {
 		want    syscall.Errno
 		symlink bool // needs symlinks
 	}{
-		{name: "lstat root", op: func(b backend) error { _, err := b.lstat(""); return err }},
-		{name: "lstat work root", op: func(b backend) error { _, err := b.lstat("/"); return err }},
-		{name: "lstat missing", op: func(b backend) error { _, err := b.lstat("x"); return err }, want: syscall.ENOENT},
-		{name: "lstat under file", op: func(b backend) error { _, err := b.lstat("f/x"); return err }, want: syscall.ENOTDIR},
-		{name: "lstat through symlink", op: func(b backend) error { _, err := b.lstat("ln/f"); return err }, want: syscall.ELOOP, symlink: true},
-		{name: "lstat long", op: func(b backend) error { _, err := b.lstat(strings.Repeat("x", 256)); return err }, want: syscall.ENAMETOOLONG},
-		{name: "readDir file", op: func(b backend) error { _, err := b.readDir("f"); return err }, want: syscall.ENOTDIR},
-		{name: "readlink file", op: func(b backend) error { _, err := b.readlink("f"); return err }, want: syscall.EINVAL},
+		{name: "lstat root", op: func(b backend) error { _, err := b.Lstat(""); return err }},
+		{name: "lstat work root", op: func(b backend) error { _, err := b.Lstat("/"); return err }},
+		{name: "lstat missing", op: func(b backend) error { _, err := b.Lstat("x"); return err }, want: syscall.ENOENT},
+		{name: "lstat under file", op: func(b backend) error { _, err := b.Lstat("f/x"); return err }, want: syscall.ENOTDIR},
+		{name: "lstat through symlink", op: func(b backend) error { _, err := b.Lstat("ln/f"); return err }, want: syscall.ELOOP, symlink: true},
+		{name: "lstat long", op: func(b backend) error { _, err := b.Lstat(strings.Repeat("x", 256)); return err }, want: syscall.ENAMETOOLONG},
+		{name: "readDir file", op: func(b backend) error { _, err := b.ReadDir("f"); return err }, want: syscall.ENOTDIR},
+		{name: "readlink file", op: func(b backend) error { _, err := b.Readlink("f"); return err }, want: syscall.EINVAL},
 		{name: "open missing", op: func(b backend) error { return memOpenClose2(b, "x", os.O_RDONLY) }, want: syscall.ENOENT},
 		{name: "open create", op: func(b backend) error { return memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE) }},
 		{name: "open create no parent", op: func(b backend) error { return memOpenClose2(b, "x/y", os.O_RDWR|os.O_CREATE) }, want: syscall.ENOENT},
@@ -67,42 +67,42 @@ func TestAferoErrnos(t *testing.T) {
 		{name: "open dir", op: func(b backend) error { return memOpenClose2(b, "d", os.O_RDONLY) }},
 		{name: "open dir write", op: func(b backend) error { return memOpenClose2(b, "d", os.O_RDWR) }, want: syscall.EISDIR},
 		{name: "open work", op: func(b backend) error { return memOpenClose2(b, "/x", os.O_RDWR|os.O_CREATE) }},
-		{name: "xattr", op: func(b backend) error { return b.setxattr("f", "user.x", nil) }, want: syscall.EOPNOTSUPP},
-		{name: "mkdir exists", op: func(b backend) error { return b.mkdir("f", 0o755) }, want: syscall.EEXIST},
-		{name: "mkdir no parent", op: func(b backend) error { return b.mkdir("x/y", 0o755) }, want: syscall.ENOENT},
-		{name: "mkdir work", op: func(b backend) error { return b.mkdir("/work", 0) }},
-		{name: "link", op: func(b backend) error { return b.link("f", "g") }, want: syscall.EPERM},
-		{name: "mknod", op: func(b backend) error { return b.mknod("c", syscall.S_IFCHR, 0) }, want: syscall.EPERM},
-		{name: "exchange", op: func(b backend) error { return b.exchange("f", "e") }, want: syscall.EOPNOTSUPP},
-		{name: "rename missing", op: func(b backend) error { return b.rename("x", "y") }, want: syscall.ENOENT},
-		{name: "rename file over file", op: func(b backend) error { return b.rename("f", "d/f") }},
-		{name: "rename file over dir", op: func(b backend) error { return b.rename("f", "e") }, want: syscall.EISDIR},
-		{name: "rename dir over file", op: func(b backend) error { return b.rename("e", "f") }, want: syscall.ENOTDIR},
-		{name: "rename dir over empty dir", op: func(b backend) error { return b.rename("d", "e") }},
-		{name: "rename dir over non-empty", op: func(b backend) error { return b.rename("e", "d") }, want: syscall.ENOTEMPTY},
-		{name: "rename into itself", op: func(b backend) error { return b.rename("d", "d/sub/x") }, want: syscall.EINVAL},
-		{name: "rename onto ancestor", op: func(b backend) error { return b.rename("d/sub", "d") }, want: syscall.ENOTEMPTY},
-		{name: "rename same", op: func(b backend) error { return b.rename("d", "d") }},
-		{name: "rename root", op: func(b backend) error { return b.rename("", "x") }, want: syscall.EBUSY},
-		{name: "rename to work", op: func(b backend) error { return b.rename("d", "/d") }},
-		{name: "unlink dir", op: func(b backend) error { return b.unlink("e") }, want: syscall.EISDIR},
-		{name: "unlink missing", op: func(b backend) error { return b.unlink("x") }, want: syscall.ENOENT},
-		{name: "unlink file", op: func(b backend) error { return b.unlink("f") }},
-		{name: "rmdir file", op: func(b backend) error { return b.rmdir("f") }, want: syscall.ENOTDIR},
-		{name: "rmdir non-empty", op: func(b backend) error { return b.rmdir("d") }, want: syscall.ENOTEMPTY},
-		{name: "rmdir empty", op: func(b backend) error { return b.rmdir("e") }},
-		{name: "rmdir root", op: func(b backend) error { return b.rmdir("") }, want: syscall.EBUSY},
-		{name: "chmod", op: func(b backend) error { return b.chmod("f", 0o600) }},
-		{name: "chmod symlink", op: func(b backend) error { return b.chmod("ln", 0o600) }, want: syscall.EOPNOTSUPP, symlink: true},
-		{name: "chmod missing", op: func(b backend) error { return b.chmod("x", 0o600) }, want: syscall.ENOENT},
-		{name: "truncate dir", op: func(b backend) error { return b.truncate("d", 0) }, want: syscall.EISDIR},
-		{name: "truncate", op: func(b backend) error { return b.truncate("f", 2) }},
+		{name: "xattr", op: func(b backend) error { return b.Setxattr("f", "user.x", nil) }, want: syscall.EOPNOTSUPP},
+		{name: "mkdir exists", op: func(b backend) error { return b.Mkdir("f", 0o755) }, want: syscall.EEXIST},
+		{name: "mkdir no parent", op: func(b backend) error { return b.Mkdir("x/y", 0o755) }, want: syscall.ENOENT},
+		{name: "mkdir work", op: func(b backend) error { return b.Mkdir("/work", 0) }},
+		{name: "link", op: func(b backend) error { return b.Link("f", "g") }, want: syscall.EPERM},
+		{name: "mknod", op: func(b backend) error { return b.Mknod("c", syscall.S_IFCHR, 0) }, want: syscall.EPERM},
+		{name: "exchange", op: func(b backend) error { return b.Exchange("f", "e") }, want: syscall.EOPNOTSUPP},
+		{name: "rename missing", op: func(b backend) error { return b.Rename("x", "y") }, want: syscall.ENOENT},
+		{name: "rename file over file", op: func(b backend) error { return b.Rename("f", "d/f") }},
+		{name: "rename file over dir", op: func(b backend) error { return b.Rename("f", "e") }, want: syscall.EISDIR},
+		{name: "rename dir over file", op: func(b backend) error { return b.Rename("e", "f") }, want: syscall.ENOTDIR},
+		{name: "rename dir over empty dir", op: func(b backend) error { return b.Rename("d", "e") }},
+		{name: "rename dir over non-empty", op: func(b backend) error { return b.Rename("e", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename into itself", op: func(b backend) error { return b.Rename("d", "d/sub/x") }, want: syscall.EINVAL},
+		{name: "rename onto ancestor", op: func(b backend) error { return b.Rename("d/sub", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename same", op: func(b backend) error { return b.Rename("d", "d") }},
+		{name: "rename root", op: func(b backend) error { return b.Rename("", "x") }, want: syscall.EBUSY},
+		{name: "rename to work", op: func(b backend) error { return b.Rename("d", "/d") }},
+		{name: "unlink dir", op: func(b backend) error { return b.Unlink("e") }, want: syscall.EISDIR},
+		{name: "unlink missing", op: func(b backend) error { return b.Unlink("x") }, want: syscall.ENOENT},
+		{name: "unlink file", op: func(b backend) error { return b.Unlink("f") }},
+		{name: "rmdir file", op: func(b backend) error { return b.Rmdir("f") }, want: syscall.ENOTDIR},
+		{name: "rmdir non-empty", op: func(b backend) error { return b.Rmdir("d") }, want: syscall.ENOTEMPTY},
+		{name: "rmdir empty", op: func(b backend) error { return b.Rmdir("e") }},
+		{name: "rmdir root", op: func(b backend) error { return b.Rmdir("") }, want: syscall.EBUSY},
+		{name: "chmod", op: func(b backend) error { return b.Chmod("f", 0o600) }},
+		{name: "chmod symlink", op: func(b backend) error { return b.Chmod("ln", 0o600) }, want: syscall.EOPNOTSUPP, symlink: true},
+		{name: "chmod missing", op: func(b backend) error { return b.Chmod("x", 0o600) }, want: syscall.ENOENT},
+		{name: "truncate dir", op: func(b backend) error { return b.Truncate("d", 0) }, want: syscall.EISDIR},
+		{name: "truncate", op: func(b backend) error { return b.Truncate("f", 2) }},
 	}
 	for fsName := range aferoFixtures(t) {
 		for _, tt := range tests {
 			t.Run(fsName+"/"+tt.name, func(t *testing.T) {
 				b := aferoPopulate(t, aferoFixtures(t)[fsName])
-				if tt.symlink && !b.caps().symlink {
+				if tt.symlink && !b.Caps().Symlink {
 					testskip.Skip(t, "no symlinks")
 				}
 				testerrno.Want(t, tt.name, tt.op(b), tt.want)
@@ -112,7 +112,7 @@ func TestAferoErrnos(t *testing.T) {
 }
 
 func memOpenClose2(b backend, p string, flag int) error {
-	f, err := b.open(p, flag, 0o644)
+	f, err := b.Open(p, flag, 0o644)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func memOpenClose2(b backend, p string, flag int) error {
 
 func aferoRead(t *testing.T, b backend, p string) string {
 	t.Helper()
-	f, err := b.open(p, os.O_RDONLY, 0)
+	f, err := b.Open(p, os.O_RDONLY, 0)
 	memMust(t, err)
 	defer f.Close()
 	buf := make([]byte, 100)
@@ -137,12 +137,12 @@ func TestAferoBehaviour(t *testing.T) {
 		t.Run(fsName, func(t *testing.T) {
 			b := aferoPopulate(t, fsys)
 			// Attributes.
-			a, err := b.lstat("d/f")
+			a, err := b.Lstat("d/f")
 			memMust(t, err)
 			if a.Mode != syscall.S_IFREG|0o644 || a.Size != 5 || a.Ino == 0 || a.Nlink != 1 {
 				t.Errorf("lstat d/f = %+v", a)
 			}
-			d, _ := b.lstat("d")
+			d, _ := b.Lstat("d")
 			if !d.isDir() || d.Nlink < 2 || d.Dev != a.Dev {
 				t.Errorf("lstat d = %+v", d)
 			}
@@ -150,19 +150,19 @@ func TestAferoBehaviour(t *testing.T) {
 				t.Errorf("same inode number for d and d/f")
 			}
 			// Exact modes, whatever the umask.
-			memMust(t, b.mkdir("m", 0o777|syscall.S_ISVTX))
-			if m, _ := b.lstat("m"); m.Mode != syscall.S_IFDIR|syscall.S_ISVTX|0o777 {
+			memMust(t, b.Mkdir("m", 0o777|syscall.S_ISVTX))
+			if m, _ := b.Lstat("m"); m.Mode != syscall.S_IFDIR|syscall.S_ISVTX|0o777 {
 				t.Errorf("mkdir mode %o", m.Mode)
 			}
-			memMust(t, b.chmod("f", syscall.S_ISUID|0o750))
-			if f, _ := b.lstat("f"); f.Mode != syscall.S_IFREG|syscall.S_ISUID|0o750 {
+			memMust(t, b.Chmod("f", syscall.S_ISUID|0o750))
+			if f, _ := b.Lstat("f"); f.Mode != syscall.S_IFREG|syscall.S_ISUID|0o750 {
 				t.Errorf("chmod mode %o", f.Mode)
 			}
 			// Times; a zero time is left alone.
 			mt := time.Unix(1e9, 0)
-			memMust(t, b.lutimes("f", mt, mt))
-			memMust(t, b.lutimes("f", time.Unix(2e9, 0), time.Time{}))
-			if f, _ := b.lstat("f"); !f.Mtime.Equal(mt) {
+			memMust(t, b.Lutimes("f", mt, mt))
+			memMust(t, b.Lutimes("f", time.Unix(2e9, 0), time.Time{}))
+			if f, _ := b.Lstat("f"); !f.Mtime.Equal(mt) {
 				t.Errorf("mtime %v, want %v", f.Mtime, mt)
 			}
 			// Listing, without the work area.
@@ -171,8 +171,8 @@ func TestAferoBehaviour(t *testing.T) {
 			if os.Geteuid() != 0 {
 				workMode = 0o700
 			}
-			memMust(t, b.mkdir("/work", workMode))
-			ents, err := b.readDir("")
+			memMust(t, b.Mkdir("/work", workMode))
+			ents, err := b.ReadDir("")
 			memMust(t, err)
 			var names []string
 			for _, e := range ents {
@@ -185,21 +185,21 @@ func TestAferoBehaviour(t *testing.T) {
 				t.Errorf("root listing shows the work area: %v", names)
 			}
 			// Work area rename both ways.
-			f, err := b.open("/work/#1", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			f, err := b.Open("/work/#1", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 			memMust(t, err)
 			_, err = f.WriteAt([]byte("xy"), 3)
 			memMust(t, err)
 			memMust(t, f.Close())
-			memMust(t, b.rename("/work/#1", "d/f"))
+			memMust(t, b.Rename("/work/#1", "d/f"))
 			if got := aferoRead(t, b, "d/f"); got != "\x00\x00\x00xy" {
 				t.Errorf("d/f = %q", got)
 			}
-			memMust(t, b.rename("d", "/work/d"))
+			memMust(t, b.Rename("d", "/work/d"))
 			if got := aferoRead(t, b, "/work/d/sub/g"); got != "" {
 				t.Errorf("/work/d/sub/g = %q", got)
 			}
 			// Open files: access modes, append, truncate, close.
-			w, err := b.open("/work/d/f", os.O_WRONLY|os.O_APPEND, 0)
+			w, err := b.Open("/work/d/f", os.O_WRONLY|os.O_APPEND, 0)
 			memMust(t, err)
 			_, err = w.WriteAt([]byte("!"), 0)
 			memMust(t, err)
@@ -219,14 +219,14 @@ func TestAferoBehaviour(t *testing.T) {
 			if got := aferoRead(t, b, "/work/d/f"); got != "\x00\x00\x00xy!" {
 				t.Errorf("after append: %q", got)
 			}
-			r, err := b.open("/work/d/f", os.O_RDONLY, 0)
+			r, err := b.Open("/work/d/f", os.O_RDONLY, 0)
 			memMust(t, err)
 			_, err = r.WriteAt([]byte("x"), 0)
 			testerrno.Want(t, "WriteAt O_RDONLY", err, syscall.EBADF)
 			memMust(t, r.Close())
 
-			c := b.caps()
-			if c.xattr || c.mknod || c.hardlink || c.exchange || !c.workArea || c.namelen != 255 {
+			c := b.Caps()
+			if c.Xattr || c.Mknod || c.Hardlink || c.Exchange || !c.WorkArea || c.NameMax != 255 {
 				t.Errorf("caps %+v", c)
 			}
 		})
@@ -236,29 +236,29 @@ func TestAferoBehaviour(t *testing.T) {
 func TestAferoSymlinks(t *testing.T) {
 	fsys := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
 	b := aferoPopulate(t, fsys)
-	if !b.caps().symlink {
+	if !b.Caps().Symlink {
 		t.Fatal("OsFs under BasePathFs cannot symlink")
 	}
-	memMust(t, b.mkdir("/w", 0o700))
+	memMust(t, b.Mkdir("/w", 0o700))
 	for _, target := range []string{"d", "../x", "/abs/path"} {
-		memMust(t, b.symlink(target, "/w/l"))
-		memMust(t, b.rename("/w/l", "d/l"))
-		got, err := b.readlink("d/l")
+		memMust(t, b.Symlink(target, "/w/l"))
+		memMust(t, b.Rename("/w/l", "d/l"))
+		got, err := b.Readlink("d/l")
 		if err != nil || got != target {
 			t.Errorf("readlink = %q, %v; want %q", got, err, target)
 		}
-		a, _ := b.lstat("d/l")
+		a, _ := b.Lstat("d/l")
 		if !a.isLink() || a.Size != int64(len(target)) {
 			t.Errorf("lstat symlink = %+v", a)
 		}
-		memMust(t, b.unlink("d/l"))
+		memMust(t, b.Unlink("d/l"))
 	}
-	testerrno.Want(t, "symlink exists", b.symlink("x", "f"), syscall.EEXIST)
-	testerrno.Want(t, "symlink empty", b.symlink("", "y"), syscall.ENOENT)
+	testerrno.Want(t, "symlink exists", b.Symlink("x", "f"), syscall.EEXIST)
+	testerrno.Want(t, "symlink empty", b.Symlink("", "y"), syscall.ENOENT)
 
 	mb := AferoLayer(afero.NewMemMapFs()).b
-	testerrno.Want(t, "MemMapFs symlink", mb.symlink("x", "y"), syscall.EPERM)
-	if mb.caps().symlink {
+	testerrno.Want(t, "MemMapFs symlink", mb.Symlink("x", "y"), syscall.EPERM)
+	if mb.Caps().Symlink {
 		t.Errorf("MemMapFs claims symlinks")
 	}
 }
@@ -277,18 +277,18 @@ func TestAferoReadOnly(t *testing.T) {
 	for name, err := range map[string]error{
 		"open write": memOpenClose2(b, "f", os.O_RDWR),
 		"create":     memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE),
-		"mkdir":      b.mkdir("x", 0o755),
-		"unlink":     b.unlink("f"),
-		"rmdir":      b.rmdir("e"),
-		"rename":     b.rename("f", "g"),
-		"chmod":      b.chmod("f", 0),
-		"lchown":     b.lchown("f", 1, 1),
-		"truncate":   b.truncate("f", 0),
-		"symlink":    b.symlink("f", "g"),
+		"mkdir":      b.Mkdir("x", 0o755),
+		"unlink":     b.Unlink("f"),
+		"rmdir":      b.Rmdir("e"),
+		"rename":     b.Rename("f", "g"),
+		"chmod":      b.Chmod("f", 0),
+		"lchown":     b.Lchown("f", 1, 1),
+		"truncate":   b.Truncate("f", 0),
+		"symlink":    b.Symlink("f", "g"),
 	} {
 		testerrno.Want(t, name, err, syscall.EROFS)
 	}
-	if _, err := b.lstat("/"); !errors.Is(err, syscall.ENOENT) {
+	if _, err := b.Lstat("/"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("read-only work area: %v", err)
 	}
 }
@@ -316,22 +316,22 @@ func TestAferoErrno(t *testing.T) {
 
 func TestAferoOwners(t *testing.T) {
 	b := aferoPopulate(t, afero.NewMemMapFs())
-	memMust(t, b.lchown("d", 1000, 100))
-	memMust(t, b.lchown("d/sub/g", 1001, -1))
+	memMust(t, b.Lchown("d", 1000, 100))
+	memMust(t, b.Lchown("d/sub/g", 1001, -1))
 	owner := func(p string) [2]uint32 {
-		a, err := b.lstat(p)
+		a, err := b.Lstat(p)
 		memMust(t, err)
 		return [2]uint32{a.Uid, a.Gid}
 	}
 	if got := owner("d"); got != [2]uint32{1000, 100} {
 		t.Errorf("owner of d = %v", got)
 	}
-	memMust(t, b.rename("d", "/d"))
+	memMust(t, b.Rename("d", "/d"))
 	if got := owner("/d/sub/g"); got != [2]uint32{1001, uint32(os.Getegid())} {
 		t.Errorf("owner of /d/sub/g after rename = %v", got)
 	}
-	memMust(t, b.unlink("/d/sub/g"))
-	f, err := b.open("/d/sub/g", os.O_RDWR|os.O_CREATE, 0o644)
+	memMust(t, b.Unlink("/d/sub/g"))
+	f, err := b.Open("/d/sub/g", os.O_RDWR|os.O_CREATE, 0o644)
 	memMust(t, err)
 	memMust(t, f.Close())
 	if got := owner("/d/sub/g"); got != [2]uint32{uint32(os.Geteuid()), uint32(os.Getegid())} {

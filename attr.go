@@ -91,9 +91,9 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 	var err error
 	switch {
 	case n.upper:
-		a, err = fsys.upper.b.lstat(n.path())
+		a, err = fsys.upper.b.Lstat(n.path())
 	case n.idx != "":
-		a, err = fsys.upper.b.lstat(n.idx) // a name not copied up of an indexed inode
+		a, err = fsys.upper.b.Lstat(n.idx) // a name not copied up of an indexed inode
 	default:
 		a = n.lattr
 	}

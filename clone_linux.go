@@ -6,7 +6,7 @@ import "golang.org/x/sys/unix"
 // layer's file. use runs fn with the descriptor, which stays valid (not
 // closed) until fn returns.
 type fdUser interface {
-	use(fn func(fd int) error) error
+	Use(fn func(fd int) error) error
 }
 
 // cloneMax bounds one copy_file_range call; the kernel caps a call at
@@ -31,8 +31,8 @@ func cloneData(out, in bfile, size int64) (copyHow, error) {
 		return notCopied, nil
 	}
 	var how copyHow
-	err := o.use(func(ofd int) error {
-		return i.use(func(ifd int) error {
+	err := o.Use(func(ofd int) error {
+		return i.Use(func(ifd int) error {
 			var err error
 			how, err = cloneFds(ofd, ifd, size)
 			return err

@@ -468,7 +468,7 @@ func TestCloneExt4CopyRange(t *testing.T) {
 		}
 		defer in.Close()
 		nin := &nativeFile{fd: int(in.Fd())}
-		out, err := b.open("dst", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+		out, err := b.Open("dst", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -486,7 +486,7 @@ func TestCloneExt4CopyRange(t *testing.T) {
 
 		// A source shorter than the size asked (it shrank since the
 		// lookup) ends in a hole up to that size, as the buffered copy.
-		out2, err := b.open("dst2", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+		out2, err := b.Open("dst2", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -505,11 +505,11 @@ func TestCloneExt4CopyRange(t *testing.T) {
 func TestCloneMemLower(t *testing.T) {
 	m := memBackend{NewMemFS()}
 	data := bytes.Repeat([]byte("overlay "), 3*cloneMiB/8+5)
-	if err := m.WriteFile("f", data, 0o644); err != nil {
+	if err := m.fs.WriteFile("f", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, upper, work := cloneDirs(t, t.TempDir())
-	ofs := cloneNew(t, MemLayer(m.MemFS), upper, work)
+	ofs := cloneNew(t, MemLayer(m.fs), upper, work)
 	cloneCopyUp(t, ofs, "f")
 	got, err := os.ReadFile(filepath.Join(upper, "f"))
 	if err != nil {
@@ -519,7 +519,7 @@ func TestCloneMemLower(t *testing.T) {
 		t.Fatalf("upper holds %d bytes, want the lower's %d", len(got), len(data))
 	}
 
-	mf, err := m.open("f", unix.O_RDONLY, 0)
+	mf, err := m.Open("f", unix.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		return errStale
 	}
 	parentPath := n.parent.path()
-	pa, perr := fsys.upper.b.lstat(parentPath)
+	pa, perr := fsys.upper.b.Lstat(parentPath)
 	if err := fsys.upper.w.rename(tmp, joinPath(parentPath, n.name)); err != nil {
 		fsys.upper.removeAll(tmp, a.isDir())
 		return err
@@ -192,7 +192,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 			return err
 		}
 	case syscall.S_IFLNK:
-		target, err := lower.b.readlink(lp)
+		target, err := lower.b.Readlink(lp)
 		if err != nil {
 			return err
 		}
@@ -276,7 +276,7 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copy
 // where the backends can, else through a buffer) and syncs them unless
 // fsync=volatile, before the copy is linked into place.
 func (fsys *FS) copyInto(out bfile, src *branch, sp string, size int64) error {
-	in, err := src.b.openRead(sp, syscall.O_RDONLY)
+	in, err := src.b.OpenRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return err
 	}
@@ -351,10 +351,10 @@ func allZero(b []byte) bool {
 // are). EOPNOTSUPP from the upper is ignored, as the kernel ignores it for
 // everything but ACLs and security xattrs.
 func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
-	if !lower.caps.xattr {
+	if !lower.caps.Xattr {
 		return nil
 	}
-	names, err := lower.b.listxattr(lp)
+	names, err := lower.b.Listxattr(lp)
 	if err != nil {
 		if errors.Is(err, syscall.EOPNOTSUPP) {
 			return nil
@@ -365,7 +365,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 		if fsys.isPrivate(name) {
 			continue
 		}
-		v, err := lower.b.getxattr(lp, name)
+		v, err := lower.b.Getxattr(lp, name)
 		if err != nil {
 			if errors.Is(err, errNoData) {
 				continue
@@ -403,7 +403,7 @@ func (fsys *FS) setImpureAt(p string, up bool) error {
 	if !up || !u.xattrMarkers() {
 		return nil
 	}
-	if v, err := u.b.getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {
+	if v, err := u.b.Getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {
 		return nil
 	}
 	return u.w.setxattr(p, fsys.prefix+xImpure, []byte("y"))
@@ -411,7 +411,7 @@ func (fsys *FS) setImpureAt(p string, up bool) error {
 
 // syncObject fsyncs the upper object at p (a file or a dir).
 func (fsys *FS) syncObject(p string) error {
-	f, err := fsys.upper.b.openRead(p, syscall.O_RDONLY)
+	f, err := fsys.upper.b.OpenRead(p, syscall.O_RDONLY)
 	if err != nil {
 		return err
 	}
@@ -459,7 +459,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr
 	}
 	parentPath := n.parent.path()
 	p := joinPath(parentPath, n.name)
-	pa, perr := fsys.upper.b.lstat(parentPath)
+	pa, perr := fsys.upper.b.Lstat(parentPath)
 	if tmp != "" {
 		if err := fsys.upper.w.rename(tmp, idx); err != nil {
 			fsys.upper.removeAll(tmp, false)

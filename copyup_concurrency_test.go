@@ -17,11 +17,11 @@ type countingUpper struct {
 	temps atomic.Int32
 }
 
-func (c *countingUpper) open(p string, flag int, perm uint32) (bfile, error) {
+func (c *countingUpper) Open(p string, flag int, perm uint32) (bfile, error) {
 	if strings.HasPrefix(p, "/work/#") && flag&os.O_CREATE != 0 {
 		c.temps.Add(1)
 	}
-	return c.backend.open(p, flag, perm)
+	return c.backend.Open(p, flag, perm)
 }
 
 // gatedLower makes every read of a file wait at a gate, so a test can
@@ -32,8 +32,8 @@ type gatedLower struct {
 	gate    chan struct{} // closed to let reads go on
 }
 
-func (g *gatedLower) openRead(p string, flag int) (bfile, error) {
-	f, err := g.backend.openRead(p, flag)
+func (g *gatedLower) OpenRead(p string, flag int) (bfile, error) {
+	f, err := g.backend.OpenRead(p, flag)
 	if err != nil {
 		return nil, err
 	}
@@ -148,16 +148,16 @@ type syncCounter struct {
 	syncs atomic.Int32
 }
 
-func (c *syncCounter) open(p string, flag int, perm uint32) (bfile, error) {
-	f, err := c.backend.open(p, flag, perm)
+func (c *syncCounter) Open(p string, flag int, perm uint32) (bfile, error) {
+	f, err := c.backend.Open(p, flag, perm)
 	if err != nil {
 		return nil, err
 	}
 	return &syncFile{bfile: f, c: c}, nil
 }
 
-func (c *syncCounter) openRead(p string, flag int) (bfile, error) {
-	return c.open(p, flag&^writeFlags, 0)
+func (c *syncCounter) OpenRead(p string, flag int) (bfile, error) {
+	return c.Open(p, flag&^writeFlags, 0)
 }
 
 type syncFile struct {

@@ -80,7 +80,7 @@ func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) err
 	if !r.n.upperWh {
 		return mk(p)
 	}
-	if isDir && u.format == formatKernel && !u.caps.xattr {
+	if isDir && u.format == formatKernel && !u.caps.Xattr {
 		// The dir over a whiteout must be opaque: without xattrs the
 		// kernel fails with EIO (ovl_set_opaque), before any change.
 		return syscall.EIO
@@ -140,7 +140,7 @@ func (fsys *FS) mkdir(name string, perm uint32) error {
 	// The kernel lets that marking fail (it is an optimisation), as it
 	// does on an upper without xattrs.
 	u := fsys.upper
-	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.xattr)
+	opaque := strict && len(r.parent.lowers) > 0 && !r.n.upperWh && (u.format == formatOCI || u.caps.Xattr)
 	err = fsys.createObj(r, true, fsys.ownNew(r, func(p string) error {
 		if err := fsys.upper.w.mkdir(p, mode); err != nil {
 			return err
@@ -165,7 +165,7 @@ func (fsys *FS) symlink(target, name string) error {
 		return err
 	}
 	defer fsys.mu.Unlock()
-	if !fsys.upper.caps.symlink {
+	if !fsys.upper.caps.Symlink {
 		return syscall.EPERM
 	}
 	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error { return fsys.upper.w.symlink(target, p) }))
@@ -257,7 +257,7 @@ func (fsys *FS) link(oldname, newname string) error {
 			}
 			continue
 		}
-		if !fsys.upper.caps.hardlink {
+		if !fsys.upper.caps.Hardlink {
 			fsys.mu.Unlock()
 			return syscall.EPERM
 		}
@@ -399,7 +399,7 @@ func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
 	var after func() (attr, error)
 	release := func() {}
 	if h, ok := fsys.upper.b.(inodeHolder); ok && aerr == nil {
-		if st, rel, err := h.hold(p); err == nil {
+		if st, rel, err := h.Hold(p); err == nil {
 			after, release = st, rel
 		}
 	}
@@ -478,10 +478,10 @@ func (fsys *FS) rmdir(name string) error {
 // be set. Callers hold FS.mu.
 func (fsys *FS) needsOpaqueClear(p string) bool {
 	u := fsys.upper
-	if u.format != formatKernel || u.caps.xattr {
+	if u.format != formatKernel || u.caps.Xattr {
 		return false
 	}
-	ents, err := u.b.readDir(p)
+	ents, err := u.b.ReadDir(p)
 	if err != nil {
 		return false
 	}

@@ -57,13 +57,13 @@ func (fsys *FS) handleOf(n *node) ([]byte, error) {
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}
-	fh, err := h.fileHandle(p)
+	fh, err := h.FileHandle(p)
 	if err != nil {
 		return nil, err
 	}
 	var id [16]byte
 	if fsys.feat.uuid != UUIDOff {
-		id = h.fsUUID()
+		id = h.FSUUID()
 	}
 	return append([]byte{0, 0, 0}, encodeFB(id, fh, upper)...), nil
 }
@@ -108,7 +108,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	if fb[3]&ondisk.FlagUpper == 0 && fsys.upper != nil {
 		// A lower object deleted through the overlay leaves a whiteout in
 		// the index under its handle.
-		if a, err := fsys.upper.b.lstat(indexDir + "/" + ondisk.IndexName(fb)); err == nil && a.isChr00() {
+		if a, err := fsys.upper.b.Lstat(indexDir + "/" + ondisk.IndexName(fb)); err == nil && a.isChr00() {
 			return "", syscall.ESTALE
 		}
 	}
@@ -129,7 +129,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	// for a lower object that was copied up and has moved since.
 	var uuid [16]byte
 	copy(uuid[:], fb[5:21])
-	fh := fileHandle{typ: fb[4], fid: fb[ondisk.FBHeaderLen:]}
+	fh := fileHandle{Type: fb[4], FID: fb[ondisk.FBHeaderLen:]}
 	if fb[3]&ondisk.FlagUpper != 0 {
 		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
 			return "", syscall.ESTALE
@@ -199,8 +199,8 @@ func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
 		return "", false
 	}
 	match := func(p string) bool {
-		got, err := h.fileHandle(p)
-		return err == nil && got.typ == fh.typ && string(got.fid) == string(fh.fid)
+		got, err := h.FileHandle(p)
+		return err == nil && got.Type == fh.Type && string(got.FID) == string(fh.FID)
 	}
 	if match("") {
 		return ".", true
@@ -209,7 +209,7 @@ func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
 	for len(queue) > 0 {
 		dir := queue[0]
 		queue = queue[1:]
-		ents, err := fsys.upper.b.readDir(dir)
+		ents, err := fsys.upper.b.ReadDir(dir)
 		if err != nil {
 			continue
 		}
@@ -223,7 +223,7 @@ func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
 			}
 			t := e.Type
 			if t == 0 {
-				if a, err := fsys.upper.b.lstat(p); err == nil {
+				if a, err := fsys.upper.b.Lstat(p); err == nil {
 					t = a.typ()
 				}
 			}
@@ -247,13 +247,13 @@ func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh fileHandle) bool {
 	}
 	var want [16]byte
 	if fsys.feat.uuid != UUIDOff {
-		want = h.fsUUID()
+		want = h.FSUUID()
 	}
 	if uuid != want {
 		return false
 	}
 	if c, ok := br.b.(handleChecker); ok {
-		if live, known := c.handleLive(fh); known {
+		if live, known := c.HandleLive(fh); known {
 			return live
 		}
 	}

@@ -67,7 +67,7 @@ func (f *File) current() (bfile, error) {
 	}
 	nf, err := bfile(nil), error(nil)
 	if up && !stale {
-		nf, err = f.fsys.upper.b.openRead(p, syscall.O_RDONLY)
+		nf, err = f.fsys.upper.b.OpenRead(p, syscall.O_RDONLY)
 	}
 	f.fsys.mu.RUnlock()
 	if nf != nil && err == nil {
@@ -234,7 +234,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		return 0, f.pathErr("seek", fs.ErrClosed)
 	}
 	if f.real != nil && f.stillReal() {
-		pos, err := f.real.seek(offset, whence)
+		pos, err := f.real.Seek(offset, whence)
 		if err != nil {
 			return 0, f.pathErr("seek", err)
 		}
@@ -313,7 +313,7 @@ func (f *File) Stat() (fs.FileInfo, error) {
 				// index entry has once the inode is copied up. With
 				// every name gone, the entry is gone too (index=on) or a
 				// whiteout (nfs_export), and so is every link.
-				ia, err := f.fsys.upper.b.lstat(f.n.idx)
+				ia, err := f.fsys.upper.b.Lstat(f.n.idx)
 				switch {
 				case err != nil || ia.isChr00():
 					a.Nlink = 0
@@ -368,7 +368,7 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	if f.real != nil {
-		f.real.close()
+		f.real.Close()
 		f.real = nil
 	}
 	if f.bf != nil {
@@ -391,7 +391,7 @@ func (f *File) entries(op string, n int) ([]mergedEnt, error) {
 		return nil, f.pathErr(op, syscall.ENOTDIR)
 	}
 	if f.real != nil && !f.stillReal() {
-		f.real.close()
+		f.real.Close()
 		f.real = nil
 	}
 	if !f.listed && f.real == nil {
@@ -481,7 +481,7 @@ func (f *File) realGetdents() ([]mergedEnt, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	ents, pos, eof, err := f.real.read()
+	ents, pos, eof, err := f.real.ReadEntries()
 	if err != nil || eof {
 		return nil, eof, err
 	}

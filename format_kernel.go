@@ -27,13 +27,13 @@ func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 // objReader is what probeFrom reads an object with: a backend, or one
 // dir of it opened for probing its entries (readAhead).
 type objReader interface {
-	lstat(p string) (attr, error)
-	getxattr(p, name string) ([]byte, error)
+	Lstat(p string) (attr, error)
+	Getxattr(p, name string) ([]byte, error)
 }
 
 // probeFrom is probe of a kernel-format layer through r.
 func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
-	a, err := r.lstat(p)
+	a, err := r.Lstat(p)
 	if err != nil {
 		// A name too long for the layer's filesystem is not there
 		// (ovl_lookup_single); only a redirect can ask for one.
@@ -45,22 +45,22 @@ func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 	switch {
 	case a.isChr00():
 		return obj{kind: objWhiteout, a: a}, nil
-	case a.isReg() && br.caps.xattr:
+	case a.isReg() && br.caps.Xattr:
 		if a.Size == 0 {
-			if _, err := r.getxattr(p, br.prefix+xWhiteout); err == nil {
+			if _, err := r.Getxattr(p, br.prefix+xWhiteout); err == nil {
 				return obj{kind: objWhiteout, a: a}, nil
 			}
 		}
 		return br.probeMetacopyFrom(r, p, a, bottom)
-	case a.isDir() && !bottom && br.caps.xattr:
+	case a.isDir() && !bottom && br.caps.Xattr:
 		o := obj{kind: objPresent, a: a}
-		if v, err := r.getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
+		if v, err := r.Getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
 			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
 		}
 		if o.opaque {
 			return o, nil // an opaque dir's redirect is not read
 		}
-		if v, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
+		if v, err := r.Getxattr(p, br.prefix+xRedirect); err == nil {
 			if o.redirect, err = ondisk.ParseRedirect(v); err != nil {
 				return obj{}, err
 			}
@@ -81,7 +81,7 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *
 		}
 		le := markedEnt{name: e.Name, typ: e.Type}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
-			a, err := br.b.lstat(joinPath(p, e.Name))
+			a, err := br.b.Lstat(joinPath(p, e.Name))
 			if err != nil {
 				if isNotFound(err) {
 					continue
@@ -92,7 +92,7 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *
 			switch {
 			case a.isChr00():
 				le.whiteout = true
-			case xwh && a.isReg() && a.Size == 0 && br.caps.xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
+			case xwh && a.isReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
 				le.whiteout = true
 			}
 		}
@@ -110,7 +110,7 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *
 // (a dir is exchanged with it, then removed from the work dir), as
 // ovl_remove_and_whiteout.
 func (kernelFormat) whiteout(br *branch, p string, existing uint32) error {
-	if !br.caps.mknod {
+	if !br.caps.Mknod {
 		return syscall.EPERM
 	}
 	t := br.temp()
@@ -142,7 +142,7 @@ func (kernelFormat) renameWhiteout(br *branch, sp, dp string, dpType uint32) err
 	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
 		return err
 	}
-	if !br.caps.exchange {
+	if !br.caps.Exchange {
 		if err := br.w.rename(sp, dp); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (kernelFormat) renameWhiteout(br *branch, sp, dp string, dpType uint32) err
 	if dpType == syscall.S_IFDIR {
 		// rename(2) replaces an empty dir only; the whiteout would
 		// replace any.
-		ents, err := br.b.readDir(dp)
+		ents, err := br.b.ReadDir(dp)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (kernelFormat) renameWhiteout(br *branch, sp, dp string, dpType uint32) err
 }
 
 func (kernelFormat) setOpaque(br *branch, p string) error {
-	if !br.caps.xattr {
+	if !br.caps.Xattr {
 		return syscall.EOPNOTSUPP
 	}
 	return br.w.setxattr(p, br.prefix+xOpaque, []byte("y"))

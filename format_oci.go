@@ -26,11 +26,11 @@ func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	if strings.HasPrefix(base, ociWhPrefix) {
 		return obj{}, nil
 	}
-	a, err := br.b.lstat(p)
+	a, err := br.b.Lstat(p)
 	if err == nil {
 		o := obj{kind: objPresent, a: a}
 		if a.isDir() && !bottom {
-			if _, err := br.b.lstat(joinPath(p, ociOpaque)); err == nil {
+			if _, err := br.b.Lstat(joinPath(p, ociOpaque)); err == nil {
 				o.opaque = true
 			}
 		}
@@ -39,7 +39,7 @@ func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	if !isNotFound(err) {
 		return obj{}, err
 	}
-	if _, err := br.b.lstat(joinPath(dir, ociWhPrefix+base)); err == nil {
+	if _, err := br.b.Lstat(joinPath(dir, ociWhPrefix+base)); err == nil {
 		return obj{kind: objWhiteout}, nil
 	}
 	return obj{}, nil
@@ -88,7 +88,7 @@ func (ociFormat) whiteout(br *branch, p string, existing uint32) error {
 	if err := br.createEmpty(joinPath(dir, ociWhPrefix+base)); err != nil {
 		return err
 	}
-	if existing != syscall.S_IFDIR || !br.caps.workArea {
+	if existing != syscall.S_IFDIR || !br.caps.WorkArea {
 		return br.removeAll(p, existing == syscall.S_IFDIR)
 	}
 	// The dir shadows the new ".wh." file until it goes, and goes in

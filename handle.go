@@ -9,8 +9,8 @@ import (
 // fileHandle is a file handle of a layer object as name_to_handle_at(2)
 // gives it: the exportfs fid type and the fid bytes.
 type fileHandle struct {
-	typ uint8
-	fid []byte
+	Type uint8
+	FID []byte
 }
 
 // handler is implemented by backends that can name their objects by file
@@ -18,17 +18,17 @@ type fileHandle struct {
 // from them. A backend without it gets empty origins,
 // as the kernel writes for a lower filesystem without handles.
 type handler interface {
-	// fileHandle returns the handle of the object at p (not following a
+	// FileHandle returns the handle of the object at p (not following a
 	// final symlink).
-	fileHandle(p string) (fileHandle, error)
-	// fsUUID is the UUID of the backend's filesystem (s_uuid; zero when it
+	FileHandle(p string) (fileHandle, error)
+	// FSUUID is the UUID of the backend's filesystem (s_uuid; zero when it
 	// has none).
-	fsUUID() [16]byte
+	FSUUID() [16]byte
 }
 
 // encodeFB builds the ovl_fb bytes of a handle (see ondisk.EncodeFB).
 func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
-	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.typ, FID: h.fid}, upper)
+	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.Type, FID: h.FID}, upper)
 }
 
 // originOf returns the origin xattr value for the lower object at p of
@@ -39,7 +39,7 @@ func (fsys *FS) originOf(br *branch, p string) []byte {
 	if !ok {
 		return []byte{}
 	}
-	fh, err := h.fileHandle(p)
+	fh, err := h.FileHandle(p)
 	if err != nil {
 		return []byte{}
 	}
@@ -49,12 +49,12 @@ func (fsys *FS) originOf(br *branch, p string) []byte {
 // originFB is the origin xattr value for the lower object of handler h
 // whose handle is fh (empty when the handle is too long for one).
 func (fsys *FS) originFB(h handler, fh fileHandle) []byte {
-	if len(fh.fid) > ondisk.FBMaxFID {
+	if len(fh.FID) > ondisk.FBMaxFID {
 		return []byte{}
 	}
 	var uuid [16]byte
 	if fsys.feat.uuid != UUIDOff {
-		uuid = h.fsUUID()
+		uuid = h.FSUUID()
 	}
 	return encodeFB(uuid, fh, false)
 }
@@ -66,23 +66,23 @@ const memHandleType = 0x4d
 
 var _ handler = memBackend{}
 
-func (m memBackend) fileHandle(p string) (fileHandle, error) {
-	a, err := m.lstat(p)
+func (b memBackend) FileHandle(p string) (fileHandle, error) {
+	a, err := b.Lstat(p)
 	if err != nil {
 		return fileHandle{}, err
 	}
 	fid := make([]byte, 8)
 	binary.LittleEndian.PutUint64(fid, a.Ino)
-	return fileHandle{typ: memHandleType, fid: fid}, nil
+	return fileHandle{Type: memHandleType, FID: fid}, nil
 }
 
-func (m memBackend) fsUUID() [16]byte { return m.uuid }
+func (b memBackend) FSUUID() [16]byte { return b.fs.uuid }
 
 // handleChecker is implemented by backends that can tell whether a file
 // handle names an existing object of their filesystem (without opening
 // it: OpenByHandle rejects a forged handle with it before any search).
 type handleChecker interface {
-	// handleLive reports whether fh names an existing object; known is
+	// HandleLive reports whether fh names an existing object; known is
 	// false when the backend cannot tell (no privilege to decode).
-	handleLive(fh fileHandle) (live, known bool)
+	HandleLive(fh fileHandle) (live, known bool)
 }

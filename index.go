@@ -38,7 +38,7 @@ func (fsys *FS) reserveUpper() error {
 	u := fsys.upper
 	var keys [][2]uint64
 	for _, p := range []string{"", "/"} {
-		a, err := u.b.lstat(p)
+		a, err := u.b.Lstat(p)
 		if err != nil {
 			continue
 		}
@@ -100,7 +100,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 	if fsys.upper != nil {
 		e := fsEnt{dev: fsys.upper.dev}
 		if h, ok := fsys.upper.b.(handler); ok {
-			e.uuid = h.fsUUID()
+			e.uuid = h.FSUUID()
 		}
 		fss = append(fss, e)
 	}
@@ -111,7 +111,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 			var id [16]byte
 			h, hok := br.b.(handler)
 			if hok {
-				id = h.fsUUID()
+				id = h.FSUUID()
 			}
 			switch {
 			case !hok: // no handles: the features that need them are off anyway
@@ -146,9 +146,9 @@ func (fsys *FS) checkIndex() error {
 	}
 	u := fsys.upper
 	uh, ok := u.b.(handler)
-	ok = ok && u.xattrMarkers() && u.caps.hardlink
+	ok = ok && u.xattrMarkers() && u.caps.Hardlink
 	if ok {
-		_, err := uh.fileHandle("")
+		_, err := uh.FileHandle("")
 		ok = err == nil
 	}
 	for _, br := range fsys.lowers {
@@ -157,7 +157,7 @@ func (fsys *FS) checkIndex() error {
 		}
 		h, hok := br.b.(handler)
 		if ok = hok; ok {
-			_, err := h.fileHandle("")
+			_, err := h.FileHandle("")
 			ok = err == nil
 		}
 	}
@@ -166,10 +166,10 @@ func (fsys *FS) checkIndex() error {
 		return nil
 	}
 	want := fsys.originOf(fsys.lowers[0], "")
-	if v, err := u.b.getxattr("", fsys.prefix+xOrigin); err == nil && string(v) != string(want) {
+	if v, err := u.b.Getxattr("", fsys.prefix+xOrigin); err == nil && string(v) != string(want) {
 		return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
 	}
-	a, err := u.b.lstat(indexDir)
+	a, err := u.b.Lstat(indexDir)
 	if err == nil && !a.isDir() {
 		return newOptErr("index", syscall.ENOTDIR, "cannot create the index dir")
 	}
@@ -178,7 +178,7 @@ func (fsys *FS) checkIndex() error {
 		if err != nil {
 			return newOptErr("index", err, "cannot encode the upper root")
 		}
-		if v, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err == nil && string(v) != string(up) {
+		if v, err := u.b.Getxattr(indexDir, fsys.prefix+xUpper); err == nil && string(v) != string(up) {
 			return newOptErr("index", syscall.ESTALE, "index dir belongs to another upper dir")
 		}
 	}
@@ -189,13 +189,13 @@ func (fsys *FS) checkIndex() error {
 // records.
 func (fsys *FS) upperRootFB() ([]byte, error) {
 	uh := fsys.upper.b.(handler)
-	fh, err := uh.fileHandle("")
+	fh, err := uh.FileHandle("")
 	if err != nil {
 		return nil, err
 	}
 	var id [16]byte
 	if fsys.feat.uuid != UUIDOff {
-		id = uh.fsUUID()
+		id = uh.FSUUID()
 	}
 	return encodeFB(id, fh, true), nil
 }
@@ -209,7 +209,7 @@ func (fsys *FS) setupIndex() error {
 	}
 	u := fsys.upper
 	want := fsys.originOf(fsys.lowers[0], "")
-	if _, err := u.b.getxattr("", fsys.prefix+xOrigin); err != nil {
+	if _, err := u.b.Getxattr("", fsys.prefix+xOrigin); err != nil {
 		if err := u.w.setxattr("", fsys.prefix+xOrigin, want); err != nil {
 			return newOptErr("index", err, "cannot record the upper root's origin")
 		}
@@ -221,12 +221,12 @@ func (fsys *FS) setupIndex() error {
 	if err != nil {
 		return newOptErr("index", err, "cannot encode the upper root")
 	}
-	if _, err := u.b.getxattr(indexDir, fsys.prefix+xUpper); err != nil {
+	if _, err := u.b.Getxattr(indexDir, fsys.prefix+xUpper); err != nil {
 		if err := u.w.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
 			return newOptErr("index", err, "cannot record the upper root on the index dir")
 		}
 	}
-	ents, err := u.b.readDir(indexDir)
+	ents, err := u.b.ReadDir(indexDir)
 	if err != nil {
 		return newOptErr("index", err, "cannot read the index dir")
 	}
@@ -271,7 +271,7 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	if err != nil {
 		return err
 	}
-	a, err := u.b.lstat(p)
+	a, err := u.b.Lstat(p)
 	if err != nil {
 		return err
 	}
@@ -282,12 +282,12 @@ func (fsys *FS) verifyIndex(name, p string) error {
 		// A dir entry (nfs_export) names its upper dir in its upper
 		// xattr; one without is stale. Whether that dir still exists is
 		// not checked here.
-		if v, err := u.b.getxattr(p, fsys.prefix+xUpper); err != nil || len(v) == 0 {
+		if v, err := u.b.Getxattr(p, fsys.prefix+xUpper); err != nil || len(v) == 0 {
 			return syscall.ESTALE
 		}
 		return nil
 	}
-	v, err := u.b.getxattr(p, fsys.prefix+xOrigin)
+	v, err := u.b.Getxattr(p, fsys.prefix+xOrigin)
 	switch {
 	case errors.Is(err, errNoData) || err == nil && len(v) == 0:
 		return errNoData
@@ -303,7 +303,7 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	if !ok {
 		return syscall.ESTALE
 	}
-	la, err := fsys.lowers[lr.layer].b.lstat(lr.path)
+	la, err := fsys.lowers[lr.layer].b.Lstat(lr.path)
 	if err != nil {
 		return syscall.ESTALE
 	}
@@ -351,7 +351,7 @@ func (fsys *FS) unionNlink(idx string, upper, lower uint64) uint64 {
 // rawUnion is the link count the nlink xattr gives, unchecked; ok is
 // false when the xattr is missing or malformed.
 func (fsys *FS) rawUnion(idx string, upper, lower uint64) (int64, bool) {
-	v, err := fsys.upper.b.getxattr(idx, fsys.prefix+xNlink)
+	v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+xNlink)
 	if err != nil {
 		return 0, false
 	}
@@ -370,7 +370,7 @@ func (fsys *FS) rawUnion(idx string, upper, lower uint64) (int64, bool) {
 // lower name was whited out) and removes the entry once no overlay name
 // is left. Callers hold FS.mu for writing.
 func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
-	a, err := fsys.upper.b.lstat(idx)
+	a, err := fsys.upper.b.Lstat(idx)
 	if err != nil {
 		return err
 	}
@@ -394,7 +394,7 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 // copied, and the union link count stays what it was. Callers hold FS.mu
 // for writing.
 func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
-	a, err := fsys.upper.b.lstat(idx)
+	a, err := fsys.upper.b.Lstat(idx)
 	if err != nil {
 		return err
 	}
@@ -430,13 +430,13 @@ func (fsys *FS) upperDirFB(p string) ([]byte, error) {
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}
-	fh, err := uh.fileHandle(p)
+	fh, err := uh.FileHandle(p)
 	if err != nil {
 		return nil, err
 	}
 	var id [16]byte
 	if fsys.feat.uuid != UUIDOff {
-		id = uh.fsUUID()
+		id = uh.FSUUID()
 	}
 	return encodeFB(id, fh, true), nil
 }
@@ -520,7 +520,7 @@ func (fsys *FS) lowerNlinkOf(idx string) uint64 {
 	if ok {
 		return n
 	}
-	if v, err := fsys.upper.b.getxattr(idx, fsys.prefix+xNlink); err == nil && string(v) == "U-1" {
+	if v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+xNlink); err == nil && string(v) == "U-1" {
 		return 1
 	}
 	return 0 // unknown: the nlink xattr decides

@@ -22,7 +22,7 @@ type Layer struct {
 // since a lower layer may serve several overlays, except those that
 // ParseOptions opened. Closing a layer still in use makes the overlays
 // using it fail with EBADF.
-func (l *Layer) Close() error { return l.b.close() }
+func (l *Layer) Close() error { return l.b.Close() }
 
 // String describes the layer, for error messages.
 func (l *Layer) String() string { return l.desc }
@@ -99,7 +99,7 @@ type dirEnt struct {
 // of entries listed before it (ext4 lists them in hash order, tmpfs
 // first). Elsewhere they count as first.
 type dotsReader interface {
-	readDirDots(p string) ([]dirEnt, [2]int, error)
+	ReadDirDots(p string) ([]dirEnt, [2]int, error)
 }
 
 // dirStreamer is implemented by backends whose dirs can be read through
@@ -107,16 +107,16 @@ type dotsReader interface {
 // kernel reads a dir of one layer that way (ovl_iterate_real), so that
 // telldir cookies and seeks are the layer's.
 type dirStreamer interface {
-	openDirStream(p string) (dirStream, error)
+	OpenDirStream(p string) (dirStream, error)
 }
 
 // dirStream is an open dir of a dirStreamer.
 type dirStream interface {
-	// read is one getdents call: the entries ("." and ".." left out),
+	// ReadEntries is one getdents call: the entries ("." and ".." left out),
 	// the position after them, or eof when there were none.
-	read() (ents []dirEnt, pos int64, eof bool, err error)
-	seek(off int64, whence int) (int64, error)
-	close() error
+	ReadEntries() (ents []dirEnt, pos int64, eof bool, err error)
+	Seek(off int64, whence int) (int64, error)
+	Close() error
 }
 
 // bfile is an open file of a backend. The overlay keeps file offsets
@@ -159,22 +159,22 @@ type backend interface {
 // layerReader is the read side of a backend: all an FS may do to a lower
 // layer, and how it reads the upper.
 type layerReader interface {
-	// lstat does not follow a final symlink.
-	lstat(p string) (attr, error)
-	// readDir lists a directory in the layer's own order, without "." and "..".
-	readDir(p string) ([]dirEnt, error)
-	readlink(p string) (string, error)
-	// openRead opens p for reading with the flags of os.OpenFile that do
+	// Lstat does not follow a final symlink.
+	Lstat(p string) (attr, error)
+	// ReadDir lists a directory in the layer's own order, without "." and "..".
+	ReadDir(p string) ([]dirEnt, error)
+	Readlink(p string) (string, error)
+	// OpenRead opens p for reading with the flags of os.OpenFile that do
 	// not write (the others are ignored), as open does.
-	openRead(p string, flag int) (bfile, error)
+	OpenRead(p string, flag int) (bfile, error)
 
-	getxattr(p, name string) ([]byte, error) // ENODATA when absent
-	listxattr(p string) ([]string, error)
+	Getxattr(p, name string) ([]byte, error) // ENODATA when absent
+	Listxattr(p string) ([]string, error)
 
-	// caps reports what the backend can hold.
-	caps() caps
-	// close releases what the backend holds open (directory fds).
-	close() error
+	// Caps reports what the backend can hold.
+	Caps() caps
+	// Close releases what the backend holds open (directory fds).
+	Close() error
 }
 
 // writeFlags are the flags of os.OpenFile that openRead ignores.
@@ -183,42 +183,42 @@ const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_CREAT | syscall
 // layerWriter is the write side of a backend, which only the upper
 // layer's door holds (upper.go).
 type layerWriter interface {
-	// open opens p with os.OpenFile flags; it never follows a final
+	// Open opens p with os.OpenFile flags; it never follows a final
 	// symlink (O_NOFOLLOW is implied) and fails with ELOOP on one.
-	open(p string, flag int, perm uint32) (bfile, error)
+	Open(p string, flag int, perm uint32) (bfile, error)
 
-	setxattr(p, name string, value []byte) error
-	removexattr(p, name string) error
+	Setxattr(p, name string, value []byte) error
+	Removexattr(p, name string) error
 
-	mkdir(p string, perm uint32) error
-	symlink(target, p string) error
-	link(oldp, newp string) error
-	mknod(p string, mode uint32, dev uint64) error
-	// rename replaces newp atomically as rename(2) does.
-	rename(oldp, newp string) error
-	// exchange swaps two names atomically (renameat2 RENAME_EXCHANGE);
+	Mkdir(p string, perm uint32) error
+	Symlink(target, p string) error
+	Link(oldp, newp string) error
+	Mknod(p string, mode uint32, dev uint64) error
+	// Rename replaces newp atomically as Rename(2) does.
+	Rename(oldp, newp string) error
+	// Exchange swaps two names atomically (renameat2 RENAME_EXCHANGE);
 	// EOPNOTSUPP where the backend cannot.
-	exchange(p1, p2 string) error
-	unlink(p string) error
-	rmdir(p string) error
+	Exchange(p1, p2 string) error
+	Unlink(p string) error
+	Rmdir(p string) error
 
 	// lchmod, lchown, lutimes and truncate do not follow a final symlink
-	// (chmod of a symlink itself is EOPNOTSUPP on Linux).
-	chmod(p string, perm uint32) error
-	lchown(p string, uid, gid int) error
-	lutimes(p string, atime, mtime time.Time) error
-	truncate(p string, size int64) error
+	// (Chmod of a symlink itself is EOPNOTSUPP on Linux).
+	Chmod(p string, perm uint32) error
+	Lchown(p string, uid, gid int) error
+	Lutimes(p string, atime, mtime time.Time) error
+	Truncate(p string, size int64) error
 }
 
 // caps are a backend's optional capabilities.
 type caps struct {
-	xattr    bool // getxattr/setxattr work
-	mknod    bool // device nodes (kernel whiteouts) can be created
-	hardlink bool // link works
-	symlink  bool // symlink works
-	exchange bool // exchange works
-	workArea bool // paths beginning with "/" address a work area
-	namelen  int  // longest name component (f_namelen)
+	Xattr    bool // getxattr/setxattr work
+	Mknod    bool // device nodes (kernel whiteouts) can be created
+	Hardlink bool // link works
+	Symlink  bool // symlink works
+	Exchange bool // exchange works
+	WorkArea bool // paths beginning with "/" address a work area
+	NameMax  int  // longest name component (f_namelen)
 }
 
 // whiteoutRenamer is implemented by backends that can rename and leave a
@@ -228,15 +228,15 @@ type caps struct {
 // the filesystem cannot, and the overlay falls back to whiteout.go's
 // renameWhiteout order.
 type whiteoutRenamer interface {
-	renameWhiteout(oldp, newp string) error
+	RenameWhiteout(oldp, newp string) error
 }
 
 // rooted is implemented by backends that live in a directory of the host
 // (native layers), so that New can apply the kernel's layer-overlap rules.
 type rooted interface {
-	// rootInfo reports the layer root's absolute, symlink-free path and
+	// RootInfo reports the layer root's absolute, symlink-free path and
 	// its device and inode numbers.
-	rootInfo() (path string, dev, ino uint64)
+	RootInfo() (path string, dev, ino uint64)
 }
 
 // placed is implemented by rooted backends that know the mount their root
@@ -245,14 +245,14 @@ type rooted interface {
 // ancestry in the filesystem, which a bind mount does not hide.
 type placed interface {
 	rooted
-	// mountID is the id of the mount the root was opened through
+	// MountID is the id of the mount the root was opened through
 	// (statx's stx_mnt_id, the first field of /proc/self/mountinfo); 0
 	// when the kernel cannot tell.
-	mountID() uint64
-	// fsPosition reports the filesystem holding the root (its device as
+	MountID() uint64
+	// FSPosition reports the filesystem holding the root (its device as
 	// the mount table gives it) and the root's path from that
 	// filesystem's own root; an error when it cannot be told.
-	fsPosition() (dev uint64, path string, err error)
+	FSPosition() (dev uint64, path string, err error)
 }
 
 // whiteoutProber is implemented by backends on a filesystem that may lack
@@ -261,7 +261,7 @@ type placed interface {
 // upper's filesystem lacks it such a rename fails with EINVAL; New probes
 // the upper once, after preparing W/work.
 type whiteoutProber interface {
-	renameWhiteoutOK() bool
+	RenameWhiteoutOK() bool
 }
 
 // workAttacher is implemented by backends whose work area is a separate
@@ -269,7 +269,7 @@ type whiteoutProber interface {
 // attachWork on the upper with the work layer's backend, after checking
 // that both are on one filesystem.
 type workAttacher interface {
-	attachWork(work backend) error
+	AttachWork(work backend) error
 }
 
 // inodeHolder is implemented by backends that can hold the object p open
@@ -277,7 +277,7 @@ type workAttacher interface {
 // (size and link count as the file system leaves them); release lets it
 // go.
 type inodeHolder interface {
-	hold(p string) (stat func() (attr, error), release func(), err error)
+	Hold(p string) (stat func() (attr, error), release func(), err error)
 }
 
 // treeRemover is implemented by backends that remove a whole tree
@@ -285,8 +285,8 @@ type inodeHolder interface {
 // layer walks it with directory descriptors); others are emptied one path
 // at a time.
 type treeRemover interface {
-	// removeTree removes the dir p and everything beneath it.
-	removeTree(p string) error
-	// clearTree removes everything beneath the dir p, keeping p.
-	clearTree(p string) error
+	// RemoveTree removes the dir p and everything beneath it.
+	RemoveTree(p string) error
+	// ClearTree removes everything beneath the dir p, keeping p.
+	ClearTree(p string) error
 }

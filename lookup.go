@@ -213,7 +213,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 	u := fsys.upper
 	lr := c.lowers[0]
 	idx := fsys.indexName(fsys.lowers[lr.layer], lr.path)
-	a, err := u.b.lstat(idx)
+	a, err := u.b.Lstat(idx)
 	switch {
 	case err != nil:
 		return nil // no entry
@@ -224,7 +224,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 	if err != nil {
 		return nil // no handle to compare with
 	}
-	if v, err := u.b.getxattr(idx, fsys.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
+	if v, err := u.b.Getxattr(idx, fsys.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
 		return syscall.EIO
 	}
 	return nil
@@ -272,7 +272,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 				return c, nil
 			}
 			if fsys.feat.nfsExport {
-				if v, err := fsys.upper.b.getxattr(joinPath(parent.path(), name), fsys.prefix+xOrigin); err == nil {
+				if v, err := fsys.upper.b.Getxattr(joinPath(parent.path(), name), fsys.prefix+xOrigin); err == nil {
 					verify = append([]byte{}, v...)
 				}
 			}
@@ -494,7 +494,7 @@ func (fsys *FS) lowerPositive(parent *node, name string) (bool, error) {
 // of type typ: a whiteout there, or an object of another type, is EIO
 // ("bad index found", ovl_lookup_index). Callers hold FS.mu.
 func (fsys *FS) indexEntry(idx string, typ uint32) (bool, error) {
-	a, err := fsys.upper.b.lstat(idx)
+	a, err := fsys.upper.b.Lstat(idx)
 	switch {
 	case err != nil:
 		return false, nil
@@ -509,7 +509,7 @@ func (fsys *FS) upperHas(p string) bool {
 	if fsys.upper == nil {
 		return false
 	}
-	_, err := fsys.upper.b.lstat(p)
+	_, err := fsys.upper.b.Lstat(p)
 	return err == nil
 }
 

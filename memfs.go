@@ -136,7 +136,7 @@ func MemLayer(m *MemFS) *Layer {
 // memBackend is a MemFS as a layer: its methods address the layer by the
 // overlay's paths (see backend), where MemFS's own exported methods are
 // for populating it.
-type memBackend struct{ *MemFS }
+type memBackend struct{ fs *MemFS }
 
 var (
 	_ backend         = memBackend{}

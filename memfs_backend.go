@@ -11,7 +11,8 @@ import (
 // MemFS as a layer backend: the read side and the write side a layer
 // provides (see backend), on the same tree as the public methods.
 
-func (m memBackend) lstat(p string) (attr, error) {
+func (b memBackend) Lstat(p string) (attr, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -24,7 +25,8 @@ func (m memBackend) lstat(p string) (attr, error) {
 	return l.node.attr(m.dev), nil
 }
 
-func (m memBackend) readDir(p string) ([]dirEnt, error) {
+func (b memBackend) ReadDir(p string) ([]dirEnt, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, err := m.dirAt(p)
@@ -58,7 +60,8 @@ func (n *memNode) dirEnts() []dirEnt {
 	return ents
 }
 
-func (m memBackend) readlink(p string) (string, error) {
+func (b memBackend) Readlink(p string) (string, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -73,11 +76,12 @@ func (m memBackend) readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
-func (m memBackend) openRead(p string, flag int) (bfile, error) {
-	return m.open(p, flag&^writeFlags, 0)
+func (b memBackend) OpenRead(p string, flag int) (bfile, error) {
+	return b.Open(p, flag&^writeFlags, 0)
 }
 
-func (m memBackend) open(p string, flag int, perm uint32) (bfile, error) {
+func (b memBackend) Open(p string, flag int, perm uint32) (bfile, error) {
+	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -88,7 +92,7 @@ func (m memBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &memFile{m: m.MemFS, n: n, flag: flag}, nil
+	return &memFile{m: m, n: n, flag: flag}, nil
 }
 
 // openLocked does the lookup-or-create and truncation of open(2) with
@@ -139,7 +143,8 @@ func checkXattrName(name string) error {
 	return nil
 }
 
-func (m memBackend) getxattr(p, name string) ([]byte, error) {
+func (b memBackend) Getxattr(p, name string) ([]byte, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -163,7 +168,8 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	return slices.Clone(v), nil
 }
 
-func (m memBackend) listxattr(p string) ([]string, error) {
+func (b memBackend) Listxattr(p string) ([]string, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
@@ -181,7 +187,8 @@ func (m memBackend) listxattr(p string) ([]string, error) {
 	return names, nil
 }
 
-func (m memBackend) setxattr(p, name string, value []byte) error {
+func (b memBackend) Setxattr(p, name string, value []byte) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.setxattrLocked(l, name, value) })
 }
 
@@ -208,7 +215,8 @@ func (m *MemFS) setxattrLocked(l memLoc, name string, value []byte) error {
 	return nil
 }
 
-func (m memBackend) removexattr(p, name string) error {
+func (b memBackend) Removexattr(p, name string) error {
+	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -232,7 +240,8 @@ func (m memBackend) removexattr(p, name string) error {
 	return nil
 }
 
-func (m memBackend) mkdir(p string, perm uint32) error {
+func (b memBackend) Mkdir(p string, perm uint32) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.mkdirLocked(l, perm) })
 }
 
@@ -249,7 +258,8 @@ func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (m memBackend) symlink(target, p string) error {
+func (b memBackend) Symlink(target, p string) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.symlinkLocked(target, l) })
 }
 
@@ -270,7 +280,7 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	return nil
 }
 
-func (m memBackend) link(oldp, newp string) error { return m.at2Locked(oldp, newp, m.linkLocked) }
+func (b memBackend) Link(oldp, newp string) error { return b.fs.at2Locked(oldp, newp, b.fs.linkLocked) }
 
 // linkLocked checks in link(2)'s order: old exists, new does not, old is
 // not a directory.
@@ -291,7 +301,8 @@ func (m *MemFS) linkLocked(o, n memLoc) error {
 	return nil
 }
 
-func (m memBackend) mknod(p string, mode uint32, dev uint64) error {
+func (b memBackend) Mknod(p string, mode uint32, dev uint64) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.mknodLocked(l, mode, dev) })
 }
 
@@ -320,12 +331,13 @@ func (m *MemFS) mknodLocked(l memLoc, mode uint32, dev uint64) error {
 	return nil
 }
 
-func (m memBackend) rename(oldp, newp string) error { return m.renameOrExchange(oldp, newp, false) }
-func (m memBackend) exchange(p1, p2 string) error   { return m.renameOrExchange(p1, p2, true) }
+func (b memBackend) Rename(oldp, newp string) error { return b.fs.renameOrExchange(oldp, newp, false) }
+func (b memBackend) Exchange(p1, p2 string) error   { return b.fs.renameOrExchange(p1, p2, true) }
 
-// renameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
+// RenameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
 // whiteout (char 0/0) at the old name, in one step.
-func (m memBackend) renameWhiteout(oldp, newp string) error {
+func (b memBackend) RenameWhiteout(oldp, newp string) error {
+	m := b.fs
 	return m.at2Locked(oldp, newp, func(o, n memLoc) error {
 		if o.node != nil && o.node == n.node {
 			return nil
@@ -419,7 +431,8 @@ func (m *MemFS) renameLocked(o, n memLoc, exchange bool) error {
 	return nil
 }
 
-func (m memBackend) unlink(p string) error {
+func (b memBackend) Unlink(p string) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.unlinkLocked(l) })
 }
 
@@ -465,7 +478,8 @@ func (m *MemFS) unlinkLocked(l memLoc) error {
 	return nil
 }
 
-func (m memBackend) rmdir(p string) error {
+func (b memBackend) Rmdir(p string) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.rmdirLocked(l) })
 }
 
@@ -489,7 +503,8 @@ func (m *MemFS) rmdirLocked(l memLoc) error {
 	return nil
 }
 
-func (m memBackend) chmod(p string, perm uint32) error {
+func (b memBackend) Chmod(p string, perm uint32) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.chmodLocked(l, perm) })
 }
 
@@ -505,7 +520,8 @@ func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (m memBackend) lchown(p string, uid, gid int) error {
+func (b memBackend) Lchown(p string, uid, gid int) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.chownLocked(l, uid, gid) })
 }
 
@@ -532,7 +548,8 @@ func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
 	return nil
 }
 
-func (m memBackend) lutimes(p string, atime, mtime time.Time) error {
+func (b memBackend) Lutimes(p string, atime, mtime time.Time) error {
+	m := b.fs
 	return m.atLocked(p, func(l memLoc) error { return m.utimesLocked(l, atime, mtime) })
 }
 
@@ -551,7 +568,8 @@ func (m *MemFS) utimesLocked(l memLoc, atime, mtime time.Time) error {
 	return nil
 }
 
-func (m memBackend) truncate(p string, size int64) error {
+func (b memBackend) Truncate(p string, size int64) error {
+	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -589,8 +607,8 @@ func (n *memNode) truncateLocked(size int64) error {
 	return nil
 }
 
-func (m memBackend) caps() caps {
-	return caps{xattr: true, mknod: true, hardlink: true, symlink: true, exchange: true, workArea: true, namelen: maxNameLen}
+func (b memBackend) Caps() caps {
+	return caps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: maxNameLen}
 }
 
-func (m memBackend) close() error { return nil }
+func (b memBackend) Close() error { return nil }

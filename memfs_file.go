@@ -129,14 +129,15 @@ func (f *memFile) Close() error {
 
 var _ treeDirOpener = memBackend{}
 
-func (m memBackend) openTreeDir(p string) (treeDir, error) {
+func (b memBackend) OpenTreeDir(p string) (treeDir, error) {
+	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, err := m.dirAt(p)
 	if err != nil {
 		return nil, err
 	}
-	return memTreeDir{m.MemFS, n}, nil
+	return memTreeDir{m, n}, nil
 }
 
 // memTreeDir is a dir of a MemFS open for a tree walk: it holds the dir
@@ -155,13 +156,13 @@ func (d memTreeDir) kid(name string) (*memNode, error) {
 	return k, nil
 }
 
-func (d memTreeDir) list() ([]dirEnt, error) {
+func (d memTreeDir) List() ([]dirEnt, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	return d.n.dirEnts(), nil
 }
 
-func (d memTreeDir) lstat(name string) (attr, error) {
+func (d memTreeDir) Lstat(name string) (attr, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -171,7 +172,7 @@ func (d memTreeDir) lstat(name string) (attr, error) {
 	return k.attr(d.m.dev), nil
 }
 
-func (d memTreeDir) listxattr(name string) ([]string, error) {
+func (d memTreeDir) Listxattr(name string) ([]string, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -185,7 +186,7 @@ func (d memTreeDir) listxattr(name string) ([]string, error) {
 	return names, nil
 }
 
-func (d memTreeDir) getxattr(name, x string) ([]byte, error) {
+func (d memTreeDir) Getxattr(name, x string) ([]byte, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -195,7 +196,7 @@ func (d memTreeDir) getxattr(name, x string) ([]byte, error) {
 	return d.m.getxattrLocked(memLoc{dir: d.n, name: name, node: k}, x)
 }
 
-func (d memTreeDir) sub(name string) (treeDir, error) {
+func (d memTreeDir) Sub(name string) (treeDir, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -208,4 +209,4 @@ func (d memTreeDir) sub(name string) (treeDir, error) {
 	return memTreeDir{d.m, k}, nil
 }
 
-func (memTreeDir) close() {}
+func (memTreeDir) Close() {}

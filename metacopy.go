@@ -30,7 +30,7 @@ func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
 
 func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) (obj, error) {
 	o := obj{kind: objPresent, a: a}
-	v, err := r.getxattr(p, br.prefix+xMetacopy)
+	v, err := r.Getxattr(p, br.prefix+xMetacopy)
 	switch {
 	case errors.Is(err, errNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
@@ -42,7 +42,7 @@ func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) 
 		return obj{}, err
 	}
 	o.metacopy, o.digestAlg, o.digest = true, m.DigestAlg, m.Digest
-	if rv, err := r.getxattr(p, br.prefix+xRedirect); err == nil {
+	if rv, err := r.Getxattr(p, br.prefix+xRedirect); err == nil {
 		if o.redirect, err = ondisk.ParseRedirect(rv); err != nil {
 			return obj{}, err
 		}
@@ -238,7 +238,7 @@ func (fsys *FS) metacopyValue(src *branch, sp string, size int64) ([]byte, error
 }
 
 func (fsys *FS) fileDigest(src *branch, sp string, size int64, alg uint8) ([]byte, error) {
-	f, err := src.b.openRead(sp, syscall.O_RDONLY)
+	f, err := src.b.OpenRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func (fsys *FS) checkVerity(n *node, src *branch, sp string) error {
 	if n.digestAlg != verityAlgSHA256 && n.digestAlg != verityAlgSHA512 {
 		return syscall.EIO
 	}
-	a, err := src.b.lstat(sp)
+	a, err := src.b.Lstat(sp)
 	if err != nil {
 		return err
 	}

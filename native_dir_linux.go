@@ -21,9 +21,9 @@ var direntTypes = [16]uint32{
 	unix.DT_SOCK: unix.S_IFSOCK,
 }
 
-// readDir lists p in raw getdents64 order: the kernel overlay's merged
+// ReadDir lists p in raw getdents64 order: the kernel overlay's merged
 // order is built from it (ovl_dir_read), so it is kept as is.
-func (b *nativeBackend) readDir(p string) ([]dirEnt, error) {
+func (b *nativeBackend) ReadDir(p string) ([]dirEnt, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func (b *nativeBackend) readDir(p string) ([]dirEnt, error) {
 
 var _ dotsReader = (*nativeBackend)(nil)
 
-func (b *nativeBackend) readDirDots(p string) ([]dirEnt, [2]int, error) {
+func (b *nativeBackend) ReadDirDots(p string) ([]dirEnt, [2]int, error) {
 	var dots [2]int
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
@@ -111,7 +111,7 @@ func parseDirentsDots(buf []byte, ents []dirEnt, dots *[2]int) (_ []dirEnt, last
 
 var _ dirStreamer = (*nativeBackend)(nil)
 
-func (b *nativeBackend) openDirStream(p string) (dirStream, error) {
+func (b *nativeBackend) OpenDirStream(p string) (dirStream, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ type nativeDirStream struct {
 	buf []byte
 }
 
-func (s *nativeDirStream) read() ([]dirEnt, int64, bool, error) {
+func (s *nativeDirStream) ReadEntries() ([]dirEnt, int64, bool, error) {
 	if s.buf == nil {
 		s.buf = make([]byte, 8192)
 	}
@@ -146,8 +146,8 @@ func (s *nativeDirStream) read() ([]dirEnt, int64, bool, error) {
 	}
 }
 
-func (s *nativeDirStream) seek(off int64, whence int) (int64, error) {
+func (s *nativeDirStream) Seek(off int64, whence int) (int64, error) {
 	return unix.Seek(s.fd, off, whence)
 }
 
-func (s *nativeDirStream) close() error { return unix.Close(s.fd) }
+func (s *nativeDirStream) Close() error { return unix.Close(s.fd) }

@@ -8,7 +8,7 @@ import (
 
 var _ handler = (*nativeBackend)(nil)
 
-func (b *nativeBackend) fileHandle(p string) (fileHandle, error) {
+func (b *nativeBackend) FileHandle(p string) (fileHandle, error) {
 	var fh fileHandle
 	err := b.onObj(p, func(fd int) error {
 		h, _, err := unix.NameToHandleAt(fd, "", unix.AT_EMPTY_PATH)
@@ -23,12 +23,12 @@ func (b *nativeBackend) fileHandle(p string) (fileHandle, error) {
 
 // toFileHandle is a handle from name_to_handle_at(2) as the layers give it.
 func toFileHandle(h unix.FileHandle) fileHandle {
-	return fileHandle{typ: uint8(h.Type()), fid: h.Bytes()}
+	return fileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
 }
 
 var _ treeDirOpener = (*nativeBackend)(nil)
 
-func (b *nativeBackend) openTreeDir(p string) (treeDir, error) {
+func (b *nativeBackend) OpenTreeDir(p string) (treeDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -44,14 +44,14 @@ type nativeTreeDir struct {
 	buf []byte
 }
 
-func (d *nativeTreeDir) list() ([]dirEnt, error) {
+func (d *nativeTreeDir) List() ([]dirEnt, error) {
 	ents, err := readDirents(d.fd, d.buf)
 	if err != nil {
 		return nil, err
 	}
 	for i, e := range ents {
 		if e.Type == 0 { // the file system gives no type in its listing
-			a, err := d.lstat(e.Name)
+			a, err := d.Lstat(e.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -61,7 +61,7 @@ func (d *nativeTreeDir) list() ([]dirEnt, error) {
 	return ents, nil
 }
 
-func (d *nativeTreeDir) lstat(name string) (attr, error) {
+func (d *nativeTreeDir) Lstat(name string) (attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return attr{}, err
@@ -69,13 +69,13 @@ func (d *nativeTreeDir) lstat(name string) (attr, error) {
 	return statToAttr(&st), nil
 }
 
-func (d *nativeTreeDir) listxattr(name string) ([]string, error) {
+func (d *nativeTreeDir) Listxattr(name string) ([]string, error) {
 	// The walk lists a dir whole before it asks of its entries, so the
 	// listing's buffer is free.
 	return xattrObj{dirfd: d.fd, name: name}.namesIn(d.buf)
 }
 
-func (d *nativeTreeDir) getxattr(name, x string) ([]byte, error) {
+func (d *nativeTreeDir) Getxattr(name, x string) ([]byte, error) {
 	return xattrObj{dirfd: d.fd, name: name}.value(x)
 }
 
@@ -87,7 +87,7 @@ func (d *nativeTreeDir) handle(name string) (fileHandle, error) {
 	return toFileHandle(h), nil
 }
 
-func (d *nativeTreeDir) sub(name string) (treeDir, error) {
+func (d *nativeTreeDir) Sub(name string) (treeDir, error) {
 	fd, err := openSubdir(d.fd, name)
 	if err != nil {
 		return nil, err
@@ -95,14 +95,14 @@ func (d *nativeTreeDir) sub(name string) (treeDir, error) {
 	return &nativeTreeDir{fd: fd, buf: d.buf}, nil
 }
 
-func (d *nativeTreeDir) close() { unix.Close(d.fd) }
+func (d *nativeTreeDir) Close() { unix.Close(d.fd) }
 
 // fsGetUUID is FS_IOC_GETFSUUID, _IOR(0x15, 0, struct fsuuid2).
 const fsGetUUID = 0x80111500
 
-// fsUUID asks the filesystem for its UUID (FS_IOC_GETFSUUID); zero when
+// FSUUID asks the filesystem for its UUID (FS_IOC_GETFSUUID); zero when
 // it has none or cannot tell, as the kernel's s_uuid would be.
-func (b *nativeBackend) fsUUID() [16]byte {
+func (b *nativeBackend) FSUUID() [16]byte {
 	b.uuidOnce.Do(func() { b.uuid = b.readUUID() })
 	return b.uuid
 }
@@ -131,12 +131,12 @@ func (b *nativeBackend) readUUID() [16]byte {
 
 var _ handleChecker = (*nativeBackend)(nil)
 
-// handleLive decodes fh with open_by_handle_at(2) into an O_PATH
+// HandleLive decodes fh with open_by_handle_at(2) into an O_PATH
 // descriptor, which it closes at once: the object may lie outside the
 // layer, so nothing is done with it. Decoding needs CAP_DAC_READ_SEARCH;
 // without it the answer is unknown.
-func (b *nativeBackend) handleLive(fh fileHandle) (live, known bool) {
-	if len(fh.fid) == 0 {
+func (b *nativeBackend) HandleLive(fh fileHandle) (live, known bool) {
+	if len(fh.FID) == 0 {
 		return false, true
 	}
 	b.mu.RLock()
@@ -151,7 +151,7 @@ func (b *nativeBackend) handleLive(fh fileHandle) (live, known bool) {
 		return false, false
 	}
 	defer unix.Close(mfd)
-	fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(int32(fh.typ), fh.fid), unix.O_PATH|unix.O_CLOEXEC)
+	fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(int32(fh.Type), fh.FID), unix.O_PATH|unix.O_CLOEXEC)
 	switch err {
 	case nil:
 		unix.Close(fd)

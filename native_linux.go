@@ -179,9 +179,9 @@ func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
 	return fd, false, err
 }
 
-func (b *nativeBackend) rootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
+func (b *nativeBackend) RootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
 
-func (b *nativeBackend) attachWork(work backend) error {
+func (b *nativeBackend) AttachWork(work backend) error {
 	w, ok := work.(*nativeBackend)
 	if !ok || w.dev != b.dev {
 		return unix.EXDEV
@@ -273,22 +273,22 @@ func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (i
 	return rfd, wfd, nil
 }
 
-func (b *nativeBackend) caps() caps {
+func (b *nativeBackend) Caps() caps {
 	b.mu.RLock()
 	work := b.workfd >= 0
 	b.mu.RUnlock()
 	return caps{
-		xattr:    true,
-		mknod:    true,
-		hardlink: true,
-		symlink:  true,
-		exchange: true,
-		workArea: work,
-		namelen:  b.namelen,
+		Xattr:    true,
+		Mknod:    true,
+		Hardlink: true,
+		Symlink:  true,
+		Exchange: true,
+		WorkArea: work,
+		NameMax:  b.namelen,
 	}
 }
 
-func (b *nativeBackend) close() error {
+func (b *nativeBackend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -332,7 +332,7 @@ func statToAttr(st *unix.Stat_t) attr {
 	}
 }
 
-func (b *nativeBackend) lstat(p string) (attr, error) {
+func (b *nativeBackend) Lstat(p string) (attr, error) {
 	var a attr
 	err := b.onObj(p, func(fd int) (err error) {
 		a, err = fstatAttr(fd)
@@ -341,7 +341,7 @@ func (b *nativeBackend) lstat(p string) (attr, error) {
 	return a, err
 }
 
-func (b *nativeBackend) readlink(p string) (string, error) {
+func (b *nativeBackend) Readlink(p string) (string, error) {
 	var s string
 	err := b.onObj(p, func(fd int) error {
 		for size := 256; ; size *= 2 {
@@ -364,16 +364,16 @@ func (b *nativeBackend) readlink(p string) (string, error) {
 	return s, err
 }
 
-func (b *nativeBackend) openRead(p string, flag int) (bfile, error) {
-	return b.open(p, flag&^writeFlags, 0)
+func (b *nativeBackend) OpenRead(p string, flag int) (bfile, error) {
+	return b.Open(p, flag&^writeFlags, 0)
 }
 
-// open opens p with O_NOFOLLOW. Only regular files and directories are
-// opened: anything else fails EACCES before any open that could reach a
+// Open opens p with O_NOFOLLOW. Only regular files and directories are
+// opened: anything else fails EACCES before any Open that could reach a
 // driver or block on a FIFO, as if the layer were mounted nodev (deviation:
 // the kernel overlay opens device nodes and FIFOs of its layers). O_NONBLOCK
 // is added for the same reason; regular files and directories ignore it.
-func (b *nativeBackend) open(p string, flag int, perm uint32) (bfile, error) {
+func (b *nativeBackend) Open(p string, flag int, perm uint32) (bfile, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return nil, err
@@ -414,19 +414,19 @@ func openable(mode uint32) bool {
 	return t == unix.S_IFREG || t == unix.S_IFDIR || t == unix.S_IFLNK
 }
 
-func (b *nativeBackend) mkdir(p string, perm uint32) error {
+func (b *nativeBackend) Mkdir(p string, perm uint32) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Mkdirat(dirfd, name, perm&0o7777)
 	})
 }
 
-func (b *nativeBackend) symlink(target, p string) error {
+func (b *nativeBackend) Symlink(target, p string) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Symlinkat(target, dirfd, name)
 	})
 }
 
-func (b *nativeBackend) link(oldp, newp string) error {
+func (b *nativeBackend) Link(oldp, newp string) error {
 	return b.onParent(oldp, unix.EPERM, func(olddir int, oldname string) error {
 		return b.onParent(newp, unix.EEXIST, func(newdir int, newname string) error {
 			// flags 0: a symlink oldp is linked itself, never followed.
@@ -435,17 +435,17 @@ func (b *nativeBackend) link(oldp, newp string) error {
 	})
 }
 
-func (b *nativeBackend) mknod(p string, mode uint32, dev uint64) error {
+func (b *nativeBackend) Mknod(p string, mode uint32, dev uint64) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Mknodat(dirfd, name, mode, int(dev))
 	})
 }
 
-func (b *nativeBackend) rename(oldp, newp string) error {
+func (b *nativeBackend) Rename(oldp, newp string) error {
 	return b.renameat2(oldp, newp, 0)
 }
 
-func (b *nativeBackend) exchange(p1, p2 string) error {
+func (b *nativeBackend) Exchange(p1, p2 string) error {
 	return b.renameat2(p1, p2, unix.RENAME_EXCHANGE)
 }
 
@@ -463,22 +463,22 @@ func (b *nativeBackend) renameat2(oldp, newp string, flags uint) error {
 	})
 }
 
-func (b *nativeBackend) unlink(p string) error {
+func (b *nativeBackend) Unlink(p string) error {
 	return b.onParent(p, unix.EISDIR, func(dirfd int, name string) error {
 		return unix.Unlinkat(dirfd, name, 0)
 	})
 }
 
-func (b *nativeBackend) rmdir(p string) error {
+func (b *nativeBackend) Rmdir(p string) error {
 	return b.onParent(p, unix.EBUSY, func(dirfd int, name string) error {
 		return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 	})
 }
 
-// chmod uses fchmodat2(AT_EMPTY_PATH) on an O_PATH descriptor (Linux 6.6),
-// else chmod(2) of its /proc path; a symlink is EOPNOTSUPP either way, as
+// Chmod uses fchmodat2(AT_EMPTY_PATH) on an O_PATH descriptor (Linux 6.6),
+// else Chmod(2) of its /proc path; a symlink is EOPNOTSUPP either way, as
 // fchmodat(AT_SYMLINK_NOFOLLOW) says on Linux.
-func (b *nativeBackend) chmod(p string, perm uint32) error {
+func (b *nativeBackend) Chmod(p string, perm uint32) error {
 	return b.onObj(p, func(fd int) error {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
@@ -497,15 +497,15 @@ func (b *nativeBackend) chmod(p string, perm uint32) error {
 	})
 }
 
-func (b *nativeBackend) lchown(p string, uid, gid int) error {
+func (b *nativeBackend) Lchown(p string, uid, gid int) error {
 	return b.onObj(p, func(fd int) error {
 		return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 	})
 }
 
-// lutimes sets the times of p itself; a zero time.Time leaves that time
+// Lutimes sets the times of p itself; a zero time.Time leaves that time
 // unchanged, as in [os.Chtimes].
-func (b *nativeBackend) lutimes(p string, atime, mtime time.Time) error {
+func (b *nativeBackend) Lutimes(p string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{timespecOrOmit(atime), timespecOrOmit(mtime)}
 	return b.onObj(p, func(fd int) error {
 		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
@@ -519,11 +519,11 @@ func timespecOrOmit(t time.Time) unix.Timespec {
 	return unix.NsecToTimespec(t.UnixNano())
 }
 
-// truncate opens p for writing, never following it. O_NONBLOCK keeps a
+// Truncate opens p for writing, never following it. O_NONBLOCK keeps a
 // FIFO from blocking; anything but a regular file is refused before any
-// open for writing, as truncate(2) does (EISDIR, EINVAL), and a symlink
+// open for writing, as Truncate(2) does (EISDIR, EINVAL), and a symlink
 // fails ELOOP.
-func (b *nativeBackend) truncate(p string, size int64) error {
+func (b *nativeBackend) Truncate(p string, size int64) error {
 	var st unix.Stat_t
 	if err := b.onObj(p, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
 		return err

@@ -34,7 +34,7 @@ func newNativeTest(t testing.TB) (*nativeBackend, string) {
 		t.Fatal(err)
 	}
 	b := l.b.(*nativeBackend)
-	t.Cleanup(func() { b.close() })
+	t.Cleanup(func() { b.Close() })
 	return b, dir
 }
 
@@ -69,27 +69,27 @@ func TestNativeDirLayer(t *testing.T) {
 
 	l, err := DirLayer(filepath.Join(dir, "self") + "/")
 	must(t, "DirLayer via symlink", err)
-	defer l.b.close()
+	defer l.b.Close()
 	real, _ := filepath.EvalSymlinks(dir)
 	if l.String() != "dir "+real || l.format != formatKernel {
 		t.Errorf("layer = %q format %v", l.String(), l.format)
 	}
 	var st unix.Stat_t
 	must(t, "stat", unix.Stat(dir, &st))
-	path, dev, ino := l.b.(rooted).rootInfo()
+	path, dev, ino := l.b.(rooted).RootInfo()
 	if path != real || dev != uint64(st.Dev) || ino != st.Ino {
 		t.Errorf("rootInfo = %q %d %d, want %q %d %d", path, dev, ino, real, st.Dev, st.Ino)
 	}
-	c := l.b.caps()
-	if !c.xattr || !c.mknod || !c.hardlink || !c.symlink || !c.exchange || c.workArea || c.namelen != 255 {
+	c := l.b.Caps()
+	if !c.Xattr || !c.Mknod || !c.Hardlink || !c.Symlink || !c.Exchange || c.WorkArea || c.NameMax != 255 {
 		t.Errorf("caps = %+v", c)
 	}
 }
 
 func TestNativeFiles(t *testing.T) {
 	b, dir := newNativeTest(t)
-	must(t, "mkdir", b.mkdir("d", 0o755))
-	f, err := b.open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	must(t, "mkdir", b.Mkdir("d", 0o755))
+	f, err := b.Open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	must(t, "create", err)
 	if n, err := f.WriteAt([]byte("hello world"), 0); n != 11 || err != nil {
 		t.Fatalf("WriteAt = %d, %v", n, err)
@@ -116,11 +116,11 @@ func TestNativeFiles(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "d/f")); string(got) != "hello" {
 		t.Errorf("content = %q", got)
 	}
-	_, err = b.open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	_, err = b.Open("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	testerrno.Want(t, "O_EXCL", err, unix.EEXIST)
 
 	// lstat
-	a, err = b.lstat("d/f")
+	a, err = b.Lstat("d/f")
 	must(t, "lstat", err)
 	var st unix.Stat_t
 	must(t, "stat", unix.Lstat(filepath.Join(dir, "d/f"), &st))
@@ -128,162 +128,162 @@ func TestNativeFiles(t *testing.T) {
 		!a.Mtime.Equal(time.Unix(st.Mtim.Unix())) {
 		t.Errorf("lstat = %+v, stat = %+v", a, st)
 	}
-	a, err = b.lstat("")
+	a, err = b.Lstat("")
 	must(t, "lstat root", err)
 	if !a.isDir() {
 		t.Errorf("root not a dir: %o", a.Mode)
 	}
-	_, err = b.lstat("d/missing")
+	_, err = b.Lstat("d/missing")
 	testerrno.Want(t, "lstat missing", err, unix.ENOENT)
-	_, err = b.lstat("d/f/x")
+	_, err = b.Lstat("d/f/x")
 	testerrno.Want(t, "lstat under file", err, unix.ENOTDIR)
 
 	// symlinks: never followed, yet lstat-able and readlink-able.
-	must(t, "symlink", b.symlink("f", "d/l"))
-	must(t, "symlink dangling", b.symlink("/nonexistent/x", "d/dl"))
-	testerrno.Want(t, "symlink exists", b.symlink("f", "d/l"), unix.EEXIST)
-	a, err = b.lstat("d/l")
+	must(t, "symlink", b.Symlink("f", "d/l"))
+	must(t, "symlink dangling", b.Symlink("/nonexistent/x", "d/dl"))
+	testerrno.Want(t, "symlink exists", b.Symlink("f", "d/l"), unix.EEXIST)
+	a, err = b.Lstat("d/l")
 	must(t, "lstat symlink", err)
 	if !a.isLink() || a.Size != 1 {
 		t.Errorf("lstat symlink = %+v", a)
 	}
-	if s, err := b.readlink("d/dl"); s != "/nonexistent/x" || err != nil {
+	if s, err := b.Readlink("d/dl"); s != "/nonexistent/x" || err != nil {
 		t.Errorf("readlink = %q %v", s, err)
 	}
 	long := strings.Repeat("x/", 1000)
-	must(t, "long symlink", b.symlink(long, "d/long"))
-	if s, err := b.readlink("d/long"); s != long || err != nil {
+	must(t, "long symlink", b.Symlink(long, "d/long"))
+	if s, err := b.Readlink("d/long"); s != long || err != nil {
 		t.Errorf("readlink long = %d bytes %v", len(s), err)
 	}
-	_, err = b.readlink("d/f")
+	_, err = b.Readlink("d/f")
 	testerrno.Want(t, "readlink of file", err, unix.EINVAL)
-	_, err = b.open("d/l", os.O_RDONLY, 0)
+	_, err = b.Open("d/l", os.O_RDONLY, 0)
 	testerrno.Want(t, "open symlink", err, unix.ELOOP)
-	_, err = b.open("d/dl", os.O_RDWR|os.O_CREATE, 0o644)
+	_, err = b.Open("d/dl", os.O_RDWR|os.O_CREATE, 0o644)
 	testerrno.Want(t, "create through dangling symlink", err, unix.ELOOP)
-	must(t, "symlink dir", b.symlink("d", "ld"))
-	_, err = b.lstat("ld/f")
+	must(t, "symlink dir", b.Symlink("d", "ld"))
+	_, err = b.Lstat("ld/f")
 	testerrno.Want(t, "symlink in a component", err, unix.ELOOP)
-	_, err = b.readDir("ld")
+	_, err = b.ReadDir("ld")
 	if err == nil {
 		t.Errorf("readDir of a symlink to a dir succeeded")
 	}
 
 	// link, mknod
-	must(t, "link", b.link("d/f", "d/h"))
-	a, _ = b.lstat("d/f")
+	must(t, "link", b.Link("d/f", "d/h"))
+	a, _ = b.Lstat("d/f")
 	if a.Nlink != 2 {
 		t.Errorf("nlink after link = %d", a.Nlink)
 	}
-	must(t, "link symlink", b.link("d/dl", "d/dl2"))
-	if a, _ := b.lstat("d/dl2"); !a.isLink() {
+	must(t, "link symlink", b.Link("d/dl", "d/dl2"))
+	if a, _ := b.Lstat("d/dl2"); !a.isLink() {
 		t.Errorf("link of a symlink followed it: %o", a.Mode)
 	}
-	testerrno.Want(t, "link root", b.link("", "d/r"), unix.EPERM)
-	testerrno.Want(t, "link onto root", b.link("d/f", ""), unix.EEXIST)
+	testerrno.Want(t, "link root", b.Link("", "d/r"), unix.EPERM)
+	testerrno.Want(t, "link onto root", b.Link("d/f", ""), unix.EEXIST)
 	if os.Geteuid() == 0 {
-		must(t, "mknod whiteout", b.mknod("d/wh", unix.S_IFCHR, 0))
-		if a, _ := b.lstat("d/wh"); !a.isChr00() || a.perm() != 0 {
+		must(t, "mknod whiteout", b.Mknod("d/wh", unix.S_IFCHR, 0))
+		if a, _ := b.Lstat("d/wh"); !a.isChr00() || a.perm() != 0 {
 			t.Errorf("whiteout = %+v", a)
 		}
-		must(t, "mknod chr", b.mknod("d/null", unix.S_IFCHR|0o600, unix.Mkdev(1, 3)))
-		if a, _ := b.lstat("d/null"); a.Rdev != unix.Mkdev(1, 3) {
+		must(t, "mknod chr", b.Mknod("d/null", unix.S_IFCHR|0o600, unix.Mkdev(1, 3)))
+		if a, _ := b.Lstat("d/null"); a.Rdev != unix.Mkdev(1, 3) {
 			t.Errorf("rdev = %x", a.Rdev)
 		}
 	}
-	must(t, "mknod fifo", b.mknod("d/fifo", unix.S_IFIFO|0o644, 0))
+	must(t, "mknod fifo", b.Mknod("d/fifo", unix.S_IFIFO|0o644, 0))
 	// FIFOs and devices are never opened (nodev): no blocking, no drivers.
 	for _, p := range []string{"d/fifo", "d/null"} {
-		if _, err := b.open(p, os.O_RDONLY, 0); !errors.Is(err, unix.EACCES) && !(p == "d/null" && os.Geteuid() != 0) {
+		if _, err := b.Open(p, os.O_RDONLY, 0); !errors.Is(err, unix.EACCES) && !(p == "d/null" && os.Geteuid() != 0) {
 			t.Errorf("open(%q) = %v, want EACCES", p, err)
 		}
 	}
-	_, err = b.open("d/fifo", os.O_WRONLY|os.O_CREATE, 0o644)
+	_, err = b.Open("d/fifo", os.O_WRONLY|os.O_CREATE, 0o644)
 	testerrno.Want(t, "create over a fifo", err, unix.EACCES)
-	if d, err := b.open("d", os.O_RDONLY, 0); err != nil {
+	if d, err := b.Open("d", os.O_RDONLY, 0); err != nil {
 		t.Errorf("open dir: %v", err)
 	} else {
 		d.Close()
 	}
 
 	// chmod, lchown, lutimes, truncate
-	must(t, "chmod", b.chmod("d/f", 0o4710))
-	if a, _ := b.lstat("d/f"); a.perm() != 0o4710 {
+	must(t, "chmod", b.Chmod("d/f", 0o4710))
+	if a, _ := b.Lstat("d/f"); a.perm() != 0o4710 {
 		t.Errorf("perm after chmod = %o", a.perm())
 	}
-	must(t, "chmod root", b.chmod("", 0o711))
-	testerrno.Want(t, "chmod symlink", b.chmod("d/l", 0o600), unix.EOPNOTSUPP)
-	if a, _ := b.lstat("d/f"); a.perm() != 0o4710 {
+	must(t, "chmod root", b.Chmod("", 0o711))
+	testerrno.Want(t, "chmod symlink", b.Chmod("d/l", 0o600), unix.EOPNOTSUPP)
+	if a, _ := b.Lstat("d/f"); a.perm() != 0o4710 {
 		t.Errorf("chmod of the symlink reached its target: %o", a.perm())
 	}
 	if os.Geteuid() == 0 {
-		must(t, "lchown", b.lchown("d/l", 123, 456))
-		la, _ := b.lstat("d/l")
-		fa, _ := b.lstat("d/f")
+		must(t, "lchown", b.Lchown("d/l", 123, 456))
+		la, _ := b.Lstat("d/l")
+		fa, _ := b.Lstat("d/f")
 		if la.Uid != 123 || la.Gid != 456 || fa.Uid == 123 {
 			t.Errorf("lchown: link %d:%d, target %d:%d", la.Uid, la.Gid, fa.Uid, fa.Gid)
 		}
 	}
 	at, mt := time.Unix(1000, 5), time.Unix(2000, 7)
-	must(t, "lutimes", b.lutimes("d/l", at, mt))
-	la, _ := b.lstat("d/l")
-	fa, _ := b.lstat("d/f")
+	must(t, "lutimes", b.Lutimes("d/l", at, mt))
+	la, _ := b.Lstat("d/l")
+	fa, _ := b.Lstat("d/f")
 	if !la.Atime.Equal(at) || !la.Mtime.Equal(mt) || fa.Mtime.Equal(mt) {
 		t.Errorf("lutimes: link %v %v, target mtime %v", la.Atime, la.Mtime, fa.Mtime)
 	}
-	must(t, "lutimes omit", b.lutimes("d/l", time.Time{}, time.Unix(3000, 0)))
-	if la, _ := b.lstat("d/l"); !la.Atime.Equal(at) || la.Mtime.Unix() != 3000 {
+	must(t, "lutimes omit", b.Lutimes("d/l", time.Time{}, time.Unix(3000, 0)))
+	if la, _ := b.Lstat("d/l"); !la.Atime.Equal(at) || la.Mtime.Unix() != 3000 {
 		t.Errorf("lutimes with zero atime: %v %v", la.Atime, la.Mtime)
 	}
-	must(t, "truncate", b.truncate("d/f", 100))
-	if a, _ := b.lstat("d/f"); a.Size != 100 {
+	must(t, "truncate", b.Truncate("d/f", 100))
+	if a, _ := b.Lstat("d/f"); a.Size != 100 {
 		t.Errorf("size after truncate = %d", a.Size)
 	}
-	testerrno.Want(t, "truncate symlink", b.truncate("d/l", 0), unix.ELOOP)
-	testerrno.Want(t, "truncate dir", b.truncate("d", 0), unix.EISDIR)
-	testerrno.Want(t, "truncate fifo", b.truncate("d/fifo", 0), unix.EINVAL)
+	testerrno.Want(t, "truncate symlink", b.Truncate("d/l", 0), unix.ELOOP)
+	testerrno.Want(t, "truncate dir", b.Truncate("d", 0), unix.EISDIR)
+	testerrno.Want(t, "truncate fifo", b.Truncate("d/fifo", 0), unix.EINVAL)
 
 	// rename, exchange, unlink, rmdir
-	must(t, "mkdir e", b.mkdir("e", 0o700))
-	must(t, "rename", b.rename("d/h", "e/h"))
-	must(t, "exchange", b.exchange("d", "e"))
-	if a, _ := b.lstat("d/h"); !a.isReg() {
+	must(t, "mkdir e", b.Mkdir("e", 0o700))
+	must(t, "rename", b.Rename("d/h", "e/h"))
+	must(t, "exchange", b.Exchange("d", "e"))
+	if a, _ := b.Lstat("d/h"); !a.isReg() {
 		t.Errorf("after exchange d/h = %+v", a)
 	}
-	if a, _ := b.lstat("e/f"); !a.isReg() {
+	if a, _ := b.Lstat("e/f"); !a.isReg() {
 		t.Errorf("after exchange e/f = %+v", a)
 	}
-	testerrno.Want(t, "exchange missing", b.exchange("d", "nope"), unix.ENOENT)
-	testerrno.Want(t, "rename root", b.rename("", "x"), unix.EBUSY)
-	testerrno.Want(t, "rmdir non-empty", b.rmdir("e"), unix.ENOTEMPTY)
-	testerrno.Want(t, "unlink dir", b.unlink("e"), unix.EISDIR)
-	testerrno.Want(t, "rmdir file", b.rmdir("d/h"), unix.ENOTDIR)
-	must(t, "unlink", b.unlink("d/h"))
-	must(t, "unlink symlink", b.unlink("e/l"))
+	testerrno.Want(t, "exchange missing", b.Exchange("d", "nope"), unix.ENOENT)
+	testerrno.Want(t, "rename root", b.Rename("", "x"), unix.EBUSY)
+	testerrno.Want(t, "rmdir non-empty", b.Rmdir("e"), unix.ENOTEMPTY)
+	testerrno.Want(t, "unlink dir", b.Unlink("e"), unix.EISDIR)
+	testerrno.Want(t, "rmdir file", b.Rmdir("d/h"), unix.ENOTDIR)
+	must(t, "unlink", b.Unlink("d/h"))
+	must(t, "unlink symlink", b.Unlink("e/l"))
 	if _, err := os.Stat(filepath.Join(dir, "e/f")); err != nil {
 		t.Errorf("unlink of a symlink removed its target: %v", err)
 	}
-	must(t, "rmdir", b.rmdir("d"))
-	testerrno.Want(t, "rmdir root", b.rmdir(""), unix.EBUSY)
-	testerrno.Want(t, "mkdir root", b.mkdir("", 0o755), unix.EEXIST)
-	testerrno.Want(t, "unlink root", b.unlink(""), unix.EISDIR)
+	must(t, "rmdir", b.Rmdir("d"))
+	testerrno.Want(t, "rmdir root", b.Rmdir(""), unix.EBUSY)
+	testerrno.Want(t, "mkdir root", b.Mkdir("", 0o755), unix.EEXIST)
+	testerrno.Want(t, "unlink root", b.Unlink(""), unix.EISDIR)
 
 	// invalid paths, and no work area
 	for _, p := range []string{"..", "a/..", "../x", "e/../e", ".", "./e", "e/", "e//f", "e\x00f", "/x", "/"} {
-		if _, err := b.lstat(p); !errors.Is(err, unix.EINVAL) {
+		if _, err := b.Lstat(p); !errors.Is(err, unix.EINVAL) {
 			t.Errorf("lstat(%q) = %v, want EINVAL", p, err)
 		}
-		if err := b.mkdir(p, 0o755); !errors.Is(err, unix.EINVAL) && p != "/" {
+		if err := b.Mkdir(p, 0o755); !errors.Is(err, unix.EINVAL) && p != "/" {
 			t.Errorf("mkdir(%q) = %v, want EINVAL", p, err)
 		}
 	}
-	_, err = b.lstat(strings.Repeat("n", 256))
+	_, err = b.Lstat(strings.Repeat("n", 256))
 	testerrno.Want(t, "long name", err, unix.ENAMETOOLONG)
 
 	// close
-	must(t, "close", b.close())
-	must(t, "close twice", b.close())
-	_, err = b.lstat("e")
+	must(t, "close", b.Close())
+	must(t, "close twice", b.Close())
+	_, err = b.Lstat("e")
 	testerrno.Want(t, "lstat after close", err, unix.EBADF)
 }
 
@@ -321,30 +321,30 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 		// user.* xattrs: only on files and dirs, and not through a mode-0 dir.
 		ns, paths = "user.", []string{"", "d", "d/f"}
 	}
-	must(t, "mkdir", b.mkdir("d", 0o755))
-	f, err := b.open("d/f", os.O_WRONLY|os.O_CREATE, 0o644)
+	must(t, "mkdir", b.Mkdir("d", 0o755))
+	f, err := b.Open("d/f", os.O_WRONLY|os.O_CREATE, 0o644)
 	must(t, "create", err)
 	f.Close()
-	must(t, "symlink", b.symlink("f", "d/l"))
-	must(t, "mkdir", b.mkdir("d/0", 0))
-	must(t, "chmod", b.chmod("d/0", 0)) // reached without search permission on it
+	must(t, "symlink", b.Symlink("f", "d/l"))
+	must(t, "mkdir", b.Mkdir("d/0", 0))
+	must(t, "chmod", b.Chmod("d/0", 0)) // reached without search permission on it
 	big := bytes.Repeat([]byte("v"), 3000)
 	for _, p := range paths {
-		_, err := b.getxattr(p, ns+"overlay.opaque")
+		_, err := b.Getxattr(p, ns+"overlay.opaque")
 		testerrno.Want(t, "getxattr absent "+p, err, unix.ENODATA)
-		must(t, "setxattr "+p, b.setxattr(p, ns+"overlay.opaque", []byte("y")))
-		must(t, "setxattr big "+p, b.setxattr(p, ns+"big", big))
-		must(t, "setxattr empty "+p, b.setxattr(p, ns+"overlay.origin", nil))
-		if v, err := b.getxattr(p, ns+"overlay.opaque"); string(v) != "y" || err != nil {
+		must(t, "setxattr "+p, b.Setxattr(p, ns+"overlay.opaque", []byte("y")))
+		must(t, "setxattr big "+p, b.Setxattr(p, ns+"big", big))
+		must(t, "setxattr empty "+p, b.Setxattr(p, ns+"overlay.origin", nil))
+		if v, err := b.Getxattr(p, ns+"overlay.opaque"); string(v) != "y" || err != nil {
 			t.Errorf("getxattr %q = %q %v", p, v, err)
 		}
-		if v, err := b.getxattr(p, ns+"big"); !bytes.Equal(v, big) || err != nil {
+		if v, err := b.Getxattr(p, ns+"big"); !bytes.Equal(v, big) || err != nil {
 			t.Errorf("getxattr big %q = %d bytes %v", p, len(v), err)
 		}
-		if v, err := b.getxattr(p, ns+"overlay.origin"); len(v) != 0 || err != nil {
+		if v, err := b.Getxattr(p, ns+"overlay.origin"); len(v) != 0 || err != nil {
 			t.Errorf("getxattr empty %q = %q %v", p, v, err)
 		}
-		names, err := b.listxattr(p)
+		names, err := b.Listxattr(p)
 		must(t, "listxattr", err)
 		names = slices.DeleteFunc(names, func(s string) bool { return !strings.HasPrefix(s, ns) })
 		slices.Sort(names)
@@ -352,8 +352,8 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 		if !reflect.DeepEqual(names, want) {
 			t.Errorf("listxattr %q = %q", p, names)
 		}
-		must(t, "removexattr", b.removexattr(p, ns+"big"))
-		testerrno.Want(t, "removexattr twice", b.removexattr(p, ns+"big"), unix.ENODATA)
+		must(t, "removexattr", b.Removexattr(p, ns+"big"))
+		testerrno.Want(t, "removexattr twice", b.Removexattr(p, ns+"big"), unix.ENODATA)
 		// On the host, the xattrs are the object's own.
 		buf := make([]byte, 10)
 		n, err := unix.Lgetxattr(filepath.Join(dir, p), ns+"overlay.opaque", buf)
@@ -363,21 +363,21 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 	}
 	if ns == "trusted." {
 		// The symlink's xattrs are its own, not its target's.
-		must(t, "remove from file", b.removexattr("d/f", "trusted.overlay.opaque"))
-		if _, err := b.getxattr("d/l", "trusted.overlay.opaque"); err != nil {
+		must(t, "remove from file", b.Removexattr("d/f", "trusted.overlay.opaque"))
+		if _, err := b.Getxattr("d/l", "trusted.overlay.opaque"); err != nil {
 			t.Errorf("removing the target's xattr changed the link's: %v", err)
 		}
 	}
 	// user.* xattrs are not allowed on symlinks: the error comes through.
-	testerrno.Want(t, "user xattr on symlink", b.setxattr("d/l", "user.x", nil), unix.EPERM)
-	_, err = b.getxattr("d/missing", ns+"x")
+	testerrno.Want(t, "user xattr on symlink", b.Setxattr("d/l", "user.x", nil), unix.EPERM)
+	_, err = b.Getxattr("d/missing", ns+"x")
 	testerrno.Want(t, "getxattr missing file", err, unix.ENOENT)
-	_, err = b.listxattr("d/missing/x")
+	_, err = b.Listxattr("d/missing/x")
 	testerrno.Want(t, "listxattr below a missing dir", err, unix.ENOENT)
-	testerrno.Want(t, "setxattr below a file", b.setxattr("d/f/x", ns+"x", nil), unix.ENOTDIR)
-	_, err = b.getxattr("d/l/x", ns+"x")
+	testerrno.Want(t, "setxattr below a file", b.Setxattr("d/f/x", ns+"x", nil), unix.ENOTDIR)
+	_, err = b.Getxattr("d/l/x", ns+"x")
 	testerrno.Want(t, "getxattr below a symlink", err, unix.ELOOP)
-	testerrno.Want(t, "removexattr bad path", b.removexattr("d/../f", ns+"x"), unix.EINVAL)
+	testerrno.Want(t, "removexattr bad path", b.Removexattr("d/../f", ns+"x"), unix.EINVAL)
 
 	if os.Geteuid() == 0 && !b.cloned {
 		// A mount point is not crossed, as for every other call (a
@@ -388,24 +388,24 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 			t.Fatalf("mount tmpfs: %v", err)
 		}
 		defer unix.Unmount(mnt, unix.MNT_DETACH)
-		_, err = b.getxattr("d/m", "trusted.x")
+		_, err = b.Getxattr("d/m", "trusted.x")
 		testerrno.Want(t, "getxattr of a mount point", err, unix.EXDEV)
-		testerrno.Want(t, "setxattr on a mount point", b.setxattr("d/m", "trusted.x", nil), unix.EXDEV)
-		_, err = b.getxattr("d/m/x", "trusted.x")
+		testerrno.Want(t, "setxattr on a mount point", b.Setxattr("d/m", "trusted.x", nil), unix.EXDEV)
+		_, err = b.Getxattr("d/m/x", "trusted.x")
 		testerrno.Want(t, "getxattr beneath a mount point", err, unix.EXDEV)
 	}
 
 	// The work tree is reached too.
 	w, _ := newNativeTest(t)
 	w.xattr = b.xattr
-	must(t, "attachWork", w.attachWork(b))
-	must(t, "mkdir in work", w.mkdir("/x", 0o755))
-	must(t, "setxattr in work", w.setxattr("/x", ns+"w", []byte("1")))
-	if v, err := b.getxattr("x", ns+"w"); string(v) != "1" || err != nil {
+	must(t, "attachWork", w.AttachWork(b))
+	must(t, "mkdir in work", w.Mkdir("/x", 0o755))
+	must(t, "setxattr in work", w.Setxattr("/x", ns+"w", []byte("1")))
+	if v, err := b.Getxattr("x", ns+"w"); string(v) != "1" || err != nil {
 		t.Errorf("xattr set through the work tree: %q %v", v, err)
 	}
-	must(t, "setxattr on work root", w.setxattr("/", ns+"w", []byte("2")))
-	if v, err := b.getxattr("", ns+"w"); string(v) != "2" || err != nil {
+	must(t, "setxattr on work root", w.Setxattr("/", ns+"w", []byte("2")))
+	if v, err := b.Getxattr("", ns+"w"); string(v) != "2" || err != nil {
 		t.Errorf("xattr set on the work root: %q %v", v, err)
 	}
 }
@@ -477,19 +477,19 @@ func TestNativeXattrAccess(t *testing.T) {
 
 func TestNativeReadDirOrder(t *testing.T) {
 	b, dir := newNativeTest(t)
-	must(t, "mkdir", b.mkdir("d", 0o755))
+	must(t, "mkdir", b.Mkdir("d", 0o755))
 	for i := range 300 {
 		name := "d/" + strings.Repeat(string(rune('a'+i%26)), 1+i/26)
 		if i%3 == 0 {
-			must(t, "mkdir", b.mkdir(name, 0o755))
+			must(t, "mkdir", b.Mkdir(name, 0o755))
 		} else {
-			must(t, "symlink", b.symlink("t", name))
+			must(t, "symlink", b.Symlink("t", name))
 		}
 	}
-	f, err := b.open("d/reg", os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := b.Open("d/reg", os.O_CREATE|os.O_WRONLY, 0o644)
 	must(t, "create", err)
 	f.Close()
-	ents, err := b.readDir("d")
+	ents, err := b.ReadDir("d")
 	must(t, "readDir", err)
 
 	out, err := exec.Command("ls", "-f", filepath.Join(dir, "d")).Output()
@@ -505,7 +505,7 @@ func TestNativeReadDirOrder(t *testing.T) {
 	var got []string
 	for _, e := range ents {
 		got = append(got, e.Name)
-		a, err := b.lstat("d/" + e.Name)
+		a, err := b.Lstat("d/" + e.Name)
 		must(t, "lstat", err)
 		if e.Ino != a.Ino || (e.Type != 0 && e.Type != a.typ()) {
 			t.Errorf("%s: entry %+v, lstat mode %o ino %d", e.Name, e, a.Mode, a.Ino)
@@ -517,9 +517,9 @@ func TestNativeReadDirOrder(t *testing.T) {
 	if slices.IsSorted(got) {
 		t.Logf("note: this filesystem lists in sorted order, the order check is weak")
 	}
-	_, err = b.readDir("d/reg")
+	_, err = b.ReadDir("d/reg")
 	testerrno.Want(t, "readDir of a file", err, unix.ENOTDIR)
-	root, err := b.readDir("")
+	root, err := b.ReadDir("")
 	must(t, "readDir root", err)
 	if len(root) != 1 || root[0].Name != "d" || root[0].Type != unix.S_IFDIR {
 		t.Errorf("root = %+v", root)
@@ -560,14 +560,14 @@ func TestNativeWorkArea(t *testing.T) {
 	wl, err := DirLayer(filepath.Join(base, "work"))
 	must(t, "work", err)
 	u := ul.b.(*nativeBackend)
-	defer u.close()
+	defer u.Close()
 
-	testerrno.Want(t, "work path before attach", u.mkdir("/work", 0), unix.EINVAL)
-	testerrno.Want(t, "attach non-native", u.attachWork(nil), unix.EXDEV)
-	must(t, "attachWork", u.attachWork(wl.b))
+	testerrno.Want(t, "work path before attach", u.Mkdir("/work", 0), unix.EINVAL)
+	testerrno.Want(t, "attach non-native", u.AttachWork(nil), unix.EXDEV)
+	must(t, "attachWork", u.AttachWork(wl.b))
 	// The upper holds its own descriptor of the work root.
-	must(t, "close work layer", wl.b.close())
-	if !u.caps().workArea {
+	must(t, "close work layer", wl.b.Close())
+	if !u.Caps().WorkArea {
 		t.Errorf("caps().workArea false after attachWork")
 	}
 	// Mode 0 as the kernel makes it, which only root can enter (New
@@ -576,42 +576,42 @@ func TestNativeWorkArea(t *testing.T) {
 	if os.Geteuid() != 0 {
 		workMode = 0o700
 	}
-	must(t, "mkdir /work", u.mkdir("/work", workMode))
-	if a, err := u.lstat("/work"); err != nil || !a.isDir() || a.perm() != workMode&^umask() {
+	must(t, "mkdir /work", u.Mkdir("/work", workMode))
+	if a, err := u.Lstat("/work"); err != nil || !a.isDir() || a.perm() != workMode&^umask() {
 		t.Errorf("lstat /work = %+v %v", a, err)
 	}
-	if a, err := u.lstat("/"); err != nil || !a.isDir() {
+	if a, err := u.Lstat("/"); err != nil || !a.isDir() {
 		t.Errorf("lstat / = %+v %v", a, err)
 	}
-	f, err := u.open("/work/#1", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := u.Open("/work/#1", os.O_CREATE|os.O_RDWR, 0o600)
 	must(t, "create /work/#1", err)
 	f.WriteAt([]byte("data"), 0)
 	f.Close()
-	must(t, "mkdir a", u.mkdir("a", 0o755))
-	must(t, "rename work to upper", u.rename("/work/#1", "a/b"))
+	must(t, "mkdir a", u.Mkdir("a", 0o755))
+	must(t, "rename work to upper", u.Rename("/work/#1", "a/b"))
 	if got, _ := os.ReadFile(filepath.Join(base, "upper/a/b")); string(got) != "data" {
 		t.Errorf("a/b = %q", got)
 	}
-	must(t, "rename upper to work", u.rename("a/b", "/work/#2"))
+	must(t, "rename upper to work", u.Rename("a/b", "/work/#2"))
 	if _, err := os.Lstat(filepath.Join(base, "work/work/#2")); err != nil {
 		t.Errorf("work/#2: %v", err)
 	}
-	must(t, "mkdir /work/#3", u.mkdir("/work/#3", 0o755))
-	must(t, "exchange", u.exchange("/work/#3", "a"))
-	if a, _ := u.lstat("a"); a.perm() != 0o755 || a.Nlink != 2 {
+	must(t, "mkdir /work/#3", u.Mkdir("/work/#3", 0o755))
+	must(t, "exchange", u.Exchange("/work/#3", "a"))
+	if a, _ := u.Lstat("a"); a.perm() != 0o755 || a.Nlink != 2 {
 		t.Errorf("a after exchange = %+v", a)
 	}
-	ents, err := u.readDir("/work")
+	ents, err := u.ReadDir("/work")
 	must(t, "readDir /work", err)
 	if len(ents) != 2 {
 		t.Errorf("readDir /work = %+v", ents)
 	}
 	for _, p := range []string{"/..", "/work/../x", "//x", "/work/"} {
-		if _, err := u.lstat(p); !errors.Is(err, unix.EINVAL) {
+		if _, err := u.Lstat(p); !errors.Is(err, unix.EINVAL) {
 			t.Errorf("lstat(%q) = %v, want EINVAL", p, err)
 		}
 	}
-	testerrno.Want(t, "rmdir work root", u.rmdir("/"), unix.EBUSY)
+	testerrno.Want(t, "rmdir work root", u.Rmdir("/"), unix.EBUSY)
 }
 
 func TestNativeAttachWorkEXDEV(t *testing.T) {
@@ -623,12 +623,12 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	must(t, "mkdir upper", os.Mkdir(filepath.Join(base, "upper"), 0o755))
 	ul, err := DirLayer(filepath.Join(base, "upper"))
 	must(t, "upper", err)
-	defer ul.b.close()
+	defer ul.b.Close()
 	wl, err := DirLayer(mnt)
 	must(t, "work", err)
-	defer wl.b.close()
-	testerrno.Want(t, "attachWork across filesystems", ul.b.(workAttacher).attachWork(wl.b), unix.EXDEV)
-	if ul.b.caps().workArea {
+	defer wl.b.Close()
+	testerrno.Want(t, "attachWork across filesystems", ul.b.(workAttacher).AttachWork(wl.b), unix.EXDEV)
+	if ul.b.Caps().WorkArea {
 		t.Errorf("workArea after a failed attach")
 	}
 }
@@ -644,14 +644,14 @@ func TestNativeMountPoint(t *testing.T) {
 	must(t, "write", os.WriteFile(filepath.Join(mnt, "x"), []byte("x"), 0o644))
 	// The layer sees the dir the mount covers, as the kernel's overlay
 	// does: empty, and changes go to it, not to the mount.
-	_, err := b.lstat("m/x")
+	_, err := b.Lstat("m/x")
 	testerrno.Want(t, "lstat in mount", err, unix.ENOENT)
-	ents, err := b.readDir("m")
+	ents, err := b.ReadDir("m")
 	if err != nil || len(ents) != 0 {
 		t.Errorf("readDir of the covered dir: %v, %v", ents, err)
 	}
-	must(t, "chmod of the covered dir", b.chmod("m", 0o700))
-	must(t, "setxattr on the covered dir", b.setxattr("m", "trusted.x", nil))
+	must(t, "chmod of the covered dir", b.Chmod("m", 0o700))
+	must(t, "setxattr on the covered dir", b.Setxattr("m", "trusted.x", nil))
 	var st unix.Stat_t
 	must(t, "stat", unix.Stat(mnt, &st))
 	if st.Mode&0o777 != 0o755 {
@@ -661,23 +661,23 @@ func TestNativeMountPoint(t *testing.T) {
 
 func TestNativeConcurrent(t *testing.T) {
 	b, _ := newNativeTest(t)
-	must(t, "mkdir", b.mkdir("d", 0o755))
+	must(t, "mkdir", b.Mkdir("d", 0o755))
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			name := "d/" + string(rune('a'+g))
 			for i := range 50 {
-				f, err := b.open(name, os.O_CREATE|os.O_RDWR, 0o644)
+				f, err := b.Open(name, os.O_CREATE|os.O_RDWR, 0o644)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				f.WriteAt([]byte{byte(i)}, int64(i))
 				f.Close()
-				b.lstat(name)
-				b.readDir("d")
-				b.rename(name, name+"2")
-				b.rename(name+"2", name)
+				b.Lstat(name)
+				b.ReadDir("d")
+				b.Rename(name, name+"2")
+				b.Rename(name+"2", name)
 			}
 		})
 	}
@@ -686,13 +686,13 @@ func TestNativeConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 100 {
-				if _, err := b.lstat("d"); err != nil && !errors.Is(err, unix.EBADF) {
+				if _, err := b.Lstat("d"); err != nil && !errors.Is(err, unix.EBADF) {
 					t.Error(err)
 				}
 			}
 		})
 	}
-	b.close()
+	b.Close()
 	wg.Wait()
 }
 
@@ -742,9 +742,9 @@ func newContainment(t testing.TB) *containment {
 	wl, err := DirLayer(filepath.Join(base, "work"))
 	must(t, "DirLayer work", err)
 	c.b = up.b.(*nativeBackend)
-	must(t, "attachWork", c.b.attachWork(wl.b))
-	wl.b.close()
-	t.Cleanup(func() { c.b.close() })
+	must(t, "attachWork", c.b.AttachWork(wl.b))
+	wl.b.Close()
+	t.Cleanup(func() { c.b.Close() })
 
 	c.before = c.snapshot(t)
 	c.ifd, err = unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
@@ -850,16 +850,16 @@ func (c *containment) probe(t testing.TB, p string) {
 			t.Errorf("%s(%q) returned data from outside the layer", op, p)
 		}
 	}
-	if a, err := b.lstat(p); err == nil {
+	if a, err := b.Lstat(p); err == nil {
 		leak("lstat", c.outIno[[2]uint64{a.Dev, a.Ino}])
 	}
-	if ents, err := b.readDir(p); err == nil {
+	if ents, err := b.ReadDir(p); err == nil {
 		for _, e := range ents {
 			leak("readDir", e.Name == "secret.txt" || e.Name == "secret2" || e.Name == "passwd")
 		}
 	}
-	b.readlink(p)
-	if f, err := b.open(p, os.O_RDONLY, 0); err == nil {
+	b.Readlink(p)
+	if f, err := b.Open(p, os.O_RDONLY, 0); err == nil {
 		buf := make([]byte, 256)
 		n, _ := f.ReadAt(buf, 0)
 		leak("read", bytes.Contains(buf[:n], []byte("SECRET")) || bytes.Contains(buf[:n], []byte("root:")))
@@ -868,36 +868,36 @@ func (c *containment) probe(t testing.TB, p string) {
 		}
 		f.Close()
 	}
-	if v, err := b.getxattr(p, "user.secret"); err == nil {
+	if v, err := b.Getxattr(p, "user.secret"); err == nil {
 		leak("getxattr", string(v) == secretXattr)
 	}
-	if names, err := b.listxattr(p); err == nil {
+	if names, err := b.Listxattr(p); err == nil {
 		leak("listxattr", slices.Contains(names, "user.secret"))
 	}
-	b.setxattr(p, "user.probe", []byte("PWNED"))
-	b.removexattr(p, "user.secret")
-	b.chmod(p, 0o777)
-	b.lchown(p, 4242, 4242)
-	b.lutimes(p, time.Unix(1, 0), time.Unix(1, 0))
-	b.truncate(p, 0)
-	if f, err := b.open(p, os.O_RDWR|os.O_CREATE, 0o666); err == nil {
+	b.Setxattr(p, "user.probe", []byte("PWNED"))
+	b.Removexattr(p, "user.secret")
+	b.Chmod(p, 0o777)
+	b.Lchown(p, 4242, 4242)
+	b.Lutimes(p, time.Unix(1, 0), time.Unix(1, 0))
+	b.Truncate(p, 0)
+	if f, err := b.Open(p, os.O_RDWR|os.O_CREATE, 0o666); err == nil {
 		f.WriteAt([]byte("PWNED"), 0)
 		f.Truncate(1)
 		f.Close()
 	}
-	b.mkdir(p, 0o777)
-	b.mkdir(p+"/"+probeName, 0o777)
-	b.symlink("PWNED", p+"/"+probeName+"2")
-	b.mknod(p+"/"+probeName+"3", unix.S_IFIFO|0o644, 0)
-	b.link("f", p+"/"+probeName+"4")
-	b.link(p, "d/"+probeName+"5")
-	b.rename(p, "d/"+probeName+"6")
-	b.rename("d/f", p)
-	b.exchange(p, "d")
-	b.exchange("/", p)
-	b.rename(p, "/"+probeName)
-	b.unlink(p)
-	b.rmdir(p)
+	b.Mkdir(p, 0o777)
+	b.Mkdir(p+"/"+probeName, 0o777)
+	b.Symlink("PWNED", p+"/"+probeName+"2")
+	b.Mknod(p+"/"+probeName+"3", unix.S_IFIFO|0o644, 0)
+	b.Link("f", p+"/"+probeName+"4")
+	b.Link(p, "d/"+probeName+"5")
+	b.Rename(p, "d/"+probeName+"6")
+	b.Rename("d/f", p)
+	b.Exchange(p, "d")
+	b.Exchange("/", p)
+	b.Rename(p, "/"+probeName)
+	b.Unlink(p)
+	b.Rmdir(p)
 }
 
 var containmentPaths = []string{
@@ -923,7 +923,7 @@ func TestNativeContainment(t *testing.T) {
 		"pself/etc/passwd": unix.ELOOP, "a/../../x": unix.EINVAL, "../outside": unix.EINVAL,
 		"/../outside": unix.EINVAL,
 	} {
-		_, err := c.b.lstat(p)
+		_, err := c.b.Lstat(p)
 		testerrno.Want(t, "lstat "+p, err, want)
 	}
 	c.check(t, "errno checks")

@@ -34,9 +34,9 @@ func rootMountID(path string) uint64 {
 	return stx.Mnt_id
 }
 
-func (b *nativeBackend) mountID() uint64 { return b.mnt }
+func (b *nativeBackend) MountID() uint64 { return b.mnt }
 
-func (b *nativeBackend) fsPosition() (uint64, string, error) {
+func (b *nativeBackend) FSPosition() (uint64, string, error) {
 	b.posOnce.Do(func() { b.posDev, b.pos, b.posErr = b.readPosition() })
 	return b.posDev, b.pos, b.posErr
 }
@@ -127,12 +127,12 @@ func unescapeMountinfo(s string) string {
 // removed after).
 func (b *nativeBackend) renameWhiteoutOK() bool {
 	const src, dst = "/work/#rwprobe", "/work/#rwprobe.wh"
-	f, err := b.open(src, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0)
+	f, err := b.Open(src, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0)
 	if err != nil {
 		return true // cannot tell: assume the common case
 	}
 	f.Close()
-	defer b.unlink(src)
+	defer b.Unlink(src)
 	b.mu.RLock()
 	if b.closed || b.workfd < 0 {
 		b.mu.RUnlock()
@@ -141,7 +141,7 @@ func (b *nativeBackend) renameWhiteoutOK() bool {
 	err = unix.Renameat2(b.workfd, src[1:], b.workfd, dst[1:], unix.RENAME_WHITEOUT)
 	b.mu.RUnlock()
 	if err == nil {
-		b.unlink(dst)
+		b.Unlink(dst)
 	}
 	return err != unix.EINVAL && err != unix.EOPNOTSUPP
 }

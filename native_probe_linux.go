@@ -22,7 +22,7 @@ var _ dirProber = (*nativeBackend)(nil)
 // noGetxattrat is set once getxattrat(2) turned out to be missing.
 var noGetxattrat atomic.Bool
 
-func (b *nativeBackend) probeDir(p string) (probeDirReader, error) {
+func (b *nativeBackend) ProbeDir(p string) (probeDirReader, error) {
 	if noGetxattrat.Load() || !xattratLayout {
 		return nil, errors.ErrUnsupported
 	}
@@ -49,9 +49,9 @@ type nativeProbeDir struct {
 	xnames []string // its xattr names; nil when not listed
 }
 
-func (d *nativeProbeDir) close() { unix.Close(d.fd) }
+func (d *nativeProbeDir) Close() { unix.Close(d.fd) }
 
-func (d *nativeProbeDir) lstat(name string) (attr, error) {
+func (d *nativeProbeDir) Lstat(name string) (attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT); err != nil {
 		return attr{}, err
@@ -62,7 +62,7 @@ func (d *nativeProbeDir) lstat(name string) (attr, error) {
 	return statToAttr(&st), nil
 }
 
-func (d *nativeProbeDir) getxattr(name, xname string) ([]byte, error) {
+func (d *nativeProbeDir) Getxattr(name, xname string) ([]byte, error) {
 	o := xattrObj{dirfd: d.fd, name: name}
 	if d.listed != name || d.xnames == nil {
 		d.listed, d.xnames = name, nil

@@ -10,18 +10,18 @@ import (
 
 var _ treeRemover = (*nativeBackend)(nil)
 
-// removeTree removes the dir p and everything beneath it, walking down
+// RemoveTree removes the dir p and everything beneath it, walking down
 // with directory descriptors as os.RemoveAll does: each level costs the
 // same however deep it lies (no path is resolved from the root again),
 // and trees deeper than PATH_MAX go too.
-func (b *nativeBackend) removeTree(p string) error {
+func (b *nativeBackend) RemoveTree(p string) error {
 	return b.onParent(p, unix.EBUSY, func(dirfd int, name string) error {
 		return removeAt(dirfd, name, make([]byte, 32<<10))
 	})
 }
 
-// clearTree removes everything inside the dir p, keeping p.
-func (b *nativeBackend) clearTree(p string) error {
+// ClearTree removes everything inside the dir p, keeping p.
+func (b *nativeBackend) ClearTree(p string) error {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func clearAt(fd int, buf []byte) error {
 
 var _ inodeHolder = (*nativeBackend)(nil)
 
-func (b *nativeBackend) hold(p string) (func() (attr, error), func(), error) {
+func (b *nativeBackend) Hold(p string) (func() (attr, error), func(), error) {
 	fd, err := b.openObj(p, 0)
 	if err != nil {
 		return nil, nil, err

@@ -340,7 +340,7 @@ func (o xattrObj) namesIn(buf []byte) ([]string, error) {
 	}
 }
 
-func (b *nativeBackend) getxattr(p, name string) ([]byte, error) {
+func (b *nativeBackend) Getxattr(p, name string) ([]byte, error) {
 	var val []byte
 	err := b.onXattr(p, func(o xattrObj) (err error) {
 		val, err = o.value(name)
@@ -349,7 +349,7 @@ func (b *nativeBackend) getxattr(p, name string) ([]byte, error) {
 	return val, err
 }
 
-func (b *nativeBackend) listxattr(p string) ([]string, error) {
+func (b *nativeBackend) Listxattr(p string) ([]string, error) {
 	var names []string
 	err := b.onXattr(p, func(o xattrObj) (err error) {
 		names, err = o.names()
@@ -358,10 +358,10 @@ func (b *nativeBackend) listxattr(p string) ([]string, error) {
 	return names, err
 }
 
-func (b *nativeBackend) setxattr(p, name string, value []byte) error {
+func (b *nativeBackend) Setxattr(p, name string, value []byte) error {
 	return b.onXattr(p, func(o xattrObj) error { return o.set(name, value) })
 }
 
-func (b *nativeBackend) removexattr(p, name string) error {
+func (b *nativeBackend) Removexattr(p, name string) error {
 	return b.onXattr(p, func(o xattrObj) error { return o.remove(name) })
 }

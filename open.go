@@ -146,7 +146,7 @@ func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
 		return nil, false, err
 	}
 	if !up || bflag&writeFlags == 0 {
-		f, err := br.b.openRead(p, bflag)
+		f, err := br.b.OpenRead(p, bflag)
 		return f, up, err
 	}
 	f, err := br.w.open(p, bflag, 0)

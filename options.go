@@ -375,7 +375,7 @@ func layerPath(l *Layer) string {
 		return "<nil>"
 	}
 	if r, ok := l.b.(rooted); ok {
-		p, _, _ := r.rootInfo()
+		p, _, _ := r.RootInfo()
 		return p
 	}
 	return l.String()

@@ -111,8 +111,8 @@ func (o *Options) validateLayers() error {
 		if !uok || !wok {
 			return optionErr("", syscall.EINVAL, "workdir and upperdir must reside under the same mount")
 		}
-		up, udev, uino := ur.rootInfo()
-		wp, wdev, wino := wr.rootInfo()
+		up, udev, uino := ur.RootInfo()
+		wp, wdev, wino := wr.RootInfo()
 		if udev != wdev || !sameMount(o.Upper.b, work.b) {
 			return optionErr("", syscall.EINVAL, "workdir and upperdir must reside under the same mount")
 		}
@@ -131,7 +131,7 @@ func (o *Options) validateLayers() error {
 	var roots []root
 	for _, r := range roles {
 		if rr, ok := r.l.b.(rooted); ok {
-			p, dev, ino := rr.rootInfo()
+			p, dev, ino := rr.RootInfo()
 			roots = append(roots, root{r, p, dev, ino})
 		}
 	}
@@ -172,10 +172,10 @@ func (o *Options) validateLayers() error {
 func sameMount(a, b backend) bool {
 	pa, aok := a.(placed)
 	pb, bok := b.(placed)
-	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 {
+	if !aok || !bok || pa.MountID() == 0 || pb.MountID() == 0 {
 		return true
 	}
-	return pa.mountID() == pb.mountID()
+	return pa.MountID() == pb.MountID()
 }
 
 // rootWithin reports whether the root of a (at path ap) lies strictly
@@ -188,14 +188,14 @@ func sameMount(a, b backend) bool {
 func rootWithin(a, b backend, ap, bp string, sameDev bool) (bool, error) {
 	pa, aok := a.(placed)
 	pb, bok := b.(placed)
-	if !aok || !bok || pa.mountID() == 0 || pb.mountID() == 0 || pa.mountID() == pb.mountID() {
+	if !aok || !bok || pa.MountID() == 0 || pb.MountID() == 0 || pa.MountID() == pb.MountID() {
 		return pathWithin(ap, bp), nil
 	}
-	adev, apos, err := pa.fsPosition()
+	adev, apos, err := pa.FSPosition()
 	if err == nil {
 		var bdev uint64
 		var bpos string
-		if bdev, bpos, err = pb.fsPosition(); err == nil {
+		if bdev, bpos, err = pb.FSPosition(); err == nil {
 			return adev == bdev && pathWithin(apos, bpos), nil
 		}
 	}

@@ -362,7 +362,7 @@ const tooManyLowers = "too many lower directories, limit is 500"
 func closeLayers(ls ...*Layer) {
 	for _, l := range ls {
 		if l != nil && l.b != nil {
-			l.b.close()
+			l.b.Close()
 		}
 	}
 }

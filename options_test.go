@@ -662,7 +662,7 @@ func TestParseOptionsOwnsLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys.Close()
-	if _, err := o.Lower[0].b.lstat(""); !errors.Is(err, syscall.EBADF) {
+	if _, err := o.Lower[0].b.Lstat(""); !errors.Is(err, syscall.EBADF) {
 		t.Errorf("layer from ParseOptions still open after FS.Close: %v", err)
 	}
 
@@ -676,7 +676,7 @@ func TestParseOptionsOwnsLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys.Close()
-	if _, err := l1.b.lstat(""); err != nil {
+	if _, err := l1.b.Lstat(""); err != nil {
 		t.Errorf("caller's layer closed by FS.Close: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 	if !u.xattrMarkers() {
 		return nil
 	}
-	v, err := u.b.getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+xOrigin)
+	v, err := u.b.Getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+xOrigin)
 	if err != nil || len(v) == 0 {
 		return nil
 	}
@@ -77,8 +77,8 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 		// Another name of an indexed inode (a link made in the overlay):
 		// the index entry named by its origin is the same upper inode.
 		idx := indexDir + "/" + ondisk.IndexName(v)
-		ia, err1 := u.b.lstat(idx)
-		ca, err2 := u.b.lstat(joinPath(c.parent.path(), c.name))
+		ia, err1 := u.b.Lstat(idx)
+		ca, err2 := u.b.Lstat(joinPath(c.parent.path(), c.name))
 		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {
 			c.idx = idx
 			c.lattr.Nlink = fsys.lowerNlinkOf(idx)
@@ -103,7 +103,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 			}
 			var walk func(dir string)
 			walk = func(dir string) {
-				ents, err := br.b.readDir(dir)
+				ents, err := br.b.ReadDir(dir)
 				if err != nil {
 					return
 				}
@@ -111,7 +111,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 					p := joinPath(dir, e.Name)
 					t := e.Type
 					if t == 0 {
-						a, err := br.b.lstat(p)
+						a, err := br.b.Lstat(p)
 						if err != nil {
 							continue
 						}

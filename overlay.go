@@ -115,7 +115,7 @@ func New(o Options) (fsys *FS, err error) {
 	}
 	counter := new(atomic.Uint64)
 	mk := func(l *Layer) *branch {
-		return &branch{l: l, b: l.b, format: l.format, prefix: fsys.prefix, caps: l.b.caps(), tmp: counter}
+		return &branch{l: l, b: l.b, format: l.format, prefix: fsys.prefix, caps: l.b.Caps(), tmp: counter}
 	}
 	for _, l := range o.Lower {
 		fsys.lowers = append(fsys.lowers, mk(l))
@@ -133,13 +133,13 @@ func New(o Options) (fsys *FS, err error) {
 			if o.Work == nil {
 				return nil, newOptErr("workdir", syscall.EINVAL, "missing 'workdir'")
 			}
-			if err := wa.attachWork(o.Work.b); err != nil {
+			if err := wa.AttachWork(o.Work.b); err != nil {
 				return nil, newOptErr("workdir", err, "cannot use as work dir of the upper layer")
 			}
-			fsys.upper.caps = o.Upper.b.caps()
+			fsys.upper.caps = o.Upper.b.Caps()
 		}
 		fsys.upper.w = newUpperDoor(o.Upper.b)
-		if !fsys.upper.caps.workArea {
+		if !fsys.upper.caps.WorkArea {
 			return nil, newOptErr("upperdir", syscall.EINVAL, "upper layer has no work area")
 		}
 		if err := fsys.checkUpperXattrs(); err != nil {
@@ -176,7 +176,7 @@ func New(o Options) (fsys *FS, err error) {
 			return nil, err
 		}
 		if wr, ok := fsys.upper.b.(whiteoutProber); ok {
-			fsys.noRenameWhiteout = !wr.renameWhiteoutOK()
+			fsys.noRenameWhiteout = !wr.RenameWhiteoutOK()
 		}
 		if err := fsys.setupIndex(); err != nil {
 			return nil, err
@@ -191,7 +191,7 @@ func (fsys *FS) initRoot() error {
 	r := &node{present: true, typ: syscall.S_IFDIR, upper: fsys.upper != nil}
 	devs := map[uint64]bool{}
 	if fsys.upper != nil {
-		a, err := fsys.upper.b.lstat("")
+		a, err := fsys.upper.b.Lstat("")
 		if err != nil {
 			return &fs.PathError{Op: "stat", Path: "/", Err: err}
 		}
@@ -199,7 +199,7 @@ func (fsys *FS) initRoot() error {
 		fsys.upper.dev = a.Dev
 	}
 	for i, l := range fsys.lowers {
-		a, err := l.b.lstat("")
+		a, err := l.b.Lstat("")
 		if err != nil {
 			return &fs.PathError{Op: "stat", Path: "/", Err: err}
 		}
@@ -226,7 +226,7 @@ func (fsys *FS) initRoot() error {
 // set up: an upper marked with an incompat feature (a volatile mount's
 // leftover) is refused with EINVAL.
 func (fsys *FS) checkWork() error {
-	if ents, err := fsys.upper.b.readDir("/work/incompat"); err == nil && len(ents) > 0 {
+	if ents, err := fsys.upper.b.ReadDir("/work/incompat"); err == nil && len(ents) > 0 {
 		return newOptErr("workdir", syscall.EINVAL,
 			fmt.Sprintf("overlay with incompat feature '%s' cannot be mounted", ents[0].Name))
 	}
@@ -238,7 +238,7 @@ func (fsys *FS) checkWork() error {
 // and for fsync=volatile leave the dirty marker; then the UUID.
 func (fsys *FS) setupWork() error {
 	b := fsys.upper.w
-	if a, err := fsys.upper.b.lstat("/work"); err == nil {
+	if a, err := fsys.upper.b.Lstat("/work"); err == nil {
 		if err := fsys.upper.removeAll("/work", a.isDir()); err != nil {
 			return newOptErr("workdir", err, "cannot clean up work dir")
 		}
@@ -280,11 +280,11 @@ func (fsys *FS) setupUUID() error {
 	default:
 		return nil
 	}
-	if v, err := u.b.getxattr("", fsys.prefix+"uuid"); err == nil && len(v) == 16 {
+	if v, err := u.b.Getxattr("", fsys.prefix+"uuid"); err == nil && len(v) == 16 {
 		return nil
 	}
 	if fsys.feat.uuid == UUIDAuto {
-		if _, err := u.b.getxattr("", fsys.prefix+"impure"); err == nil {
+		if _, err := u.b.Getxattr("", fsys.prefix+"impure"); err == nil {
 			fsys.feat.uuid = UUIDNull // an old upper: the kernel downgrades to uuid=null
 			return nil
 		}
@@ -374,13 +374,13 @@ func (fsys *FS) checkUpperXattrs() error {
 		return newOptErr(opt, syscall.EINVAL, "upper layer "+fsys.opts.Upper.String()+
 			" cannot hold the xattrs "+need+" stores (use a MemLayer or DirLayer upper)")
 	}
-	if u.caps.xattr {
+	if u.caps.Xattr {
 		// The kernel sets and removes the opaque xattr on W/work; a read
 		// of the work root tells the same without a change.
-		if _, err := u.b.getxattr("/", fsys.prefix+xOpaque); !errors.Is(err, syscall.EOPNOTSUPP) {
+		if _, err := u.b.Getxattr("/", fsys.prefix+xOpaque); !errors.Is(err, syscall.EOPNOTSUPP) {
 			return nil
 		}
-		u.caps.xattr = false
+		u.caps.Xattr = false
 	}
 	fsys.noXattrFallback()
 	return nil

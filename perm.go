@@ -111,9 +111,9 @@ func (c *Cred) owns(a *attr) bool { return c.root() || a.Uid == c.Uid }
 func (fsys *FS) permAttr(n *node) (attr, error) {
 	switch {
 	case n.upper:
-		return fsys.upper.b.lstat(n.path())
+		return fsys.upper.b.Lstat(n.path())
 	case n.idx != "":
-		return fsys.upper.b.lstat(n.idx)
+		return fsys.upper.b.Lstat(n.idx)
 	}
 	return n.lattr, nil
 }
@@ -358,7 +358,7 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 		if pa.Mode&syscall.S_ISGID != 0 {
 			gid = pa.Gid
 		}
-		a, err := fsys.upper.b.lstat(p)
+		a, err := fsys.upper.b.Lstat(p)
 		if err != nil {
 			return err
 		}
@@ -376,7 +376,7 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 			mode &^= syscall.S_ISGID
 		}
 		// A chown of a non-dir clears setuid and setgid: set them again.
-		if b, err := fsys.upper.b.lstat(p); err != nil || b.perm() != mode {
+		if b, err := fsys.upper.b.Lstat(p); err != nil || b.perm() != mode {
 			return fsys.upper.w.chmod(p, mode)
 		}
 		return nil
@@ -403,7 +403,7 @@ func (fsys *FS) dropPrivsLocked(n *node) error {
 		return nil
 	}
 	p := n.path()
-	a, err := fsys.upper.b.lstat(p)
+	a, err := fsys.upper.b.Lstat(p)
 	if err != nil || !a.isReg() {
 		return err
 	}

@@ -25,15 +25,15 @@ type hint struct {
 // dirProber is implemented by backends that can read many entries of one
 // dir through one open handle of it.
 type dirProber interface {
-	// probeDir opens the dir p for probeFrom; errors.ErrUnsupported when
+	// ProbeDir opens the dir p for probeFrom; errors.ErrUnsupported when
 	// the backend cannot here.
-	probeDir(p string) (probeDirReader, error)
+	ProbeDir(p string) (probeDirReader, error)
 }
 
 // probeDirReader reads the entries (single names) of one dir.
 type probeDirReader interface {
 	objReader
-	close()
+	Close()
 }
 
 // takeHint returns (and forgets) the hint for the probe of p.
@@ -67,7 +67,7 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 		if !ok || br.format != formatKernel {
 			continue
 		}
-		r, err := dp.probeDir(lr.path)
+		r, err := dp.ProbeDir(lr.path)
 		if err != nil {
 			continue
 		}
@@ -92,7 +92,7 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 			hints[p] = hint{o: o, bottom: bottom}
 			keys = append(keys, p)
 		}
-		r.close()
+		r.Close()
 		if len(keys) == 0 {
 			continue
 		}

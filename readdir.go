@@ -55,7 +55,7 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 		// opaque=x; the upper's and the bottom layer's show (the
 		// kernel reads no opaque marker in the bottom layer).
 		if merge && lr.layer != fsys.bottom && l.br.xattrMarkers() {
-			v, err := l.br.b.getxattr(l.p, l.br.prefix+xOpaque)
+			v, err := l.br.b.Getxattr(l.p, l.br.prefix+xOpaque)
 			l.xwh = err == nil && len(v) == 1 && v[0] == 'x'
 		}
 		ls = append(ls, l)
@@ -199,7 +199,7 @@ func (fsys *FS) realDirStream(n *node) dirStream {
 	if l == nil {
 		return nil
 	}
-	s, err := l.br.b.(dirStreamer).openDirStream(l.p)
+	s, err := l.br.b.(dirStreamer).OpenDirStream(l.p)
 	if err != nil {
 		return nil
 	}
@@ -216,7 +216,7 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 		return true
 	}
 	br := ls[0].br
-	return br.format == formatOCI || br.caps.xattr && br.hasXattr(ls[0].p, xOrigin)
+	return br.format == formatOCI || br.caps.Xattr && br.hasXattr(ls[0].p, xOrigin)
 }
 
 // translatedList is the listing of merge dir n as the kernel's readdir

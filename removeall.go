@@ -144,7 +144,7 @@ func (fsys *FS) removeTreeAtOnce(name string) (ok bool, err error) {
 	switch {
 	case u == nil:
 		return false, nil
-	case u.format == formatKernel && !u.caps.xattr:
+	case u.format == formatKernel && !u.caps.Xattr:
 		// An upper without xattrs fails some removals (EIO, as the
 		// kernel): only entry by entry shows which.
 		return false, nil
@@ -272,7 +272,7 @@ func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok
 	if !isOpener || br.format != formatKernel {
 		return ds, false
 	}
-	d, err := o.openTreeDir(p)
+	d, err := o.OpenTreeDir(p)
 	if err != nil {
 		return ds, false
 	}
@@ -283,7 +283,7 @@ func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok
 func (c *treeCheck) indexed(name string) bool {
 	if c.inIndex == nil {
 		c.inIndex = map[string]bool{}
-		ents, _ := c.fsys.upper.b.readDir(indexDir)
+		ents, _ := c.fsys.upper.b.ReadDir(indexDir)
 		for _, e := range ents {
 			c.inIndex[e.Name] = true
 		}
@@ -296,7 +296,7 @@ func (c *treeCheck) indexed(name string) bool {
 func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error) {
 	fsys := c.fsys
 	d, upper, br := ds[i].d, ds[i].layer == upperLayer, c.br(ds[i].layer)
-	a, err := d.lstat(e.Name)
+	a, err := d.Lstat(e.Name)
 	switch {
 	case err != nil:
 		return visited{}, err
@@ -310,7 +310,7 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 	case fsys.feat.index && !a.isDir() && a.Nlink > 1:
 		return visited{}, errNotAtOnce
 	}
-	xs, err := d.listxattr(e.Name)
+	xs, err := d.Listxattr(e.Name)
 	if err != nil && !errors.Is(err, syscall.ENOTSUP) {
 		return visited{}, errNotAtOnce
 	}
@@ -323,7 +323,7 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 		suffix, private := strings.CutPrefix(x, br.prefix)
 		var v []byte
 		if private {
-			if v, err = d.getxattr(e.Name, x); err != nil {
+			if v, err = d.Getxattr(e.Name, x); err != nil {
 				return visited{}, errNotAtOnce
 			}
 		}
@@ -386,7 +386,7 @@ func (c *treeCheck) noteIndex(d treeDir, br *branch, name string) error {
 	if !isHandler || !isLayerHandler {
 		return errNotAtOnce
 	}
-	fh, err := hd.handle(name)
+	fh, err := hd.Handle(name)
 	if err != nil {
 		return err
 	}

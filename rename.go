@@ -120,8 +120,8 @@ func (fsys *FS) renameCheck(oldname, newname string) (src, dst walkResult, err e
 	if dst.n.present && src.n.upper && dst.n.upper && !src.n.isDir() {
 		// Two names of one upper inode, which are one overlay inode:
 		// rename(2) does nothing, before any permission check.
-		sa, err1 := fsys.upper.b.lstat(src.n.path())
-		da, err2 := fsys.upper.b.lstat(dst.n.path())
+		sa, err1 := fsys.upper.b.Lstat(src.n.path())
+		da, err2 := fsys.upper.b.Lstat(dst.n.path())
 		if err1 == nil && err2 == nil && sa.Ino == da.Ino && sa.Dev == da.Dev {
 			return src, src, nil
 		}
@@ -207,7 +207,7 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 		// In the OCI format, with no exchange, it is whited out (moved
 		// into the work dir in one step), and the source lands next to
 		// its ".wh." file, dropped after.
-		if u.format == formatOCI && u.caps.workArea {
+		if u.format == formatOCI && u.caps.WorkArea {
 			if err := u.whiteout(dp, syscall.S_IFDIR); err != nil {
 				return err
 			}

@@ -58,7 +58,7 @@ func (fsys *FS) roFirst(check func(n *node) error) func(n *node) error {
 func (fsys *FS) chmod(name string, perm uint32) error {
 	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
 		if !fsys.caller().root() {
-			a, err := fsys.upper.b.lstat(p)
+			a, err := fsys.upper.b.Lstat(p)
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func (fsys *FS) chtimes(name string, atime, mtime time.Time) error {
 	}
 	return fsys.setattr(name, followYes, copyMeta, fsys.roFirst(fsys.mayOwn), func(p string, n *node) error {
 		if atime.IsZero() || mtime.IsZero() {
-			a, err := fsys.upper.b.lstat(p)
+			a, err := fsys.upper.b.Lstat(p)
 			if err != nil {
 				return err
 			}

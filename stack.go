@@ -38,7 +38,7 @@ func stackPath(p string) string {
 	return p
 }
 
-func (s *stackBackend) lstat(p string) (attr, error) {
+func (s *stackBackend) Lstat(p string) (attr, error) {
 	fi, err := s.fs.Lstat(stackPath(p))
 	if err != nil {
 		return attr{}, errnoOf(err)
@@ -46,7 +46,7 @@ func (s *stackBackend) lstat(p string) (attr, error) {
 	return fi.(*fileInfo).a, nil
 }
 
-func (s *stackBackend) readDir(p string) ([]dirEnt, error) {
+func (s *stackBackend) ReadDir(p string) ([]dirEnt, error) {
 	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (s *stackBackend) readDir(p string) ([]dirEnt, error) {
 	return out, nil
 }
 
-func (s *stackBackend) readlink(p string) (string, error) {
+func (s *stackBackend) Readlink(p string) (string, error) {
 	t, err := s.fs.Readlink(stackPath(p))
 	if err != nil {
 		return "", errnoOf(err)
@@ -71,11 +71,11 @@ func (s *stackBackend) readlink(p string) (string, error) {
 	return t, nil
 }
 
-func (s *stackBackend) openRead(p string, flag int) (bfile, error) {
-	return s.open(p, flag&^writeFlags, 0)
+func (s *stackBackend) OpenRead(p string, flag int) (bfile, error) {
+	return s.Open(p, flag&^writeFlags, 0)
 }
 
-func (s *stackBackend) open(p string, flag int, perm uint32) (bfile, error) {
+func (s *stackBackend) Open(p string, flag int, perm uint32) (bfile, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, syscall.EROFS
 	}
@@ -86,33 +86,33 @@ func (s *stackBackend) open(p string, flag int, perm uint32) (bfile, error) {
 	return stackFile{f}, nil
 }
 
-func (s *stackBackend) getxattr(p, name string) ([]byte, error) {
+func (s *stackBackend) Getxattr(p, name string) ([]byte, error) {
 	return s.fs.getxattr(stackPath(p), name, followNo)
 }
 
-func (s *stackBackend) listxattr(p string) ([]string, error) {
+func (s *stackBackend) Listxattr(p string) ([]string, error) {
 	return s.fs.listxattr(stackPath(p), followNo)
 }
 
-func (s *stackBackend) setxattr(p, name string, value []byte) error   { return syscall.EROFS }
-func (s *stackBackend) removexattr(p, name string) error              { return syscall.EROFS }
-func (s *stackBackend) mkdir(p string, perm uint32) error             { return syscall.EROFS }
-func (s *stackBackend) symlink(target, p string) error                { return syscall.EROFS }
-func (s *stackBackend) link(oldp, newp string) error                  { return syscall.EROFS }
-func (s *stackBackend) mknod(p string, mode uint32, dev uint64) error { return syscall.EROFS }
-func (s *stackBackend) rename(oldp, newp string) error                { return syscall.EROFS }
-func (s *stackBackend) exchange(p1, p2 string) error                  { return syscall.EROFS }
-func (s *stackBackend) unlink(p string) error                         { return syscall.EROFS }
-func (s *stackBackend) rmdir(p string) error                          { return syscall.EROFS }
-func (s *stackBackend) chmod(p string, perm uint32) error             { return syscall.EROFS }
-func (s *stackBackend) lchown(p string, uid, gid int) error           { return syscall.EROFS }
-func (s *stackBackend) truncate(p string, size int64) error           { return syscall.EROFS }
-func (s *stackBackend) lutimes(p string, atime, mtime time.Time) error {
+func (s *stackBackend) Setxattr(p, name string, value []byte) error   { return syscall.EROFS }
+func (s *stackBackend) Removexattr(p, name string) error              { return syscall.EROFS }
+func (s *stackBackend) Mkdir(p string, perm uint32) error             { return syscall.EROFS }
+func (s *stackBackend) Symlink(target, p string) error                { return syscall.EROFS }
+func (s *stackBackend) Link(oldp, newp string) error                  { return syscall.EROFS }
+func (s *stackBackend) Mknod(p string, mode uint32, dev uint64) error { return syscall.EROFS }
+func (s *stackBackend) Rename(oldp, newp string) error                { return syscall.EROFS }
+func (s *stackBackend) Exchange(p1, p2 string) error                  { return syscall.EROFS }
+func (s *stackBackend) Unlink(p string) error                         { return syscall.EROFS }
+func (s *stackBackend) Rmdir(p string) error                          { return syscall.EROFS }
+func (s *stackBackend) Chmod(p string, perm uint32) error             { return syscall.EROFS }
+func (s *stackBackend) Lchown(p string, uid, gid int) error           { return syscall.EROFS }
+func (s *stackBackend) Truncate(p string, size int64) error           { return syscall.EROFS }
+func (s *stackBackend) Lutimes(p string, atime, mtime time.Time) error {
 	return syscall.EROFS
 }
 
-func (s *stackBackend) caps() caps   { return caps{xattr: true, namelen: maxNameLen} }
-func (s *stackBackend) close() error { return nil }
+func (s *stackBackend) Caps() caps   { return caps{Xattr: true, NameMax: maxNameLen} }
+func (s *stackBackend) Close() error { return nil }
 
 // stackFile is an open file of an inner overlay as a backend file.
 type stackFile struct{ f *File }

@@ -8,24 +8,24 @@ package overlay
 // treeDirOpener is implemented by backends that can open a dir for a
 // tree walk.
 type treeDirOpener interface {
-	openTreeDir(p string) (treeDir, error)
+	OpenTreeDir(p string) (treeDir, error)
 }
 
 // treeDir is a dir open for a tree walk; names are its entries.
 type treeDir interface {
-	list() ([]dirEnt, error) // its entries, each with its type
-	lstat(name string) (attr, error)
-	listxattr(name string) ([]string, error)
-	getxattr(name, x string) ([]byte, error)
-	sub(name string) (treeDir, error) // the dir name, opened the same way
-	close()
+	List() ([]dirEnt, error) // its entries, each with its type
+	Lstat(name string) (attr, error)
+	Listxattr(name string) ([]string, error)
+	Getxattr(name, x string) ([]byte, error)
+	Sub(name string) (treeDir, error) // the dir name, opened the same way
+	Close()
 }
 
 // handleTreeDir is a treeDir of a layer that names its objects by file
 // handle (see handler).
 type handleTreeDir interface {
 	treeDir
-	handle(name string) (fileHandle, error)
+	Handle(name string) (fileHandle, error)
 }
 
 // walkedDir is a treeDir of one layer (an index into FS.lowers, or
@@ -41,7 +41,7 @@ const upperLayer = -1
 // closeAll closes the dirs of ds.
 func closeAll(ds []walkedDir) {
 	for _, d := range ds {
-		d.d.close()
+		d.d.Close()
 	}
 }
 
@@ -97,7 +97,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 	}()
 	var order []dirEnt
 	for i, d := range ds {
-		ents, err := d.d.list()
+		ents, err := d.d.List()
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 		if k&entDir == 0 {
 			continue
 		}
-		d, err := ds[i].d.sub(e.Name)
+		d, err := ds[i].d.Sub(e.Name)
 		if err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 // shown, and a dir merges with nothing below but the dirs a redirect
 // gives.
 func walkOne(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
-	ents, err := ds[0].d.list()
+	ents, err := ds[0].d.List()
 	if err != nil {
 		return err
 	}
@@ -170,12 +170,12 @@ func walkOne(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 		v, err := visit(ds, whiteouts, 0, e, true)
 		if err == nil && v.kind&entDir != 0 {
 			var d treeDir
-			if d, err = ds[0].d.sub(e.Name); err == nil {
+			if d, err = ds[0].d.Sub(e.Name); err == nil {
 				// A relative redirect names a dir of this level's lower
 				// dirs, of which there are none.
 				sub := append([]walkedDir{{d, ds[0].layer}}, v.below...)
 				err = mergedWalk(sub, len(v.below) > 0 || v.kind&entOrigin != 0, visit)
-				d.close()
+				d.Close()
 			}
 		}
 		closeAll(v.below)
@@ -198,7 +198,7 @@ func dirsBelow(ds []walkedDir, kinds []map[string]entKind, name string) ([]walke
 		if k&entDir == 0 {
 			break
 		}
-		d, err := ds[j].d.sub(name)
+		d, err := ds[j].d.Sub(name)
 		if err != nil {
 			closeAll(below)
 			return nil, err

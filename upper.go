@@ -48,77 +48,77 @@ func (d *upperDoor) before(op string, paths ...string) {
 // open opens p for writing, or creates it (os.OpenFile flags).
 func (d *upperDoor) open(p string, flag int, perm uint32) (bfile, error) {
 	d.before("open", p)
-	return d.writer.open(p, flag, perm)
+	return d.writer.Open(p, flag, perm)
 }
 
 func (d *upperDoor) setxattr(p, name string, value []byte) error {
 	d.before("setxattr", p, name)
-	return d.writer.setxattr(p, name, value)
+	return d.writer.Setxattr(p, name, value)
 }
 
 func (d *upperDoor) removexattr(p, name string) error {
 	d.before("removexattr", p, name)
-	return d.writer.removexattr(p, name)
+	return d.writer.Removexattr(p, name)
 }
 
 func (d *upperDoor) mkdir(p string, perm uint32) error {
 	d.before("mkdir", p)
-	return d.writer.mkdir(p, perm)
+	return d.writer.Mkdir(p, perm)
 }
 
 func (d *upperDoor) symlink(target, p string) error {
 	d.before("symlink", p)
-	return d.writer.symlink(target, p)
+	return d.writer.Symlink(target, p)
 }
 
 func (d *upperDoor) link(oldp, newp string) error {
 	d.before("link", oldp, newp)
-	return d.writer.link(oldp, newp)
+	return d.writer.Link(oldp, newp)
 }
 
 func (d *upperDoor) mknod(p string, mode uint32, dev uint64) error {
 	d.before("mknod", p)
-	return d.writer.mknod(p, mode, dev)
+	return d.writer.Mknod(p, mode, dev)
 }
 
 func (d *upperDoor) rename(oldp, newp string) error {
 	d.before("rename", oldp, newp)
-	return d.writer.rename(oldp, newp)
+	return d.writer.Rename(oldp, newp)
 }
 
 func (d *upperDoor) exchange(p1, p2 string) error {
 	d.before("exchange", p1, p2)
-	return d.writer.exchange(p1, p2)
+	return d.writer.Exchange(p1, p2)
 }
 
 func (d *upperDoor) unlink(p string) error {
 	d.before("unlink", p)
-	return d.writer.unlink(p)
+	return d.writer.Unlink(p)
 }
 
 func (d *upperDoor) rmdir(p string) error {
 	d.before("rmdir", p)
-	return d.writer.rmdir(p)
+	return d.writer.Rmdir(p)
 }
 
 func (d *upperDoor) chmod(p string, perm uint32) error {
 	d.before("chmod", p)
-	return d.writer.chmod(p, perm)
+	return d.writer.Chmod(p, perm)
 }
 
 func (d *upperDoor) lchown(p string, uid, gid int) error {
 	d.before("lchown", p)
-	return d.writer.lchown(p, uid, gid)
+	return d.writer.Lchown(p, uid, gid)
 }
 
 func (d *upperDoor) lutimes(p string, atime, mtime time.Time) error {
 	d.before("lutimes", p)
-	return d.writer.lutimes(p, atime, mtime)
+	return d.writer.Lutimes(p, atime, mtime)
 }
 
 func (d *upperDoor) truncate(p string, size int64) error {
 	d.before("truncate", p)
-	return d.writer.truncate(p, size)
+	return d.writer.Truncate(p, size)
 }
 
 // renameWhiteout renames and leaves a whiteout at the old name in one
@@ -132,7 +132,7 @@ func (d *upperDoor) renameWhiteout(oldp, newp string) error {
 		return syscall.EOPNOTSUPP
 	}
 	d.before("renameWhiteout", oldp, newp)
-	return wr.renameWhiteout(oldp, newp)
+	return wr.RenameWhiteout(oldp, newp)
 }
 
 // treeRemover is the layer's own remover of whole trees, if it has one:

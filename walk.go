@@ -143,13 +143,13 @@ func splitPath(name string) []string {
 // it. Callers hold FS.mu.
 func (fsys *FS) readlinkNode(n *node) (string, error) {
 	if n.upper {
-		return fsys.upper.b.readlink(n.path())
+		return fsys.upper.b.Readlink(n.path())
 	}
 	if len(n.lowers) == 0 {
 		return "", syscall.ENOENT
 	}
 	lr := n.lowers[0]
-	return fsys.lowers[lr.layer].b.readlink(lr.path)
+	return fsys.lowers[lr.layer].b.Readlink(lr.path)
 }
 
 // lookupFinal walks name and returns the final node, which must be

@@ -46,7 +46,7 @@ type branch struct {
 // xattrMarkers reports whether the layer keeps the overlay's private
 // xattrs (origin, impure, redirect, nlink, ...): a layer in the kernel's
 // format on a filesystem that holds xattrs.
-func (br *branch) xattrMarkers() bool { return br.format == formatKernel && br.caps.xattr }
+func (br *branch) xattrMarkers() bool { return br.format == formatKernel && br.caps.Xattr }
 
 type objKind uint8
 
@@ -80,7 +80,7 @@ func (br *branch) probe(p string, bottom bool) (obj, error) {
 }
 
 func (br *branch) hasXattr(p, suffix string) bool {
-	_, err := br.b.getxattr(p, br.prefix+suffix)
+	_, err := br.b.Getxattr(p, br.prefix+suffix)
 	return err == nil
 }
 
@@ -126,9 +126,9 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, er
 	var at [2]int
 	var err error
 	if dr, ok := br.b.(dotsReader); ok && dots && br.format == formatKernel {
-		ents, at, err = dr.readDirDots(p)
+		ents, at, err = dr.ReadDirDots(p)
 	} else {
-		ents, err = br.b.readDir(p)
+		ents, err = br.b.ReadDir(p)
 	}
 	if err != nil {
 		return nil, at, err
@@ -181,14 +181,14 @@ func (br *branch) renameWhiteout(sp, dp string, dpType uint32) error {
 // the backend cannot exchange (or in the OCI format, whose opaque marker
 // is itself an entry), p is emptied in place.
 func (br *branch) clearEmpty(p string) error {
-	if br.format == formatOCI || !br.caps.exchange || !br.caps.xattr {
+	if br.format == formatOCI || !br.caps.Exchange || !br.caps.Xattr {
 		return br.clearDir(p)
 	}
-	ents, err := br.b.readDir(p)
+	ents, err := br.b.ReadDir(p)
 	if err != nil || len(ents) == 0 {
 		return err
 	}
-	a, err := br.b.lstat(p)
+	a, err := br.b.Lstat(p)
 	if err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func (br *branch) clearEmpty(p string) error {
 // copyUserXattrs copies the xattrs of the upper object p to q, except
 // the overlay's private ones.
 func (br *branch) copyUserXattrs(p, q string) error {
-	names, err := br.b.listxattr(p)
+	names, err := br.b.Listxattr(p)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (br *branch) copyUserXattrs(p, q string) error {
 		if strings.HasPrefix(name, br.prefix) && !strings.HasPrefix(name, br.prefix+"overlay.") {
 			continue
 		}
-		v, err := br.b.getxattr(p, name)
+		v, err := br.b.Getxattr(p, name)
 		if err != nil {
 			if errors.Is(err, errNoData) {
 				continue
@@ -271,7 +271,7 @@ func (br *branch) removeAll(p string, isDir bool) error {
 		return err
 	}
 	if tr, ok := br.w.treeRemover(); ok {
-		err := tr.removeTree(p)
+		err := tr.RemoveTree(p)
 		if isNotFound(err) {
 			return nil
 		}
@@ -296,9 +296,9 @@ func (br *branch) removeAll(p string, isDir bool) error {
 // at once after, emptying it in place leaves the same result.
 func (br *branch) clearDir(p string) error {
 	if tr, ok := br.w.treeRemover(); ok {
-		return tr.clearTree(p)
+		return tr.ClearTree(p)
 	}
-	ents, err := br.b.readDir(p)
+	ents, err := br.b.ReadDir(p)
 	if err != nil {
 		return err
 	}
@@ -306,7 +306,7 @@ func (br *branch) clearDir(p string) error {
 		cp := joinPath(p, e.Name)
 		t := e.Type
 		if t == 0 {
-			a, err := br.b.lstat(cp)
+			a, err := br.b.Lstat(cp)
 			if err != nil {
 				return err
 			}

@@ -71,10 +71,10 @@ func (fsys *FS) getxattr(name, attr string, follow followMode) ([]byte, error) {
 		return nil, err
 	}
 	br, p := fsys.holder(n)
-	if !br.caps.xattr {
+	if !br.caps.Xattr {
 		return nil, syscall.EOPNOTSUPP
 	}
-	return br.b.getxattr(p, real)
+	return br.b.Getxattr(p, real)
 }
 
 // holderOf looks name up and returns where its xattrs are. Callers hold
@@ -96,10 +96,10 @@ func (fsys *FS) listxattr(name string, follow followMode) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !br.caps.xattr {
+	if !br.caps.Xattr {
 		return nil, nil
 	}
-	names, err := br.b.listxattr(p)
+	names, err := br.b.Listxattr(p)
 	if err != nil {
 		return nil, err
 	}
@@ -134,19 +134,19 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		if err := fsys.mayXattr(n, attr, true); err != nil {
 			return err
 		}
-		if !fsys.upper.caps.xattr && fsys.upper.format == formatOCI {
+		if !fsys.upper.caps.Xattr && fsys.upper.format == formatOCI {
 			return syscall.EOPNOTSUPP
 		}
 		// A kernel-format upper without xattrs: the kernel copies up,
 		// then the upper's filesystem refuses (EOPNOTSUPP).
 		return nil
 	}, func(p string, n *node) error {
-		if !fsys.upper.caps.xattr {
+		if !fsys.upper.caps.Xattr {
 			return syscall.EOPNOTSUPP
 		}
 		// The kernel copies up first and lets the upper judge the flags
 		// (ovl_setxattr), so a failed XATTR_REPLACE still copies up.
-		_, gerr := fsys.upper.b.getxattr(p, real)
+		_, gerr := fsys.upper.b.Getxattr(p, real)
 		switch {
 		case gerr == nil && flags&XattrCreate != 0:
 			return syscall.EEXIST
@@ -171,10 +171,10 @@ func (fsys *FS) removexattr(name, attr string) error {
 			return err
 		}
 		br, p := fsys.holder(n)
-		if !br.caps.xattr {
+		if !br.caps.Xattr {
 			return syscall.EOPNOTSUPP
 		}
-		_, err := br.b.getxattr(p, real)
+		_, err := br.b.Getxattr(p, real)
 		return err
 	}, func(p string, n *node) error {
 		return fsys.upper.w.removexattr(p, real)

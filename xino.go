@@ -45,7 +45,7 @@ func (fsys *FS) setupXino() {
 			handles, defaultEnc = false, false
 			continue
 		}
-		fh, err := h.fileHandle("")
+		fh, err := h.FileHandle("")
 		if err != nil {
 			handles, defaultEnc = false, false
 			continue
@@ -54,12 +54,12 @@ func (fsys *FS) setupXino() {
 		// from user space, the generic encoder is recognised by its
 		// non-connectable handle: FILEID_INO32_GEN, 8 bytes (a 32-bit inode
 		// number and a generation). tmpfs also says type 1, with 12 bytes.
-		if fh.typ != 1 || len(fh.fid) != 8 {
+		if fh.Type != 1 || len(fh.FID) != 8 {
 			defaultEnc = false
 		}
 	}
 	uuidsOK := !fsys.lowerUUIDsBad()
-	if fsys.feat.xino == XinoAuto && fsys.upper != nil && (!handles || !fsys.upper.caps.xattr || !uuidsOK) {
+	if fsys.feat.xino == XinoAuto && fsys.upper != nil && (!handles || !fsys.upper.caps.Xattr || !uuidsOK) {
 		fsys.feat.xino = XinoOff // xino=auto falls back to off (FS.Options shows it)
 		return
 	}
