@@ -41,7 +41,7 @@ const aferoDevMajor = 4097
 // (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
 // only with respect to this layer.
 func AferoLayer(fsys afero.Fs) *Layer {
-	b := &aferoBackend{fsys: fsys, dev: fakeDev(aferoDevMajor)}
+	b := &aferoBackend{fsys: fsys, dev: LYRFakeDev(aferoDevMajor)}
 	_, b.readOnly = fsys.(*afero.ReadOnlyFs)
 	b.linker, _ = fsys.(afero.Linker)
 	b.lstater, _ = fsys.(afero.Lstater)
@@ -79,15 +79,15 @@ type aferoBackend struct {
 	owners map[string][2]uint32
 }
 
-var _ backend = (*aferoBackend)(nil)
+var _ LYRBackend = (*aferoBackend)(nil)
 
-func (b *aferoBackend) Lstat(p string) (attr, error) {
+func (b *aferoBackend) Lstat(p string) (LYRAttr, error) {
 	_, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
-		return attr{}, err
+		return LYRAttr{}, err
 	case fi == nil:
-		return attr{}, syscall.ENOENT
+		return LYRAttr{}, syscall.ENOENT
 	}
 	return b.attrOf(p, fi), nil
 }
@@ -103,7 +103,7 @@ func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
 	return fis, aferoErrno(err)
 }
 
-func (b *aferoBackend) ReadDir(p string) ([]dirEnt, error) {
+func (b *aferoBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -117,14 +117,14 @@ func (b *aferoBackend) ReadDir(p string) ([]dirEnt, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents := make([]dirEnt, 0, len(fis))
+	ents := make([]LYRDirEnt, 0, len(fis))
 	for _, fi := range fis {
 		name := path.Base(fi.Name()) // MemMapFs gives full paths
 		if p == "" && name == aferoWorkDir {
 			continue
 		}
 		a := b.attrOf(path.Join(p, name), fi)
-		ents = append(ents, dirEnt{Name: name, Type: a.typ(), Ino: a.Ino})
+		ents = append(ents, LYRDirEnt{Name: name, Type: a.Type(), Ino: a.Ino})
 	}
 	return ents, nil
 }
@@ -143,11 +143,11 @@ func (b *aferoBackend) Readlink(p string) (string, error) {
 	return t, aferoErrno(err)
 }
 
-func (b *aferoBackend) OpenRead(p string, flag int) (bfile, error) {
-	return b.Open(p, flag&^writeFlags, 0)
+func (b *aferoBackend) OpenRead(p string, flag int) (LYRFile, error) {
+	return b.Open(p, flag&^LYRWriteFlags, 0)
 }
 
-func (b *aferoBackend) Open(p string, flag int, perm uint32) (bfile, error) {
+func (b *aferoBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
 	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {
 		return nil, syscall.EROFS
@@ -225,7 +225,7 @@ func (b *aferoBackend) Symlink(target, p string) error {
 		return syscall.EPERM
 	case target == "":
 		return syscall.ENOENT
-	case len(target) >= maxPathLen:
+	case len(target) >= LYRPathMax:
 		return syscall.ENAMETOOLONG
 	}
 	b.nsMu.Lock()
@@ -251,7 +251,7 @@ func (b *aferoBackend) Symlink(target, p string) error {
 // over the host filesystem (its parent's FileInfo carries a stat).
 func (b *aferoBackend) hostPath(ap string) (string, bool) {
 	fi, err := b.lstatAfero(path.Dir(ap))
-	if err != nil || !statFields(fi.Sys(), &attr{}) {
+	if err != nil || !statFields(fi.Sys(), &LYRAttr{}) {
 		return "", false
 	}
 	real, err := b.basePath.RealPath(ap)
@@ -417,7 +417,7 @@ func (b *aferoBackend) Lchown(p string, uid, gid int) error {
 	if err := b.fsys.Chown(ap, uid, gid); err != nil {
 		return aferoErrno(err)
 	}
-	if statFields(fi.Sys(), &attr{}) {
+	if statFields(fi.Sys(), &LYRAttr{}) {
 		return nil
 	}
 	cur := b.attrOf(p, fi)
@@ -508,8 +508,8 @@ func (b *aferoBackend) Truncate(p string, size int64) error {
 	return err
 }
 
-func (b *aferoBackend) Caps() caps {
-	return caps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: maxNameLen}
+func (b *aferoBackend) Caps() LYRCaps {
+	return LYRCaps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: LYRNameMax}
 }
 
 func (b *aferoBackend) Close() error { return nil }

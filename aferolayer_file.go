@@ -23,7 +23,7 @@ type aferoFile struct {
 	closed bool       // protected by mu
 }
 
-var _ bfile = (*aferoFile)(nil)
+var _ LYRFile = (*aferoFile)(nil)
 
 func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
@@ -84,15 +84,15 @@ func (f *aferoFile) writeLocked(p []byte, off int64) (int, int64, error) {
 	return n, off + int64(n), aferoErrno(err)
 }
 
-func (f *aferoFile) Stat() (attr, error) {
+func (f *aferoFile) Stat() (LYRAttr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return attr{}, syscall.EBADF
+		return LYRAttr{}, syscall.EBADF
 	}
 	fi, err := f.f.Stat()
 	if err != nil {
-		return attr{}, aferoErrno(err)
+		return LYRAttr{}, aferoErrno(err)
 	}
 	return f.b.attrOf(f.p, fi), nil
 }

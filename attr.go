@@ -59,14 +59,14 @@ func rawPerm(m fs.FileMode) uint32 {
 // Linux, as os.Stat's does.
 type fileInfo struct {
 	name string
-	a    attr
+	a    LYRAttr
 }
 
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.a.Size }
 func (fi *fileInfo) Mode() fs.FileMode  { return fileMode(fi.a.Mode) }
 func (fi *fileInfo) ModTime() time.Time { return fi.a.Mtime }
-func (fi *fileInfo) IsDir() bool        { return fi.a.isDir() }
+func (fi *fileInfo) IsDir() bool        { return fi.a.IsDir() }
 func (fi *fileInfo) Sys() any           { return statT(&fi.a) }
 
 // baseName is os's basename: the last element of name, trailing slashes
@@ -86,8 +86,8 @@ func baseName(name string) string {
 // the top lower object (cached: lowers do not change while in use); merge
 // dirs report nlink 1; st_dev and st_ino by the kernel's rules for
 // xino=off. Callers hold FS.mu.
-func (fsys *FS) nodeAttr(n *node) (attr, error) {
-	var a attr
+func (fsys *FS) nodeAttr(n *node) (LYRAttr, error) {
+	var a LYRAttr
 	var err error
 	switch {
 	case n.upper:
@@ -98,7 +98,7 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 		a = n.lattr
 	}
 	if err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	fsys.fixNlink(n, &a)
 	if n.metacopy {
@@ -125,7 +125,7 @@ func (fsys *FS) nodeAttr(n *node) (attr, error) {
 // overlay's st_dev and the number as it is; otherwise dirs get the
 // overlay's st_dev and an overlay-allocated, non-persistent number, and
 // non-dirs keep their layer's st_dev and number.
-func (fsys *FS) inoDev(n *node, a *attr) {
+func (fsys *FS) inoDev(n *node, a *LYRAttr) {
 	fsid := 0 // the upper's
 	switch {
 	case n.parent == nil && n.upper:
@@ -166,7 +166,7 @@ func (fsys *FS) dirIno(n *node) uint64 {
 // copied up during this FS's life (nfs_export indexes files of one link)
 // keeps the lower's count so moved, which is what the nlink xattr
 // records. Callers hold FS.mu.
-func (fsys *FS) fixNlink(n *node, a *attr) {
+func (fsys *FS) fixNlink(n *node, a *LYRAttr) {
 	if n.idx != "" && (n.lattr.Nlink != 1 || fsys.indexedHere(n.idx)) {
 		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
 	}

@@ -2,10 +2,10 @@ package overlay
 
 import "golang.org/x/sys/unix"
 
-// fdUser is an open file backed by a host file descriptor: the native
+// LYRFDUser is an open file backed by a host file descriptor: the native
 // layer's file. use runs fn with the descriptor, which stays valid (not
 // closed) until fn returns.
-type fdUser interface {
+type LYRFDUser interface {
 	Use(fn func(fd int) error) error
 }
 
@@ -21,12 +21,12 @@ const cloneMax = 1 << 30
 // out is a new, empty file. The result is what bufferedCopy would leave:
 // exactly size bytes (a source that ends early leaves a hole up to size),
 // with the source's holes kept as holes.
-func cloneData(out, in bfile, size int64) (copyHow, error) {
-	o, ok := out.(fdUser)
+func cloneData(out, in LYRFile, size int64) (copyHow, error) {
+	o, ok := out.(LYRFDUser)
 	if !ok {
 		return notCopied, nil
 	}
-	i, ok := in.(fdUser)
+	i, ok := in.(LYRFDUser)
 	if !ok {
 		return notCopied, nil
 	}

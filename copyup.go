@@ -92,7 +92,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	if dataFrom == nil {
 		dataFrom, dataPath = lower, lr.path
 	}
-	if mode == copyMeta && (!fsys.feat.metacopy || !a.isReg()) {
+	if mode == copyMeta && (!fsys.feat.metacopy || !a.IsReg()) {
 		mode = copyFull
 	}
 	fsys.mu.RLock()
@@ -124,11 +124,11 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		}
 	}
 	err := fsys.buildCopy(lower, lr.path, a, tmp, mode, dataFrom, dataPath, mval)
-	if err == nil && fsys.feat.fsync == FsyncStrict && (a.isDir() || a.isReg()) {
+	if err == nil && fsys.feat.fsync == FsyncStrict && (a.IsDir() || a.IsReg()) {
 		err = fsys.syncObject(tmp) // its metadata too, before it appears
 	}
 	if err != nil {
-		fsys.upper.removeAll(tmp, a.isDir())
+		fsys.upper.removeAll(tmp, a.IsDir())
 		return err
 	}
 
@@ -138,13 +138,13 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if n.stale() || !n.parent.upper {
-		fsys.upper.removeAll(tmp, a.isDir())
+		fsys.upper.removeAll(tmp, a.IsDir())
 		return errStale
 	}
 	parentPath := n.parent.path()
 	pa, perr := fsys.upper.b.Lstat(parentPath)
 	if err := fsys.upper.w.rename(tmp, joinPath(parentPath, n.name)); err != nil {
-		fsys.upper.removeAll(tmp, a.isDir())
+		fsys.upper.removeAll(tmp, a.IsDir())
 		return err
 	}
 	if perr == nil {
@@ -153,12 +153,12 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	n.upper = true
 	n.upperGen++
-	if !a.isDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), xOrigin) {
+	if !a.IsDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), xOrigin) {
 		// No origin could be recorded (a hard-linked lower file without
 		// index, a symlink with userxattr): it is the upper's own inode now.
 		n.lowers, n.lowerBorn = nil, n.lattr.Nlink == 1
 	}
-	if a.isDir() && fsys.feat.nfsExport {
+	if a.IsDir() && fsys.feat.nfsExport {
 		// The dir's index entry, once the dir is in place: made
 		// before, as the kernel does, a crash in between would leave an
 		// entry naming a dir that the work dir's cleanup removes, and
@@ -169,7 +169,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		n.dirIndexed = true
 	}
 	fsys.setCopiedData(n, mode == copyMeta, lr, a, mval)
-	if a.isDir() {
+	if a.IsDir() {
 		n.whiteouts = true
 	}
 	return nil
@@ -180,9 +180,9 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 // excepted), then mode, owner and times, in the kernel's order (step
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
-func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
+func (fsys *FS) buildCopy(lower *branch, lp string, a LYRAttr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
 	u := fsys.upper.w
-	switch a.typ() {
+	switch a.Type() {
 	case syscall.S_IFDIR:
 		if err := u.mkdir(tmp, 0o700); err != nil {
 			return err
@@ -207,7 +207,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	if err := fsys.copyXattrs(lower, lp, tmp); err != nil {
 		return err
 	}
-	indexed := fsys.feat.index && !a.isDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
+	indexed := fsys.feat.index && !a.IsDir() && (a.Nlink > 1 || fsys.feat.nfsExport)
 	if indexed {
 		// The union link count, every lower name, relative to the lower
 		// file's count: true whether or not the first name is
@@ -218,7 +218,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 			return err
 		}
 	}
-	if fsys.upper.xattrMarkers() && (a.isDir() || a.Nlink == 1 || indexed) {
+	if fsys.upper.xattrMarkers() && (a.IsDir() || a.Nlink == 1 || indexed) {
 		// The origin names the lower object; a hard-linked lower
 		// file gets none, its links broken as index is off.
 		// Best effort where the upper refuses it, as the kernel's copy-up
@@ -239,12 +239,12 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 	if err := u.lchown(tmp, int(a.Uid), int(a.Gid)); err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
 		return err
 	}
-	if !a.isLink() {
-		if err := u.chmod(tmp, a.perm()); err != nil {
+	if !a.IsLink() {
+		if err := u.chmod(tmp, a.Perm()); err != nil {
 			return err
 		}
 	}
-	if a.isLink() && fsys.upper.format == formatOCI {
+	if a.IsLink() && fsys.upper.format == formatOCI {
 		return nil // afero cannot set a symlink's own times
 	}
 	return u.lutimes(tmp, a.Atime, a.Mtime)
@@ -253,7 +253,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a attr, tmp string, mode cop
 // copyData copies a regular file's bytes into a new file at tmp, 1 MiB at a
 // time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
 // data copy-ups before linking them into place).
-func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copyMode) (err error) {
+func (fsys *FS) copyData(lower *branch, lp string, a LYRAttr, tmp string, mode copyMode) (err error) {
 	out, err := fsys.upper.w.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -275,7 +275,7 @@ func (fsys *FS) copyData(lower *branch, lp string, a attr, tmp string, mode copy
 // copyInto copies size bytes of the file at sp of src into out (cloned
 // where the backends can, else through a buffer) and syncs them unless
 // fsync=volatile, before the copy is linked into place.
-func (fsys *FS) copyInto(out bfile, src *branch, sp string, size int64) error {
+func (fsys *FS) copyInto(out LYRFile, src *branch, sp string, size int64) error {
 	in, err := src.b.OpenRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ const (
 
 // bufferedCopy copies size bytes from in to out through a buffer, 1 MiB
 // at a time, leaving a hole for every chunk of zeros.
-func bufferedCopy(out, in bfile, size int64) error {
+func bufferedCopy(out, in LYRFile, size int64) error {
 	buf := make([]byte, copyChunk)
 	var off int64
 	for off < size {
@@ -367,7 +367,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 		}
 		v, err := lower.b.Getxattr(lp, name)
 		if err != nil {
-			if errors.Is(err, errNoData) {
+			if errors.Is(err, LYRErrNoData) {
 				continue
 			}
 			return err
@@ -426,7 +426,7 @@ func (fsys *FS) syncObject(p string) error {
 // its upper file, or with meta (a metadata-only copy) still below, in the
 // lower file lr of attributes a (unless a data file is known already);
 // mval is the metacopy xattr written. Callers hold FS.mu for writing.
-func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a attr, mval []byte) {
+func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a LYRAttr, mval []byte) {
 	if !meta {
 		n.metacopy = false
 		return
@@ -448,7 +448,7 @@ func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a attr, mval []by
 // copyMeta, or by an earlier name): n's data then stays in the lower
 // file lr until a write copies it into the entry. Callers hold n.cu and
 // no FS lock.
-func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a attr, mode copyMode, lr lowerRef, mval []byte) error {
+func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a LYRAttr, mode copyMode, lr lowerRef, mval []byte) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if n.stale() || !n.parent.upper {

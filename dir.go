@@ -396,9 +396,9 @@ func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
 			}
 		}
 	}
-	var after func() (attr, error)
+	var after func() (LYRAttr, error)
 	release := func() {}
-	if h, ok := fsys.upper.b.(inodeHolder); ok && aerr == nil {
+	if h, ok := fsys.upper.b.(LYRInodeHolder); ok && aerr == nil {
 		if st, rel, err := h.Hold(p); err == nil {
 			after, release = st, rel
 		}

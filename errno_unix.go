@@ -4,8 +4,8 @@ package overlay
 
 import "syscall"
 
-// errNoData is "no such attribute": ENODATA on Linux (ENOATTR elsewhere).
-const errNoData = syscall.ENODATA
+// LYRErrNoData is "no such attribute": ENODATA on Linux (ENOATTR elsewhere).
+const LYRErrNoData = syscall.ENODATA
 
 // Open flags the os package leaves to the platform.
 const (

@@ -53,7 +53,7 @@ func (fsys *FS) handleOf(n *node) ([]byte, error) {
 	default:
 		return nil, syscall.ESTALE
 	}
-	h, ok := br.b.(handler)
+	h, ok := br.b.(LYRHandler)
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}
@@ -108,7 +108,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	if fb[3]&ondisk.FlagUpper == 0 && fsys.upper != nil {
 		// A lower object deleted through the overlay leaves a whiteout in
 		// the index under its handle.
-		if a, err := fsys.upper.b.Lstat(indexDir + "/" + ondisk.IndexName(fb)); err == nil && a.isChr00() {
+		if a, err := fsys.upper.b.Lstat(indexDir + "/" + ondisk.IndexName(fb)); err == nil && a.IsChr00() {
 			return "", syscall.ESTALE
 		}
 	}
@@ -129,7 +129,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	// for a lower object that was copied up and has moved since.
 	var uuid [16]byte
 	copy(uuid[:], fb[5:21])
-	fh := fileHandle{Type: fb[4], FID: fb[ondisk.FBHeaderLen:]}
+	fh := LYRFileHandle{Type: fb[4], FID: fb[ondisk.FBHeaderLen:]}
 	if fb[3]&ondisk.FlagUpper != 0 {
 		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
 			return "", syscall.ESTALE
@@ -193,8 +193,8 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 // findInUpper returns the upper path of the object whose handle is fh,
 // searching the upper layer breadth first (its objects only, not the
 // lower layers').
-func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
-	h, ok := fsys.upper.b.(handler)
+func (fsys *FS) findInUpper(fh LYRFileHandle) (string, bool) {
+	h, ok := fsys.upper.b.(LYRHandler)
 	if !ok {
 		return "", false
 	}
@@ -224,7 +224,7 @@ func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
 			t := e.Type
 			if t == 0 {
 				if a, err := fsys.upper.b.Lstat(p); err == nil {
-					t = a.typ()
+					t = a.Type()
 				}
 			}
 			if t == syscall.S_IFDIR {
@@ -240,8 +240,8 @@ func (fsys *FS) findInUpper(fh fileHandle) (string, bool) {
 // br's and, where br can decode handles, the handle must name an object
 // that exists. It never reaches the object: a decoded handle is only
 // checked and closed.
-func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh fileHandle) bool {
-	h, ok := br.b.(handler)
+func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh LYRFileHandle) bool {
+	h, ok := br.b.(LYRHandler)
 	if !ok {
 		return false
 	}
@@ -252,7 +252,7 @@ func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh fileHandle) bool {
 	if uuid != want {
 		return false
 	}
-	if c, ok := br.b.(handleChecker); ok {
+	if c, ok := br.b.(LYRHandleChecker); ok {
 		if live, known := c.HandleLive(fh); known {
 			return live
 		}

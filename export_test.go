@@ -2,7 +2,7 @@ package overlay
 
 // ErrNoData is errNoData for the external tests ("no such attribute":
 // ENODATA, or ENOATTR on the BSDs).
-const ErrNoData = errNoData
+const ErrNoData = LYRErrNoData
 
 // SetUpperHook makes every FS built afterwards call hook before each
 // change to its upper layer (the crash tests' fault injection).

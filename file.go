@@ -24,7 +24,7 @@ type File struct {
 	app   bool   // O_APPEND; immutable
 
 	mu      sync.Mutex // protects the fields below
-	bf      bfile      // nil for dirs and after Close
+	bf      LYRFile      // nil for dirs and after Close
 	onUpper bool       // bf is the upper object
 	closed  bool
 	off     int64
@@ -33,7 +33,7 @@ type File struct {
 	buf     []mergedEnt // a dir's entries read from list and not yet returned
 	// real reads a dir of one layer through the layer's own descriptor
 	// (its positions are the layer's), until a rewind finds it merged.
-	real dirStream
+	real LYRDirStream
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -48,7 +48,7 @@ func (f *File) Name() string { return f.name }
 
 // current returns the backing file to read from, switching a read-only
 // lower file to the upper copy once there is one. Callers hold f.mu.
-func (f *File) current() (bfile, error) {
+func (f *File) current() (LYRFile, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
@@ -65,7 +65,7 @@ func (f *File) current() (bfile, error) {
 	if up && !stale {
 		p = n.path()
 	}
-	nf, err := bfile(nil), error(nil)
+	nf, err := LYRFile(nil), error(nil)
 	if up && !stale {
 		nf, err = f.fsys.upper.b.OpenRead(p, syscall.O_RDONLY)
 	}
@@ -205,7 +205,7 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 // WriteString is like os.File.WriteString.
 func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 
-func (f *File) writable() (bfile, error) {
+func (f *File) writable() (LYRFile, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
@@ -282,7 +282,7 @@ func (f *File) Stat() (fs.FileInfo, error) {
 	if f.closed {
 		return nil, f.pathErr("stat", fs.ErrClosed)
 	}
-	var a attr
+	var a LYRAttr
 	var err error
 	if !f.isDir {
 		_, err = f.current() // may switch to the upper copy
@@ -315,7 +315,7 @@ func (f *File) Stat() (fs.FileInfo, error) {
 				// whiteout (nfs_export), and so is every link.
 				ia, err := f.fsys.upper.b.Lstat(f.n.idx)
 				switch {
-				case err != nil || ia.isChr00():
+				case err != nil || ia.IsChr00():
 					a.Nlink = 0
 				default:
 					a.Nlink = ia.Nlink

@@ -24,15 +24,15 @@ func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	return br.probeFrom(br.b, p, bottom)
 }
 
-// objReader is what probeFrom reads an object with: a backend, or one
+// LYRStatReader is what probeFrom reads an object with: a backend, or one
 // dir of it opened for probing its entries (readAhead).
-type objReader interface {
-	Lstat(p string) (attr, error)
+type LYRStatReader interface {
+	Lstat(p string) (LYRAttr, error)
 	Getxattr(p, name string) ([]byte, error)
 }
 
 // probeFrom is probe of a kernel-format layer through r.
-func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
+func (br *branch) probeFrom(r LYRStatReader, p string, bottom bool) (obj, error) {
 	a, err := r.Lstat(p)
 	if err != nil {
 		// A name too long for the layer's filesystem is not there
@@ -43,16 +43,16 @@ func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 		return obj{}, err
 	}
 	switch {
-	case a.isChr00():
+	case a.IsChr00():
 		return obj{kind: objWhiteout, a: a}, nil
-	case a.isReg() && br.caps.Xattr:
+	case a.IsReg() && br.caps.Xattr:
 		if a.Size == 0 {
 			if _, err := r.Getxattr(p, br.prefix+xWhiteout); err == nil {
 				return obj{kind: objWhiteout, a: a}, nil
 			}
 		}
 		return br.probeMetacopyFrom(r, p, a, bottom)
-	case a.isDir() && !bottom && br.caps.Xattr:
+	case a.IsDir() && !bottom && br.caps.Xattr:
 		o := obj{kind: objPresent, a: a}
 		if v, err := r.Getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
 			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
@@ -70,7 +70,7 @@ func (br *branch) probeFrom(r objReader, p string, bottom bool) (obj, error) {
 	return obj{kind: objPresent, a: a}, nil
 }
 
-func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
+func (kernelFormat) classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
 	out := make([]markedEnt, 0, len(ents))
 	raw := *at
 	for r, e := range ents {
@@ -88,11 +88,11 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *
 				}
 				return nil, err
 			}
-			le.typ = a.typ()
+			le.typ = a.Type()
 			switch {
-			case a.isChr00():
+			case a.IsChr00():
 				le.whiteout = true
-			case xwh && a.isReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
+			case xwh && a.IsReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
 				le.whiteout = true
 			}
 		}

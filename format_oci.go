@@ -29,7 +29,7 @@ func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	a, err := br.b.Lstat(p)
 	if err == nil {
 		o := obj{kind: objPresent, a: a}
-		if a.isDir() && !bottom {
+		if a.IsDir() && !bottom {
 			if _, err := br.b.Lstat(joinPath(p, ociOpaque)); err == nil {
 				o.opaque = true
 			}
@@ -45,7 +45,7 @@ func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	return obj{}, nil
 }
 
-func (ociFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
+func (ociFormat) classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
 	*at = [2]int{}
 	return listOCI(ents, make([]markedEnt, 0, len(ents))), nil
 }
@@ -54,7 +54,7 @@ func (ociFormat) classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]
 // ".wh." file of its own name may stand side by side in one layer (a
 // crash between the steps of a rename or a creation over a whiteout); the
 // object wins, as on lookup.
-func listOCI(ents []dirEnt, out []markedEnt) []markedEnt {
+func listOCI(ents []LYRDirEnt, out []markedEnt) []markedEnt {
 	var objs map[string]bool
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name, ociMeta) {

@@ -6,28 +6,28 @@ import (
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
-// fileHandle is a file handle of a layer object as name_to_handle_at(2)
+// LYRFileHandle is a file handle of a layer object as name_to_handle_at(2)
 // gives it: the exportfs fid type and the fid bytes.
-type fileHandle struct {
+type LYRFileHandle struct {
 	Type uint8
 	FID []byte
 }
 
-// handler is implemented by backends that can name their objects by file
+// LYRHandler is implemented by backends that can name their objects by file
 // handle: the origin xattrs, index names and exported handles are built
 // from them. A backend without it gets empty origins,
 // as the kernel writes for a lower filesystem without handles.
-type handler interface {
+type LYRHandler interface {
 	// FileHandle returns the handle of the object at p (not following a
 	// final symlink).
-	FileHandle(p string) (fileHandle, error)
+	FileHandle(p string) (LYRFileHandle, error)
 	// FSUUID is the UUID of the backend's filesystem (s_uuid; zero when it
 	// has none).
 	FSUUID() [16]byte
 }
 
 // encodeFB builds the ovl_fb bytes of a handle (see ondisk.EncodeFB).
-func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
+func encodeFB(uuid [16]byte, h LYRFileHandle, upper bool) []byte {
 	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.Type, FID: h.FID}, upper)
 }
 
@@ -35,7 +35,7 @@ func encodeFB(uuid [16]byte, h fileHandle, upper bool) []byte {
 // br: its ovl_fb, or empty when the layer cannot make file handles (the
 // kernel's "copied up, origin unknown"). With uuid=off the UUID is zero.
 func (fsys *FS) originOf(br *branch, p string) []byte {
-	h, ok := br.b.(handler)
+	h, ok := br.b.(LYRHandler)
 	if !ok {
 		return []byte{}
 	}
@@ -48,7 +48,7 @@ func (fsys *FS) originOf(br *branch, p string) []byte {
 
 // originFB is the origin xattr value for the lower object of handler h
 // whose handle is fh (empty when the handle is too long for one).
-func (fsys *FS) originFB(h handler, fh fileHandle) []byte {
+func (fsys *FS) originFB(h LYRHandler, fh LYRFileHandle) []byte {
 	if len(fh.FID) > ondisk.FBMaxFID {
 		return []byte{}
 	}
@@ -64,25 +64,25 @@ func (fsys *FS) originFB(h handler, fh fileHandle) []byte {
 // never reuses inode numbers, so no generation is needed.
 const memHandleType = 0x4d
 
-var _ handler = memBackend{}
+var _ LYRHandler = memBackend{}
 
-func (b memBackend) FileHandle(p string) (fileHandle, error) {
+func (b memBackend) FileHandle(p string) (LYRFileHandle, error) {
 	a, err := b.Lstat(p)
 	if err != nil {
-		return fileHandle{}, err
+		return LYRFileHandle{}, err
 	}
 	fid := make([]byte, 8)
 	binary.LittleEndian.PutUint64(fid, a.Ino)
-	return fileHandle{Type: memHandleType, FID: fid}, nil
+	return LYRFileHandle{Type: memHandleType, FID: fid}, nil
 }
 
 func (b memBackend) FSUUID() [16]byte { return b.fs.uuid }
 
-// handleChecker is implemented by backends that can tell whether a file
+// LYRHandleChecker is implemented by backends that can tell whether a file
 // handle names an existing object of their filesystem (without opening
 // it: OpenByHandle rejects a forged handle with it before any search).
-type handleChecker interface {
+type LYRHandleChecker interface {
 	// HandleLive reports whether fh names an existing object; known is
 	// false when the backend cannot tell (no privilege to decode).
-	HandleLive(fh fileHandle) (live, known bool)
+	HandleLive(fh LYRFileHandle) (live, known bool)
 }

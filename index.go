@@ -99,7 +99,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 	var fss []fsEnt
 	if fsys.upper != nil {
 		e := fsEnt{dev: fsys.upper.dev}
-		if h, ok := fsys.upper.b.(handler); ok {
+		if h, ok := fsys.upper.b.(LYRHandler); ok {
 			e.uuid = h.FSUUID()
 		}
 		fss = append(fss, e)
@@ -109,7 +109,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 		i := slices.IndexFunc(fss, func(e fsEnt) bool { return e.dev == br.dev })
 		if i < 0 {
 			var id [16]byte
-			h, hok := br.b.(handler)
+			h, hok := br.b.(LYRHandler)
 			if hok {
 				id = h.FSUUID()
 			}
@@ -145,7 +145,7 @@ func (fsys *FS) checkIndex() error {
 		return nil
 	}
 	u := fsys.upper
-	uh, ok := u.b.(handler)
+	uh, ok := u.b.(LYRHandler)
 	ok = ok && u.xattrMarkers() && u.caps.Hardlink
 	if ok {
 		_, err := uh.FileHandle("")
@@ -155,7 +155,7 @@ func (fsys *FS) checkIndex() error {
 		if !ok {
 			break
 		}
-		h, hok := br.b.(handler)
+		h, hok := br.b.(LYRHandler)
 		if ok = hok; ok {
 			_, err := h.FileHandle("")
 			ok = err == nil
@@ -170,7 +170,7 @@ func (fsys *FS) checkIndex() error {
 		return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
 	}
 	a, err := u.b.Lstat(indexDir)
-	if err == nil && !a.isDir() {
+	if err == nil && !a.IsDir() {
 		return newOptErr("index", syscall.ENOTDIR, "cannot create the index dir")
 	}
 	if err == nil {
@@ -188,7 +188,7 @@ func (fsys *FS) checkIndex() error {
 // upperRootFB is the struct ovl_fb of the upper root, which the index dir
 // records.
 func (fsys *FS) upperRootFB() ([]byte, error) {
-	uh := fsys.upper.b.(handler)
+	uh := fsys.upper.b.(LYRHandler)
 	fh, err := uh.FileHandle("")
 	if err != nil {
 		return nil, err
@@ -275,10 +275,10 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	if err != nil {
 		return err
 	}
-	if a.isChr00() || a.isDir() && !fsys.feat.nfsExport {
+	if a.IsChr00() || a.IsDir() && !fsys.feat.nfsExport {
 		return nil
 	}
-	if a.isDir() {
+	if a.IsDir() {
 		// A dir entry (nfs_export) names its upper dir in its upper
 		// xattr; one without is stale. Whether that dir still exists is
 		// not checked here.
@@ -289,8 +289,8 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	}
 	v, err := u.b.Getxattr(p, fsys.prefix+xOrigin)
 	switch {
-	case errors.Is(err, errNoData) || err == nil && len(v) == 0:
-		return errNoData
+	case errors.Is(err, LYRErrNoData) || err == nil && len(v) == 0:
+		return LYRErrNoData
 	case err != nil:
 		return err
 	case len(v) < ondisk.FBHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):
@@ -426,7 +426,7 @@ func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
 // upperDirFB is the value a dir index entry's upper xattr holds for the
 // upper dir p: its file handle, flagged as an upper one.
 func (fsys *FS) upperDirFB(p string) ([]byte, error) {
-	uh, ok := fsys.upper.b.(handler)
+	uh, ok := fsys.upper.b.(LYRHandler)
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}

@@ -12,7 +12,7 @@ import (
 // time; a lower layer may be shared by any number of overlays, since the
 // overlay never writes to it.
 type Layer struct {
-	b      backend // immutable after construction
+	b      LYRBackend // immutable after construction
 	format format  // how whiteouts and opaque dirs are encoded; immutable
 	desc   string  // human description for errors ("memory", "dir /x"); immutable
 }
@@ -35,7 +35,7 @@ type format interface {
 	// bottom-most lower layer, whose opaque markers are not read).
 	probe(br *branch, p string, bottom bool) (obj, error)
 	// classify marks the entries ents of br's dir p (see branch.classify).
-	classify(br *branch, p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error)
+	classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error)
 	whiteout(br *branch, p string, existing uint32) error
 	renameWhiteout(br *branch, sp, dp string, dpType uint32) error
 	setOpaque(br *branch, p string) error
@@ -55,10 +55,10 @@ var (
 	formatOCI format = ociFormat{}
 )
 
-// attr is the stat information of one object in one layer: the parts of
+// LYRAttr is the stat information of one object in one layer: the parts of
 // struct stat the overlay uses. Mode is a raw st_mode (S_IFMT type bits plus
 // permission, setuid, setgid and sticky bits).
-type attr struct {
+type LYRAttr struct {
 	Mode    uint32
 	Nlink   uint64
 	Uid     uint32
@@ -74,55 +74,55 @@ type attr struct {
 	Ctime   time.Time
 }
 
-func (a *attr) typ() uint32   { return a.Mode & syscall.S_IFMT }
-func (a *attr) isDir() bool   { return a.typ() == syscall.S_IFDIR }
-func (a *attr) isReg() bool   { return a.typ() == syscall.S_IFREG }
-func (a *attr) isLink() bool  { return a.typ() == syscall.S_IFLNK }
-func (a *attr) perm() uint32  { return a.Mode &^ syscall.S_IFMT }
-func (a *attr) isChr00() bool { return a.typ() == syscall.S_IFCHR && a.Rdev == 0 }
+func (a *LYRAttr) Type() uint32   { return a.Mode & syscall.S_IFMT }
+func (a *LYRAttr) IsDir() bool   { return a.Type() == syscall.S_IFDIR }
+func (a *LYRAttr) IsReg() bool   { return a.Type() == syscall.S_IFREG }
+func (a *LYRAttr) IsLink() bool  { return a.Type() == syscall.S_IFLNK }
+func (a *LYRAttr) Perm() uint32  { return a.Mode &^ syscall.S_IFMT }
+func (a *LYRAttr) IsChr00() bool { return a.Type() == syscall.S_IFCHR && a.Rdev == 0 }
 
-// dirEnt is one entry of a layer directory, in the layer's own order, as
-// the backend lists it. (An entry passes through three forms: a dirEnt of
+// LYRDirEnt is one entry of a layer directory, in the layer's own order, as
+// the backend lists it. (An entry passes through three forms: a LYRDirEnt of
 // a backend, a markedEnt once the layer's format has told whiteouts from
 // objects, a mergedEnt once the layers are merged; an fsDirEntry is one
 // given to callers.)
 // Type is the S_IFMT bits of the entry (0 when the backend cannot tell
 // without a stat, as getdents' DT_UNKNOWN).
-type dirEnt struct {
+type LYRDirEnt struct {
 	Name string
 	Type uint32
 	Ino  uint64
 }
 
-// dotsReader is implemented by backends that can tell where a dir lists
+// LYRDotsReader is implemented by backends that can tell where a dir lists
 // "." and "..": readDirDots is readDir with, for each of them, the number
 // of entries listed before it (ext4 lists them in hash order, tmpfs
 // first). Elsewhere they count as first.
-type dotsReader interface {
-	ReadDirDots(p string) ([]dirEnt, [2]int, error)
+type LYRDotsReader interface {
+	ReadDirDots(p string) ([]LYRDirEnt, [2]int, error)
 }
 
-// dirStreamer is implemented by backends whose dirs can be read through
+// LYRDirStreamer is implemented by backends whose dirs can be read through
 // a descriptor of their own, with the file system's own positions: the
 // kernel reads a dir of one layer that way (ovl_iterate_real), so that
 // telldir cookies and seeks are the layer's.
-type dirStreamer interface {
-	OpenDirStream(p string) (dirStream, error)
+type LYRDirStreamer interface {
+	OpenDirStream(p string) (LYRDirStream, error)
 }
 
-// dirStream is an open dir of a dirStreamer.
-type dirStream interface {
+// LYRDirStream is an open dir of a dirStreamer.
+type LYRDirStream interface {
 	// ReadEntries is one getdents call: the entries ("." and ".." left out),
 	// the position after them, or eof when there were none.
-	ReadEntries() (ents []dirEnt, pos int64, eof bool, err error)
+	ReadEntries() (ents []LYRDirEnt, pos int64, eof bool, err error)
 	Seek(off int64, whence int) (int64, error)
 	Close() error
 }
 
-// bfile is an open file of a backend. The overlay keeps file offsets
+// LYRFile is an open file of a backend. The overlay keeps file offsets
 // itself and only uses positioned I/O, so that an open file can be
 // switched to another backing file (after copy-up) without losing its place.
-type bfile interface {
+type LYRFile interface {
 	io.ReaderAt
 	io.WriterAt
 	io.Closer
@@ -131,15 +131,15 @@ type bfile interface {
 	// open files, other names of the inode), as write(2) on an O_APPEND
 	// descriptor is; it returns the offset just past what it wrote.
 	Append(p []byte) (n int, end int64, err error)
-	Stat() (attr, error)
+	Stat() (LYRAttr, error)
 	Truncate(size int64) error
 	Sync() error
 }
 
-// backend is what a layer must provide: a small filesystem addressed by
+// LYRBackend is what a layer must provide: a small filesystem addressed by
 // slash-separated paths relative to the layer root ("" is the root). Paths
 // are already clean and contain no "." or ".." components; the overlay
-// resolves symlinks itself, so a backend never follows a symlink in any
+// resolves symlinks itself, so a LYRBackend never follows a symlink in any
 // component, and must never resolve anything outside its root.
 //
 // Paths beginning with "/" address the layer's work area (the kernel's
@@ -148,44 +148,44 @@ type bfile interface {
 // rename(2) within one filesystem is.
 //
 // Errors are syscall.Errno values (possibly wrapped); the overlay shapes
-// them into *fs.PathError with the overlay path. A backend that cannot do
+// them into *fs.PathError with the overlay path. A LYRBackend that cannot do
 // an operation at all returns syscall.EOPNOTSUPP (xattrs, mknod) or
 // syscall.EPERM (link, symlink), as Linux filesystems do.
-type backend interface {
-	layerReader
-	layerWriter
+type LYRBackend interface {
+	LYRReader
+	LYRWriter
 }
 
-// layerReader is the read side of a backend: all an FS may do to a lower
+// LYRReader is the read side of a backend: all an FS may do to a lower
 // layer, and how it reads the upper.
-type layerReader interface {
+type LYRReader interface {
 	// Lstat does not follow a final symlink.
-	Lstat(p string) (attr, error)
+	Lstat(p string) (LYRAttr, error)
 	// ReadDir lists a directory in the layer's own order, without "." and "..".
-	ReadDir(p string) ([]dirEnt, error)
+	ReadDir(p string) ([]LYRDirEnt, error)
 	Readlink(p string) (string, error)
 	// OpenRead opens p for reading with the flags of os.OpenFile that do
 	// not write (the others are ignored), as open does.
-	OpenRead(p string, flag int) (bfile, error)
+	OpenRead(p string, flag int) (LYRFile, error)
 
 	Getxattr(p, name string) ([]byte, error) // ENODATA when absent
 	Listxattr(p string) ([]string, error)
 
 	// Caps reports what the backend can hold.
-	Caps() caps
+	Caps() LYRCaps
 	// Close releases what the backend holds open (directory fds).
 	Close() error
 }
 
-// writeFlags are the flags of os.OpenFile that openRead ignores.
-const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_CREAT | syscall.O_EXCL | syscall.O_TRUNC | syscall.O_APPEND
+// LYRWriteFlags are the flags of os.OpenFile that openRead ignores.
+const LYRWriteFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_CREAT | syscall.O_EXCL | syscall.O_TRUNC | syscall.O_APPEND
 
-// layerWriter is the write side of a backend, which only the upper
+// LYRWriter is the write side of a backend, which only the upper
 // layer's door holds (upper.go).
-type layerWriter interface {
+type LYRWriter interface {
 	// Open opens p with os.OpenFile flags; it never follows a final
 	// symlink (O_NOFOLLOW is implied) and fails with ELOOP on one.
-	Open(p string, flag int, perm uint32) (bfile, error)
+	Open(p string, flag int, perm uint32) (LYRFile, error)
 
 	Setxattr(p, name string, value []byte) error
 	Removexattr(p, name string) error
@@ -210,8 +210,8 @@ type layerWriter interface {
 	Truncate(p string, size int64) error
 }
 
-// caps are a backend's optional capabilities.
-type caps struct {
+// LYRCaps are a backend's optional capabilities.
+type LYRCaps struct {
 	Xattr    bool // getxattr/setxattr work
 	Mknod    bool // device nodes (kernel whiteouts) can be created
 	Hardlink bool // link works
@@ -221,30 +221,30 @@ type caps struct {
 	NameMax  int  // longest name component (f_namelen)
 }
 
-// whiteoutRenamer is implemented by backends that can rename and leave a
+// LYRWhiteoutRenamer is implemented by backends that can rename and leave a
 // whiteout (char 0/0) at the old name in one atomic step, as renameat2
 // with RENAME_WHITEOUT does; the overlay uses it to move a name that
 // lower layers also have (ovl_rename's way). EINVAL or EOPNOTSUPP means
 // the filesystem cannot, and the overlay falls back to whiteout.go's
 // renameWhiteout order.
-type whiteoutRenamer interface {
+type LYRWhiteoutRenamer interface {
 	RenameWhiteout(oldp, newp string) error
 }
 
-// rooted is implemented by backends that live in a directory of the host
+// LYRRooted is implemented by backends that live in a directory of the host
 // (native layers), so that New can apply the kernel's layer-overlap rules.
-type rooted interface {
+type LYRRooted interface {
 	// RootInfo reports the layer root's absolute, symlink-free path and
 	// its device and inode numbers.
 	RootInfo() (path string, dev, ino uint64)
 }
 
-// placed is implemented by rooted backends that know the mount their root
+// LYRPlaced is implemented by rooted backends that know the mount their root
 // was reached through and where the root lies in its filesystem, so that
 // New can compare layers as the kernel does: by mount, not st_dev, and by
 // ancestry in the filesystem, which a bind mount does not hide.
-type placed interface {
-	rooted
+type LYRPlaced interface {
+	LYRRooted
 	// MountID is the id of the mount the root was opened through
 	// (statx's stx_mnt_id, the first field of /proc/self/mountinfo); 0
 	// when the kernel cannot tell.
@@ -255,36 +255,36 @@ type placed interface {
 	FSPosition() (dev uint64, path string, err error)
 }
 
-// whiteoutProber is implemented by backends on a filesystem that may lack
+// LYRWhiteoutProber is implemented by backends on a filesystem that may lack
 // renameat2's RENAME_WHITEOUT (native layers; ramfs has none). The kernel
 // renames a name that a lower layer has with that flag, so that where the
 // upper's filesystem lacks it such a rename fails with EINVAL; New probes
 // the upper once, after preparing W/work.
-type whiteoutProber interface {
+type LYRWhiteoutProber interface {
 	RenameWhiteoutOK() bool
 }
 
-// workAttacher is implemented by backends whose work area is a separate
+// LYRWorkAttacher is implemented by backends whose work area is a separate
 // layer (native layers, where workdir= is its own directory): New calls
 // attachWork on the upper with the work layer's backend, after checking
 // that both are on one filesystem.
-type workAttacher interface {
-	AttachWork(work backend) error
+type LYRWorkAttacher interface {
+	AttachWork(work LYRBackend) error
 }
 
-// inodeHolder is implemented by backends that can hold the object p open
+// LYRInodeHolder is implemented by backends that can hold the object p open
 // across its removal: stat then tells what an open handle of it sees
 // (size and link count as the file system leaves them); release lets it
 // go.
-type inodeHolder interface {
-	Hold(p string) (stat func() (attr, error), release func(), err error)
+type LYRInodeHolder interface {
+	Hold(p string) (stat func() (LYRAttr, error), release func(), err error)
 }
 
-// treeRemover is implemented by backends that remove a whole tree
+// LYRTreeRemover is implemented by backends that remove a whole tree
 // themselves, in time linear in its size whatever its depth (the native
 // layer walks it with directory descriptors); others are emptied one path
 // at a time.
-type treeRemover interface {
+type LYRTreeRemover interface {
 	// RemoveTree removes the dir p and everything beneath it.
 	RemoveTree(p string) error
 	// ClearTree removes everything beneath the dir p, keeping p.

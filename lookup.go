@@ -8,14 +8,14 @@ import (
 	"syscall"
 )
 
-// maxSymlinks is the number of symlinks one path walk may follow before it
+// LYRMaxSymlinks is the number of symlinks one path walk may follow before it
 // fails with ELOOP: Linux's MAXSYMLINKS (include/linux/namei.h).
-const maxSymlinks = 40
+const LYRMaxSymlinks = 40
 
-// maxNameLen is the longest name component any layer here accepts
+// LYRNameMax is the longest name component any layer here accepts
 // (NAME_MAX, include/uapi/linux/limits.h); longer names are ENAMETOOLONG as
 // in ovl_lookup's f_namelen check.
-const maxNameLen = 255
+const LYRNameMax = 255
 
 // lowerRef names an object in one lower layer: the layer's index in
 // FS.lowers and the path inside that layer. The path is kept per layer,
@@ -51,13 +51,13 @@ type node struct {
 	typ        uint32        // S_IFMT of the object, when present
 	opaque     bool          // a dir whose merge stopped at an opaque dir (upper or lower)
 	lowers     []lowerRef    // lower objects: a dir's merged stack, top first; at most one for a non-dir
-	lattr      attr          // attr of lowers[0] (lowers are immutable while in use)
+	lattr      LYRAttr          // attr of lowers[0] (lowers are immutable while in use)
 	ino        atomic.Uint64 // overlay-allocated inode number, allocated on first use
 	upperGen   uint64        // bumped when the object is copied up, so open files re-target
 	redirect   string        // the upper object's redirect xattr, as stored (for building new ones)
 	metacopy   bool          // a regular file whose data is below, in data
 	data       lowerRef      // where a metacopy file's data is
-	dattr      attr          // attr of data
+	dattr      LYRAttr          // attr of data
 	digest     []byte        // a metacopy file's fs-verity digest (verity=)
 	digestAlg  uint8         // its algorithm, 0 for none
 	verified   atomic.Bool   // the data matched the digest
@@ -65,7 +65,7 @@ type node struct {
 	dirIndexed bool          // a dir with an index entry (nfs_export)
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
 	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
-	gone       *attr         // a removed dir's attributes as open handles of it stat them
+	gone       *LYRAttr         // a removed dir's attributes as open handles of it stat them
 	// lowerBorn: copied up here from a lower object of one link whose
 	// origin the upper could not hold (a symlink with userxattr); the
 	// kernel's inode still counts it as from below (OVL_CONST_INO) while
@@ -217,7 +217,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 	switch {
 	case err != nil:
 		return nil // no entry
-	case !a.isDir() || !c.upper:
+	case !a.IsDir() || !c.upper:
 		return syscall.EIO
 	}
 	want, err := fsys.upperDirFB(c.path())
@@ -232,7 +232,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 
 // lookupLayers is lookupChild before the index check.
 func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
-	if len(name) > maxNameLen {
+	if len(name) > LYRNameMax {
 		return nil, syscall.ENAMETOOLONG
 	}
 	c := &node{parent: parent, name: name}
@@ -264,7 +264,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 		case o.kind == objWhiteout:
 			c.upperWh = true
 			return c, nil
-		case o.a.isDir():
+		case o.a.IsDir():
 			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.redirect
 			defer fsys.findDirIndex(c)
 			if o.opaque {
@@ -283,7 +283,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 				defer fsys.fixOrigin(c)
 			}
 		default:
-			c.present, c.upper, c.typ = true, true, o.a.typ()
+			c.present, c.upper, c.typ = true, true, o.a.Type()
 			if !o.metacopy {
 				if err := fsys.findOrigin(c, parent.lowers); err != nil {
 					return nil, err
@@ -360,7 +360,7 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 			continue
 		case o.kind == objWhiteout:
 			return c, nil
-		case o.a.isDir():
+		case o.a.IsDir():
 			if c.present && !c.isDir() {
 				return c, nil // a dir below a non-dir is never merged
 			}
@@ -394,7 +394,7 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 			if c.present {
 				return c, nil
 			}
-			c.present, c.typ = true, o.a.typ()
+			c.present, c.typ = true, o.a.Type()
 			c.lowers = []lowerRef{{layer: lr.layer, path: p}}
 			c.lattr = o.a
 			if !o.metacopy {
@@ -498,7 +498,7 @@ func (fsys *FS) indexEntry(idx string, typ uint32) (bool, error) {
 	switch {
 	case err != nil:
 		return false, nil
-	case a.isChr00() || a.typ() != typ:
+	case a.IsChr00() || a.Type() != typ:
 		return false, syscall.EIO
 	}
 	return true, nil
@@ -533,7 +533,7 @@ func (fsys *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj,
 		switch {
 		case o.kind == objNone:
 			return obj{}, stop, nil
-		case o.kind == objWhiteout || !o.a.isDir():
+		case o.kind == objWhiteout || !o.a.IsDir():
 			return obj{}, true, nil
 		case o.opaque:
 			stop = true

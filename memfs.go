@@ -87,9 +87,9 @@ const (
 	// dev_t has 12 major bits, so no real device can have it.
 	memDevMajor = 4096
 
-	// maxPathLen is PATH_MAX, the longest symlink target
+	// LYRPathMax is PATH_MAX, the longest symlink target
 	// (include/uapi/linux/limits.h); maxNameLen (NAME_MAX) is in lookup.go.
-	maxPathLen = 4096
+	LYRPathMax = 4096
 	// memMaxSymlinkHops is the kernel's MAXSYMLINKS (include/linux/namei.h).
 	memMaxSymlinkHops = 40
 
@@ -104,16 +104,16 @@ const (
 // backends, so that no two backends share one.
 var fakeDevMinor atomic.Uint64
 
-// fakeDev returns a new st_dev with the given major number and a minor
+// LYRFakeDev returns a new st_dev with the given major number and a minor
 // never returned before, in glibc's makedev encoding.
-func fakeDev(major uint64) uint64 {
+func LYRFakeDev(major uint64) uint64 {
 	minor := fakeDevMinor.Add(1)
 	return (major&0xfff)<<8 | (major&0xfffff000)<<32 | minor&0xff | (minor&0xffffff00)<<12
 }
 
 // NewMemFS returns an empty MemFS: a root directory with mode 0755.
 func NewMemFS() *MemFS {
-	m := &MemFS{dev: fakeDev(memDevMajor), nextIno: memWorkIno + 1}
+	m := &MemFS{dev: LYRFakeDev(memDevMajor), nextIno: memWorkIno + 1}
 	rand.Read(m.uuid[:])
 	now := time.Now()
 	m.root = m.newNode(syscall.S_IFDIR|0o755, nil, now)
@@ -139,8 +139,8 @@ func MemLayer(m *MemFS) *Layer {
 type memBackend struct{ fs *MemFS }
 
 var (
-	_ backend         = memBackend{}
-	_ whiteoutRenamer = memBackend{}
+	_ LYRBackend         = memBackend{}
+	_ LYRWhiteoutRenamer = memBackend{}
 )
 
 // newNode makes an inode owned by the caller, in directory dir (nil for a
@@ -175,8 +175,8 @@ func (n *memNode) isLink() bool { return n.typ() == syscall.S_IFLNK }
 func (n *memNode) isReg() bool  { return n.typ() == syscall.S_IFREG }
 
 // attr reports n's stat. Caller holds mu.
-func (n *memNode) attr(dev uint64) attr {
-	a := attr{
+func (n *memNode) attr(dev uint64) LYRAttr {
+	a := LYRAttr{
 		Mode: n.mode, Nlink: n.nlink, Uid: n.uid, Gid: n.gid, Rdev: n.rdev,
 		Blksize: 4096, Ino: n.ino, Dev: dev,
 		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime,
@@ -209,7 +209,7 @@ func checkName(c string) error {
 	switch {
 	case c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0:
 		return syscall.EINVAL
-	case len(c) > maxNameLen:
+	case len(c) > LYRNameMax:
 		return syscall.ENAMETOOLONG
 	}
 	return nil
@@ -252,7 +252,7 @@ func (m *MemFS) walk(p string) (memLoc, error) {
 // Caller holds mu.
 func (m *MemFS) walkFollow(name string, followFinal bool) (memLoc, error) {
 	name = path.Clean("/" + name)
-	if len(name) > maxPathLen {
+	if len(name) > LYRPathMax {
 		return memLoc{}, syscall.ENAMETOOLONG
 	}
 	cur := m.root

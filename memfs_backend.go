@@ -11,21 +11,21 @@ import (
 // MemFS as a layer backend: the read side and the write side a layer
 // provides (see backend), on the same tree as the public methods.
 
-func (b memBackend) Lstat(p string) (attr, error) {
+func (b memBackend) Lstat(p string) (LYRAttr, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
 	if err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	if l.node == nil {
-		return attr{}, syscall.ENOENT
+		return LYRAttr{}, syscall.ENOENT
 	}
 	return l.node.attr(m.dev), nil
 }
 
-func (b memBackend) ReadDir(p string) ([]dirEnt, error) {
+func (b memBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -51,12 +51,12 @@ func (m *MemFS) dirAt(p string) (*memNode, error) {
 }
 
 // dirEnts lists dir n, sorted by name. Callers hold mu.
-func (n *memNode) dirEnts() []dirEnt {
-	ents := make([]dirEnt, 0, len(n.kids))
+func (n *memNode) dirEnts() []LYRDirEnt {
+	ents := make([]LYRDirEnt, 0, len(n.kids))
 	for name, k := range n.kids {
-		ents = append(ents, dirEnt{Name: name, Type: k.typ(), Ino: k.ino})
+		ents = append(ents, LYRDirEnt{Name: name, Type: k.typ(), Ino: k.ino})
 	}
-	slices.SortFunc(ents, func(a, b dirEnt) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(ents, func(a, b LYRDirEnt) int { return strings.Compare(a.Name, b.Name) })
 	return ents
 }
 
@@ -76,11 +76,11 @@ func (b memBackend) Readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
-func (b memBackend) OpenRead(p string, flag int) (bfile, error) {
-	return b.Open(p, flag&^writeFlags, 0)
+func (b memBackend) OpenRead(p string, flag int) (LYRFile, error) {
+	return b.Open(p, flag&^LYRWriteFlags, 0)
 }
 
-func (b memBackend) Open(p string, flag int, perm uint32) (bfile, error) {
+func (b memBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
 	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -163,7 +163,7 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	}
 	v, ok := l.node.xattrs[name]
 	if !ok {
-		return nil, errNoData
+		return nil, LYRErrNoData
 	}
 	return slices.Clone(v), nil
 }
@@ -233,7 +233,7 @@ func (b memBackend) Removexattr(p, name string) error {
 		return syscall.EPERM
 	}
 	if _, ok := n.xattrs[name]; !ok {
-		return errNoData
+		return LYRErrNoData
 	}
 	delete(n.xattrs, name)
 	n.ctime = time.Now()
@@ -267,7 +267,7 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	switch {
 	case target == "":
 		return syscall.ENOENT
-	case len(target) >= maxPathLen:
+	case len(target) >= LYRPathMax:
 		return syscall.ENAMETOOLONG
 	case l.node != nil:
 		return syscall.EEXIST
@@ -607,8 +607,8 @@ func (n *memNode) truncateLocked(size int64) error {
 	return nil
 }
 
-func (b memBackend) Caps() caps {
-	return caps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: maxNameLen}
+func (b memBackend) Caps() LYRCaps {
+	return LYRCaps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: LYRNameMax}
 }
 
 func (b memBackend) Close() error { return nil }

@@ -16,7 +16,7 @@ type memFile struct {
 	closed bool     // protected by m.mu
 }
 
-var _ bfile = (*memFile)(nil)
+var _ LYRFile = (*memFile)(nil)
 
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	f.m.mu.RLock()
@@ -85,11 +85,11 @@ func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 	return len(p), end, nil
 }
 
-func (f *memFile) Stat() (attr, error) {
+func (f *memFile) Stat() (LYRAttr, error) {
 	f.m.mu.RLock()
 	defer f.m.mu.RUnlock()
 	if f.closed {
-		return attr{}, syscall.EBADF
+		return LYRAttr{}, syscall.EBADF
 	}
 	return f.n.attr(f.m.dev), nil
 }
@@ -127,9 +127,9 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ treeDirOpener = memBackend{}
+var _ LYRTreeDirOpener = memBackend{}
 
-func (b memBackend) OpenTreeDir(p string) (treeDir, error) {
+func (b memBackend) OpenTreeDir(p string) (LYRTreeDir, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -156,18 +156,18 @@ func (d memTreeDir) kid(name string) (*memNode, error) {
 	return k, nil
 }
 
-func (d memTreeDir) List() ([]dirEnt, error) {
+func (d memTreeDir) List() ([]LYRDirEnt, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	return d.n.dirEnts(), nil
 }
 
-func (d memTreeDir) Lstat(name string) (attr, error) {
+func (d memTreeDir) Lstat(name string) (LYRAttr, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
 	if err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	return k.attr(d.m.dev), nil
 }
@@ -196,7 +196,7 @@ func (d memTreeDir) Getxattr(name, x string) ([]byte, error) {
 	return d.m.getxattrLocked(memLoc{dir: d.n, name: name, node: k}, x)
 }
 
-func (d memTreeDir) Sub(name string) (treeDir, error) {
+func (d memTreeDir) Sub(name string) (LYRTreeDir, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)

@@ -72,12 +72,12 @@ func TestMemBackendErrnos(t *testing.T) {
 		{"open under file", func(m memBackend) error { return memOpenClose(m, "f/x", os.O_RDWR|os.O_CREATE) }, syscall.ENOTDIR},
 		{"open device", func(m memBackend) error { return memOpenClose(m, "c", os.O_RDONLY) }, syscall.ENXIO},
 		{"open work", func(m memBackend) error { return memOpenClose(m, "/work/x", os.O_RDWR|os.O_CREATE) }, 0},
-		{"getxattr missing", func(m memBackend) error { _, err := m.Getxattr("f", "user.x"); return err }, errNoData},
+		{"getxattr missing", func(m memBackend) error { _, err := m.Getxattr("f", "user.x"); return err }, LYRErrNoData},
 		{"getxattr empty name", func(m memBackend) error { _, err := m.Getxattr("f", ""); return err }, syscall.ERANGE},
 		{"setxattr user on symlink", func(m memBackend) error { return m.Setxattr("ln", "user.x", nil) }, syscall.EPERM},
 		{"setxattr trusted on symlink", func(m memBackend) error { return m.Setxattr("ln", "trusted.x", nil) }, 0},
 		{"setxattr too big", func(m memBackend) error { return m.Setxattr("f", "user.x", make([]byte, 65537)) }, syscall.E2BIG},
-		{"removexattr missing", func(m memBackend) error { return m.Removexattr("f", "user.x") }, errNoData},
+		{"removexattr missing", func(m memBackend) error { return m.Removexattr("f", "user.x") }, LYRErrNoData},
 		{"mkdir exists", func(m memBackend) error { return m.Mkdir("f", 0o755) }, syscall.EEXIST},
 		{"mkdir over symlink", func(m memBackend) error { return m.Mkdir("loop", 0o755) }, syscall.EEXIST},
 		{"mkdir root", func(m memBackend) error { return m.Mkdir("", 0o755) }, syscall.EEXIST},
@@ -200,7 +200,7 @@ func TestMemRenameEffects(t *testing.T) {
 	memMust(t, m.Exchange("f", "/work"))
 	x, _ := m.Lstat("f")
 	y, _ := m.Lstat("/work")
-	if !x.isDir() || !y.isReg() {
+	if !x.IsDir() || !y.IsReg() {
 		t.Errorf("exchange did not swap types: %o %o", x.Mode, y.Mode)
 	}
 	memCheckNlinks(t, m)
@@ -306,7 +306,7 @@ func TestMemHardLinks(t *testing.T) {
 	memMust(t, m.Link("/work/#1", "/work/#2"))
 	memMust(t, m.Rename("/work/#2", "gone"))
 	w, _ := m.Lstat("gone")
-	if !w.isChr00() || w.Nlink != 2 || w.perm() != 0 {
+	if !w.IsChr00() || w.Nlink != 2 || w.Perm() != 0 {
 		t.Errorf("whiteout attr %+v", w)
 	}
 }
@@ -333,9 +333,9 @@ func TestMemXattrs(t *testing.T) {
 	}
 	memMust(t, m.Removexattr("d", "user.b"))
 	_, err = m.Getxattr("d", "user.b")
-	testerrno.Want(t, "get removed", err, errNoData)
+	testerrno.Want(t, "get removed", err, LYRErrNoData)
 	_, err = m.Getxattr("w", "user.x")
-	testerrno.Want(t, "user xattr of device", err, errNoData)
+	testerrno.Want(t, "user xattr of device", err, LYRErrNoData)
 	// Xattrs move with the inode.
 	memMust(t, m.Rename("d", "/work/d"))
 	if v, _ := m.Getxattr("/work/d", "security.a"); string(v) != "1" {
@@ -347,7 +347,7 @@ func TestMemXattrs(t *testing.T) {
 		t.Errorf("Getxattr = %q, %v", v, err)
 	}
 	var pe *fs.PathError
-	if _, err := m.fs.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, errNoData) {
+	if _, err := m.fs.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, LYRErrNoData) {
 		t.Errorf("Getxattr missing = %v", err)
 	}
 }
@@ -435,7 +435,7 @@ func TestMemReadDir(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name)
 		a, _ := m.Lstat(e.Name)
-		if a.Ino != e.Ino || a.typ() != e.Type {
+		if a.Ino != e.Ino || a.Type() != e.Type {
 			t.Errorf("%s: dirEnt %+v, lstat ino %d mode %o", e.Name, e, a.Ino, a.Mode)
 		}
 	}

@@ -24,15 +24,15 @@ import (
 // version, length byte or flags, makes a metacopy file. A longer value
 // claims a digest; a malformed one fails verification (EIO) when verity
 // is on, as ovl_validate_verity reads the whole struct only then.
-func (br *branch) probeMetacopy(p string, a attr, bottom bool) (obj, error) {
+func (br *branch) probeMetacopy(p string, a LYRAttr, bottom bool) (obj, error) {
 	return br.probeMetacopyFrom(br.b, p, a, bottom)
 }
 
-func (br *branch) probeMetacopyFrom(r objReader, p string, a attr, bottom bool) (obj, error) {
+func (br *branch) probeMetacopyFrom(r LYRStatReader, p string, a LYRAttr, bottom bool) (obj, error) {
 	o := obj{kind: objPresent, a: a}
 	v, err := r.Getxattr(p, br.prefix+xMetacopy)
 	switch {
-	case errors.Is(err, errNoData) || errors.Is(err, syscall.EOPNOTSUPP):
+	case errors.Is(err, LYRErrNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
 	case err != nil:
 		return obj{}, err
@@ -76,7 +76,7 @@ func (fsys *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool
 		switch {
 		case o.kind == objNone:
 			continue
-		case o.kind == objWhiteout || !o.a.isReg():
+		case o.kind == objWhiteout || !o.a.IsReg():
 			return syscall.EIO
 		case !o.metacopy:
 			c.data, c.dattr = lowerRef{layer: lr.layer, path: p}, o.a
@@ -107,20 +107,20 @@ const lazyData = -1
 // resolveData looks up the data file of n in the data-only layers: the
 // first regular file at the path, never following symlinks (ENOENT when
 // there is none). Callers hold FS.mu.
-func (fsys *FS) resolveData(n *node) (lowerRef, attr, error) {
+func (fsys *FS) resolveData(n *node) (lowerRef, LYRAttr, error) {
 	if n.data.layer != lazyData {
 		return n.data, n.dattr, nil
 	}
 	for l := fsys.bottom + 1; l < len(fsys.lowers); l++ {
 		o, err := fsys.lowers[l].probe(n.data.path, true)
 		if err != nil {
-			return lowerRef{}, attr{}, err
+			return lowerRef{}, LYRAttr{}, err
 		}
-		if o.kind == objPresent && o.a.isReg() && !o.metacopy {
+		if o.kind == objPresent && o.a.IsReg() && !o.metacopy {
 			return lowerRef{layer: l, path: n.data.path}, o.a, nil
 		}
 	}
-	return lowerRef{}, attr{}, syscall.ENOENT
+	return lowerRef{}, LYRAttr{}, syscall.ENOENT
 }
 
 // metacopyAllowed is whether metacopy files may be followed: with
@@ -214,7 +214,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	if n.stale() {
 		return errStale
 	}
-	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, errNoData) {
+	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, LYRErrNoData) {
 		return err
 	}
 	n.metacopy = false

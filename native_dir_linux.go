@@ -23,7 +23,7 @@ var direntTypes = [16]uint32{
 
 // ReadDir lists p in raw getdents64 order: the kernel overlay's merged
 // order is built from it (ovl_dir_read), so it is kept as is.
-func (b *nativeBackend) ReadDir(p string) ([]dirEnt, error) {
+func (b *nativeBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -32,9 +32,9 @@ func (b *nativeBackend) ReadDir(p string) ([]dirEnt, error) {
 	return readDirents(fd, make([]byte, 32<<10))
 }
 
-var _ dotsReader = (*nativeBackend)(nil)
+var _ LYRDotsReader = (*nativeBackend)(nil)
 
-func (b *nativeBackend) ReadDirDots(p string) ([]dirEnt, [2]int, error) {
+func (b *nativeBackend) ReadDirDots(p string) ([]LYRDirEnt, [2]int, error) {
 	var dots [2]int
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
@@ -47,14 +47,14 @@ func (b *nativeBackend) ReadDirDots(p string) ([]dirEnt, [2]int, error) {
 
 // readDirents reads the entries of the dir open at fd from its offset to
 // its end, with getdents through buf.
-func readDirents(fd int, buf []byte) ([]dirEnt, error) {
+func readDirents(fd int, buf []byte) ([]LYRDirEnt, error) {
 	return readDirentsDots(fd, buf, nil)
 }
 
 // readDirentsDots is readDirents that also notes where "." and ".." come
 // (see parseDirentsDots).
-func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]dirEnt, error) {
-	var ents []dirEnt
+func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]LYRDirEnt, error) {
+	var ents []LYRDirEnt
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -74,13 +74,13 @@ func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]dirEnt, error) {
 // linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name NUL-terminated)
 // to ents, skipping "." and "..". last is the position after the last
 // record ("." and ".." included), where the next getdents goes on.
-func parseDirents(buf []byte, ents []dirEnt) (_ []dirEnt, last int64) {
+func parseDirents(buf []byte, ents []LYRDirEnt) (_ []LYRDirEnt, last int64) {
 	return parseDirentsDots(buf, ents, nil)
 }
 
 // parseDirentsDots is parseDirents that also notes, in dots when not nil,
 // how many entries came before "." and before "..".
-func parseDirentsDots(buf []byte, ents []dirEnt, dots *[2]int) (_ []dirEnt, last int64) {
+func parseDirentsDots(buf []byte, ents []LYRDirEnt, dots *[2]int) (_ []LYRDirEnt, last int64) {
 	const nameOff = 19
 	for len(buf) >= nameOff {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
@@ -100,7 +100,7 @@ func parseDirentsDots(buf []byte, ents []dirEnt, dots *[2]int) (_ []dirEnt, last
 			}
 			continue
 		}
-		ents = append(ents, dirEnt{
+		ents = append(ents, LYRDirEnt{
 			Name: string(name),
 			Type: direntTypes[rec[18]&0xf],
 			Ino:  binary.NativeEndian.Uint64(rec[0:8]),
@@ -109,9 +109,9 @@ func parseDirentsDots(buf []byte, ents []dirEnt, dots *[2]int) (_ []dirEnt, last
 	return ents, last
 }
 
-var _ dirStreamer = (*nativeBackend)(nil)
+var _ LYRDirStreamer = (*nativeBackend)(nil)
 
-func (b *nativeBackend) OpenDirStream(p string) (dirStream, error) {
+func (b *nativeBackend) OpenDirStream(p string) (LYRDirStream, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ type nativeDirStream struct {
 	buf []byte
 }
 
-func (s *nativeDirStream) ReadEntries() ([]dirEnt, int64, bool, error) {
+func (s *nativeDirStream) ReadEntries() ([]LYRDirEnt, int64, bool, error) {
 	if s.buf == nil {
 		s.buf = make([]byte, 8192)
 	}

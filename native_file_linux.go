@@ -91,8 +91,8 @@ func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, e
 	return n, err
 }
 
-func (f *nativeFile) Stat() (attr, error) {
-	var a attr
+func (f *nativeFile) Stat() (LYRAttr, error) {
+	var a LYRAttr
 	err := f.use(func(fd int) (err error) {
 		a, err = fstatAttr(fd)
 		return err

@@ -6,10 +6,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ handler = (*nativeBackend)(nil)
+var _ LYRHandler = (*nativeBackend)(nil)
 
-func (b *nativeBackend) FileHandle(p string) (fileHandle, error) {
-	var fh fileHandle
+func (b *nativeBackend) FileHandle(p string) (LYRFileHandle, error) {
+	var fh LYRFileHandle
 	err := b.onObj(p, func(fd int) error {
 		h, _, err := unix.NameToHandleAt(fd, "", unix.AT_EMPTY_PATH)
 		if err != nil {
@@ -22,13 +22,13 @@ func (b *nativeBackend) FileHandle(p string) (fileHandle, error) {
 }
 
 // toFileHandle is a handle from name_to_handle_at(2) as the layers give it.
-func toFileHandle(h unix.FileHandle) fileHandle {
-	return fileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
+func toFileHandle(h unix.FileHandle) LYRFileHandle {
+	return LYRFileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
 }
 
-var _ treeDirOpener = (*nativeBackend)(nil)
+var _ LYRTreeDirOpener = (*nativeBackend)(nil)
 
-func (b *nativeBackend) OpenTreeDir(p string) (treeDir, error) {
+func (b *nativeBackend) OpenTreeDir(p string) (LYRTreeDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ type nativeTreeDir struct {
 	buf []byte
 }
 
-func (d *nativeTreeDir) List() ([]dirEnt, error) {
+func (d *nativeTreeDir) List() ([]LYRDirEnt, error) {
 	ents, err := readDirents(d.fd, d.buf)
 	if err != nil {
 		return nil, err
@@ -55,16 +55,16 @@ func (d *nativeTreeDir) List() ([]dirEnt, error) {
 			if err != nil {
 				return nil, err
 			}
-			ents[i].Type = a.typ()
+			ents[i].Type = a.Type()
 		}
 	}
 	return ents, nil
 }
 
-func (d *nativeTreeDir) Lstat(name string) (attr, error) {
+func (d *nativeTreeDir) Lstat(name string) (LYRAttr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	return statToAttr(&st), nil
 }
@@ -79,15 +79,15 @@ func (d *nativeTreeDir) Getxattr(name, x string) ([]byte, error) {
 	return xattrObj{dirfd: d.fd, name: name}.value(x)
 }
 
-func (d *nativeTreeDir) handle(name string) (fileHandle, error) {
+func (d *nativeTreeDir) handle(name string) (LYRFileHandle, error) {
 	h, _, err := unix.NameToHandleAt(d.fd, name, 0)
 	if err != nil {
-		return fileHandle{}, err
+		return LYRFileHandle{}, err
 	}
 	return toFileHandle(h), nil
 }
 
-func (d *nativeTreeDir) Sub(name string) (treeDir, error) {
+func (d *nativeTreeDir) Sub(name string) (LYRTreeDir, error) {
 	fd, err := openSubdir(d.fd, name)
 	if err != nil {
 		return nil, err
@@ -129,13 +129,13 @@ func (b *nativeBackend) readUUID() [16]byte {
 	return u
 }
 
-var _ handleChecker = (*nativeBackend)(nil)
+var _ LYRHandleChecker = (*nativeBackend)(nil)
 
 // HandleLive decodes fh with open_by_handle_at(2) into an O_PATH
 // descriptor, which it closes at once: the object may lie outside the
 // layer, so nothing is done with it. Decoding needs CAP_DAC_READ_SEARCH;
 // without it the answer is unknown.
-func (b *nativeBackend) HandleLive(fh fileHandle) (live, known bool) {
+func (b *nativeBackend) HandleLive(fh LYRFileHandle) (live, known bool) {
 	if len(fh.FID) == 0 {
 		return false, true
 	}

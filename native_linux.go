@@ -112,10 +112,10 @@ type nativeBackend struct {
 }
 
 var (
-	_ backend      = (*nativeBackend)(nil)
-	_ rooted       = (*nativeBackend)(nil)
-	_ workAttacher = (*nativeBackend)(nil)
-	_ placed       = (*nativeBackend)(nil)
+	_ LYRBackend      = (*nativeBackend)(nil)
+	_ LYRRooted       = (*nativeBackend)(nil)
+	_ LYRWorkAttacher = (*nativeBackend)(nil)
+	_ LYRPlaced       = (*nativeBackend)(nil)
 )
 
 // openNative opens the directory at the absolute, symlink-free path.
@@ -181,7 +181,7 @@ func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
 
 func (b *nativeBackend) RootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
 
-func (b *nativeBackend) AttachWork(work backend) error {
+func (b *nativeBackend) AttachWork(work LYRBackend) error {
 	w, ok := work.(*nativeBackend)
 	if !ok || w.dev != b.dev {
 		return unix.EXDEV
@@ -273,11 +273,11 @@ func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (i
 	return rfd, wfd, nil
 }
 
-func (b *nativeBackend) Caps() caps {
+func (b *nativeBackend) Caps() LYRCaps {
 	b.mu.RLock()
 	work := b.workfd >= 0
 	b.mu.RUnlock()
-	return caps{
+	return LYRCaps{
 		Xattr:    true,
 		Mknod:    true,
 		Hardlink: true,
@@ -306,16 +306,16 @@ func (b *nativeBackend) Close() error {
 }
 
 // fstatAttr is fstat(2) of fd as an attr.
-func fstatAttr(fd int) (attr, error) {
+func fstatAttr(fd int) (LYRAttr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	return statToAttr(&st), nil
 }
 
-func statToAttr(st *unix.Stat_t) attr {
-	return attr{
+func statToAttr(st *unix.Stat_t) LYRAttr {
+	return LYRAttr{
 		Mode:    uint32(st.Mode),
 		Nlink:   uint64(st.Nlink),
 		Uid:     st.Uid,
@@ -332,8 +332,8 @@ func statToAttr(st *unix.Stat_t) attr {
 	}
 }
 
-func (b *nativeBackend) Lstat(p string) (attr, error) {
-	var a attr
+func (b *nativeBackend) Lstat(p string) (LYRAttr, error) {
+	var a LYRAttr
 	err := b.onObj(p, func(fd int) (err error) {
 		a, err = fstatAttr(fd)
 		return err
@@ -364,8 +364,8 @@ func (b *nativeBackend) Readlink(p string) (string, error) {
 	return s, err
 }
 
-func (b *nativeBackend) OpenRead(p string, flag int) (bfile, error) {
-	return b.Open(p, flag&^writeFlags, 0)
+func (b *nativeBackend) OpenRead(p string, flag int) (LYRFile, error) {
+	return b.Open(p, flag&^LYRWriteFlags, 0)
 }
 
 // Open opens p with O_NOFOLLOW. Only regular files and directories are
@@ -373,7 +373,7 @@ func (b *nativeBackend) OpenRead(p string, flag int) (bfile, error) {
 // driver or block on a FIFO, as if the layer were mounted nodev (deviation:
 // the kernel overlay opens device nodes and FIFOs of its layers). O_NONBLOCK
 // is added for the same reason; regular files and directories ignore it.
-func (b *nativeBackend) Open(p string, flag int, perm uint32) (bfile, error) {
+func (b *nativeBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return nil, err

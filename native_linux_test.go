@@ -76,7 +76,7 @@ func TestNativeDirLayer(t *testing.T) {
 	}
 	var st unix.Stat_t
 	must(t, "stat", unix.Stat(dir, &st))
-	path, dev, ino := l.b.(rooted).RootInfo()
+	path, dev, ino := l.b.(LYRRooted).RootInfo()
 	if path != real || dev != uint64(st.Dev) || ino != st.Ino {
 		t.Errorf("rootInfo = %q %d %d, want %q %d %d", path, dev, ino, real, st.Dev, st.Ino)
 	}
@@ -105,7 +105,7 @@ func TestNativeFiles(t *testing.T) {
 	must(t, "Sync", f.Sync())
 	a, err := f.Stat()
 	must(t, "Stat", err)
-	if !a.isReg() || a.Size != 5 || a.perm() != 0o644&^umask() {
+	if !a.IsReg() || a.Size != 5 || a.Perm() != 0o644&^umask() {
 		t.Errorf("Stat = %+v", a)
 	}
 	must(t, "Close", f.Close())
@@ -130,7 +130,7 @@ func TestNativeFiles(t *testing.T) {
 	}
 	a, err = b.Lstat("")
 	must(t, "lstat root", err)
-	if !a.isDir() {
+	if !a.IsDir() {
 		t.Errorf("root not a dir: %o", a.Mode)
 	}
 	_, err = b.Lstat("d/missing")
@@ -144,7 +144,7 @@ func TestNativeFiles(t *testing.T) {
 	testerrno.Want(t, "symlink exists", b.Symlink("f", "d/l"), unix.EEXIST)
 	a, err = b.Lstat("d/l")
 	must(t, "lstat symlink", err)
-	if !a.isLink() || a.Size != 1 {
+	if !a.IsLink() || a.Size != 1 {
 		t.Errorf("lstat symlink = %+v", a)
 	}
 	if s, err := b.Readlink("d/dl"); s != "/nonexistent/x" || err != nil {
@@ -176,14 +176,14 @@ func TestNativeFiles(t *testing.T) {
 		t.Errorf("nlink after link = %d", a.Nlink)
 	}
 	must(t, "link symlink", b.Link("d/dl", "d/dl2"))
-	if a, _ := b.Lstat("d/dl2"); !a.isLink() {
+	if a, _ := b.Lstat("d/dl2"); !a.IsLink() {
 		t.Errorf("link of a symlink followed it: %o", a.Mode)
 	}
 	testerrno.Want(t, "link root", b.Link("", "d/r"), unix.EPERM)
 	testerrno.Want(t, "link onto root", b.Link("d/f", ""), unix.EEXIST)
 	if os.Geteuid() == 0 {
 		must(t, "mknod whiteout", b.Mknod("d/wh", unix.S_IFCHR, 0))
-		if a, _ := b.Lstat("d/wh"); !a.isChr00() || a.perm() != 0 {
+		if a, _ := b.Lstat("d/wh"); !a.IsChr00() || a.Perm() != 0 {
 			t.Errorf("whiteout = %+v", a)
 		}
 		must(t, "mknod chr", b.Mknod("d/null", unix.S_IFCHR|0o600, unix.Mkdev(1, 3)))
@@ -208,13 +208,13 @@ func TestNativeFiles(t *testing.T) {
 
 	// chmod, lchown, lutimes, truncate
 	must(t, "chmod", b.Chmod("d/f", 0o4710))
-	if a, _ := b.Lstat("d/f"); a.perm() != 0o4710 {
-		t.Errorf("perm after chmod = %o", a.perm())
+	if a, _ := b.Lstat("d/f"); a.Perm() != 0o4710 {
+		t.Errorf("perm after chmod = %o", a.Perm())
 	}
 	must(t, "chmod root", b.Chmod("", 0o711))
 	testerrno.Want(t, "chmod symlink", b.Chmod("d/l", 0o600), unix.EOPNOTSUPP)
-	if a, _ := b.Lstat("d/f"); a.perm() != 0o4710 {
-		t.Errorf("chmod of the symlink reached its target: %o", a.perm())
+	if a, _ := b.Lstat("d/f"); a.Perm() != 0o4710 {
+		t.Errorf("chmod of the symlink reached its target: %o", a.Perm())
 	}
 	if os.Geteuid() == 0 {
 		must(t, "lchown", b.Lchown("d/l", 123, 456))
@@ -247,10 +247,10 @@ func TestNativeFiles(t *testing.T) {
 	must(t, "mkdir e", b.Mkdir("e", 0o700))
 	must(t, "rename", b.Rename("d/h", "e/h"))
 	must(t, "exchange", b.Exchange("d", "e"))
-	if a, _ := b.Lstat("d/h"); !a.isReg() {
+	if a, _ := b.Lstat("d/h"); !a.IsReg() {
 		t.Errorf("after exchange d/h = %+v", a)
 	}
-	if a, _ := b.Lstat("e/f"); !a.isReg() {
+	if a, _ := b.Lstat("e/f"); !a.IsReg() {
 		t.Errorf("after exchange e/f = %+v", a)
 	}
 	testerrno.Want(t, "exchange missing", b.Exchange("d", "nope"), unix.ENOENT)
@@ -507,7 +507,7 @@ func TestNativeReadDirOrder(t *testing.T) {
 		got = append(got, e.Name)
 		a, err := b.Lstat("d/" + e.Name)
 		must(t, "lstat", err)
-		if e.Ino != a.Ino || (e.Type != 0 && e.Type != a.typ()) {
+		if e.Ino != a.Ino || (e.Type != 0 && e.Type != a.Type()) {
 			t.Errorf("%s: entry %+v, lstat mode %o ino %d", e.Name, e, a.Mode, a.Ino)
 		}
 	}
@@ -544,7 +544,7 @@ func TestNativeParseDirents(t *testing.T) {
 	buf = append(buf, rec(9, unix.DT_CHR, "a-longer-name")...)
 	buf = append(buf, 1, 2, 3) // truncated garbage is ignored
 	got, _ := parseDirents(buf, nil)
-	want := []dirEnt{{"u", 0, 7}, {"w", 0, 8}, {"a-longer-name", unix.S_IFCHR, 9}}
+	want := []LYRDirEnt{{"u", 0, 7}, {"w", 0, 8}, {"a-longer-name", unix.S_IFCHR, 9}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDirents = %+v", got)
 	}
@@ -577,10 +577,10 @@ func TestNativeWorkArea(t *testing.T) {
 		workMode = 0o700
 	}
 	must(t, "mkdir /work", u.Mkdir("/work", workMode))
-	if a, err := u.Lstat("/work"); err != nil || !a.isDir() || a.perm() != workMode&^umask() {
+	if a, err := u.Lstat("/work"); err != nil || !a.IsDir() || a.Perm() != workMode&^umask() {
 		t.Errorf("lstat /work = %+v %v", a, err)
 	}
-	if a, err := u.Lstat("/"); err != nil || !a.isDir() {
+	if a, err := u.Lstat("/"); err != nil || !a.IsDir() {
 		t.Errorf("lstat / = %+v %v", a, err)
 	}
 	f, err := u.Open("/work/#1", os.O_CREATE|os.O_RDWR, 0o600)
@@ -598,7 +598,7 @@ func TestNativeWorkArea(t *testing.T) {
 	}
 	must(t, "mkdir /work/#3", u.Mkdir("/work/#3", 0o755))
 	must(t, "exchange", u.Exchange("/work/#3", "a"))
-	if a, _ := u.Lstat("a"); a.perm() != 0o755 || a.Nlink != 2 {
+	if a, _ := u.Lstat("a"); a.Perm() != 0o755 || a.Nlink != 2 {
 		t.Errorf("a after exchange = %+v", a)
 	}
 	ents, err := u.ReadDir("/work")
@@ -627,7 +627,7 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	wl, err := DirLayer(mnt)
 	must(t, "work", err)
 	defer wl.b.Close()
-	testerrno.Want(t, "attachWork across filesystems", ul.b.(workAttacher).AttachWork(wl.b), unix.EXDEV)
+	testerrno.Want(t, "attachWork across filesystems", ul.b.(LYRWorkAttacher).AttachWork(wl.b), unix.EXDEV)
 	if ul.b.Caps().WorkArea {
 		t.Errorf("workArea after a failed attach")
 	}

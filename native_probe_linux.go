@@ -17,12 +17,12 @@ import (
 // and no xattr goes through /proc. An entry that is a mount point (another
 // st_dev) fails EXDEV as a lookup of it would.
 
-var _ dirProber = (*nativeBackend)(nil)
+var _ LYRDirProber = (*nativeBackend)(nil)
 
 // noGetxattrat is set once getxattrat(2) turned out to be missing.
 var noGetxattrat atomic.Bool
 
-func (b *nativeBackend) ProbeDir(p string) (probeDirReader, error) {
+func (b *nativeBackend) ProbeDir(p string) (LYRProbeDirReader, error) {
 	if noGetxattrat.Load() || !xattratLayout {
 		return nil, errors.ErrUnsupported
 	}
@@ -51,13 +51,13 @@ type nativeProbeDir struct {
 
 func (d *nativeProbeDir) Close() { unix.Close(d.fd) }
 
-func (d *nativeProbeDir) Lstat(name string) (attr, error) {
+func (d *nativeProbeDir) Lstat(name string) (LYRAttr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT); err != nil {
-		return attr{}, err
+		return LYRAttr{}, err
 	}
 	if st.Dev != d.dev {
-		return attr{}, unix.EXDEV
+		return LYRAttr{}, unix.EXDEV
 	}
 	return statToAttr(&st), nil
 }

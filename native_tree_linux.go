@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ treeRemover = (*nativeBackend)(nil)
+var _ LYRTreeRemover = (*nativeBackend)(nil)
 
 // RemoveTree removes the dir p and everything beneath it, walking down
 // with directory descriptors as os.RemoveAll does: each level costs the
@@ -84,14 +84,14 @@ func clearAt(fd int, buf []byte) error {
 	}
 }
 
-var _ inodeHolder = (*nativeBackend)(nil)
+var _ LYRInodeHolder = (*nativeBackend)(nil)
 
-func (b *nativeBackend) Hold(p string) (func() (attr, error), func(), error) {
+func (b *nativeBackend) Hold(p string) (func() (LYRAttr, error), func(), error) {
 	fd, err := b.openObj(p, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	return func() (attr, error) { return fstatAttr(fd) }, func() { unix.Close(fd) }, nil
+	return func() (LYRAttr, error) { return fstatAttr(fd) }, func() { unix.Close(fd) }, nil
 }
 
 // openSubdir opens the dir name in the dir open at fd, never following a

@@ -139,13 +139,13 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 // openHolder opens the backing file of n from the layer holding its data
 // (for a metacopy file, the data file below).
 // Callers hold FS.mu.
-func (fsys *FS) openHolder(n *node, flag int) (bfile, bool, error) {
+func (fsys *FS) openHolder(n *node, flag int) (LYRFile, bool, error) {
 	bflag := flag &^ (os.O_CREATE | os.O_EXCL | oNoFollow | oDirectory)
 	br, p, up, err := fsys.dataRef(n)
 	if err != nil {
 		return nil, false, err
 	}
-	if !up || bflag&writeFlags == 0 {
+	if !up || bflag&LYRWriteFlags == 0 {
 		f, err := br.b.OpenRead(p, bflag)
 		return f, up, err
 	}
@@ -162,7 +162,7 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	defer fsys.mu.Unlock()
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	mode := perm &^ fsys.umask
-	var bf bfile
+	var bf LYRFile
 	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
 		f, err := fsys.upper.w.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {

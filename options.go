@@ -374,7 +374,7 @@ func layerPath(l *Layer) string {
 	if l == nil {
 		return "<nil>"
 	}
-	if r, ok := l.b.(rooted); ok {
+	if r, ok := l.b.(LYRRooted); ok {
 		p, _, _ := r.RootInfo()
 		return p
 	}

@@ -380,10 +380,10 @@ func TestOptionsStringRoundTrip(t *testing.T) {
 
 // fake layers for resolve and validateLayers: a backend that is not on the
 // host, and native ones with a root directory.
-type fakeBackend struct{ backend }
+type fakeBackend struct{ LYRBackend }
 
 type fakeRooted struct {
-	backend
+	LYRBackend
 	path     string
 	dev, ino uint64
 }
@@ -392,7 +392,7 @@ func (f *fakeRooted) rootInfo() (string, uint64, uint64) { return f.path, f.dev,
 
 type fakeNative struct{ fakeRooted }
 
-func (f *fakeNative) attachWork(backend) error { return nil }
+func (f *fakeNative) attachWork(LYRBackend) error { return nil }
 
 func memLayer() *Layer { return &Layer{b: fakeBackend{}, desc: "memory"} }
 

@@ -52,7 +52,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 		switch {
 		case o.kind == objNone:
 			continue
-		case o.kind == objPresent && !o.a.isDir() && bytes.Equal(fsys.originOf(l, p), v):
+		case o.kind == objPresent && !o.a.IsDir() && bytes.Equal(fsys.originOf(l, p), v):
 			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
 			return nil
 		}
@@ -65,7 +65,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 		if err != nil {
 			return err
 		}
-		if o.kind == objPresent && !o.a.isDir() {
+		if o.kind == objPresent && !o.a.IsDir() {
 			c.lowers, c.lattr = []lowerRef{lr}, o.a
 			if fsys.indexed(c) {
 				c.idx = fsys.indexName(fsys.lowers[lr.layer], lr.path)
@@ -98,7 +98,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 		m := map[string]lowerRef{}
 		for i := 0; i <= fsys.bottom; i++ {
 			br := fsys.lowers[i]
-			if _, ok := br.b.(handler); !ok {
+			if _, ok := br.b.(LYRHandler); !ok {
 				continue
 			}
 			var walk func(dir string)
@@ -115,7 +115,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 						if err != nil {
 							continue
 						}
-						t = a.typ()
+						t = a.Type()
 					}
 					key := string(fsys.originOf(br, p))
 					if _, dup := m[key]; !dup && len(key) > 0 {

@@ -129,7 +129,7 @@ func New(o Options) (fsys *FS, err error) {
 	}
 	if o.Upper != nil {
 		fsys.upper = mk(o.Upper)
-		if wa, ok := o.Upper.b.(workAttacher); ok {
+		if wa, ok := o.Upper.b.(LYRWorkAttacher); ok {
 			if o.Work == nil {
 				return nil, newOptErr("workdir", syscall.EINVAL, "missing 'workdir'")
 			}
@@ -175,7 +175,7 @@ func New(o Options) (fsys *FS, err error) {
 		if err := fsys.setupWork(); err != nil {
 			return nil, err
 		}
-		if wr, ok := fsys.upper.b.(whiteoutProber); ok {
+		if wr, ok := fsys.upper.b.(LYRWhiteoutProber); ok {
 			fsys.noRenameWhiteout = !wr.RenameWhiteoutOK()
 		}
 		if err := fsys.setupIndex(); err != nil {
@@ -203,7 +203,7 @@ func (fsys *FS) initRoot() error {
 		if err != nil {
 			return &fs.PathError{Op: "stat", Path: "/", Err: err}
 		}
-		if !a.isDir() {
+		if !a.IsDir() {
 			return newOptErr("lowerdir", syscall.ENOTDIR, "layer root is not a directory")
 		}
 		devs[a.Dev] = true
@@ -239,7 +239,7 @@ func (fsys *FS) checkWork() error {
 func (fsys *FS) setupWork() error {
 	b := fsys.upper.w
 	if a, err := fsys.upper.b.Lstat("/work"); err == nil {
-		if err := fsys.upper.removeAll("/work", a.isDir()); err != nil {
+		if err := fsys.upper.removeAll("/work", a.IsDir()); err != nil {
 			return newOptErr("workdir", err, "cannot clean up work dir")
 		}
 	}

@@ -82,9 +82,9 @@ const (
 // permit is generic_permission: the owner's, group's or other's bits,
 // whichever class c is in, must grant mask; root may read and write
 // anything, search any dir and execute what has an execute bit.
-func (c *Cred) permit(a *attr, mask uint32) error {
+func (c *Cred) permit(a *LYRAttr, mask uint32) error {
 	if c.root() {
-		if mask&mayExec == 0 || a.isDir() || a.Mode&0o111 != 0 {
+		if mask&mayExec == 0 || a.IsDir() || a.Mode&0o111 != 0 {
 			return nil
 		}
 		return syscall.EACCES
@@ -103,12 +103,12 @@ func (c *Cred) permit(a *attr, mask uint32) error {
 }
 
 // owns is inode_owner_or_capable: c owns a, or is root (CAP_FOWNER).
-func (c *Cred) owns(a *attr) bool { return c.root() || a.Uid == c.Uid }
+func (c *Cred) owns(a *LYRAttr) bool { return c.root() || a.Uid == c.Uid }
 
 // permAttr returns the attributes the permission checks read for n: its
 // mode and owner, the overlay inode's (the upper object's, else the top
 // lower one's). Callers hold FS.mu.
-func (fsys *FS) permAttr(n *node) (attr, error) {
+func (fsys *FS) permAttr(n *node) (LYRAttr, error) {
 	switch {
 	case n.upper:
 		return fsys.upper.b.Lstat(n.path())
@@ -225,7 +225,7 @@ func (fsys *FS) mayChown(n *node, uid, gid int) error {
 // chmodMode is the mode a chmod by the caller sets on the object with
 // attributes a: setgid is dropped when the caller is not root and not in
 // the object's group.
-func (fsys *FS) chmodMode(a *attr, perm uint32) uint32 {
+func (fsys *FS) chmodMode(a *LYRAttr, perm uint32) uint32 {
 	if c := fsys.caller(); !c.root() && !c.inGroup(a.Gid) {
 		perm &^= syscall.S_ISGID
 	}
@@ -242,7 +242,7 @@ func (fsys *FS) mayXattr(n *node, name string, write bool) error {
 	if c.root() || strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "system.") {
 		return nil
 	}
-	denied := errNoData
+	denied := LYRErrNoData
 	if write {
 		denied = syscall.EPERM
 	}
@@ -254,10 +254,10 @@ func (fsys *FS) mayXattr(n *node, name string, write bool) error {
 		return err
 	}
 	if strings.HasPrefix(name, "user.") {
-		if !a.isReg() && !a.isDir() {
+		if !a.IsReg() && !a.IsDir() {
 			return denied
 		}
-		if write && a.isDir() && a.Mode&syscall.S_ISVTX != 0 && !c.owns(&a) {
+		if write && a.IsDir() && a.Mode&syscall.S_ISVTX != 0 && !c.owns(&a) {
 			return syscall.EPERM
 		}
 	}
@@ -289,7 +289,7 @@ func (fsys *FS) mayLink(n *node) error {
 	if c.owns(&a) {
 		return nil
 	}
-	if a.isReg() && a.Mode&syscall.S_ISUID == 0 && a.Mode&(syscall.S_ISGID|0o010) != syscall.S_ISGID|0o010 &&
+	if a.IsReg() && a.Mode&syscall.S_ISUID == 0 && a.Mode&(syscall.S_ISGID|0o010) != syscall.S_ISGID|0o010 &&
 		c.permit(&a, mayRead|mayWrite) == nil {
 		return nil
 	}
@@ -367,16 +367,16 @@ func (fsys *FS) ownNew(r walkResult, mk func(p string) error) func(p string) err
 				return err
 			}
 		}
-		if a.isLink() {
+		if a.IsLink() {
 			return nil
 		}
-		mode := a.perm()
-		if !a.isDir() && mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 && pa.Mode&syscall.S_ISGID != 0 &&
+		mode := a.Perm()
+		if !a.IsDir() && mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 && pa.Mode&syscall.S_ISGID != 0 &&
 			!who.root() && !who.inGroup(pa.Gid) {
 			mode &^= syscall.S_ISGID
 		}
 		// A chown of a non-dir clears setuid and setgid: set them again.
-		if b, err := fsys.upper.b.Lstat(p); err != nil || b.perm() != mode {
+		if b, err := fsys.upper.b.Lstat(p); err != nil || b.Perm() != mode {
 			return fsys.upper.w.chmod(p, mode)
 		}
 		return nil
@@ -404,14 +404,14 @@ func (fsys *FS) dropPrivsLocked(n *node) error {
 	}
 	p := n.path()
 	a, err := fsys.upper.b.Lstat(p)
-	if err != nil || !a.isReg() {
+	if err != nil || !a.IsReg() {
 		return err
 	}
-	m := a.perm() &^ syscall.S_ISUID
+	m := a.Perm() &^ syscall.S_ISUID
 	if m&syscall.S_ISGID != 0 && (m&0o010 != 0 || !c.inGroup(a.Gid)) {
 		m &^= syscall.S_ISGID
 	}
-	if m == a.perm() {
+	if m == a.Perm() {
 		return nil
 	}
 	return fsys.upper.w.chmod(p, m)

@@ -22,17 +22,17 @@ type hint struct {
 	bottom bool
 }
 
-// dirProber is implemented by backends that can read many entries of one
+// LYRDirProber is implemented by backends that can read many entries of one
 // dir through one open handle of it.
-type dirProber interface {
+type LYRDirProber interface {
 	// ProbeDir opens the dir p for probeFrom; errors.ErrUnsupported when
 	// the backend cannot here.
-	ProbeDir(p string) (probeDirReader, error)
+	ProbeDir(p string) (LYRProbeDirReader, error)
 }
 
-// probeDirReader reads the entries (single names) of one dir.
-type probeDirReader interface {
-	objReader
+// LYRProbeDirReader reads the entries (single names) of one dir.
+type LYRProbeDirReader interface {
+	LYRStatReader
 	Close()
 }
 
@@ -63,7 +63,7 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 	}
 	for _, lr := range n.lowers {
 		br := fsys.lowers[lr.layer]
-		dp, ok := br.b.(dirProber)
+		dp, ok := br.b.(LYRDirProber)
 		if !ok || br.format != formatKernel {
 			continue
 		}

@@ -186,7 +186,7 @@ func (fsys *FS) isRealDir(n *node) *dirLayer {
 	if len(ls) != 1 || fsys.mayHaveWhiteouts(n, ls) || ls[0].br.format != formatKernel {
 		return nil
 	}
-	if _, ok := ls[0].br.b.(dirStreamer); !ok {
+	if _, ok := ls[0].br.b.(LYRDirStreamer); !ok {
 		return nil
 	}
 	return &ls[0]
@@ -194,12 +194,12 @@ func (fsys *FS) isRealDir(n *node) *dirLayer {
 
 // realDirStream opens the layer copy of dir n for reading when the kernel
 // reads it straight (isRealDir); nil otherwise. Callers hold FS.mu.
-func (fsys *FS) realDirStream(n *node) dirStream {
+func (fsys *FS) realDirStream(n *node) LYRDirStream {
 	l := fsys.isRealDir(n)
 	if l == nil {
 		return nil
 	}
-	s, err := l.br.b.(dirStreamer).OpenDirStream(l.p)
+	s, err := l.br.b.(LYRDirStreamer).OpenDirStream(l.p)
 	if err != nil {
 		return nil
 	}

@@ -268,7 +268,7 @@ func (c *treeCheck) br(layer int) *branch {
 // false where the layer cannot be walked so.
 func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok bool) {
 	br := c.br(layer)
-	o, isOpener := br.b.(treeDirOpener)
+	o, isOpener := br.b.(LYRTreeDirOpener)
 	if !isOpener || br.format != formatKernel {
 		return ds, false
 	}
@@ -293,21 +293,21 @@ func (c *treeCheck) indexed(name string) bool {
 
 // visit is the mergedVisit of the walk: errNotAtOnce for an entry that
 // sends the tree entry by entry.
-func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error) {
+func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e LYRDirEnt, shown bool) (visited, error) {
 	fsys := c.fsys
 	d, upper, br := ds[i].d, ds[i].layer == upperLayer, c.br(ds[i].layer)
 	a, err := d.Lstat(e.Name)
 	switch {
 	case err != nil:
 		return visited{}, err
-	case a.isChr00():
+	case a.IsChr00():
 		// A lower whiteout hides what is below; an upper one must be in
 		// a dir whose rmdir clears it.
 		if upper && !whiteouts {
 			return visited{}, errNotAtOnce
 		}
 		return visited{kind: entWhiteout}, nil
-	case fsys.feat.index && !a.isDir() && a.Nlink > 1:
+	case fsys.feat.index && !a.IsDir() && a.Nlink > 1:
 		return visited{}, errNotAtOnce
 	}
 	xs, err := d.Listxattr(e.Name)
@@ -315,7 +315,7 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 		return visited{}, errNotAtOnce
 	}
 	var kind entKind
-	if a.isDir() {
+	if a.IsDir() {
 		kind = entDir
 	}
 	redirect := ""
@@ -329,9 +329,9 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 		}
 		switch {
 		case !private:
-		case !upper && (suffix != xOpaque || !a.isDir()):
+		case !upper && (suffix != xOpaque || !a.IsDir()):
 			return visited{}, errNotAtOnce
-		case suffix == xOrigin && a.isDir():
+		case suffix == xOrigin && a.IsDir():
 			if fsys.feat.nfsExport {
 				return visited{}, errNotAtOnce // lookup checks its index entry
 			}
@@ -342,13 +342,13 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 			if fsys.feat.index && c.indexed(ondisk.IndexName(v)) {
 				return visited{}, errNotAtOnce
 			}
-		case suffix == xImpure && a.isDir():
-		case suffix == xOpaque && a.isDir():
+		case suffix == xImpure && a.IsDir():
+		case suffix == xOpaque && a.IsDir():
 			if string(v) != "y" {
 				return visited{}, errNotAtOnce
 			}
 			kind |= entOpaque
-		case suffix == xRedirect && a.isDir() && fsys.feat.redirectFollow():
+		case suffix == xRedirect && a.IsDir() && fsys.feat.redirectFollow():
 			if redirect, err = ondisk.ParseRedirect(v); err != nil {
 				return visited{}, errNotAtOnce
 			}
@@ -380,9 +380,9 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown
 
 // noteIndex notes the index entry of the lower object name of d, which
 // removing it would white out.
-func (c *treeCheck) noteIndex(d treeDir, br *branch, name string) error {
-	hd, isHandler := d.(handleTreeDir)
-	h, isLayerHandler := br.b.(handler)
+func (c *treeCheck) noteIndex(d LYRTreeDir, br *branch, name string) error {
+	hd, isHandler := d.(LYRHandleTreeDir)
+	h, isLayerHandler := br.b.(LYRHandler)
 	if !isHandler || !isLayerHandler {
 		return errNotAtOnce
 	}

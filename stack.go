@@ -29,7 +29,7 @@ type stackBackend struct {
 	fs *FS // immutable
 }
 
-var _ backend = (*stackBackend)(nil)
+var _ LYRBackend = (*stackBackend)(nil)
 
 func stackPath(p string) string {
 	if p == "" {
@@ -38,15 +38,15 @@ func stackPath(p string) string {
 	return p
 }
 
-func (s *stackBackend) Lstat(p string) (attr, error) {
+func (s *stackBackend) Lstat(p string) (LYRAttr, error) {
 	fi, err := s.fs.Lstat(stackPath(p))
 	if err != nil {
-		return attr{}, errnoOf(err)
+		return LYRAttr{}, errnoOf(err)
 	}
 	return fi.(*fileInfo).a, nil
 }
 
-func (s *stackBackend) ReadDir(p string) ([]dirEnt, error) {
+func (s *stackBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
@@ -56,9 +56,9 @@ func (s *stackBackend) ReadDir(p string) ([]dirEnt, error) {
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	out := make([]dirEnt, 0, len(ents))
+	out := make([]LYRDirEnt, 0, len(ents))
 	for _, e := range ents {
-		out = append(out, dirEnt{Name: e.name, Type: e.typ})
+		out = append(out, LYRDirEnt{Name: e.name, Type: e.typ})
 	}
 	return out, nil
 }
@@ -71,11 +71,11 @@ func (s *stackBackend) Readlink(p string) (string, error) {
 	return t, nil
 }
 
-func (s *stackBackend) OpenRead(p string, flag int) (bfile, error) {
-	return s.Open(p, flag&^writeFlags, 0)
+func (s *stackBackend) OpenRead(p string, flag int) (LYRFile, error) {
+	return s.Open(p, flag&^LYRWriteFlags, 0)
 }
 
-func (s *stackBackend) Open(p string, flag int, perm uint32) (bfile, error) {
+func (s *stackBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, syscall.EROFS
 	}
@@ -111,7 +111,7 @@ func (s *stackBackend) Lutimes(p string, atime, mtime time.Time) error {
 	return syscall.EROFS
 }
 
-func (s *stackBackend) Caps() caps   { return caps{Xattr: true, NameMax: maxNameLen} }
+func (s *stackBackend) Caps() LYRCaps   { return LYRCaps{Xattr: true, NameMax: LYRNameMax} }
 func (s *stackBackend) Close() error { return nil }
 
 // stackFile is an open file of an inner overlay as a backend file.
@@ -129,10 +129,10 @@ func (sf stackFile) Append(b []byte) (int, int64, error)      { return 0, 0, sys
 func (sf stackFile) Close() error                             { return sf.f.Close() }
 func (sf stackFile) Truncate(size int64) error                { return syscall.EINVAL }
 func (sf stackFile) Sync() error                              { return nil }
-func (sf stackFile) Stat() (attr, error) {
+func (sf stackFile) Stat() (LYRAttr, error) {
 	fi, err := sf.f.Stat()
 	if err != nil {
-		return attr{}, errnoOf(err)
+		return LYRAttr{}, errnoOf(err)
 	}
 	return fi.(*fileInfo).a, nil
 }

@@ -4,7 +4,7 @@ import "syscall"
 
 // statT renders a as the *syscall.Stat_t that os.Stat's FileInfo.Sys
 // returns on Linux.
-func statT(a *attr) any {
+func statT(a *LYRAttr) any {
 	st := &syscall.Stat_t{Uid: a.Uid, Gid: a.Gid, Size: a.Size, Blocks: a.Blocks}
 	// The widths of these fields differ between Linux architectures.
 	setInt(&st.Dev, int64(a.Dev))

@@ -5,33 +5,33 @@ package overlay
 // whatever its depth; a merged walk does so for the dirs of every layer
 // that merge into one overlay dir.
 
-// treeDirOpener is implemented by backends that can open a dir for a
+// LYRTreeDirOpener is implemented by backends that can open a dir for a
 // tree walk.
-type treeDirOpener interface {
-	OpenTreeDir(p string) (treeDir, error)
+type LYRTreeDirOpener interface {
+	OpenTreeDir(p string) (LYRTreeDir, error)
 }
 
-// treeDir is a dir open for a tree walk; names are its entries.
-type treeDir interface {
-	List() ([]dirEnt, error) // its entries, each with its type
-	Lstat(name string) (attr, error)
+// LYRTreeDir is a dir open for a tree walk; names are its entries.
+type LYRTreeDir interface {
+	List() ([]LYRDirEnt, error) // its entries, each with its type
+	Lstat(name string) (LYRAttr, error)
 	Listxattr(name string) ([]string, error)
 	Getxattr(name, x string) ([]byte, error)
-	Sub(name string) (treeDir, error) // the dir name, opened the same way
+	Sub(name string) (LYRTreeDir, error) // the dir name, opened the same way
 	Close()
 }
 
-// handleTreeDir is a treeDir of a layer that names its objects by file
+// LYRHandleTreeDir is a treeDir of a layer that names its objects by file
 // handle (see handler).
-type handleTreeDir interface {
-	treeDir
-	Handle(name string) (fileHandle, error)
+type LYRHandleTreeDir interface {
+	LYRTreeDir
+	Handle(name string) (LYRFileHandle, error)
 }
 
 // walkedDir is a treeDir of one layer (an index into FS.lowers, or
 // upperLayer).
 type walkedDir struct {
-	d     treeDir
+	d     LYRTreeDir
 	layer int
 }
 
@@ -73,7 +73,7 @@ type visited struct {
 // classifies it. whiteouts says whether ds's upper dir may hold whiteouts
 // (the kernel's OVL_WHITEOUTS: merged with a lower dir, or carrying an
 // origin).
-type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e dirEnt, shown bool) (visited, error)
+type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e LYRDirEnt, shown bool) (visited, error)
 
 // mergedWalk walks the merged dir whose dirs, one per layer, top-most
 // first, are ds, as lookup merges them: a name is shown by the top-most
@@ -95,7 +95,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 			closeAll(v.below)
 		}
 	}()
-	var order []dirEnt
+	var order []LYRDirEnt
 	for i, d := range ds {
 		ents, err := d.d.List()
 		if err != nil {
@@ -169,7 +169,7 @@ func walkOne(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 	for _, e := range ents {
 		v, err := visit(ds, whiteouts, 0, e, true)
 		if err == nil && v.kind&entDir != 0 {
-			var d treeDir
+			var d LYRTreeDir
 			if d, err = ds[0].d.Sub(e.Name); err == nil {
 				// A relative redirect names a dir of this level's lower
 				// dirs, of which there are none.

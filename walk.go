@@ -80,7 +80,7 @@ func (fsys *FS) walk(name string, follow followMode) (walkResult, error) {
 		}
 		if ch.present && ch.typ == syscall.S_IFLNK && (!last || follow == followYes || trailing && follow == followNo) {
 			links++
-			if links > maxSymlinks {
+			if links > LYRMaxSymlinks {
 				return res, syscall.ELOOP
 			}
 			target, err := fsys.readlinkNode(ch)

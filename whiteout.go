@@ -27,11 +27,11 @@ func dotName(name string) bool { return name == "." || name == ".." || name == "
 // layer encodes whiteouts and opaque dirs. Immutable after New.
 type branch struct {
 	l      *Layer
-	b      layerReader
+	b      LYRReader
 	w      *upperDoor // the upper's only; nil for a lower layer
 	format format
 	prefix string // the private xattr prefix P, for formatKernel
-	caps   caps
+	caps   LYRCaps
 	dev    uint64 // st_dev of the layer root; set by New
 	fsid   int    // the layer's filesystem slot (xino.go); set by New
 	// tmp numbers work-area temporaries (#1, #2, ...), like the kernel's
@@ -59,7 +59,7 @@ const (
 // obj is what one layer holds at one path.
 type obj struct {
 	kind   objKind
-	a      attr
+	a      LYRAttr
 	opaque bool // dir marked opaque (never read in the bottom layer)
 	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
 	// redirect is a dir's validated redirect xattr: "/a/b" or
@@ -122,10 +122,10 @@ func (br *branch) listDir(p string, xwh bool) ([]markedEnt, error) {
 // (dotsReader), how many of the returned entries the dir lists before "."
 // and before ".." (else none: they come first).
 func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, error) {
-	var ents []dirEnt
+	var ents []LYRDirEnt
 	var at [2]int
 	var err error
-	if dr, ok := br.b.(dotsReader); ok && dots && br.format == formatKernel {
+	if dr, ok := br.b.(LYRDotsReader); ok && dots && br.format == formatKernel {
 		ents, at, err = dr.ReadDirDots(p)
 	} else {
 		ents, err = br.b.ReadDir(p)
@@ -140,7 +140,7 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, er
 // classify turns a dir's raw entries into layer entries, whiteouts found;
 // an entry gone meanwhile is dropped, and the dot counts in at, given for
 // the raw entries, are turned into counts of the entries returned.
-func (br *branch) classify(p string, xwh bool, ents []dirEnt, at *[2]int) ([]markedEnt, error) {
+func (br *branch) classify(p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
 	return br.format.classify(br, p, xwh, ents, at)
 }
 
@@ -207,7 +207,7 @@ func (br *branch) clearEmpty(p string) error {
 		}
 	}
 	if err == nil {
-		err = br.w.chmod(t, a.perm())
+		err = br.w.chmod(t, a.Perm())
 	}
 	if err == nil {
 		err = br.w.lutimes(t, a.Atime, a.Mtime)
@@ -235,7 +235,7 @@ func (br *branch) copyUserXattrs(p, q string) error {
 		}
 		v, err := br.b.Getxattr(p, name)
 		if err != nil {
-			if errors.Is(err, errNoData) {
+			if errors.Is(err, LYRErrNoData) {
 				continue
 			}
 			return err
@@ -310,7 +310,7 @@ func (br *branch) clearDir(p string) error {
 			if err != nil {
 				return err
 			}
-			t = a.typ()
+			t = a.Type()
 		}
 		if err := br.removeAll(cp, t == syscall.S_IFDIR); err != nil {
 			return err

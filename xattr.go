@@ -150,8 +150,8 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		switch {
 		case gerr == nil && flags&XattrCreate != 0:
 			return syscall.EEXIST
-		case errors.Is(gerr, errNoData) && flags&XattrReplace != 0:
-			return errNoData
+		case errors.Is(gerr, LYRErrNoData) && flags&XattrReplace != 0:
+			return LYRErrNoData
 		}
 		return fsys.upper.w.setxattr(p, real, value)
 	})

@@ -40,7 +40,7 @@ func (fsys *FS) setupXino() {
 		all = append([]*branch{fsys.upper}, all...)
 	}
 	for _, br := range all {
-		h, ok := br.b.(handler)
+		h, ok := br.b.(LYRHandler)
 		if !ok {
 			handles, defaultEnc = false, false
 			continue
