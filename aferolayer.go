@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
+
 	"github.com/spf13/afero"
 )
 
@@ -41,7 +43,7 @@ const aferoDevMajor = 4097
 // (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
 // only with respect to this layer.
 func AferoLayer(fsys afero.Fs) *Layer {
-	b := &aferoBackend{fsys: fsys, dev: LYRFakeDev(aferoDevMajor)}
+	b := &aferoBackend{fsys: fsys, dev: layer.FakeDev(aferoDevMajor)}
 	_, b.readOnly = fsys.(*afero.ReadOnlyFs)
 	b.linker, _ = fsys.(afero.Linker)
 	b.lstater, _ = fsys.(afero.Lstater)
@@ -79,15 +81,15 @@ type aferoBackend struct {
 	owners map[string][2]uint32
 }
 
-var _ LYRBackend = (*aferoBackend)(nil)
+var _ layer.Backend = (*aferoBackend)(nil)
 
-func (b *aferoBackend) Lstat(p string) (LYRAttr, error) {
+func (b *aferoBackend) Lstat(p string) (layer.Attr, error) {
 	_, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	case fi == nil:
-		return LYRAttr{}, syscall.ENOENT
+		return layer.Attr{}, syscall.ENOENT
 	}
 	return b.attrOf(p, fi), nil
 }
@@ -103,7 +105,7 @@ func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
 	return fis, aferoErrno(err)
 }
 
-func (b *aferoBackend) ReadDir(p string) ([]LYRDirEnt, error) {
+func (b *aferoBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -117,14 +119,14 @@ func (b *aferoBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents := make([]LYRDirEnt, 0, len(fis))
+	ents := make([]layer.DirEnt, 0, len(fis))
 	for _, fi := range fis {
 		name := path.Base(fi.Name()) // MemMapFs gives full paths
 		if p == "" && name == aferoWorkDir {
 			continue
 		}
 		a := b.attrOf(path.Join(p, name), fi)
-		ents = append(ents, LYRDirEnt{Name: name, Type: a.Type(), Ino: a.Ino})
+		ents = append(ents, layer.DirEnt{Name: name, Type: a.Type(), Ino: a.Ino})
 	}
 	return ents, nil
 }
@@ -143,11 +145,11 @@ func (b *aferoBackend) Readlink(p string) (string, error) {
 	return t, aferoErrno(err)
 }
 
-func (b *aferoBackend) OpenRead(p string, flag int) (LYRFile, error) {
-	return b.Open(p, flag&^LYRWriteFlags, 0)
+func (b *aferoBackend) OpenRead(p string, flag int) (layer.File, error) {
+	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
-func (b *aferoBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
+func (b *aferoBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {
 		return nil, syscall.EROFS
@@ -225,7 +227,7 @@ func (b *aferoBackend) Symlink(target, p string) error {
 		return syscall.EPERM
 	case target == "":
 		return syscall.ENOENT
-	case len(target) >= LYRPathMax:
+	case len(target) >= layer.PathMax:
 		return syscall.ENAMETOOLONG
 	}
 	b.nsMu.Lock()
@@ -251,7 +253,7 @@ func (b *aferoBackend) Symlink(target, p string) error {
 // over the host filesystem (its parent's FileInfo carries a stat).
 func (b *aferoBackend) hostPath(ap string) (string, bool) {
 	fi, err := b.lstatAfero(path.Dir(ap))
-	if err != nil || !statFields(fi.Sys(), &LYRAttr{}) {
+	if err != nil || !statFields(fi.Sys(), &layer.Attr{}) {
 		return "", false
 	}
 	real, err := b.basePath.RealPath(ap)
@@ -417,7 +419,7 @@ func (b *aferoBackend) Lchown(p string, uid, gid int) error {
 	if err := b.fsys.Chown(ap, uid, gid); err != nil {
 		return aferoErrno(err)
 	}
-	if statFields(fi.Sys(), &LYRAttr{}) {
+	if statFields(fi.Sys(), &layer.Attr{}) {
 		return nil
 	}
 	cur := b.attrOf(p, fi)
@@ -508,8 +510,8 @@ func (b *aferoBackend) Truncate(p string, size int64) error {
 	return err
 }
 
-func (b *aferoBackend) Caps() LYRCaps {
-	return LYRCaps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: LYRNameMax}
+func (b *aferoBackend) Caps() layer.Caps {
+	return layer.Caps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: layer.NameMax}
 }
 
 func (b *aferoBackend) Close() error { return nil }

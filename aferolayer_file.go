@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/spf13/afero"
 )
 
@@ -23,7 +24,7 @@ type aferoFile struct {
 	closed bool       // protected by mu
 }
 
-var _ LYRFile = (*aferoFile)(nil)
+var _ layer.File = (*aferoFile)(nil)
 
 func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
@@ -84,15 +85,15 @@ func (f *aferoFile) writeLocked(p []byte, off int64) (int, int64, error) {
 	return n, off + int64(n), aferoErrno(err)
 }
 
-func (f *aferoFile) Stat() (LYRAttr, error) {
+func (f *aferoFile) Stat() (layer.Attr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return LYRAttr{}, syscall.EBADF
+		return layer.Attr{}, syscall.EBADF
 	}
 	fi, err := f.f.Stat()
 	if err != nil {
-		return LYRAttr{}, aferoErrno(err)
+		return layer.Attr{}, aferoErrno(err)
 	}
 	return f.b.attrOf(f.p, fi), nil
 }

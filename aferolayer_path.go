@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/spf13/afero"
 	"github.com/spf13/afero/mem"
 )
@@ -78,7 +79,7 @@ func pathIno(p string) uint64 {
 // statFields reads the fields of a *syscall.Stat_t (or *unix.Stat_t) by
 // name, as their types and time field names differ between platforms; ok
 // is false when sys is no stat.
-func statFields(sys any, a *LYRAttr) (ok bool) {
+func statFields(sys any, a *layer.Attr) (ok bool) {
 	v := reflect.ValueOf(sys)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct || v.Elem().Type().Name() != "Stat_t" {
 		return false
@@ -121,10 +122,10 @@ func statFields(sys any, a *LYRAttr) (ok bool) {
 }
 
 // attrOf builds the attr of the object at layer path p from its FileInfo.
-func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) LYRAttr {
-	var a LYRAttr
+func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) layer.Attr {
+	var a layer.Attr
 	if !statFields(fi.Sys(), &a) {
-		a = LYRAttr{
+		a = layer.Attr{
 			Mode:    stMode(fi.Mode()),
 			Nlink:   1,
 			Uid:     uint32(os.Geteuid()),

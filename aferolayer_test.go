@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/testerrno"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
@@ -25,7 +26,7 @@ func aferoFixtures(t *testing.T) map[string]afero.Fs {
 
 // aferoPopulate makes: d/ d/f "hello" d/sub/ d/sub/g  e/ (empty)  f "data"
 // and, where fsys can, ln -> d.
-func aferoPopulate(t *testing.T, fsys afero.Fs) LYRBackend {
+func aferoPopulate(t *testing.T, fsys afero.Fs) layer.Backend {
 	t.Helper()
 	b := AferoLayer(fsys).b
 	memMust(t, b.Mkdir("d", 0o755))
@@ -47,56 +48,56 @@ func aferoPopulate(t *testing.T, fsys afero.Fs) LYRBackend {
 func TestAferoErrnos(t *testing.T) {
 	tests := []struct {
 		name    string
-		op      func(b LYRBackend) error
+		op      func(b layer.Backend) error
 		want    syscall.Errno
 		symlink bool // needs symlinks
 	}{
-		{name: "lstat root", op: func(b LYRBackend) error { _, err := b.Lstat(""); return err }},
-		{name: "lstat work root", op: func(b LYRBackend) error { _, err := b.Lstat("/"); return err }},
-		{name: "lstat missing", op: func(b LYRBackend) error { _, err := b.Lstat("x"); return err }, want: syscall.ENOENT},
-		{name: "lstat under file", op: func(b LYRBackend) error { _, err := b.Lstat("f/x"); return err }, want: syscall.ENOTDIR},
-		{name: "lstat through symlink", op: func(b LYRBackend) error { _, err := b.Lstat("ln/f"); return err }, want: syscall.ELOOP, symlink: true},
-		{name: "lstat long", op: func(b LYRBackend) error { _, err := b.Lstat(strings.Repeat("x", 256)); return err }, want: syscall.ENAMETOOLONG},
-		{name: "readDir file", op: func(b LYRBackend) error { _, err := b.ReadDir("f"); return err }, want: syscall.ENOTDIR},
-		{name: "readlink file", op: func(b LYRBackend) error { _, err := b.Readlink("f"); return err }, want: syscall.EINVAL},
-		{name: "open missing", op: func(b LYRBackend) error { return memOpenClose2(b, "x", os.O_RDONLY) }, want: syscall.ENOENT},
-		{name: "open create", op: func(b LYRBackend) error { return memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE) }},
-		{name: "open create no parent", op: func(b LYRBackend) error { return memOpenClose2(b, "x/y", os.O_RDWR|os.O_CREATE) }, want: syscall.ENOENT},
-		{name: "open excl", op: func(b LYRBackend) error { return memOpenClose2(b, "f", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, want: syscall.EEXIST},
-		{name: "open symlink", op: func(b LYRBackend) error { return memOpenClose2(b, "ln", os.O_RDONLY) }, want: syscall.ELOOP, symlink: true},
-		{name: "open dir", op: func(b LYRBackend) error { return memOpenClose2(b, "d", os.O_RDONLY) }},
-		{name: "open dir write", op: func(b LYRBackend) error { return memOpenClose2(b, "d", os.O_RDWR) }, want: syscall.EISDIR},
-		{name: "open work", op: func(b LYRBackend) error { return memOpenClose2(b, "/x", os.O_RDWR|os.O_CREATE) }},
-		{name: "xattr", op: func(b LYRBackend) error { return b.Setxattr("f", "user.x", nil) }, want: syscall.EOPNOTSUPP},
-		{name: "mkdir exists", op: func(b LYRBackend) error { return b.Mkdir("f", 0o755) }, want: syscall.EEXIST},
-		{name: "mkdir no parent", op: func(b LYRBackend) error { return b.Mkdir("x/y", 0o755) }, want: syscall.ENOENT},
-		{name: "mkdir work", op: func(b LYRBackend) error { return b.Mkdir("/work", 0) }},
-		{name: "link", op: func(b LYRBackend) error { return b.Link("f", "g") }, want: syscall.EPERM},
-		{name: "mknod", op: func(b LYRBackend) error { return b.Mknod("c", syscall.S_IFCHR, 0) }, want: syscall.EPERM},
-		{name: "exchange", op: func(b LYRBackend) error { return b.Exchange("f", "e") }, want: syscall.EOPNOTSUPP},
-		{name: "rename missing", op: func(b LYRBackend) error { return b.Rename("x", "y") }, want: syscall.ENOENT},
-		{name: "rename file over file", op: func(b LYRBackend) error { return b.Rename("f", "d/f") }},
-		{name: "rename file over dir", op: func(b LYRBackend) error { return b.Rename("f", "e") }, want: syscall.EISDIR},
-		{name: "rename dir over file", op: func(b LYRBackend) error { return b.Rename("e", "f") }, want: syscall.ENOTDIR},
-		{name: "rename dir over empty dir", op: func(b LYRBackend) error { return b.Rename("d", "e") }},
-		{name: "rename dir over non-empty", op: func(b LYRBackend) error { return b.Rename("e", "d") }, want: syscall.ENOTEMPTY},
-		{name: "rename into itself", op: func(b LYRBackend) error { return b.Rename("d", "d/sub/x") }, want: syscall.EINVAL},
-		{name: "rename onto ancestor", op: func(b LYRBackend) error { return b.Rename("d/sub", "d") }, want: syscall.ENOTEMPTY},
-		{name: "rename same", op: func(b LYRBackend) error { return b.Rename("d", "d") }},
-		{name: "rename root", op: func(b LYRBackend) error { return b.Rename("", "x") }, want: syscall.EBUSY},
-		{name: "rename to work", op: func(b LYRBackend) error { return b.Rename("d", "/d") }},
-		{name: "unlink dir", op: func(b LYRBackend) error { return b.Unlink("e") }, want: syscall.EISDIR},
-		{name: "unlink missing", op: func(b LYRBackend) error { return b.Unlink("x") }, want: syscall.ENOENT},
-		{name: "unlink file", op: func(b LYRBackend) error { return b.Unlink("f") }},
-		{name: "rmdir file", op: func(b LYRBackend) error { return b.Rmdir("f") }, want: syscall.ENOTDIR},
-		{name: "rmdir non-empty", op: func(b LYRBackend) error { return b.Rmdir("d") }, want: syscall.ENOTEMPTY},
-		{name: "rmdir empty", op: func(b LYRBackend) error { return b.Rmdir("e") }},
-		{name: "rmdir root", op: func(b LYRBackend) error { return b.Rmdir("") }, want: syscall.EBUSY},
-		{name: "chmod", op: func(b LYRBackend) error { return b.Chmod("f", 0o600) }},
-		{name: "chmod symlink", op: func(b LYRBackend) error { return b.Chmod("ln", 0o600) }, want: syscall.EOPNOTSUPP, symlink: true},
-		{name: "chmod missing", op: func(b LYRBackend) error { return b.Chmod("x", 0o600) }, want: syscall.ENOENT},
-		{name: "truncate dir", op: func(b LYRBackend) error { return b.Truncate("d", 0) }, want: syscall.EISDIR},
-		{name: "truncate", op: func(b LYRBackend) error { return b.Truncate("f", 2) }},
+		{name: "lstat root", op: func(b layer.Backend) error { _, err := b.Lstat(""); return err }},
+		{name: "lstat work root", op: func(b layer.Backend) error { _, err := b.Lstat("/"); return err }},
+		{name: "lstat missing", op: func(b layer.Backend) error { _, err := b.Lstat("x"); return err }, want: syscall.ENOENT},
+		{name: "lstat under file", op: func(b layer.Backend) error { _, err := b.Lstat("f/x"); return err }, want: syscall.ENOTDIR},
+		{name: "lstat through symlink", op: func(b layer.Backend) error { _, err := b.Lstat("ln/f"); return err }, want: syscall.ELOOP, symlink: true},
+		{name: "lstat long", op: func(b layer.Backend) error { _, err := b.Lstat(strings.Repeat("x", 256)); return err }, want: syscall.ENAMETOOLONG},
+		{name: "readDir file", op: func(b layer.Backend) error { _, err := b.ReadDir("f"); return err }, want: syscall.ENOTDIR},
+		{name: "readlink file", op: func(b layer.Backend) error { _, err := b.Readlink("f"); return err }, want: syscall.EINVAL},
+		{name: "open missing", op: func(b layer.Backend) error { return memOpenClose2(b, "x", os.O_RDONLY) }, want: syscall.ENOENT},
+		{name: "open create", op: func(b layer.Backend) error { return memOpenClose2(b, "x", os.O_RDWR|os.O_CREATE) }},
+		{name: "open create no parent", op: func(b layer.Backend) error { return memOpenClose2(b, "x/y", os.O_RDWR|os.O_CREATE) }, want: syscall.ENOENT},
+		{name: "open excl", op: func(b layer.Backend) error { return memOpenClose2(b, "f", os.O_RDWR|os.O_CREATE|os.O_EXCL) }, want: syscall.EEXIST},
+		{name: "open symlink", op: func(b layer.Backend) error { return memOpenClose2(b, "ln", os.O_RDONLY) }, want: syscall.ELOOP, symlink: true},
+		{name: "open dir", op: func(b layer.Backend) error { return memOpenClose2(b, "d", os.O_RDONLY) }},
+		{name: "open dir write", op: func(b layer.Backend) error { return memOpenClose2(b, "d", os.O_RDWR) }, want: syscall.EISDIR},
+		{name: "open work", op: func(b layer.Backend) error { return memOpenClose2(b, "/x", os.O_RDWR|os.O_CREATE) }},
+		{name: "xattr", op: func(b layer.Backend) error { return b.Setxattr("f", "user.x", nil) }, want: syscall.EOPNOTSUPP},
+		{name: "mkdir exists", op: func(b layer.Backend) error { return b.Mkdir("f", 0o755) }, want: syscall.EEXIST},
+		{name: "mkdir no parent", op: func(b layer.Backend) error { return b.Mkdir("x/y", 0o755) }, want: syscall.ENOENT},
+		{name: "mkdir work", op: func(b layer.Backend) error { return b.Mkdir("/work", 0) }},
+		{name: "link", op: func(b layer.Backend) error { return b.Link("f", "g") }, want: syscall.EPERM},
+		{name: "mknod", op: func(b layer.Backend) error { return b.Mknod("c", syscall.S_IFCHR, 0) }, want: syscall.EPERM},
+		{name: "exchange", op: func(b layer.Backend) error { return b.Exchange("f", "e") }, want: syscall.EOPNOTSUPP},
+		{name: "rename missing", op: func(b layer.Backend) error { return b.Rename("x", "y") }, want: syscall.ENOENT},
+		{name: "rename file over file", op: func(b layer.Backend) error { return b.Rename("f", "d/f") }},
+		{name: "rename file over dir", op: func(b layer.Backend) error { return b.Rename("f", "e") }, want: syscall.EISDIR},
+		{name: "rename dir over file", op: func(b layer.Backend) error { return b.Rename("e", "f") }, want: syscall.ENOTDIR},
+		{name: "rename dir over empty dir", op: func(b layer.Backend) error { return b.Rename("d", "e") }},
+		{name: "rename dir over non-empty", op: func(b layer.Backend) error { return b.Rename("e", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename into itself", op: func(b layer.Backend) error { return b.Rename("d", "d/sub/x") }, want: syscall.EINVAL},
+		{name: "rename onto ancestor", op: func(b layer.Backend) error { return b.Rename("d/sub", "d") }, want: syscall.ENOTEMPTY},
+		{name: "rename same", op: func(b layer.Backend) error { return b.Rename("d", "d") }},
+		{name: "rename root", op: func(b layer.Backend) error { return b.Rename("", "x") }, want: syscall.EBUSY},
+		{name: "rename to work", op: func(b layer.Backend) error { return b.Rename("d", "/d") }},
+		{name: "unlink dir", op: func(b layer.Backend) error { return b.Unlink("e") }, want: syscall.EISDIR},
+		{name: "unlink missing", op: func(b layer.Backend) error { return b.Unlink("x") }, want: syscall.ENOENT},
+		{name: "unlink file", op: func(b layer.Backend) error { return b.Unlink("f") }},
+		{name: "rmdir file", op: func(b layer.Backend) error { return b.Rmdir("f") }, want: syscall.ENOTDIR},
+		{name: "rmdir non-empty", op: func(b layer.Backend) error { return b.Rmdir("d") }, want: syscall.ENOTEMPTY},
+		{name: "rmdir empty", op: func(b layer.Backend) error { return b.Rmdir("e") }},
+		{name: "rmdir root", op: func(b layer.Backend) error { return b.Rmdir("") }, want: syscall.EBUSY},
+		{name: "chmod", op: func(b layer.Backend) error { return b.Chmod("f", 0o600) }},
+		{name: "chmod symlink", op: func(b layer.Backend) error { return b.Chmod("ln", 0o600) }, want: syscall.EOPNOTSUPP, symlink: true},
+		{name: "chmod missing", op: func(b layer.Backend) error { return b.Chmod("x", 0o600) }, want: syscall.ENOENT},
+		{name: "truncate dir", op: func(b layer.Backend) error { return b.Truncate("d", 0) }, want: syscall.EISDIR},
+		{name: "truncate", op: func(b layer.Backend) error { return b.Truncate("f", 2) }},
 	}
 	for fsName := range aferoFixtures(t) {
 		for _, tt := range tests {
@@ -111,7 +112,7 @@ func TestAferoErrnos(t *testing.T) {
 	}
 }
 
-func memOpenClose2(b LYRBackend, p string, flag int) error {
+func memOpenClose2(b layer.Backend, p string, flag int) error {
 	f, err := b.Open(p, flag, 0o644)
 	if err != nil {
 		return err
@@ -119,7 +120,7 @@ func memOpenClose2(b LYRBackend, p string, flag int) error {
 	return f.Close()
 }
 
-func aferoRead(t *testing.T, b LYRBackend, p string) string {
+func aferoRead(t *testing.T, b layer.Backend, p string) string {
 	t.Helper()
 	f, err := b.Open(p, os.O_RDONLY, 0)
 	memMust(t, err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // fileMode converts a raw st_mode into an fs.FileMode, as os does.
@@ -59,7 +61,7 @@ func rawPerm(m fs.FileMode) uint32 {
 // Linux, as os.Stat's does.
 type fileInfo struct {
 	name string
-	a    LYRAttr
+	a    layer.Attr
 }
 
 func (fi *fileInfo) Name() string       { return fi.name }
@@ -86,8 +88,8 @@ func baseName(name string) string {
 // the top lower object (cached: lowers do not change while in use); merge
 // dirs report nlink 1; st_dev and st_ino by the kernel's rules for
 // xino=off. Callers hold FS.mu.
-func (fsys *FS) nodeAttr(n *node) (LYRAttr, error) {
-	var a LYRAttr
+func (fsys *FS) nodeAttr(n *node) (layer.Attr, error) {
+	var a layer.Attr
 	var err error
 	switch {
 	case n.upper:
@@ -98,7 +100,7 @@ func (fsys *FS) nodeAttr(n *node) (LYRAttr, error) {
 		a = n.lattr
 	}
 	if err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	fsys.fixNlink(n, &a)
 	if n.metacopy {
@@ -125,7 +127,7 @@ func (fsys *FS) nodeAttr(n *node) (LYRAttr, error) {
 // overlay's st_dev and the number as it is; otherwise dirs get the
 // overlay's st_dev and an overlay-allocated, non-persistent number, and
 // non-dirs keep their layer's st_dev and number.
-func (fsys *FS) inoDev(n *node, a *LYRAttr) {
+func (fsys *FS) inoDev(n *node, a *layer.Attr) {
 	fsid := 0 // the upper's
 	switch {
 	case n.parent == nil && n.upper:
@@ -166,7 +168,7 @@ func (fsys *FS) dirIno(n *node) uint64 {
 // copied up during this FS's life (nfs_export indexes files of one link)
 // keeps the lower's count so moved, which is what the nlink xattr
 // records. Callers hold FS.mu.
-func (fsys *FS) fixNlink(n *node, a *LYRAttr) {
+func (fsys *FS) fixNlink(n *node, a *layer.Attr) {
 	if n.idx != "" && (n.lattr.Nlink != 1 || fsys.indexedHere(n.idx)) {
 		a.Nlink = fsys.unionNlink(n.idx, a.Nlink, n.lattr.Nlink)
 	}

@@ -1,13 +1,9 @@
 package overlay
 
-import "golang.org/x/sys/unix"
-
-// LYRFDUser is an open file backed by a host file descriptor: the native
-// layer's file. use runs fn with the descriptor, which stays valid (not
-// closed) until fn returns.
-type LYRFDUser interface {
-	Use(fn func(fd int) error) error
-}
+import (
+	"github.com/go-overlay/overlay/internal/layer"
+	"golang.org/x/sys/unix"
+)
 
 // cloneMax bounds one copy_file_range call; the kernel caps a call at
 // MAX_RW_COUNT (just under 2 GiB) anyway.
@@ -21,12 +17,12 @@ const cloneMax = 1 << 30
 // out is a new, empty file. The result is what bufferedCopy would leave:
 // exactly size bytes (a source that ends early leaves a hole up to size),
 // with the source's holes kept as holes.
-func cloneData(out, in LYRFile, size int64) (copyHow, error) {
-	o, ok := out.(LYRFDUser)
+func cloneData(out, in layer.File, size int64) (copyHow, error) {
+	o, ok := out.(layer.FDUser)
 	if !ok {
 		return notCopied, nil
 	}
-	i, ok := in.(LYRFDUser)
+	i, ok := in.(layer.FDUser)
 	if !ok {
 		return notCopied, nil
 	}

@@ -2,5 +2,7 @@
 
 package overlay
 
+import "github.com/go-overlay/overlay/internal/layer"
+
 // cloneData has no fast path outside Linux: the buffered copy does it.
-func cloneData(out, in bfile, size int64) (copyHow, error) { return notCopied, nil }
+func cloneData(out, in layer.File, size int64) (copyHow, error) { return notCopied, nil }

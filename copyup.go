@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -180,7 +181,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 // excepted), then mode, owner and times, in the kernel's order (step
 // 6): the data first, so that writing it cannot strip security xattrs or
 // setuid bits set afterwards, then the owner, then the mode.
-func (fsys *FS) buildCopy(lower *branch, lp string, a LYRAttr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
+func (fsys *FS) buildCopy(lower *branch, lp string, a layer.Attr, tmp string, mode copyMode, dataFrom *branch, dataPath string, mval []byte) error {
 	u := fsys.upper.w
 	switch a.Type() {
 	case syscall.S_IFDIR:
@@ -253,7 +254,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a LYRAttr, tmp string, mode 
 // copyData copies a regular file's bytes into a new file at tmp, 1 MiB at a
 // time, and syncs it unless fsync=volatile (the kernel's fsync=auto syncs
 // data copy-ups before linking them into place).
-func (fsys *FS) copyData(lower *branch, lp string, a LYRAttr, tmp string, mode copyMode) (err error) {
+func (fsys *FS) copyData(lower *branch, lp string, a layer.Attr, tmp string, mode copyMode) (err error) {
 	out, err := fsys.upper.w.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -275,7 +276,7 @@ func (fsys *FS) copyData(lower *branch, lp string, a LYRAttr, tmp string, mode c
 // copyInto copies size bytes of the file at sp of src into out (cloned
 // where the backends can, else through a buffer) and syncs them unless
 // fsync=volatile, before the copy is linked into place.
-func (fsys *FS) copyInto(out LYRFile, src *branch, sp string, size int64) error {
+func (fsys *FS) copyInto(out layer.File, src *branch, sp string, size int64) error {
 	in, err := src.b.OpenRead(sp, syscall.O_RDONLY)
 	if err != nil {
 		return err
@@ -307,7 +308,7 @@ const (
 
 // bufferedCopy copies size bytes from in to out through a buffer, 1 MiB
 // at a time, leaving a hole for every chunk of zeros.
-func bufferedCopy(out, in LYRFile, size int64) error {
+func bufferedCopy(out, in layer.File, size int64) error {
 	buf := make([]byte, copyChunk)
 	var off int64
 	for off < size {
@@ -367,7 +368,7 @@ func (fsys *FS) copyXattrs(lower *branch, lp, tmp string) error {
 		}
 		v, err := lower.b.Getxattr(lp, name)
 		if err != nil {
-			if errors.Is(err, LYRErrNoData) {
+			if errors.Is(err, layer.ErrNoData) {
 				continue
 			}
 			return err
@@ -426,7 +427,7 @@ func (fsys *FS) syncObject(p string) error {
 // its upper file, or with meta (a metadata-only copy) still below, in the
 // lower file lr of attributes a (unless a data file is known already);
 // mval is the metacopy xattr written. Callers hold FS.mu for writing.
-func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a LYRAttr, mval []byte) {
+func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a layer.Attr, mval []byte) {
 	if !meta {
 		n.metacopy = false
 		return
@@ -448,7 +449,7 @@ func (fsys *FS) setCopiedData(n *node, meta bool, lr lowerRef, a LYRAttr, mval [
 // copyMeta, or by an earlier name): n's data then stays in the lower
 // file lr until a write copies it into the entry. Callers hold n.cu and
 // no FS lock.
-func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a LYRAttr, mode copyMode, lr lowerRef, mval []byte) error {
+func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a layer.Attr, mode copyMode, lr lowerRef, mval []byte) error {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	if n.stale() || !n.parent.upper {

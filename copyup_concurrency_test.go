@@ -9,39 +9,41 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // countingUpper counts the copy-up temporaries made in the work area.
 type countingUpper struct {
-	LYRBackend
+	layer.Backend
 	temps atomic.Int32
 }
 
-func (c *countingUpper) Open(p string, flag int, perm uint32) (LYRFile, error) {
+func (c *countingUpper) Open(p string, flag int, perm uint32) (layer.File, error) {
 	if strings.HasPrefix(p, "/work/#") && flag&os.O_CREATE != 0 {
 		c.temps.Add(1)
 	}
-	return c.LYRBackend.Open(p, flag, perm)
+	return c.Backend.Open(p, flag, perm)
 }
 
 // gatedLower makes every read of a file wait at a gate, so a test can
 // hold copy-ups in the middle of their data copy.
 type gatedLower struct {
-	LYRBackend
+	layer.Backend
 	reading chan string   // a read started (the path)
 	gate    chan struct{} // closed to let reads go on
 }
 
-func (g *gatedLower) OpenRead(p string, flag int) (LYRFile, error) {
-	f, err := g.LYRBackend.OpenRead(p, flag)
+func (g *gatedLower) OpenRead(p string, flag int) (layer.File, error) {
+	f, err := g.Backend.OpenRead(p, flag)
 	if err != nil {
 		return nil, err
 	}
-	return &gatedFile{LYRFile: f, g: g, p: p}, nil
+	return &gatedFile{File: f, g: g, p: p}, nil
 }
 
 type gatedFile struct {
-	LYRFile
+	layer.File
 	g    *gatedLower
 	p    string
 	once sync.Once
@@ -52,7 +54,7 @@ func (f *gatedFile) ReadAt(b []byte, off int64) (int, error) {
 		f.g.reading <- f.p
 		<-f.g.gate
 	})
-	return f.LYRFile.ReadAt(b, off)
+	return f.File.ReadAt(b, off)
 }
 
 func concurrencyFS(t *testing.T, files int) (*FS, *countingUpper, *gatedLower) {
@@ -61,8 +63,8 @@ func concurrencyFS(t *testing.T, files int) (*FS, *countingUpper, *gatedLower) {
 	for i := range files {
 		m.WriteFile(fmt.Sprintf("f%d", i), []byte(strings.Repeat("x", 1<<16)), 0o644)
 	}
-	lower := &gatedLower{LYRBackend: MemLayer(m).b, reading: make(chan string, 64), gate: make(chan struct{})}
-	upper := &countingUpper{LYRBackend: MemLayer(nil).b}
+	lower := &gatedLower{Backend: MemLayer(m).b, reading: make(chan string, 64), gate: make(chan struct{})}
+	upper := &countingUpper{Backend: MemLayer(nil).b}
 	fsys, err := New(Options{
 		Lower: []*Layer{{b: lower, format: formatKernel, desc: "gated"}},
 		Upper: &Layer{b: upper, format: formatKernel, desc: "counting"},
@@ -144,28 +146,28 @@ func TestCopyUpParallel(t *testing.T) {
 
 // syncCounter counts fsyncs of files opened through it.
 type syncCounter struct {
-	LYRBackend
+	layer.Backend
 	syncs atomic.Int32
 }
 
-func (c *syncCounter) Open(p string, flag int, perm uint32) (LYRFile, error) {
-	f, err := c.LYRBackend.Open(p, flag, perm)
+func (c *syncCounter) Open(p string, flag int, perm uint32) (layer.File, error) {
+	f, err := c.Backend.Open(p, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &syncFile{LYRFile: f, c: c}, nil
+	return &syncFile{File: f, c: c}, nil
 }
 
-func (c *syncCounter) OpenRead(p string, flag int) (LYRFile, error) {
-	return c.Open(p, flag&^LYRWriteFlags, 0)
+func (c *syncCounter) OpenRead(p string, flag int) (layer.File, error) {
+	return c.Open(p, flag&^layer.WriteFlags, 0)
 }
 
 type syncFile struct {
-	LYRFile
+	layer.File
 	c *syncCounter
 }
 
-func (f *syncFile) Sync() error { f.c.syncs.Add(1); return f.LYRFile.Sync() }
+func (f *syncFile) Sync() error { f.c.syncs.Add(1); return f.File.Sync() }
 
 // TestFsyncModes: fsync=auto syncs the data of a copied-up file, strict
 // also the copy's metadata and copied-up dirs, volatile nothing.
@@ -177,7 +179,7 @@ func TestFsyncModes(t *testing.T) {
 		m := NewMemFS()
 		m.MkdirAll("d", 0o755)
 		m.WriteFile("d/f", []byte("data"), 0o644)
-		up := &syncCounter{LYRBackend: MemLayer(nil).b}
+		up := &syncCounter{Backend: MemLayer(nil).b}
 		fsys, err := New(Options{Lower: []*Layer{MemLayer(m)}, Upper: &Layer{b: up, format: formatKernel, desc: "counting"}, Fsync: c.mode})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,10 @@
 package overlay
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // lockForChange walks name with FS.mu held for writing, runs check on the
 // result (the VFS's checks: existence, type, EROFS), and makes sure the
@@ -396,9 +400,9 @@ func (fsys *FS) keepGoneAttr(n *node, p string) func(err *error) {
 			}
 		}
 	}
-	var after func() (LYRAttr, error)
+	var after func() (layer.Attr, error)
 	release := func() {}
-	if h, ok := fsys.upper.b.(LYRInodeHolder); ok && aerr == nil {
+	if h, ok := fsys.upper.b.(layer.InodeHolder); ok && aerr == nil {
 		if st, rel, err := h.Hold(p); err == nil {
 			after, release = st, rel
 		}

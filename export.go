@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -53,7 +54,7 @@ func (fsys *FS) handleOf(n *node) ([]byte, error) {
 	default:
 		return nil, syscall.ESTALE
 	}
-	h, ok := br.b.(LYRHandler)
+	h, ok := br.b.(layer.Handler)
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}
@@ -89,7 +90,7 @@ func (fsys *FS) OpenByHandle(h []byte, flag int) (afero.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open_by_handle_at", Path: "", Err: errnoOf(err)}
 	}
-	f, err := fsys.openFile(name, flag&^(os.O_CREATE|os.O_EXCL)|oNoFollow, 0)
+	f, err := fsys.openFile(name, flag&^(os.O_CREATE|os.O_EXCL)|layer.ONoFollow, 0)
 	if err != nil {
 		return nil, pathErr("open_by_handle_at", name, err)
 	}
@@ -129,7 +130,7 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 	// for a lower object that was copied up and has moved since.
 	var uuid [16]byte
 	copy(uuid[:], fb[5:21])
-	fh := LYRFileHandle{Type: fb[4], FID: fb[ondisk.FBHeaderLen:]}
+	fh := layer.FileHandle{Type: fb[4], FID: fb[ondisk.FBHeaderLen:]}
 	if fb[3]&ondisk.FlagUpper != 0 {
 		if fsys.upper == nil || !fsys.handleMayName(fsys.upper, uuid, fh) {
 			return "", syscall.ESTALE
@@ -193,8 +194,8 @@ func (fsys *FS) findHandle(h []byte) (string, error) {
 // findInUpper returns the upper path of the object whose handle is fh,
 // searching the upper layer breadth first (its objects only, not the
 // lower layers').
-func (fsys *FS) findInUpper(fh LYRFileHandle) (string, bool) {
-	h, ok := fsys.upper.b.(LYRHandler)
+func (fsys *FS) findInUpper(fh layer.FileHandle) (string, bool) {
+	h, ok := fsys.upper.b.(layer.Handler)
 	if !ok {
 		return "", false
 	}
@@ -240,8 +241,8 @@ func (fsys *FS) findInUpper(fh LYRFileHandle) (string, bool) {
 // br's and, where br can decode handles, the handle must name an object
 // that exists. It never reaches the object: a decoded handle is only
 // checked and closed.
-func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh LYRFileHandle) bool {
-	h, ok := br.b.(LYRHandler)
+func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh layer.FileHandle) bool {
+	h, ok := br.b.(layer.Handler)
 	if !ok {
 		return false
 	}
@@ -252,7 +253,7 @@ func (fsys *FS) handleMayName(br *branch, uuid [16]byte, fh LYRFileHandle) bool 
 	if uuid != want {
 		return false
 	}
-	if c, ok := br.b.(LYRHandleChecker); ok {
+	if c, ok := br.b.(layer.HandleChecker); ok {
 		if live, known := c.HandleLive(fh); known {
 			return live
 		}

@@ -1,8 +1,10 @@
 package overlay
 
-// ErrNoData is errNoData for the external tests ("no such attribute":
+import "github.com/go-overlay/overlay/internal/layer"
+
+// ErrNoData is layer.ErrNoData for the external tests ("no such attribute":
 // ENODATA, or ENOATTR on the BSDs).
-const ErrNoData = LYRErrNoData
+const ErrNoData = layer.ErrNoData
 
 // SetUpperHook makes every FS built afterwards call hook before each
 // change to its upper layer (the crash tests' fault injection).

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // File is an open file or directory of an overlay. It implements
@@ -24,7 +26,7 @@ type File struct {
 	app   bool   // O_APPEND; immutable
 
 	mu      sync.Mutex // protects the fields below
-	bf      LYRFile      // nil for dirs and after Close
+	bf      layer.File // nil for dirs and after Close
 	onUpper bool       // bf is the upper object
 	closed  bool
 	off     int64
@@ -33,7 +35,7 @@ type File struct {
 	buf     []mergedEnt // a dir's entries read from list and not yet returned
 	// real reads a dir of one layer through the layer's own descriptor
 	// (its positions are the layer's), until a rewind finds it merged.
-	real LYRDirStream
+	real layer.DirStream
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -48,7 +50,7 @@ func (f *File) Name() string { return f.name }
 
 // current returns the backing file to read from, switching a read-only
 // lower file to the upper copy once there is one. Callers hold f.mu.
-func (f *File) current() (LYRFile, error) {
+func (f *File) current() (layer.File, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
@@ -65,7 +67,7 @@ func (f *File) current() (LYRFile, error) {
 	if up && !stale {
 		p = n.path()
 	}
-	nf, err := LYRFile(nil), error(nil)
+	nf, err := layer.File(nil), error(nil)
 	if up && !stale {
 		nf, err = f.fsys.upper.b.OpenRead(p, syscall.O_RDONLY)
 	}
@@ -205,7 +207,7 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 // WriteString is like os.File.WriteString.
 func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 
-func (f *File) writable() (LYRFile, error) {
+func (f *File) writable() (layer.File, error) {
 	if f.closed {
 		return nil, fs.ErrClosed
 	}
@@ -282,7 +284,7 @@ func (f *File) Stat() (fs.FileInfo, error) {
 	if f.closed {
 		return nil, f.pathErr("stat", fs.ErrClosed)
 	}
-	var a LYRAttr
+	var a layer.Attr
 	var err error
 	if !f.isDir {
 		_, err = f.current() // may switch to the upper copy

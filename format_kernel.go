@@ -4,6 +4,7 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -24,15 +25,8 @@ func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	return br.probeFrom(br.b, p, bottom)
 }
 
-// LYRStatReader is what probeFrom reads an object with: a backend, or one
-// dir of it opened for probing its entries (readAhead).
-type LYRStatReader interface {
-	Lstat(p string) (LYRAttr, error)
-	Getxattr(p, name string) ([]byte, error)
-}
-
 // probeFrom is probe of a kernel-format layer through r.
-func (br *branch) probeFrom(r LYRStatReader, p string, bottom bool) (obj, error) {
+func (br *branch) probeFrom(r layer.StatReader, p string, bottom bool) (obj, error) {
 	a, err := r.Lstat(p)
 	if err != nil {
 		// A name too long for the layer's filesystem is not there
@@ -70,7 +64,7 @@ func (br *branch) probeFrom(r LYRStatReader, p string, bottom bool) (obj, error)
 	return obj{kind: objPresent, a: a}, nil
 }
 
-func (kernelFormat) classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
+func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
 	out := make([]markedEnt, 0, len(ents))
 	raw := *at
 	for r, e := range ents {

@@ -3,6 +3,8 @@ package overlay
 import (
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // The OCI image-layer names : ".wh.NAME" deletes NAME from
@@ -45,7 +47,7 @@ func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 	return obj{}, nil
 }
 
-func (ociFormat) classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
+func (ociFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
 	*at = [2]int{}
 	return listOCI(ents, make([]markedEnt, 0, len(ents))), nil
 }
@@ -54,7 +56,7 @@ func (ociFormat) classify(br *branch, p string, xwh bool, ents []LYRDirEnt, at *
 // ".wh." file of its own name may stand side by side in one layer (a
 // crash between the steps of a rename or a creation over a whiteout); the
 // object wins, as on lookup.
-func listOCI(ents []LYRDirEnt, out []markedEnt) []markedEnt {
+func listOCI(ents []layer.DirEnt, out []markedEnt) []markedEnt {
 	var objs map[string]bool
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name, ociMeta) {

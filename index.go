@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -99,7 +100,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 	var fss []fsEnt
 	if fsys.upper != nil {
 		e := fsEnt{dev: fsys.upper.dev}
-		if h, ok := fsys.upper.b.(LYRHandler); ok {
+		if h, ok := fsys.upper.b.(layer.Handler); ok {
 			e.uuid = h.FSUUID()
 		}
 		fss = append(fss, e)
@@ -109,7 +110,7 @@ func (fsys *FS) lowerUUIDsBad() bool {
 		i := slices.IndexFunc(fss, func(e fsEnt) bool { return e.dev == br.dev })
 		if i < 0 {
 			var id [16]byte
-			h, hok := br.b.(LYRHandler)
+			h, hok := br.b.(layer.Handler)
 			if hok {
 				id = h.FSUUID()
 			}
@@ -145,7 +146,7 @@ func (fsys *FS) checkIndex() error {
 		return nil
 	}
 	u := fsys.upper
-	uh, ok := u.b.(LYRHandler)
+	uh, ok := u.b.(layer.Handler)
 	ok = ok && u.xattrMarkers() && u.caps.Hardlink
 	if ok {
 		_, err := uh.FileHandle("")
@@ -155,7 +156,7 @@ func (fsys *FS) checkIndex() error {
 		if !ok {
 			break
 		}
-		h, hok := br.b.(LYRHandler)
+		h, hok := br.b.(layer.Handler)
 		if ok = hok; ok {
 			_, err := h.FileHandle("")
 			ok = err == nil
@@ -188,7 +189,7 @@ func (fsys *FS) checkIndex() error {
 // upperRootFB is the struct ovl_fb of the upper root, which the index dir
 // records.
 func (fsys *FS) upperRootFB() ([]byte, error) {
-	uh := fsys.upper.b.(LYRHandler)
+	uh := fsys.upper.b.(layer.Handler)
 	fh, err := uh.FileHandle("")
 	if err != nil {
 		return nil, err
@@ -289,8 +290,8 @@ func (fsys *FS) verifyIndex(name, p string) error {
 	}
 	v, err := u.b.Getxattr(p, fsys.prefix+xOrigin)
 	switch {
-	case errors.Is(err, LYRErrNoData) || err == nil && len(v) == 0:
-		return LYRErrNoData
+	case errors.Is(err, layer.ErrNoData) || err == nil && len(v) == 0:
+		return layer.ErrNoData
 	case err != nil:
 		return err
 	case len(v) < ondisk.FBHeaderLen || int(v[2]) != int(fb[2]) || string(v[:v[2]]) != string(fb[:fb[2]]):
@@ -426,7 +427,7 @@ func (fsys *FS) dropIndexIfUnused(idx string, lowerNlink uint64) error {
 // upperDirFB is the value a dir index entry's upper xattr holds for the
 // upper dir p: its file handle, flagged as an upper one.
 func (fsys *FS) upperDirFB(p string) ([]byte, error) {
-	uh, ok := fsys.upper.b.(LYRHandler)
+	uh, ok := fsys.upper.b.(layer.Handler)
 	if !ok {
 		return nil, syscall.EOPNOTSUPP
 	}

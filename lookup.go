@@ -6,16 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
-
-// LYRMaxSymlinks is the number of symlinks one path walk may follow before it
-// fails with ELOOP: Linux's MAXSYMLINKS (include/linux/namei.h).
-const LYRMaxSymlinks = 40
-
-// LYRNameMax is the longest name component any layer here accepts
-// (NAME_MAX, include/uapi/linux/limits.h); longer names are ENAMETOOLONG as
-// in ovl_lookup's f_namelen check.
-const LYRNameMax = 255
 
 // lowerRef names an object in one lower layer: the layer's index in
 // FS.lowers and the path inside that layer. The path is kept per layer,
@@ -51,13 +44,13 @@ type node struct {
 	typ        uint32        // S_IFMT of the object, when present
 	opaque     bool          // a dir whose merge stopped at an opaque dir (upper or lower)
 	lowers     []lowerRef    // lower objects: a dir's merged stack, top first; at most one for a non-dir
-	lattr      LYRAttr          // attr of lowers[0] (lowers are immutable while in use)
+	lattr      layer.Attr    // attr of lowers[0] (lowers are immutable while in use)
 	ino        atomic.Uint64 // overlay-allocated inode number, allocated on first use
 	upperGen   uint64        // bumped when the object is copied up, so open files re-target
 	redirect   string        // the upper object's redirect xattr, as stored (for building new ones)
 	metacopy   bool          // a regular file whose data is below, in data
 	data       lowerRef      // where a metacopy file's data is
-	dattr      LYRAttr          // attr of data
+	dattr      layer.Attr    // attr of data
 	digest     []byte        // a metacopy file's fs-verity digest (verity=)
 	digestAlg  uint8         // its algorithm, 0 for none
 	verified   atomic.Bool   // the data matched the digest
@@ -65,7 +58,7 @@ type node struct {
 	dirIndexed bool          // a dir with an index entry (nfs_export)
 	whiteouts  bool          // the upper dir may contain whiteouts (merge or formerly merged)
 	moved      *node         // the object's node under its new name, set as a rename kills this one (for open files)
-	gone       *LYRAttr         // a removed dir's attributes as open handles of it stat them
+	gone       *layer.Attr   // a removed dir's attributes as open handles of it stat them
 	// lowerBorn: copied up here from a lower object of one link whose
 	// origin the upper could not hold (a symlink with userxattr); the
 	// kernel's inode still counts it as from below (OVL_CONST_INO) while
@@ -232,7 +225,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 
 // lookupLayers is lookupChild before the index check.
 func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
-	if len(name) > LYRNameMax {
+	if len(name) > layer.NameMax {
 		return nil, syscall.ENAMETOOLONG
 	}
 	c := &node{parent: parent, name: name}

@@ -8,9 +8,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // MemFS is a small in-memory POSIX filesystem, used to build in-memory
@@ -87,12 +88,6 @@ const (
 	// dev_t has 12 major bits, so no real device can have it.
 	memDevMajor = 4096
 
-	// LYRPathMax is PATH_MAX, the longest symlink target
-	// (include/uapi/linux/limits.h); maxNameLen (NAME_MAX) is in lookup.go.
-	LYRPathMax = 4096
-	// memMaxSymlinkHops is the kernel's MAXSYMLINKS (include/linux/namei.h).
-	memMaxSymlinkHops = 40
-
 	// xattr limits of include/uapi/linux/limits.h: XATTR_NAME_MAX, XATTR_SIZE_MAX.
 	memXattrNameMax = 255
 	memXattrSizeMax = 65536
@@ -100,20 +95,9 @@ const (
 	accMode = os.O_RDONLY | os.O_WRONLY | os.O_RDWR
 )
 
-// fakeDevMinor numbers the synthetic st_dev values of in-memory and afero
-// backends, so that no two backends share one.
-var fakeDevMinor atomic.Uint64
-
-// LYRFakeDev returns a new st_dev with the given major number and a minor
-// never returned before, in glibc's makedev encoding.
-func LYRFakeDev(major uint64) uint64 {
-	minor := fakeDevMinor.Add(1)
-	return (major&0xfff)<<8 | (major&0xfffff000)<<32 | minor&0xff | (minor&0xffffff00)<<12
-}
-
 // NewMemFS returns an empty MemFS: a root directory with mode 0755.
 func NewMemFS() *MemFS {
-	m := &MemFS{dev: LYRFakeDev(memDevMajor), nextIno: memWorkIno + 1}
+	m := &MemFS{dev: layer.FakeDev(memDevMajor), nextIno: memWorkIno + 1}
 	rand.Read(m.uuid[:])
 	now := time.Now()
 	m.root = m.newNode(syscall.S_IFDIR|0o755, nil, now)
@@ -139,8 +123,8 @@ func MemLayer(m *MemFS) *Layer {
 type memBackend struct{ fs *MemFS }
 
 var (
-	_ LYRBackend         = memBackend{}
-	_ LYRWhiteoutRenamer = memBackend{}
+	_ layer.Backend         = memBackend{}
+	_ layer.WhiteoutRenamer = memBackend{}
 )
 
 // newNode makes an inode owned by the caller, in directory dir (nil for a
@@ -175,8 +159,8 @@ func (n *memNode) isLink() bool { return n.typ() == syscall.S_IFLNK }
 func (n *memNode) isReg() bool  { return n.typ() == syscall.S_IFREG }
 
 // attr reports n's stat. Caller holds mu.
-func (n *memNode) attr(dev uint64) LYRAttr {
-	a := LYRAttr{
+func (n *memNode) attr(dev uint64) layer.Attr {
+	a := layer.Attr{
 		Mode: n.mode, Nlink: n.nlink, Uid: n.uid, Gid: n.gid, Rdev: n.rdev,
 		Blksize: 4096, Ino: n.ino, Dev: dev,
 		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime,
@@ -209,7 +193,7 @@ func checkName(c string) error {
 	switch {
 	case c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0:
 		return syscall.EINVAL
-	case len(c) > LYRNameMax:
+	case len(c) > layer.NameMax:
 		return syscall.ENAMETOOLONG
 	}
 	return nil
@@ -252,7 +236,7 @@ func (m *MemFS) walk(p string) (memLoc, error) {
 // Caller holds mu.
 func (m *MemFS) walkFollow(name string, followFinal bool) (memLoc, error) {
 	name = path.Clean("/" + name)
-	if len(name) > LYRPathMax {
+	if len(name) > layer.PathMax {
 		return memLoc{}, syscall.ENAMETOOLONG
 	}
 	cur := m.root
@@ -282,7 +266,7 @@ func (m *MemFS) walkFollow(name string, followFinal bool) (memLoc, error) {
 		case child == nil:
 			return memLoc{}, syscall.ENOENT
 		case child.isLink():
-			if hops++; hops > memMaxSymlinkHops {
+			if hops++; hops > layer.MaxSymlinks {
 				return memLoc{}, syscall.ELOOP
 			}
 			if strings.HasPrefix(child.target, "/") {

@@ -6,26 +6,28 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // MemFS as a layer backend: the read side and the write side a layer
 // provides (see backend), on the same tree as the public methods.
 
-func (b memBackend) Lstat(p string) (LYRAttr, error) {
+func (b memBackend) Lstat(p string) (layer.Attr, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	l, err := m.walk(p)
 	if err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	if l.node == nil {
-		return LYRAttr{}, syscall.ENOENT
+		return layer.Attr{}, syscall.ENOENT
 	}
 	return l.node.attr(m.dev), nil
 }
 
-func (b memBackend) ReadDir(p string) ([]LYRDirEnt, error) {
+func (b memBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -51,12 +53,12 @@ func (m *MemFS) dirAt(p string) (*memNode, error) {
 }
 
 // dirEnts lists dir n, sorted by name. Callers hold mu.
-func (n *memNode) dirEnts() []LYRDirEnt {
-	ents := make([]LYRDirEnt, 0, len(n.kids))
+func (n *memNode) dirEnts() []layer.DirEnt {
+	ents := make([]layer.DirEnt, 0, len(n.kids))
 	for name, k := range n.kids {
-		ents = append(ents, LYRDirEnt{Name: name, Type: k.typ(), Ino: k.ino})
+		ents = append(ents, layer.DirEnt{Name: name, Type: k.typ(), Ino: k.ino})
 	}
-	slices.SortFunc(ents, func(a, b LYRDirEnt) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(ents, func(a, b layer.DirEnt) int { return strings.Compare(a.Name, b.Name) })
 	return ents
 }
 
@@ -76,11 +78,11 @@ func (b memBackend) Readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
-func (b memBackend) OpenRead(p string, flag int) (LYRFile, error) {
-	return b.Open(p, flag&^LYRWriteFlags, 0)
+func (b memBackend) OpenRead(p string, flag int) (layer.File, error) {
+	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
-func (b memBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
+func (b memBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -163,7 +165,7 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	}
 	v, ok := l.node.xattrs[name]
 	if !ok {
-		return nil, LYRErrNoData
+		return nil, layer.ErrNoData
 	}
 	return slices.Clone(v), nil
 }
@@ -233,7 +235,7 @@ func (b memBackend) Removexattr(p, name string) error {
 		return syscall.EPERM
 	}
 	if _, ok := n.xattrs[name]; !ok {
-		return LYRErrNoData
+		return layer.ErrNoData
 	}
 	delete(n.xattrs, name)
 	n.ctime = time.Now()
@@ -267,7 +269,7 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	switch {
 	case target == "":
 		return syscall.ENOENT
-	case len(target) >= LYRPathMax:
+	case len(target) >= layer.PathMax:
 		return syscall.ENAMETOOLONG
 	case l.node != nil:
 		return syscall.EEXIST
@@ -607,8 +609,8 @@ func (n *memNode) truncateLocked(size int64) error {
 	return nil
 }
 
-func (b memBackend) Caps() LYRCaps {
-	return LYRCaps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: LYRNameMax}
+func (b memBackend) Caps() layer.Caps {
+	return layer.Caps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: layer.NameMax}
 }
 
 func (b memBackend) Close() error { return nil }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // memFile is an open MemFS file. It holds the inode, so it keeps working
@@ -16,7 +18,7 @@ type memFile struct {
 	closed bool     // protected by m.mu
 }
 
-var _ LYRFile = (*memFile)(nil)
+var _ layer.File = (*memFile)(nil)
 
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	f.m.mu.RLock()
@@ -85,11 +87,11 @@ func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 	return len(p), end, nil
 }
 
-func (f *memFile) Stat() (LYRAttr, error) {
+func (f *memFile) Stat() (layer.Attr, error) {
 	f.m.mu.RLock()
 	defer f.m.mu.RUnlock()
 	if f.closed {
-		return LYRAttr{}, syscall.EBADF
+		return layer.Attr{}, syscall.EBADF
 	}
 	return f.n.attr(f.m.dev), nil
 }
@@ -127,9 +129,9 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ LYRTreeDirOpener = memBackend{}
+var _ layer.TreeDirOpener = memBackend{}
 
-func (b memBackend) OpenTreeDir(p string) (LYRTreeDir, error) {
+func (b memBackend) OpenTreeDir(p string) (layer.TreeDir, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -156,18 +158,18 @@ func (d memTreeDir) kid(name string) (*memNode, error) {
 	return k, nil
 }
 
-func (d memTreeDir) List() ([]LYRDirEnt, error) {
+func (d memTreeDir) List() ([]layer.DirEnt, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	return d.n.dirEnts(), nil
 }
 
-func (d memTreeDir) Lstat(name string) (LYRAttr, error) {
+func (d memTreeDir) Lstat(name string) (layer.Attr, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
 	if err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	return k.attr(d.m.dev), nil
 }
@@ -196,7 +198,7 @@ func (d memTreeDir) Getxattr(name, x string) ([]byte, error) {
 	return d.m.getxattrLocked(memLoc{dir: d.n, name: name, node: k}, x)
 }
 
-func (d memTreeDir) Sub(name string) (LYRTreeDir, error) {
+func (d memTreeDir) Sub(name string) (layer.TreeDir, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)

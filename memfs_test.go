@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
@@ -72,12 +73,12 @@ func TestMemBackendErrnos(t *testing.T) {
 		{"open under file", func(m memBackend) error { return memOpenClose(m, "f/x", os.O_RDWR|os.O_CREATE) }, syscall.ENOTDIR},
 		{"open device", func(m memBackend) error { return memOpenClose(m, "c", os.O_RDONLY) }, syscall.ENXIO},
 		{"open work", func(m memBackend) error { return memOpenClose(m, "/work/x", os.O_RDWR|os.O_CREATE) }, 0},
-		{"getxattr missing", func(m memBackend) error { _, err := m.Getxattr("f", "user.x"); return err }, LYRErrNoData},
+		{"getxattr missing", func(m memBackend) error { _, err := m.Getxattr("f", "user.x"); return err }, layer.ErrNoData},
 		{"getxattr empty name", func(m memBackend) error { _, err := m.Getxattr("f", ""); return err }, syscall.ERANGE},
 		{"setxattr user on symlink", func(m memBackend) error { return m.Setxattr("ln", "user.x", nil) }, syscall.EPERM},
 		{"setxattr trusted on symlink", func(m memBackend) error { return m.Setxattr("ln", "trusted.x", nil) }, 0},
 		{"setxattr too big", func(m memBackend) error { return m.Setxattr("f", "user.x", make([]byte, 65537)) }, syscall.E2BIG},
-		{"removexattr missing", func(m memBackend) error { return m.Removexattr("f", "user.x") }, LYRErrNoData},
+		{"removexattr missing", func(m memBackend) error { return m.Removexattr("f", "user.x") }, layer.ErrNoData},
 		{"mkdir exists", func(m memBackend) error { return m.Mkdir("f", 0o755) }, syscall.EEXIST},
 		{"mkdir over symlink", func(m memBackend) error { return m.Mkdir("loop", 0o755) }, syscall.EEXIST},
 		{"mkdir root", func(m memBackend) error { return m.Mkdir("", 0o755) }, syscall.EEXIST},
@@ -333,9 +334,9 @@ func TestMemXattrs(t *testing.T) {
 	}
 	memMust(t, m.Removexattr("d", "user.b"))
 	_, err = m.Getxattr("d", "user.b")
-	testerrno.Want(t, "get removed", err, LYRErrNoData)
+	testerrno.Want(t, "get removed", err, layer.ErrNoData)
 	_, err = m.Getxattr("w", "user.x")
-	testerrno.Want(t, "user xattr of device", err, LYRErrNoData)
+	testerrno.Want(t, "user xattr of device", err, layer.ErrNoData)
 	// Xattrs move with the inode.
 	memMust(t, m.Rename("d", "/work/d"))
 	if v, _ := m.Getxattr("/work/d", "security.a"); string(v) != "1" {
@@ -347,7 +348,7 @@ func TestMemXattrs(t *testing.T) {
 		t.Errorf("Getxattr = %q, %v", v, err)
 	}
 	var pe *fs.PathError
-	if _, err := m.fs.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, LYRErrNoData) {
+	if _, err := m.fs.Getxattr("e", "user.none"); !errors.As(err, &pe) || !errors.Is(err, layer.ErrNoData) {
 		t.Errorf("Getxattr missing = %v", err)
 	}
 }

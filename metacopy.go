@@ -5,6 +5,7 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -24,15 +25,15 @@ import (
 // version, length byte or flags, makes a metacopy file. A longer value
 // claims a digest; a malformed one fails verification (EIO) when verity
 // is on, as ovl_validate_verity reads the whole struct only then.
-func (br *branch) probeMetacopy(p string, a LYRAttr, bottom bool) (obj, error) {
+func (br *branch) probeMetacopy(p string, a layer.Attr, bottom bool) (obj, error) {
 	return br.probeMetacopyFrom(br.b, p, a, bottom)
 }
 
-func (br *branch) probeMetacopyFrom(r LYRStatReader, p string, a LYRAttr, bottom bool) (obj, error) {
+func (br *branch) probeMetacopyFrom(r layer.StatReader, p string, a layer.Attr, bottom bool) (obj, error) {
 	o := obj{kind: objPresent, a: a}
 	v, err := r.Getxattr(p, br.prefix+xMetacopy)
 	switch {
-	case errors.Is(err, LYRErrNoData) || errors.Is(err, syscall.EOPNOTSUPP):
+	case errors.Is(err, layer.ErrNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
 	case err != nil:
 		return obj{}, err
@@ -107,20 +108,20 @@ const lazyData = -1
 // resolveData looks up the data file of n in the data-only layers: the
 // first regular file at the path, never following symlinks (ENOENT when
 // there is none). Callers hold FS.mu.
-func (fsys *FS) resolveData(n *node) (lowerRef, LYRAttr, error) {
+func (fsys *FS) resolveData(n *node) (lowerRef, layer.Attr, error) {
 	if n.data.layer != lazyData {
 		return n.data, n.dattr, nil
 	}
 	for l := fsys.bottom + 1; l < len(fsys.lowers); l++ {
 		o, err := fsys.lowers[l].probe(n.data.path, true)
 		if err != nil {
-			return lowerRef{}, LYRAttr{}, err
+			return lowerRef{}, layer.Attr{}, err
 		}
 		if o.kind == objPresent && o.a.IsReg() && !o.metacopy {
 			return lowerRef{layer: l, path: n.data.path}, o.a, nil
 		}
 	}
-	return lowerRef{}, LYRAttr{}, syscall.ENOENT
+	return lowerRef{}, layer.Attr{}, syscall.ENOENT
 }
 
 // metacopyAllowed is whether metacopy files may be followed: with
@@ -214,7 +215,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	if n.stale() {
 		return errStale
 	}
-	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, LYRErrNoData) {
+	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, layer.ErrNoData) {
 		return err
 	}
 	n.metacopy = false

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ var direntTypes = [16]uint32{
 
 // ReadDir lists p in raw getdents64 order: the kernel overlay's merged
 // order is built from it (ovl_dir_read), so it is kept as is.
-func (b *nativeBackend) ReadDir(p string) ([]LYRDirEnt, error) {
+func (b *nativeBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -32,9 +33,9 @@ func (b *nativeBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	return readDirents(fd, make([]byte, 32<<10))
 }
 
-var _ LYRDotsReader = (*nativeBackend)(nil)
+var _ layer.DotsReader = (*nativeBackend)(nil)
 
-func (b *nativeBackend) ReadDirDots(p string) ([]LYRDirEnt, [2]int, error) {
+func (b *nativeBackend) ReadDirDots(p string) ([]layer.DirEnt, [2]int, error) {
 	var dots [2]int
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
@@ -47,14 +48,14 @@ func (b *nativeBackend) ReadDirDots(p string) ([]LYRDirEnt, [2]int, error) {
 
 // readDirents reads the entries of the dir open at fd from its offset to
 // its end, with getdents through buf.
-func readDirents(fd int, buf []byte) ([]LYRDirEnt, error) {
+func readDirents(fd int, buf []byte) ([]layer.DirEnt, error) {
 	return readDirentsDots(fd, buf, nil)
 }
 
 // readDirentsDots is readDirents that also notes where "." and ".." come
 // (see parseDirentsDots).
-func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]LYRDirEnt, error) {
-	var ents []LYRDirEnt
+func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]layer.DirEnt, error) {
+	var ents []layer.DirEnt
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -74,13 +75,13 @@ func readDirentsDots(fd int, buf []byte, dots *[2]int) ([]LYRDirEnt, error) {
 // linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name NUL-terminated)
 // to ents, skipping "." and "..". last is the position after the last
 // record ("." and ".." included), where the next getdents goes on.
-func parseDirents(buf []byte, ents []LYRDirEnt) (_ []LYRDirEnt, last int64) {
+func parseDirents(buf []byte, ents []layer.DirEnt) (_ []layer.DirEnt, last int64) {
 	return parseDirentsDots(buf, ents, nil)
 }
 
 // parseDirentsDots is parseDirents that also notes, in dots when not nil,
 // how many entries came before "." and before "..".
-func parseDirentsDots(buf []byte, ents []LYRDirEnt, dots *[2]int) (_ []LYRDirEnt, last int64) {
+func parseDirentsDots(buf []byte, ents []layer.DirEnt, dots *[2]int) (_ []layer.DirEnt, last int64) {
 	const nameOff = 19
 	for len(buf) >= nameOff {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
@@ -100,7 +101,7 @@ func parseDirentsDots(buf []byte, ents []LYRDirEnt, dots *[2]int) (_ []LYRDirEnt
 			}
 			continue
 		}
-		ents = append(ents, LYRDirEnt{
+		ents = append(ents, layer.DirEnt{
 			Name: string(name),
 			Type: direntTypes[rec[18]&0xf],
 			Ino:  binary.NativeEndian.Uint64(rec[0:8]),
@@ -109,9 +110,9 @@ func parseDirentsDots(buf []byte, ents []LYRDirEnt, dots *[2]int) (_ []LYRDirEnt
 	return ents, last
 }
 
-var _ LYRDirStreamer = (*nativeBackend)(nil)
+var _ layer.DirStreamer = (*nativeBackend)(nil)
 
-func (b *nativeBackend) OpenDirStream(p string) (LYRDirStream, error) {
+func (b *nativeBackend) OpenDirStream(p string) (layer.DirStream, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ type nativeDirStream struct {
 	buf []byte
 }
 
-func (s *nativeDirStream) ReadEntries() ([]LYRDirEnt, int64, bool, error) {
+func (s *nativeDirStream) ReadEntries() ([]layer.DirEnt, int64, bool, error) {
 	if s.buf == nil {
 		s.buf = make([]byte, 8192)
 	}

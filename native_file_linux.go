@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +19,7 @@ type nativeFile struct {
 	app bool // opened with O_APPEND; immutable
 }
 
-func (f *nativeFile) use(fn func(fd int) error) error {
+func (f *nativeFile) Use(fn func(fd int) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.fd < 0 {
@@ -44,7 +45,7 @@ func (f *nativeFile) Append(p []byte) (int, int64, error) {
 	}
 	n := 0
 	var end int64
-	err := f.use(func(fd int) error {
+	err := f.Use(func(fd int) error {
 		for n < len(p) {
 			m, err := unix.Write(fd, p[n:])
 			if err == unix.EINTR {
@@ -72,7 +73,7 @@ func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, e
 		return 0, unix.EINVAL
 	}
 	n := 0
-	err := f.use(func(fd int) error {
+	err := f.Use(func(fd int) error {
 		for n < len(p) {
 			m, err := op(fd, p[n:], off+int64(n))
 			if err == unix.EINTR {
@@ -91,9 +92,9 @@ func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, e
 	return n, err
 }
 
-func (f *nativeFile) Stat() (LYRAttr, error) {
-	var a LYRAttr
-	err := f.use(func(fd int) (err error) {
+func (f *nativeFile) Stat() (layer.Attr, error) {
+	var a layer.Attr
+	err := f.Use(func(fd int) (err error) {
 		a, err = fstatAttr(fd)
 		return err
 	})
@@ -101,11 +102,11 @@ func (f *nativeFile) Stat() (LYRAttr, error) {
 }
 
 func (f *nativeFile) Truncate(size int64) error {
-	return f.use(func(fd int) error { return ftruncate(fd, size) })
+	return f.Use(func(fd int) error { return ftruncate(fd, size) })
 }
 
 func (f *nativeFile) Sync() error {
-	return f.use(func(fd int) error {
+	return f.Use(func(fd int) error {
 		for {
 			err := unix.Fsync(fd)
 			if err != unix.EINTR {

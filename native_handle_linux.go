@@ -3,13 +3,14 @@ package overlay
 import (
 	"unsafe"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
-var _ LYRHandler = (*nativeBackend)(nil)
+var _ layer.Handler = (*nativeBackend)(nil)
 
-func (b *nativeBackend) FileHandle(p string) (LYRFileHandle, error) {
-	var fh LYRFileHandle
+func (b *nativeBackend) FileHandle(p string) (layer.FileHandle, error) {
+	var fh layer.FileHandle
 	err := b.onObj(p, func(fd int) error {
 		h, _, err := unix.NameToHandleAt(fd, "", unix.AT_EMPTY_PATH)
 		if err != nil {
@@ -22,13 +23,13 @@ func (b *nativeBackend) FileHandle(p string) (LYRFileHandle, error) {
 }
 
 // toFileHandle is a handle from name_to_handle_at(2) as the layers give it.
-func toFileHandle(h unix.FileHandle) LYRFileHandle {
-	return LYRFileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
+func toFileHandle(h unix.FileHandle) layer.FileHandle {
+	return layer.FileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
 }
 
-var _ LYRTreeDirOpener = (*nativeBackend)(nil)
+var _ layer.TreeDirOpener = (*nativeBackend)(nil)
 
-func (b *nativeBackend) OpenTreeDir(p string) (LYRTreeDir, error) {
+func (b *nativeBackend) OpenTreeDir(p string) (layer.TreeDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ type nativeTreeDir struct {
 	buf []byte
 }
 
-func (d *nativeTreeDir) List() ([]LYRDirEnt, error) {
+func (d *nativeTreeDir) List() ([]layer.DirEnt, error) {
 	ents, err := readDirents(d.fd, d.buf)
 	if err != nil {
 		return nil, err
@@ -61,10 +62,10 @@ func (d *nativeTreeDir) List() ([]LYRDirEnt, error) {
 	return ents, nil
 }
 
-func (d *nativeTreeDir) Lstat(name string) (LYRAttr, error) {
+func (d *nativeTreeDir) Lstat(name string) (layer.Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	return statToAttr(&st), nil
 }
@@ -79,15 +80,15 @@ func (d *nativeTreeDir) Getxattr(name, x string) ([]byte, error) {
 	return xattrObj{dirfd: d.fd, name: name}.value(x)
 }
 
-func (d *nativeTreeDir) handle(name string) (LYRFileHandle, error) {
+func (d *nativeTreeDir) Handle(name string) (layer.FileHandle, error) {
 	h, _, err := unix.NameToHandleAt(d.fd, name, 0)
 	if err != nil {
-		return LYRFileHandle{}, err
+		return layer.FileHandle{}, err
 	}
 	return toFileHandle(h), nil
 }
 
-func (d *nativeTreeDir) Sub(name string) (LYRTreeDir, error) {
+func (d *nativeTreeDir) Sub(name string) (layer.TreeDir, error) {
 	fd, err := openSubdir(d.fd, name)
 	if err != nil {
 		return nil, err
@@ -129,13 +130,13 @@ func (b *nativeBackend) readUUID() [16]byte {
 	return u
 }
 
-var _ LYRHandleChecker = (*nativeBackend)(nil)
+var _ layer.HandleChecker = (*nativeBackend)(nil)
 
 // HandleLive decodes fh with open_by_handle_at(2) into an O_PATH
 // descriptor, which it closes at once: the object may lie outside the
 // layer, so nothing is done with it. Decoding needs CAP_DAC_READ_SEARCH;
 // without it the answer is unknown.
-func (b *nativeBackend) HandleLive(fh LYRFileHandle) (live, known bool) {
+func (b *nativeBackend) HandleLive(fh layer.FileHandle) (live, known bool) {
 	if len(fh.FID) == 0 {
 		return false, true
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,10 +113,14 @@ type nativeBackend struct {
 }
 
 var (
-	_ LYRBackend      = (*nativeBackend)(nil)
-	_ LYRRooted       = (*nativeBackend)(nil)
-	_ LYRWorkAttacher = (*nativeBackend)(nil)
-	_ LYRPlaced       = (*nativeBackend)(nil)
+	_ layer.Backend         = (*nativeBackend)(nil)
+	_ layer.Rooted          = (*nativeBackend)(nil)
+	_ layer.WorkAttacher    = (*nativeBackend)(nil)
+	_ layer.Placed          = (*nativeBackend)(nil)
+	_ layer.WhiteoutRenamer = (*nativeBackend)(nil)
+	_ layer.WhiteoutProber  = (*nativeBackend)(nil)
+	_ layer.FDUser          = (*nativeFile)(nil)
+	_ layer.HandleTreeDir   = (*nativeTreeDir)(nil)
 )
 
 // openNative opens the directory at the absolute, symlink-free path.
@@ -181,7 +186,7 @@ func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
 
 func (b *nativeBackend) RootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
 
-func (b *nativeBackend) AttachWork(work LYRBackend) error {
+func (b *nativeBackend) AttachWork(work layer.Backend) error {
 	w, ok := work.(*nativeBackend)
 	if !ok || w.dev != b.dev {
 		return unix.EXDEV
@@ -273,11 +278,11 @@ func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (i
 	return rfd, wfd, nil
 }
 
-func (b *nativeBackend) Caps() LYRCaps {
+func (b *nativeBackend) Caps() layer.Caps {
 	b.mu.RLock()
 	work := b.workfd >= 0
 	b.mu.RUnlock()
-	return LYRCaps{
+	return layer.Caps{
 		Xattr:    true,
 		Mknod:    true,
 		Hardlink: true,
@@ -306,16 +311,16 @@ func (b *nativeBackend) Close() error {
 }
 
 // fstatAttr is fstat(2) of fd as an attr.
-func fstatAttr(fd int) (LYRAttr, error) {
+func fstatAttr(fd int) (layer.Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	return statToAttr(&st), nil
 }
 
-func statToAttr(st *unix.Stat_t) LYRAttr {
-	return LYRAttr{
+func statToAttr(st *unix.Stat_t) layer.Attr {
+	return layer.Attr{
 		Mode:    uint32(st.Mode),
 		Nlink:   uint64(st.Nlink),
 		Uid:     st.Uid,
@@ -332,8 +337,8 @@ func statToAttr(st *unix.Stat_t) LYRAttr {
 	}
 }
 
-func (b *nativeBackend) Lstat(p string) (LYRAttr, error) {
-	var a LYRAttr
+func (b *nativeBackend) Lstat(p string) (layer.Attr, error) {
+	var a layer.Attr
 	err := b.onObj(p, func(fd int) (err error) {
 		a, err = fstatAttr(fd)
 		return err
@@ -364,8 +369,8 @@ func (b *nativeBackend) Readlink(p string) (string, error) {
 	return s, err
 }
 
-func (b *nativeBackend) OpenRead(p string, flag int) (LYRFile, error) {
-	return b.Open(p, flag&^LYRWriteFlags, 0)
+func (b *nativeBackend) OpenRead(p string, flag int) (layer.File, error) {
+	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
 // Open opens p with O_NOFOLLOW. Only regular files and directories are
@@ -373,7 +378,7 @@ func (b *nativeBackend) OpenRead(p string, flag int) (LYRFile, error) {
 // driver or block on a FIFO, as if the layer were mounted nodev (deviation:
 // the kernel overlay opens device nodes and FIFOs of its layers). O_NONBLOCK
 // is added for the same reason; regular files and directories ignore it.
-func (b *nativeBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
+func (b *nativeBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return nil, err
@@ -451,7 +456,7 @@ func (b *nativeBackend) Exchange(p1, p2 string) error {
 
 // renameWhiteout renames with RENAME_WHITEOUT: a whiteout takes the old
 // name in the same step (EINVAL where the filesystem cannot).
-func (b *nativeBackend) renameWhiteout(oldp, newp string) error {
+func (b *nativeBackend) RenameWhiteout(oldp, newp string) error {
 	return b.renameat2(oldp, newp, unix.RENAME_WHITEOUT)
 }
 

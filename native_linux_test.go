@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/testerrno"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
@@ -76,7 +77,7 @@ func TestNativeDirLayer(t *testing.T) {
 	}
 	var st unix.Stat_t
 	must(t, "stat", unix.Stat(dir, &st))
-	path, dev, ino := l.b.(LYRRooted).RootInfo()
+	path, dev, ino := l.b.(layer.Rooted).RootInfo()
 	if path != real || dev != uint64(st.Dev) || ino != st.Ino {
 		t.Errorf("rootInfo = %q %d %d, want %q %d %d", path, dev, ino, real, st.Dev, st.Ino)
 	}
@@ -544,7 +545,7 @@ func TestNativeParseDirents(t *testing.T) {
 	buf = append(buf, rec(9, unix.DT_CHR, "a-longer-name")...)
 	buf = append(buf, 1, 2, 3) // truncated garbage is ignored
 	got, _ := parseDirents(buf, nil)
-	want := []LYRDirEnt{{"u", 0, 7}, {"w", 0, 8}, {"a-longer-name", unix.S_IFCHR, 9}}
+	want := []layer.DirEnt{{Name: "u", Ino: 7}, {Name: "w", Ino: 8}, {Name: "a-longer-name", Type: unix.S_IFCHR, Ino: 9}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDirents = %+v", got)
 	}
@@ -627,7 +628,7 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	wl, err := DirLayer(mnt)
 	must(t, "work", err)
 	defer wl.b.Close()
-	testerrno.Want(t, "attachWork across filesystems", ul.b.(LYRWorkAttacher).AttachWork(wl.b), unix.EXDEV)
+	testerrno.Want(t, "attachWork across filesystems", ul.b.(layer.WorkAttacher).AttachWork(wl.b), unix.EXDEV)
 	if ul.b.Caps().WorkArea {
 		t.Errorf("workArea after a failed attach")
 	}

@@ -125,7 +125,7 @@ func unescapeMountinfo(s string) string {
 // renameat2's RENAME_WHITEOUT, probed as the kernel probes its upper at
 // mount: a temporary file in W/work renamed with the flag (both names are
 // removed after).
-func (b *nativeBackend) renameWhiteoutOK() bool {
+func (b *nativeBackend) RenameWhiteoutOK() bool {
 	const src, dst = "/work/#rwprobe", "/work/#rwprobe.wh"
 	f, err := b.Open(src, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,12 +18,12 @@ import (
 // and no xattr goes through /proc. An entry that is a mount point (another
 // st_dev) fails EXDEV as a lookup of it would.
 
-var _ LYRDirProber = (*nativeBackend)(nil)
+var _ layer.DirProber = (*nativeBackend)(nil)
 
 // noGetxattrat is set once getxattrat(2) turned out to be missing.
 var noGetxattrat atomic.Bool
 
-func (b *nativeBackend) ProbeDir(p string) (LYRProbeDirReader, error) {
+func (b *nativeBackend) ProbeDir(p string) (layer.ProbeDirReader, error) {
 	if noGetxattrat.Load() || !xattratLayout {
 		return nil, errors.ErrUnsupported
 	}
@@ -51,13 +52,13 @@ type nativeProbeDir struct {
 
 func (d *nativeProbeDir) Close() { unix.Close(d.fd) }
 
-func (d *nativeProbeDir) Lstat(name string) (LYRAttr, error) {
+func (d *nativeProbeDir) Lstat(name string) (layer.Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT); err != nil {
-		return LYRAttr{}, err
+		return layer.Attr{}, err
 	}
 	if st.Dev != d.dev {
-		return LYRAttr{}, unix.EXDEV
+		return layer.Attr{}, unix.EXDEV
 	}
 	return statToAttr(&st), nil
 }

@@ -5,10 +5,11 @@ package overlay
 import (
 	"io"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
-var _ LYRTreeRemover = (*nativeBackend)(nil)
+var _ layer.TreeRemover = (*nativeBackend)(nil)
 
 // RemoveTree removes the dir p and everything beneath it, walking down
 // with directory descriptors as os.RemoveAll does: each level costs the
@@ -84,14 +85,14 @@ func clearAt(fd int, buf []byte) error {
 	}
 }
 
-var _ LYRInodeHolder = (*nativeBackend)(nil)
+var _ layer.InodeHolder = (*nativeBackend)(nil)
 
-func (b *nativeBackend) Hold(p string) (func() (LYRAttr, error), func(), error) {
+func (b *nativeBackend) Hold(p string) (func() (layer.Attr, error), func(), error) {
 	fd, err := b.openObj(p, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	return func() (LYRAttr, error) { return fstatAttr(fd) }, func() { unix.Close(fd) }, nil
+	return func() (layer.Attr, error) { return fstatAttr(fd) }, func() { unix.Close(fd) }, nil
 }
 
 // openSubdir opens the dir name in the dir open at fd, never following a

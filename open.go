@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // openFile opens name as open(2) does on the kernel's overlay: a lower
@@ -12,7 +14,7 @@ import (
 // holding the file; O_CREATE makes the file in the upper layer.
 func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
-	if flag&os.O_CREATE != 0 && flag&oDirectory != 0 {
+	if flag&os.O_CREATE != 0 && flag&layer.ODirectory != 0 {
 		// Refused before any lookup: nothing is created (build_open_flags).
 		return nil, syscall.EINVAL
 	}
@@ -42,7 +44,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 	switch {
 	case flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0:
 		follow = followNever
-	case flag&oNoFollow != 0:
+	case flag&layer.ONoFollow != 0:
 		follow = followNo
 	}
 	for {
@@ -124,7 +126,7 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 		return syscall.EEXIST
 	case creat && n.isDir():
 		return syscall.EISDIR
-	case r.dirOK && !n.isDir(), flag&oDirectory != 0 && !n.isDir():
+	case r.dirOK && !n.isDir(), flag&layer.ODirectory != 0 && !n.isDir():
 		return syscall.ENOTDIR
 	case n.typ == syscall.S_IFLNK:
 		return syscall.ELOOP // O_NOFOLLOW on a symlink
@@ -139,13 +141,13 @@ func (fsys *FS) checkOpen(r walkResult, flag int, write bool) error {
 // openHolder opens the backing file of n from the layer holding its data
 // (for a metacopy file, the data file below).
 // Callers hold FS.mu.
-func (fsys *FS) openHolder(n *node, flag int) (LYRFile, bool, error) {
-	bflag := flag &^ (os.O_CREATE | os.O_EXCL | oNoFollow | oDirectory)
+func (fsys *FS) openHolder(n *node, flag int) (layer.File, bool, error) {
+	bflag := flag &^ (os.O_CREATE | os.O_EXCL | layer.ONoFollow | layer.ODirectory)
 	br, p, up, err := fsys.dataRef(n)
 	if err != nil {
 		return nil, false, err
 	}
-	if !up || bflag&LYRWriteFlags == 0 {
+	if !up || bflag&layer.WriteFlags == 0 {
 		f, err := br.b.OpenRead(p, bflag)
 		return f, up, err
 	}
@@ -162,7 +164,7 @@ func (fsys *FS) create(name string, follow followMode, flag int, perm uint32) (*
 	defer fsys.mu.Unlock()
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	mode := perm &^ fsys.umask
-	var bf LYRFile
+	var bf layer.File
 	err = fsys.createObj(r, false, fsys.ownNew(r, func(p string) error {
 		f, err := fsys.upper.w.open(p, acc|flag&os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
@@ -65,7 +66,7 @@ var openKinds = []openKind{
 // four access modes (3 is the kernel's "neither read nor write"), with or
 // without O_CREATE, O_EXCL, O_TRUNC, O_DIRECTORY, O_NOFOLLOW and O_APPEND.
 func openCombos() []int {
-	bits := []int{os.O_CREATE, os.O_EXCL, os.O_TRUNC, oDirectory, oNoFollow, os.O_APPEND}
+	bits := []int{os.O_CREATE, os.O_EXCL, os.O_TRUNC, layer.ODirectory, layer.ONoFollow, os.O_APPEND}
 	var out []int
 	for acc := 0; acc < 4; acc++ {
 		for m := 0; m < 1<<len(bits); m++ {
@@ -117,7 +118,7 @@ func flagString(f int) string {
 	for _, x := range []struct {
 		b int
 		n string
-	}{{os.O_CREATE, "creat"}, {os.O_EXCL, "excl"}, {os.O_TRUNC, "trunc"}, {oDirectory, "dir"}, {oNoFollow, "nofollow"}, {os.O_APPEND, "append"}} {
+	}{{os.O_CREATE, "creat"}, {os.O_EXCL, "excl"}, {os.O_TRUNC, "trunc"}, {layer.ODirectory, "dir"}, {layer.ONoFollow, "nofollow"}, {os.O_APPEND, "append"}} {
 		if f&x.b != 0 {
 			s += "+" + x.n
 		}

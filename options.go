@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // An OptionError reports overlay options that cannot be used: a malformed,
@@ -374,7 +376,7 @@ func layerPath(l *Layer) string {
 	if l == nil {
 		return "<nil>"
 	}
-	if r, ok := l.b.(LYRRooted); ok {
+	if r, ok := l.b.(layer.Rooted); ok {
 		p, _, _ := r.RootInfo()
 		return p
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // validateLayers checks that the layers of o can be stacked, as the
@@ -63,7 +65,7 @@ func (o *Options) validateLayers() error {
 	var work *Layer
 	if hasUpper {
 		work = o.Work
-		_, native := o.Upper.b.(LYRWorkAttacher)
+		_, native := o.Upper.b.(layer.WorkAttacher)
 		if native && work == nil {
 			return optionErr("workdir", syscall.EINVAL, "missing 'workdir'")
 		}
@@ -106,8 +108,8 @@ func (o *Options) validateLayers() error {
 
 	// ovl_get_workdir: upper and work on one filesystem, separate subtrees.
 	if work != nil {
-		ur, uok := o.Upper.b.(LYRRooted)
-		wr, wok := work.b.(LYRRooted)
+		ur, uok := o.Upper.b.(layer.Rooted)
+		wr, wok := work.b.(layer.Rooted)
 		if !uok || !wok {
 			return optionErr("", syscall.EINVAL, "workdir and upperdir must reside under the same mount")
 		}
@@ -130,7 +132,7 @@ func (o *Options) validateLayers() error {
 	}
 	var roots []root
 	for _, r := range roles {
-		if rr, ok := r.l.b.(LYRRooted); ok {
+		if rr, ok := r.l.b.(layer.Rooted); ok {
 			p, dev, ino := rr.RootInfo()
 			roots = append(roots, root{r, p, dev, ino})
 		}
@@ -169,9 +171,9 @@ func (o *Options) validateLayers() error {
 // sameMount reports whether the roots of two rooted backends were reached
 // through one mount, as the kernel requires of upperdir= and workdir=
 // (where the mount cannot be told, st_dev stands for it).
-func sameMount(a, b LYRBackend) bool {
-	pa, aok := a.(LYRPlaced)
-	pb, bok := b.(LYRPlaced)
+func sameMount(a, b layer.Backend) bool {
+	pa, aok := a.(layer.Placed)
+	pb, bok := b.(layer.Placed)
 	if !aok || !bok || pa.MountID() == 0 || pb.MountID() == 0 {
 		return true
 	}
@@ -185,9 +187,9 @@ func sameMount(a, b LYRBackend) bool {
 // can show a directory anywhere, so the positions in the filesystem are
 // compared. When these cannot be read, roots on different devices are
 // taken as disjoint and others fail (fail safe: New refuses).
-func rootWithin(a, b LYRBackend, ap, bp string, sameDev bool) (bool, error) {
-	pa, aok := a.(LYRPlaced)
-	pb, bok := b.(LYRPlaced)
+func rootWithin(a, b layer.Backend, ap, bp string, sameDev bool) (bool, error) {
+	pa, aok := a.(layer.Placed)
+	pb, bok := b.(layer.Placed)
 	if !aok || !bok || pa.MountID() == 0 || pb.MountID() == 0 || pa.MountID() == pb.MountID() {
 		return pathWithin(ap, bp), nil
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
 
@@ -380,19 +381,19 @@ func TestOptionsStringRoundTrip(t *testing.T) {
 
 // fake layers for resolve and validateLayers: a backend that is not on the
 // host, and native ones with a root directory.
-type fakeBackend struct{ LYRBackend }
+type fakeBackend struct{ layer.Backend }
 
 type fakeRooted struct {
-	LYRBackend
+	layer.Backend
 	path     string
 	dev, ino uint64
 }
 
-func (f *fakeRooted) rootInfo() (string, uint64, uint64) { return f.path, f.dev, f.ino }
+func (f *fakeRooted) RootInfo() (string, uint64, uint64) { return f.path, f.dev, f.ino }
 
 type fakeNative struct{ fakeRooted }
 
-func (f *fakeNative) attachWork(LYRBackend) error { return nil }
+func (f *fakeNative) AttachWork(layer.Backend) error { return nil }
 
 func memLayer() *Layer { return &Layer{b: fakeBackend{}, desc: "memory"} }
 
@@ -691,8 +692,8 @@ type fakePlaced struct {
 	err    error
 }
 
-func (f *fakePlaced) mountID() uint64 { return f.mnt }
-func (f *fakePlaced) fsPosition() (uint64, string, error) {
+func (f *fakePlaced) MountID() uint64 { return f.mnt }
+func (f *fakePlaced) FSPosition() (uint64, string, error) {
 	return f.fsDev, f.fsPath, f.err
 }
 

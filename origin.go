@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -98,7 +99,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 		m := map[string]lowerRef{}
 		for i := 0; i <= fsys.bottom; i++ {
 			br := fsys.lowers[i]
-			if _, ok := br.b.(LYRHandler); !ok {
+			if _, ok := br.b.(layer.Handler); !ok {
 				continue
 			}
 			var walk func(dir string)

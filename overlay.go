@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/spf13/afero"
 )
 
@@ -129,7 +130,7 @@ func New(o Options) (fsys *FS, err error) {
 	}
 	if o.Upper != nil {
 		fsys.upper = mk(o.Upper)
-		if wa, ok := o.Upper.b.(LYRWorkAttacher); ok {
+		if wa, ok := o.Upper.b.(layer.WorkAttacher); ok {
 			if o.Work == nil {
 				return nil, newOptErr("workdir", syscall.EINVAL, "missing 'workdir'")
 			}
@@ -175,7 +176,7 @@ func New(o Options) (fsys *FS, err error) {
 		if err := fsys.setupWork(); err != nil {
 			return nil, err
 		}
-		if wr, ok := fsys.upper.b.(LYRWhiteoutProber); ok {
+		if wr, ok := fsys.upper.b.(layer.WhiteoutProber); ok {
 			fsys.noRenameWhiteout = !wr.RenameWhiteoutOK()
 		}
 		if err := fsys.setupIndex(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // Cred is the identity an FS acts for: a user ID, a primary group ID and
@@ -82,7 +84,7 @@ const (
 // permit is generic_permission: the owner's, group's or other's bits,
 // whichever class c is in, must grant mask; root may read and write
 // anything, search any dir and execute what has an execute bit.
-func (c *Cred) permit(a *LYRAttr, mask uint32) error {
+func (c *Cred) permit(a *layer.Attr, mask uint32) error {
 	if c.root() {
 		if mask&mayExec == 0 || a.IsDir() || a.Mode&0o111 != 0 {
 			return nil
@@ -103,12 +105,12 @@ func (c *Cred) permit(a *LYRAttr, mask uint32) error {
 }
 
 // owns is inode_owner_or_capable: c owns a, or is root (CAP_FOWNER).
-func (c *Cred) owns(a *LYRAttr) bool { return c.root() || a.Uid == c.Uid }
+func (c *Cred) owns(a *layer.Attr) bool { return c.root() || a.Uid == c.Uid }
 
 // permAttr returns the attributes the permission checks read for n: its
 // mode and owner, the overlay inode's (the upper object's, else the top
 // lower one's). Callers hold FS.mu.
-func (fsys *FS) permAttr(n *node) (LYRAttr, error) {
+func (fsys *FS) permAttr(n *node) (layer.Attr, error) {
 	switch {
 	case n.upper:
 		return fsys.upper.b.Lstat(n.path())
@@ -225,7 +227,7 @@ func (fsys *FS) mayChown(n *node, uid, gid int) error {
 // chmodMode is the mode a chmod by the caller sets on the object with
 // attributes a: setgid is dropped when the caller is not root and not in
 // the object's group.
-func (fsys *FS) chmodMode(a *LYRAttr, perm uint32) uint32 {
+func (fsys *FS) chmodMode(a *layer.Attr, perm uint32) uint32 {
 	if c := fsys.caller(); !c.root() && !c.inGroup(a.Gid) {
 		perm &^= syscall.S_ISGID
 	}
@@ -242,7 +244,7 @@ func (fsys *FS) mayXattr(n *node, name string, write bool) error {
 	if c.root() || strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "system.") {
 		return nil
 	}
-	denied := LYRErrNoData
+	denied := layer.ErrNoData
 	if write {
 		denied = syscall.EPERM
 	}

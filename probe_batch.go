@@ -1,6 +1,10 @@
 package overlay
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // Read-ahead of lookups for a listing. Readdir with FileInfos, and a
 // readdir that translates inode numbers, look up every entry of a dir;
@@ -20,20 +24,6 @@ const hintChunk = 1024
 type hint struct {
 	o      obj
 	bottom bool
-}
-
-// LYRDirProber is implemented by backends that can read many entries of one
-// dir through one open handle of it.
-type LYRDirProber interface {
-	// ProbeDir opens the dir p for probeFrom; errors.ErrUnsupported when
-	// the backend cannot here.
-	ProbeDir(p string) (LYRProbeDirReader, error)
-}
-
-// LYRProbeDirReader reads the entries (single names) of one dir.
-type LYRProbeDirReader interface {
-	LYRStatReader
-	Close()
 }
 
 // takeHint returns (and forgets) the hint for the probe of p.
@@ -63,7 +53,7 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 	}
 	for _, lr := range n.lowers {
 		br := fsys.lowers[lr.layer]
-		dp, ok := br.b.(LYRDirProber)
+		dp, ok := br.b.(layer.DirProber)
 		if !ok || br.format != formatKernel {
 			continue
 		}

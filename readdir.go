@@ -1,6 +1,10 @@
 package overlay
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // mergedEnt is one name a directory shows through the overlay; typ is the
 // S_IFMT bits as the layer's readdir reported them (0 when unknown).
@@ -186,7 +190,7 @@ func (fsys *FS) isRealDir(n *node) *dirLayer {
 	if len(ls) != 1 || fsys.mayHaveWhiteouts(n, ls) || ls[0].br.format != formatKernel {
 		return nil
 	}
-	if _, ok := ls[0].br.b.(LYRDirStreamer); !ok {
+	if _, ok := ls[0].br.b.(layer.DirStreamer); !ok {
 		return nil
 	}
 	return &ls[0]
@@ -194,12 +198,12 @@ func (fsys *FS) isRealDir(n *node) *dirLayer {
 
 // realDirStream opens the layer copy of dir n for reading when the kernel
 // reads it straight (isRealDir); nil otherwise. Callers hold FS.mu.
-func (fsys *FS) realDirStream(n *node) LYRDirStream {
+func (fsys *FS) realDirStream(n *node) layer.DirStream {
 	l := fsys.isRealDir(n)
 	if l == nil {
 		return nil
 	}
-	s, err := l.br.b.(LYRDirStreamer).OpenDirStream(l.p)
+	s, err := l.br.b.(layer.DirStreamer).OpenDirStream(l.p)
 	if err != nil {
 		return nil
 	}

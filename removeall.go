@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -57,7 +58,7 @@ func (fsys *FS) removeAllFrom(dir, base string) error {
 		return pathErr("unlinkat", base, uerr)
 	}
 	var rerr error
-	f, err := fsys.openFile(p, os.O_RDONLY|oDirectory|oNoFollow, 0)
+	f, err := fsys.openFile(p, os.O_RDONLY|layer.ODirectory|layer.ONoFollow, 0)
 	switch {
 	case err == syscall.ENOENT:
 		return nil
@@ -257,18 +258,18 @@ type treeCheck struct {
 var errNotAtOnce = errors.New("overlay: a tree to remove entry by entry")
 
 // br is the layer of a tree walk's walkedDir.
-func (c *treeCheck) br(layer int) *branch {
-	if layer == upperLayer {
+func (c *treeCheck) br(li int) *branch {
+	if li == upperLayer {
 		return c.fsys.upper
 	}
-	return c.fsys.lowers[layer]
+	return c.fsys.lowers[li]
 }
 
-// open appends the dir p of layer, opened for a tree walk, to ds; ok is
-// false where the layer cannot be walked so.
-func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok bool) {
-	br := c.br(layer)
-	o, isOpener := br.b.(LYRTreeDirOpener)
+// open appends the dir p of layer li, opened for a tree walk, to ds; ok
+// is false where the layer cannot be walked so.
+func (c *treeCheck) open(ds []walkedDir, li int, p string) (_ []walkedDir, ok bool) {
+	br := c.br(li)
+	o, isOpener := br.b.(layer.TreeDirOpener)
 	if !isOpener || br.format != formatKernel {
 		return ds, false
 	}
@@ -276,7 +277,7 @@ func (c *treeCheck) open(ds []walkedDir, layer int, p string) (_ []walkedDir, ok
 	if err != nil {
 		return ds, false
 	}
-	return append(ds, walkedDir{d, layer}), true
+	return append(ds, walkedDir{d, li}), true
 }
 
 // indexed reports whether the index dir holds the entry name.
@@ -293,7 +294,7 @@ func (c *treeCheck) indexed(name string) bool {
 
 // visit is the mergedVisit of the walk: errNotAtOnce for an entry that
 // sends the tree entry by entry.
-func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e LYRDirEnt, shown bool) (visited, error) {
+func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e layer.DirEnt, shown bool) (visited, error) {
 	fsys := c.fsys
 	d, upper, br := ds[i].d, ds[i].layer == upperLayer, c.br(ds[i].layer)
 	a, err := d.Lstat(e.Name)
@@ -380,9 +381,9 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e LYRDirEnt, sh
 
 // noteIndex notes the index entry of the lower object name of d, which
 // removing it would white out.
-func (c *treeCheck) noteIndex(d LYRTreeDir, br *branch, name string) error {
-	hd, isHandler := d.(LYRHandleTreeDir)
-	h, isLayerHandler := br.b.(LYRHandler)
+func (c *treeCheck) noteIndex(d layer.TreeDir, br *branch, name string) error {
+	hd, isHandler := d.(layer.HandleTreeDir)
+	h, isLayerHandler := br.b.(layer.Handler)
 	if !isHandler || !isLayerHandler {
 		return errNotAtOnce
 	}

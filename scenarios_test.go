@@ -46,6 +46,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/go-overlay/overlay"
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/layertest"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
@@ -268,9 +269,9 @@ func openFlags(s string) int {
 		case "trunc":
 			f |= os.O_TRUNC
 		case "dir":
-			f |= oDirectory
+			f |= layer.ODirectory
 		case "nofollow":
-			f |= oNoFollow
+			f |= layer.ONoFollow
 		default:
 			panic("bad open flag " + p)
 		}

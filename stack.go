@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // OverlayLayer returns a read-only layer showing the merged tree of
@@ -29,7 +31,7 @@ type stackBackend struct {
 	fs *FS // immutable
 }
 
-var _ LYRBackend = (*stackBackend)(nil)
+var _ layer.Backend = (*stackBackend)(nil)
 
 func stackPath(p string) string {
 	if p == "" {
@@ -38,16 +40,16 @@ func stackPath(p string) string {
 	return p
 }
 
-func (s *stackBackend) Lstat(p string) (LYRAttr, error) {
+func (s *stackBackend) Lstat(p string) (layer.Attr, error) {
 	fi, err := s.fs.Lstat(stackPath(p))
 	if err != nil {
-		return LYRAttr{}, errnoOf(err)
+		return layer.Attr{}, errnoOf(err)
 	}
 	return fi.(*fileInfo).a, nil
 }
 
-func (s *stackBackend) ReadDir(p string) ([]LYRDirEnt, error) {
-	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
+func (s *stackBackend) ReadDir(p string) ([]layer.DirEnt, error) {
+	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|layer.ONoFollow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +58,9 @@ func (s *stackBackend) ReadDir(p string) ([]LYRDirEnt, error) {
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	out := make([]LYRDirEnt, 0, len(ents))
+	out := make([]layer.DirEnt, 0, len(ents))
 	for _, e := range ents {
-		out = append(out, LYRDirEnt{Name: e.name, Type: e.typ})
+		out = append(out, layer.DirEnt{Name: e.name, Type: e.typ})
 	}
 	return out, nil
 }
@@ -71,15 +73,15 @@ func (s *stackBackend) Readlink(p string) (string, error) {
 	return t, nil
 }
 
-func (s *stackBackend) OpenRead(p string, flag int) (LYRFile, error) {
-	return s.Open(p, flag&^LYRWriteFlags, 0)
+func (s *stackBackend) OpenRead(p string, flag int) (layer.File, error) {
+	return s.Open(p, flag&^layer.WriteFlags, 0)
 }
 
-func (s *stackBackend) Open(p string, flag int, perm uint32) (LYRFile, error) {
+func (s *stackBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, syscall.EROFS
 	}
-	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|oNoFollow, 0)
+	f, err := s.fs.openFile(stackPath(p), os.O_RDONLY|layer.ONoFollow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +113,8 @@ func (s *stackBackend) Lutimes(p string, atime, mtime time.Time) error {
 	return syscall.EROFS
 }
 
-func (s *stackBackend) Caps() LYRCaps   { return LYRCaps{Xattr: true, NameMax: LYRNameMax} }
-func (s *stackBackend) Close() error { return nil }
+func (s *stackBackend) Caps() layer.Caps { return layer.Caps{Xattr: true, NameMax: layer.NameMax} }
+func (s *stackBackend) Close() error     { return nil }
 
 // stackFile is an open file of an inner overlay as a backend file.
 type stackFile struct{ f *File }
@@ -129,10 +131,10 @@ func (sf stackFile) Append(b []byte) (int, int64, error)      { return 0, 0, sys
 func (sf stackFile) Close() error                             { return sf.f.Close() }
 func (sf stackFile) Truncate(size int64) error                { return syscall.EINVAL }
 func (sf stackFile) Sync() error                              { return nil }
-func (sf stackFile) Stat() (LYRAttr, error) {
+func (sf stackFile) Stat() (layer.Attr, error) {
 	fi, err := sf.f.Stat()
 	if err != nil {
-		return LYRAttr{}, errnoOf(err)
+		return layer.Attr{}, errnoOf(err)
 	}
 	return fi.(*fileInfo).a, nil
 }

@@ -1,10 +1,14 @@
 package overlay
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // statT renders a as the *syscall.Stat_t that os.Stat's FileInfo.Sys
 // returns on Linux.
-func statT(a *LYRAttr) any {
+func statT(a *layer.Attr) any {
 	st := &syscall.Stat_t{Uid: a.Uid, Gid: a.Gid, Size: a.Size, Blocks: a.Blocks}
 	// The widths of these fields differ between Linux architectures.
 	setInt(&st.Dev, int64(a.Dev))

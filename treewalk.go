@@ -1,37 +1,16 @@
 package overlay
 
+import "github.com/go-overlay/overlay/internal/layer"
+
 // A tree walk reads a dir and everything beneath it with each step
 // relative to an open dir, so that its cost is linear in the tree
 // whatever its depth; a merged walk does so for the dirs of every layer
 // that merge into one overlay dir.
 
-// LYRTreeDirOpener is implemented by backends that can open a dir for a
-// tree walk.
-type LYRTreeDirOpener interface {
-	OpenTreeDir(p string) (LYRTreeDir, error)
-}
-
-// LYRTreeDir is a dir open for a tree walk; names are its entries.
-type LYRTreeDir interface {
-	List() ([]LYRDirEnt, error) // its entries, each with its type
-	Lstat(name string) (LYRAttr, error)
-	Listxattr(name string) ([]string, error)
-	Getxattr(name, x string) ([]byte, error)
-	Sub(name string) (LYRTreeDir, error) // the dir name, opened the same way
-	Close()
-}
-
-// LYRHandleTreeDir is a treeDir of a layer that names its objects by file
-// handle (see handler).
-type LYRHandleTreeDir interface {
-	LYRTreeDir
-	Handle(name string) (LYRFileHandle, error)
-}
-
 // walkedDir is a treeDir of one layer (an index into FS.lowers, or
 // upperLayer).
 type walkedDir struct {
-	d     LYRTreeDir
+	d     layer.TreeDir
 	layer int
 }
 
@@ -73,7 +52,7 @@ type visited struct {
 // classifies it. whiteouts says whether ds's upper dir may hold whiteouts
 // (the kernel's OVL_WHITEOUTS: merged with a lower dir, or carrying an
 // origin).
-type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e LYRDirEnt, shown bool) (visited, error)
+type mergedVisit func(ds []walkedDir, whiteouts bool, i int, e layer.DirEnt, shown bool) (visited, error)
 
 // mergedWalk walks the merged dir whose dirs, one per layer, top-most
 // first, are ds, as lookup merges them: a name is shown by the top-most
@@ -95,7 +74,7 @@ func mergedWalk(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 			closeAll(v.below)
 		}
 	}()
-	var order []LYRDirEnt
+	var order []layer.DirEnt
 	for i, d := range ds {
 		ents, err := d.d.List()
 		if err != nil {
@@ -169,7 +148,7 @@ func walkOne(ds []walkedDir, whiteouts bool, visit mergedVisit) error {
 	for _, e := range ents {
 		v, err := visit(ds, whiteouts, 0, e, true)
 		if err == nil && v.kind&entDir != 0 {
-			var d LYRTreeDir
+			var d layer.TreeDir
 			if d, err = ds[0].d.Sub(e.Name); err == nil {
 				// A relative redirect names a dir of this level's lower
 				// dirs, of which there are none.

@@ -3,6 +3,8 @@ package overlay
 import (
 	"syscall"
 	"time"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // upperDoor is the one way an FS changes its upper layer: every mkdir,
@@ -12,7 +14,7 @@ import (
 // is the place for what every change needs, as the kernel's ovl_do_*
 // helpers are: today the hook that tests use to stop at each step.
 type upperDoor struct {
-	writer LYRWriter
+	writer layer.Writer
 	// hook, when set, is called before each change with its name and
 	// paths (see upperHook).
 	hook func(op string, paths ...string)
@@ -34,7 +36,7 @@ var upperHook func(op string, paths ...string)
 var hookNoRenameWhiteout bool
 
 // newUpperDoor is the door to the upper layer b.
-func newUpperDoor(b LYRBackend) *upperDoor {
+func newUpperDoor(b layer.Backend) *upperDoor {
 	return &upperDoor{writer: b, hook: upperHook, noRenameWhiteout: hookNoRenameWhiteout}
 }
 
@@ -46,7 +48,7 @@ func (d *upperDoor) before(op string, paths ...string) {
 }
 
 // open opens p for writing, or creates it (os.OpenFile flags).
-func (d *upperDoor) open(p string, flag int, perm uint32) (LYRFile, error) {
+func (d *upperDoor) open(p string, flag int, perm uint32) (layer.File, error) {
 	d.before("open", p)
 	return d.writer.Open(p, flag, perm)
 }
@@ -124,7 +126,7 @@ func (d *upperDoor) truncate(p string, size int64) error {
 // renameWhiteout renames and leaves a whiteout at the old name in one
 // step (see whiteoutRenamer): EINVAL or EOPNOTSUPP where the layer cannot.
 func (d *upperDoor) renameWhiteout(oldp, newp string) error {
-	wr, ok := d.writer.(LYRWhiteoutRenamer)
+	wr, ok := d.writer.(layer.WhiteoutRenamer)
 	switch {
 	case d.noRenameWhiteout:
 		return syscall.EINVAL
@@ -137,7 +139,7 @@ func (d *upperDoor) renameWhiteout(oldp, newp string) error {
 
 // treeRemover is the layer's own remover of whole trees, if it has one:
 // none while a hook watches, so that it sees each step.
-func (d *upperDoor) treeRemover() (LYRTreeRemover, bool) {
-	tr, ok := d.writer.(LYRTreeRemover)
+func (d *upperDoor) treeRemover() (layer.TreeRemover, bool) {
+	tr, ok := d.writer.(layer.TreeRemover)
 	return tr, ok && d.hook == nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // walkResult is where a walk ended.
@@ -80,7 +82,7 @@ func (fsys *FS) walk(name string, follow followMode) (walkResult, error) {
 		}
 		if ch.present && ch.typ == syscall.S_IFLNK && (!last || follow == followYes || trailing && follow == followNo) {
 			links++
-			if links > LYRMaxSymlinks {
+			if links > layer.MaxSymlinks {
 				return res, syscall.ELOOP
 			}
 			target, err := fsys.readlinkNode(ch)

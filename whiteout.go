@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // Private xattr suffixes (appended to the prefix P, trusted.overlay. or
@@ -27,11 +29,11 @@ func dotName(name string) bool { return name == "." || name == ".." || name == "
 // layer encodes whiteouts and opaque dirs. Immutable after New.
 type branch struct {
 	l      *Layer
-	b      LYRReader
+	b      layer.Reader
 	w      *upperDoor // the upper's only; nil for a lower layer
 	format format
 	prefix string // the private xattr prefix P, for formatKernel
-	caps   LYRCaps
+	caps   layer.Caps
 	dev    uint64 // st_dev of the layer root; set by New
 	fsid   int    // the layer's filesystem slot (xino.go); set by New
 	// tmp numbers work-area temporaries (#1, #2, ...), like the kernel's
@@ -59,7 +61,7 @@ const (
 // obj is what one layer holds at one path.
 type obj struct {
 	kind   objKind
-	a      LYRAttr
+	a      layer.Attr
 	opaque bool // dir marked opaque (never read in the bottom layer)
 	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
 	// redirect is a dir's validated redirect xattr: "/a/b" or
@@ -122,10 +124,10 @@ func (br *branch) listDir(p string, xwh bool) ([]markedEnt, error) {
 // (dotsReader), how many of the returned entries the dir lists before "."
 // and before ".." (else none: they come first).
 func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, error) {
-	var ents []LYRDirEnt
+	var ents []layer.DirEnt
 	var at [2]int
 	var err error
-	if dr, ok := br.b.(LYRDotsReader); ok && dots && br.format == formatKernel {
+	if dr, ok := br.b.(layer.DotsReader); ok && dots && br.format == formatKernel {
 		ents, at, err = dr.ReadDirDots(p)
 	} else {
 		ents, err = br.b.ReadDir(p)
@@ -140,7 +142,7 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, er
 // classify turns a dir's raw entries into layer entries, whiteouts found;
 // an entry gone meanwhile is dropped, and the dot counts in at, given for
 // the raw entries, are turned into counts of the entries returned.
-func (br *branch) classify(p string, xwh bool, ents []LYRDirEnt, at *[2]int) ([]markedEnt, error) {
+func (br *branch) classify(p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
 	return br.format.classify(br, p, xwh, ents, at)
 }
 
@@ -235,7 +237,7 @@ func (br *branch) copyUserXattrs(p, q string) error {
 		}
 		v, err := br.b.Getxattr(p, name)
 		if err != nil {
-			if errors.Is(err, LYRErrNoData) {
+			if errors.Is(err, layer.ErrNoData) {
 				continue
 			}
 			return err

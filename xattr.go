@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // Flags of Setxattr, as setxattr(2)'s.
@@ -150,8 +152,8 @@ func (fsys *FS) setxattr(name, attr string, value []byte, flags int) error {
 		switch {
 		case gerr == nil && flags&XattrCreate != 0:
 			return syscall.EEXIST
-		case errors.Is(gerr, LYRErrNoData) && flags&XattrReplace != 0:
-			return LYRErrNoData
+		case errors.Is(gerr, layer.ErrNoData) && flags&XattrReplace != 0:
+			return layer.ErrNoData
 		}
 		return fsys.upper.w.setxattr(p, real, value)
 	})

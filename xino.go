@@ -1,6 +1,10 @@
 package overlay
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // Inode numbers across filesystems . Every layer's
 // filesystem gets a slot, its fsid: 0 for the upper's (reserved even
@@ -40,7 +44,7 @@ func (fsys *FS) setupXino() {
 		all = append([]*branch{fsys.upper}, all...)
 	}
 	for _, br := range all {
-		h, ok := br.b.(LYRHandler)
+		h, ok := br.b.(layer.Handler)
 		if !ok {
 			handles, defaultEnc = false, false
 			continue
