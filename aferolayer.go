@@ -150,7 +150,7 @@ func (b *aferoBackend) OpenRead(p string, flag int) (layer.File, error) {
 }
 
 func (b *aferoBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
-	write := flag&accMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
+	write := flag&layer.AccMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {
 		return nil, syscall.EROFS
 	}

@@ -30,7 +30,7 @@ func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
-	case f.closed || f.flag&accMode == os.O_WRONLY:
+	case f.closed || f.flag&layer.AccMode == os.O_WRONLY:
 		return 0, syscall.EBADF
 	case f.dir:
 		return 0, syscall.EISDIR
@@ -50,7 +50,7 @@ func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
-	case f.closed || f.flag&accMode == os.O_RDONLY:
+	case f.closed || f.flag&layer.AccMode == os.O_RDONLY:
 		return 0, syscall.EBADF
 	case off < 0:
 		return 0, syscall.EINVAL
@@ -63,7 +63,7 @@ func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
 func (f *aferoFile) Append(p []byte) (int, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.flag&accMode == os.O_RDONLY || f.flag&os.O_APPEND == 0 {
+	if f.closed || f.flag&layer.AccMode == os.O_RDONLY || f.flag&os.O_APPEND == 0 {
 		return 0, 0, syscall.EBADF
 	}
 	return f.writeLocked(p, 0)
@@ -104,7 +104,7 @@ func (f *aferoFile) Truncate(size int64) error {
 	switch {
 	case f.closed:
 		return syscall.EBADF
-	case f.dir || f.flag&accMode == os.O_RDONLY || size < 0:
+	case f.dir || f.flag&layer.AccMode == os.O_RDONLY || size < 0:
 		return syscall.EINVAL
 	}
 	f.b.dataMu.Lock()

@@ -197,7 +197,7 @@ func (b *aferoBackend) resolve(p string) (ap string, fi fs.FileInfo, err error) 
 	}
 	for {
 		c, more, found := strings.Cut(rest, "/")
-		if err := checkName(c); err != nil {
+		if err := layer.CheckName(c); err != nil {
 			return "", nil, err
 		}
 		dir = path.Join(dir, c)

@@ -503,13 +503,14 @@ func TestCloneExt4CopyRange(t *testing.T) {
 // TestCloneMemLower: a MemFS lower has no descriptor: cloneData declines
 // and the buffered copy fills the native upper.
 func TestCloneMemLower(t *testing.T) {
-	m := memBackend{NewMemFS()}
+	m := NewMemFS()
 	data := bytes.Repeat([]byte("overlay "), 3*cloneMiB/8+5)
-	if err := m.fs.WriteFile("f", data, 0o644); err != nil {
+	if err := m.WriteFile("f", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, upper, work := cloneDirs(t, t.TempDir())
-	ofs := cloneNew(t, MemLayer(m.fs), upper, work)
+	lower := MemLayer(m)
+	ofs := cloneNew(t, lower, upper, work)
 	cloneCopyUp(t, ofs, "f")
 	got, err := os.ReadFile(filepath.Join(upper, "f"))
 	if err != nil {
@@ -519,7 +520,7 @@ func TestCloneMemLower(t *testing.T) {
 		t.Fatalf("upper holds %d bytes, want the lower's %d", len(got), len(data))
 	}
 
-	mf, err := m.Open("f", unix.O_RDONLY, 0)
+	mf, err := lower.b.OpenRead("f", unix.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package overlay
 
 import (
-	"encoding/binary"
-
 	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
@@ -39,22 +37,3 @@ func (fsys *FS) originFB(h layer.Handler, fh layer.FileHandle) []byte {
 	}
 	return encodeFB(uuid, fh, false)
 }
-
-// memHandleType is the fid type of MemFS handles (no kernel filesystem
-// uses it): the fid is the inode number, little-endian, 8 bytes; MemFS
-// never reuses inode numbers, so no generation is needed.
-const memHandleType = 0x4d
-
-var _ layer.Handler = memBackend{}
-
-func (b memBackend) FileHandle(p string) (layer.FileHandle, error) {
-	a, err := b.Lstat(p)
-	if err != nil {
-		return layer.FileHandle{}, err
-	}
-	fid := make([]byte, 8)
-	binary.LittleEndian.PutUint64(fid, a.Ino)
-	return layer.FileHandle{Type: memHandleType, FID: fid}, nil
-}
-
-func (b memBackend) FSUUID() [16]byte { return b.fs.uuid }

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"io"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -169,3 +170,19 @@ const MaxSymlinks = 40
 // (NAME_MAX, include/uapi/linux/limits.h); longer names are ENAMETOOLONG as
 // in ovl_lookup's f_namelen check.
 const NameMax = 255
+
+// AccMode masks the access mode of os.OpenFile flags (O_RDONLY, O_WRONLY,
+// O_RDWR).
+const AccMode = syscall.O_RDONLY | syscall.O_WRONLY | syscall.O_RDWR
+
+// CheckName validates one path component as every backend does: EINVAL
+// for an empty name, "." and "..", or a NUL byte; ENAMETOOLONG past NameMax.
+func CheckName(c string) error {
+	switch {
+	case c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0:
+		return syscall.EINVAL
+	case len(c) > NameMax:
+		return syscall.ENAMETOOLONG
+	}
+	return nil
+}

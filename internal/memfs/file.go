@@ -1,4 +1,4 @@
-package overlay
+package memfs
 
 import (
 	"io"
@@ -9,22 +9,22 @@ import (
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
-// memFile is an open MemFS file. It holds the inode, so it keeps working
+// file is an open FS file. It holds the inode, so it keeps working
 // after the file is unlinked or renamed, as an open file descriptor does.
-type memFile struct {
-	m      *MemFS   // immutable
-	n      *memNode // immutable
-	flag   int      // the open flags; immutable
-	closed bool     // protected by m.mu
+type file struct {
+	m      *FS   // immutable
+	n      *node // immutable
+	flag   int   // the open flags; immutable
+	closed bool  // protected by m.mu
 }
 
-var _ layer.File = (*memFile)(nil)
+var _ layer.File = (*file)(nil)
 
-func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	f.m.mu.RLock()
 	defer f.m.mu.RUnlock()
 	switch {
-	case f.closed || f.flag&accMode == os.O_WRONLY:
+	case f.closed || f.flag&layer.AccMode == os.O_WRONLY:
 		return 0, syscall.EBADF
 	case f.n.isDir():
 		return 0, syscall.EISDIR
@@ -43,14 +43,14 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 // WriteAt writes at off, extending the file with zeros if needed. As
 // pwrite(2) on Linux, a file opened with O_APPEND is written at its end
 // whatever off is.
-func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	n, _, err := f.write(p, off)
 	return n, err
 }
 
-// Append writes p at the end of the file under the MemFS lock, so no other
+// Append writes p at the end of the file under the FS lock, so no other
 // writer comes between finding the end and writing there.
-func (f *memFile) Append(p []byte) (int, int64, error) {
+func (f *file) Append(p []byte) (int, int64, error) {
 	if f.flag&os.O_APPEND == 0 {
 		return 0, 0, syscall.EBADF
 	}
@@ -59,7 +59,7 @@ func (f *memFile) Append(p []byte) (int, int64, error) {
 
 // write is pwrite(2): it writes p at off (at the end for an O_APPEND
 // file) and returns the offset just past what it wrote.
-func (f *memFile) write(p []byte, off int64) (int, int64, error) {
+func (f *file) write(p []byte, off int64) (int, int64, error) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	n := f.n
@@ -67,7 +67,7 @@ func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 		off = int64(len(n.data))
 	}
 	switch {
-	case f.closed || f.flag&accMode == os.O_RDONLY:
+	case f.closed || f.flag&layer.AccMode == os.O_RDONLY:
 		return 0, 0, syscall.EBADF
 	case off < 0:
 		return 0, 0, syscall.EINVAL
@@ -75,7 +75,7 @@ func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 		return 0, off, nil
 	}
 	end := off + int64(len(p))
-	if end > memMaxFileSize {
+	if end > maxFileSize {
 		return 0, 0, syscall.EFBIG
 	}
 	if end > int64(len(n.data)) {
@@ -87,7 +87,7 @@ func (f *memFile) write(p []byte, off int64) (int, int64, error) {
 	return len(p), end, nil
 }
 
-func (f *memFile) Stat() (layer.Attr, error) {
+func (f *file) Stat() (layer.Attr, error) {
 	f.m.mu.RLock()
 	defer f.m.mu.RUnlock()
 	if f.closed {
@@ -98,19 +98,19 @@ func (f *memFile) Stat() (layer.Attr, error) {
 
 // Truncate is ftruncate(2): EINVAL unless f is a regular file open for
 // writing.
-func (f *memFile) Truncate(size int64) error {
+func (f *file) Truncate(size int64) error {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	switch {
 	case f.closed:
 		return syscall.EBADF
-	case !f.n.isReg() || f.flag&accMode == os.O_RDONLY:
+	case !f.n.isReg() || f.flag&layer.AccMode == os.O_RDONLY:
 		return syscall.EINVAL
 	}
 	return f.n.truncateLocked(size)
 }
 
-func (f *memFile) Sync() error {
+func (f *file) Sync() error {
 	f.m.mu.RLock()
 	defer f.m.mu.RUnlock()
 	if f.closed {
@@ -119,7 +119,7 @@ func (f *memFile) Sync() error {
 	return nil
 }
 
-func (f *memFile) Close() error {
+func (f *file) Close() error {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	if f.closed {
@@ -129,9 +129,9 @@ func (f *memFile) Close() error {
 	return nil
 }
 
-var _ layer.TreeDirOpener = memBackend{}
+var _ layer.TreeDirOpener = backend{}
 
-func (b memBackend) OpenTreeDir(p string) (layer.TreeDir, error) {
+func (b backend) OpenTreeDir(p string) (layer.TreeDir, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -139,18 +139,18 @@ func (b memBackend) OpenTreeDir(p string) (layer.TreeDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	return memTreeDir{m, n}, nil
+	return treeDir{m, n}, nil
 }
 
-// memTreeDir is a dir of a MemFS open for a tree walk: it holds the dir
+// treeDir is a dir of a FS open for a tree walk: it holds the dir
 // itself, so each step costs the same at any depth.
-type memTreeDir struct {
-	m *MemFS
-	n *memNode
+type treeDir struct {
+	m *FS
+	n *node
 }
 
 // kid returns the entry name of d. Callers hold m.mu.
-func (d memTreeDir) kid(name string) (*memNode, error) {
+func (d treeDir) kid(name string) (*node, error) {
 	k := d.n.kids[name]
 	if k == nil {
 		return nil, syscall.ENOENT
@@ -158,13 +158,13 @@ func (d memTreeDir) kid(name string) (*memNode, error) {
 	return k, nil
 }
 
-func (d memTreeDir) List() ([]layer.DirEnt, error) {
+func (d treeDir) List() ([]layer.DirEnt, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	return d.n.dirEnts(), nil
 }
 
-func (d memTreeDir) Lstat(name string) (layer.Attr, error) {
+func (d treeDir) Lstat(name string) (layer.Attr, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -174,7 +174,7 @@ func (d memTreeDir) Lstat(name string) (layer.Attr, error) {
 	return k.attr(d.m.dev), nil
 }
 
-func (d memTreeDir) Listxattr(name string) ([]string, error) {
+func (d treeDir) Listxattr(name string) ([]string, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -188,17 +188,17 @@ func (d memTreeDir) Listxattr(name string) ([]string, error) {
 	return names, nil
 }
 
-func (d memTreeDir) Getxattr(name, x string) ([]byte, error) {
+func (d treeDir) Getxattr(name, x string) ([]byte, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
 	if err != nil {
 		return nil, err
 	}
-	return d.m.getxattrLocked(memLoc{dir: d.n, name: name, node: k}, x)
+	return d.m.getxattrLocked(loc{dir: d.n, name: name, node: k}, x)
 }
 
-func (d memTreeDir) Sub(name string) (layer.TreeDir, error) {
+func (d treeDir) Sub(name string) (layer.TreeDir, error) {
 	d.m.mu.RLock()
 	defer d.m.mu.RUnlock()
 	k, err := d.kid(name)
@@ -208,7 +208,7 @@ func (d memTreeDir) Sub(name string) (layer.TreeDir, error) {
 	case !k.isDir():
 		return nil, syscall.ENOTDIR
 	}
-	return memTreeDir{d.m, k}, nil
+	return treeDir{d.m, k}, nil
 }
 
-func (memTreeDir) Close() {}
+func (treeDir) Close() {}

@@ -1,4 +1,4 @@
-package overlay
+package memfs
 
 import (
 	"os"
@@ -10,10 +10,10 @@ import (
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
-// MemFS as a layer backend: the read side and the write side a layer
+// FS as a layer backend: the read side and the write side a layer
 // provides (see backend), on the same tree as the public methods.
 
-func (b memBackend) Lstat(p string) (layer.Attr, error) {
+func (b backend) Lstat(p string) (layer.Attr, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -27,7 +27,7 @@ func (b memBackend) Lstat(p string) (layer.Attr, error) {
 	return l.node.attr(m.dev), nil
 }
 
-func (b memBackend) ReadDir(p string) ([]layer.DirEnt, error) {
+func (b backend) ReadDir(p string) ([]layer.DirEnt, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -39,7 +39,7 @@ func (b memBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 }
 
 // dirAt returns the dir at p. Callers hold mu.
-func (m *MemFS) dirAt(p string) (*memNode, error) {
+func (m *FS) dirAt(p string) (*node, error) {
 	l, err := m.walk(p)
 	switch {
 	case err != nil:
@@ -53,7 +53,7 @@ func (m *MemFS) dirAt(p string) (*memNode, error) {
 }
 
 // dirEnts lists dir n, sorted by name. Callers hold mu.
-func (n *memNode) dirEnts() []layer.DirEnt {
+func (n *node) dirEnts() []layer.DirEnt {
 	ents := make([]layer.DirEnt, 0, len(n.kids))
 	for name, k := range n.kids {
 		ents = append(ents, layer.DirEnt{Name: name, Type: k.typ(), Ino: k.ino})
@@ -62,7 +62,7 @@ func (n *memNode) dirEnts() []layer.DirEnt {
 	return ents
 }
 
-func (b memBackend) Readlink(p string) (string, error) {
+func (b backend) Readlink(p string) (string, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -78,11 +78,11 @@ func (b memBackend) Readlink(p string) (string, error) {
 	return l.node.target, nil
 }
 
-func (b memBackend) OpenRead(p string, flag int) (layer.File, error) {
+func (b backend) OpenRead(p string, flag int) (layer.File, error) {
 	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
-func (b memBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
+func (b backend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -94,12 +94,12 @@ func (b memBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &memFile{m: m, n: n, flag: flag}, nil
+	return &file{m: m, n: n, flag: flag}, nil
 }
 
 // openLocked does the lookup-or-create and truncation of open(2) with
 // O_NOFOLLOW, returning the inode to open.
-func (m *MemFS) openLocked(l memLoc, flag int, perm uint32) (*memNode, error) {
+func (m *FS) openLocked(l loc, flag int, perm uint32) (*node, error) {
 	n := l.node
 	if n == nil {
 		if flag&os.O_CREATE == 0 {
@@ -111,7 +111,7 @@ func (m *MemFS) openLocked(l memLoc, flag int, perm uint32) (*memNode, error) {
 		touch(l.dir, now)
 		return n, nil
 	}
-	write := flag&accMode != os.O_RDONLY || flag&os.O_TRUNC != 0
+	write := flag&layer.AccMode != os.O_RDONLY || flag&os.O_TRUNC != 0
 	switch {
 	case flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL:
 		return nil, syscall.EEXIST
@@ -134,18 +134,18 @@ func (m *MemFS) openLocked(l memLoc, flag int, perm uint32) (*memNode, error) {
 
 // xattrAllowed reports whether n can hold xattr name: "user." ones only on
 // regular files and directories (Linux xattr_permission).
-func xattrAllowed(n *memNode, name string) bool {
+func xattrAllowed(n *node, name string) bool {
 	return !strings.HasPrefix(name, "user.") || n.isReg() || n.isDir()
 }
 
 func checkXattrName(name string) error {
-	if name == "" || len(name) > memXattrNameMax {
+	if name == "" || len(name) > xattrNameMax {
 		return syscall.ERANGE
 	}
 	return nil
 }
 
-func (b memBackend) Getxattr(p, name string) ([]byte, error) {
+func (b backend) Getxattr(p, name string) ([]byte, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -156,7 +156,7 @@ func (b memBackend) Getxattr(p, name string) ([]byte, error) {
 	return m.getxattrLocked(l, name)
 }
 
-func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
+func (m *FS) getxattrLocked(l loc, name string) ([]byte, error) {
 	if l.node == nil {
 		return nil, syscall.ENOENT
 	}
@@ -170,7 +170,7 @@ func (m *MemFS) getxattrLocked(l memLoc, name string) ([]byte, error) {
 	return slices.Clone(v), nil
 }
 
-func (b memBackend) Listxattr(p string) ([]string, error) {
+func (b backend) Listxattr(p string) ([]string, error) {
 	m := b.fs
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -189,19 +189,19 @@ func (b memBackend) Listxattr(p string) ([]string, error) {
 	return names, nil
 }
 
-func (b memBackend) Setxattr(p, name string, value []byte) error {
+func (b backend) Setxattr(p, name string, value []byte) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.setxattrLocked(l, name, value) })
+	return m.atLocked(p, func(l loc) error { return m.setxattrLocked(l, name, value) })
 }
 
-func (m *MemFS) setxattrLocked(l memLoc, name string, value []byte) error {
+func (m *FS) setxattrLocked(l loc, name string, value []byte) error {
 	n := l.node
 	switch {
 	case n == nil:
 		return syscall.ENOENT
 	case checkXattrName(name) != nil:
 		return checkXattrName(name)
-	case len(value) > memXattrSizeMax:
+	case len(value) > xattrSizeMax:
 		return syscall.E2BIG
 	case !xattrAllowed(n, name):
 		return syscall.EPERM
@@ -217,7 +217,7 @@ func (m *MemFS) setxattrLocked(l memLoc, name string, value []byte) error {
 	return nil
 }
 
-func (b memBackend) Removexattr(p, name string) error {
+func (b backend) Removexattr(p, name string) error {
 	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -242,12 +242,12 @@ func (b memBackend) Removexattr(p, name string) error {
 	return nil
 }
 
-func (b memBackend) Mkdir(p string, perm uint32) error {
+func (b backend) Mkdir(p string, perm uint32) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.mkdirLocked(l, perm) })
+	return m.atLocked(p, func(l loc) error { return m.mkdirLocked(l, perm) })
 }
 
-func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
+func (m *FS) mkdirLocked(l loc, perm uint32) error {
 	if l.node != nil {
 		return syscall.EEXIST
 	}
@@ -260,12 +260,12 @@ func (m *MemFS) mkdirLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (b memBackend) Symlink(target, p string) error {
+func (b backend) Symlink(target, p string) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.symlinkLocked(target, l) })
+	return m.atLocked(p, func(l loc) error { return m.symlinkLocked(target, l) })
 }
 
-func (m *MemFS) symlinkLocked(target string, l memLoc) error {
+func (m *FS) symlinkLocked(target string, l loc) error {
 	switch {
 	case target == "":
 		return syscall.ENOENT
@@ -282,11 +282,11 @@ func (m *MemFS) symlinkLocked(target string, l memLoc) error {
 	return nil
 }
 
-func (b memBackend) Link(oldp, newp string) error { return b.fs.at2Locked(oldp, newp, b.fs.linkLocked) }
+func (b backend) Link(oldp, newp string) error { return b.fs.at2Locked(oldp, newp, b.fs.linkLocked) }
 
 // linkLocked checks in link(2)'s order: old exists, new does not, old is
 // not a directory.
-func (m *MemFS) linkLocked(o, n memLoc) error {
+func (m *FS) linkLocked(o, n loc) error {
 	switch {
 	case o.node == nil:
 		return syscall.ENOENT
@@ -303,13 +303,13 @@ func (m *MemFS) linkLocked(o, n memLoc) error {
 	return nil
 }
 
-func (b memBackend) Mknod(p string, mode uint32, dev uint64) error {
+func (b backend) Mknod(p string, mode uint32, dev uint64) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.mknodLocked(l, mode, dev) })
+	return m.atLocked(p, func(l loc) error { return m.mknodLocked(l, mode, dev) })
 }
 
 // mknodLocked checks the type first, as may_mknod does.
-func (m *MemFS) mknodLocked(l memLoc, mode uint32, dev uint64) error {
+func (m *FS) mknodLocked(l loc, mode uint32, dev uint64) error {
 	typ := mode & syscall.S_IFMT
 	switch typ {
 	case 0:
@@ -333,14 +333,14 @@ func (m *MemFS) mknodLocked(l memLoc, mode uint32, dev uint64) error {
 	return nil
 }
 
-func (b memBackend) Rename(oldp, newp string) error { return b.fs.renameOrExchange(oldp, newp, false) }
-func (b memBackend) Exchange(p1, p2 string) error   { return b.fs.renameOrExchange(p1, p2, true) }
+func (b backend) Rename(oldp, newp string) error { return b.fs.renameOrExchange(oldp, newp, false) }
+func (b backend) Exchange(p1, p2 string) error   { return b.fs.renameOrExchange(p1, p2, true) }
 
 // RenameWhiteout is renameat2 with RENAME_WHITEOUT: the rename and a
 // whiteout (char 0/0) at the old name, in one step.
-func (b memBackend) RenameWhiteout(oldp, newp string) error {
+func (b backend) RenameWhiteout(oldp, newp string) error {
 	m := b.fs
-	return m.at2Locked(oldp, newp, func(o, n memLoc) error {
+	return m.at2Locked(oldp, newp, func(o, n loc) error {
 		if o.node != nil && o.node == n.node {
 			return nil
 		}
@@ -352,12 +352,12 @@ func (b memBackend) RenameWhiteout(oldp, newp string) error {
 	})
 }
 
-func (m *MemFS) renameOrExchange(oldp, newp string, exchange bool) error {
-	return m.at2Locked(oldp, newp, func(o, n memLoc) error { return m.renameLocked(o, n, exchange) })
+func (m *FS) renameOrExchange(oldp, newp string, exchange bool) error {
+	return m.at2Locked(oldp, newp, func(o, n loc) error { return m.renameLocked(o, n, exchange) })
 }
 
 // isAncestor reports whether directory a is d or one of d's ancestors.
-func isAncestor(a, d *memNode) bool {
+func isAncestor(a, d *node) bool {
 	for ; d != nil; d = d.parent {
 		if d == a {
 			return true
@@ -368,7 +368,7 @@ func isAncestor(a, d *memNode) bool {
 
 // renameLocked is rename(2) or renameat2(RENAME_EXCHANGE), with the
 // checks in the order of do_renameat2 and vfs_rename.
-func (m *MemFS) renameLocked(o, n memLoc, exchange bool) error {
+func (m *FS) renameLocked(o, n loc, exchange bool) error {
 	src, dst := o.node, n.node
 	switch {
 	case src == nil, exchange && dst == nil:
@@ -433,15 +433,15 @@ func (m *MemFS) renameLocked(o, n memLoc, exchange bool) error {
 	return nil
 }
 
-func (b memBackend) Unlink(p string) error {
+func (b backend) Unlink(p string) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.unlinkLocked(l) })
+	return m.atLocked(p, func(l loc) error { return m.unlinkLocked(l) })
 }
 
 // atLocked runs fn on the location of p with mu held for writing: the
 // common shape of the backend's changes.
 // at2Locked is atLocked for two paths (link, rename).
-func (m *MemFS) at2Locked(p1, p2 string, fn func(l1, l2 memLoc) error) error {
+func (m *FS) at2Locked(p1, p2 string, fn func(l1, l2 loc) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l1, err := m.walk(p1)
@@ -455,7 +455,7 @@ func (m *MemFS) at2Locked(p1, p2 string, fn func(l1, l2 memLoc) error) error {
 	return fn(l1, l2)
 }
 
-func (m *MemFS) atLocked(p string, fn func(memLoc) error) error {
+func (m *FS) atLocked(p string, fn func(loc) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, err := m.walk(p)
@@ -465,7 +465,7 @@ func (m *MemFS) atLocked(p string, fn func(memLoc) error) error {
 	return fn(l)
 }
 
-func (m *MemFS) unlinkLocked(l memLoc) error {
+func (m *FS) unlinkLocked(l loc) error {
 	switch {
 	case l.node == nil:
 		return syscall.ENOENT
@@ -480,12 +480,12 @@ func (m *MemFS) unlinkLocked(l memLoc) error {
 	return nil
 }
 
-func (b memBackend) Rmdir(p string) error {
+func (b backend) Rmdir(p string) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.rmdirLocked(l) })
+	return m.atLocked(p, func(l loc) error { return m.rmdirLocked(l) })
 }
 
-func (m *MemFS) rmdirLocked(l memLoc) error {
+func (m *FS) rmdirLocked(l loc) error {
 	switch {
 	case l.node == nil:
 		return syscall.ENOENT
@@ -505,12 +505,12 @@ func (m *MemFS) rmdirLocked(l memLoc) error {
 	return nil
 }
 
-func (b memBackend) Chmod(p string, perm uint32) error {
+func (b backend) Chmod(p string, perm uint32) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.chmodLocked(l, perm) })
+	return m.atLocked(p, func(l loc) error { return m.chmodLocked(l, perm) })
 }
 
-func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
+func (m *FS) chmodLocked(l loc, perm uint32) error {
 	switch {
 	case l.node == nil:
 		return syscall.ENOENT
@@ -522,12 +522,12 @@ func (m *MemFS) chmodLocked(l memLoc, perm uint32) error {
 	return nil
 }
 
-func (b memBackend) Lchown(p string, uid, gid int) error {
+func (b backend) Lchown(p string, uid, gid int) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.chownLocked(l, uid, gid) })
+	return m.atLocked(p, func(l loc) error { return m.chownLocked(l, uid, gid) })
 }
 
-func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
+func (m *FS) chownLocked(l loc, uid, gid int) error {
 	n := l.node
 	if n == nil {
 		return syscall.ENOENT
@@ -550,12 +550,12 @@ func (m *MemFS) chownLocked(l memLoc, uid, gid int) error {
 	return nil
 }
 
-func (b memBackend) Lutimes(p string, atime, mtime time.Time) error {
+func (b backend) Lutimes(p string, atime, mtime time.Time) error {
 	m := b.fs
-	return m.atLocked(p, func(l memLoc) error { return m.utimesLocked(l, atime, mtime) })
+	return m.atLocked(p, func(l loc) error { return m.utimesLocked(l, atime, mtime) })
 }
 
-func (m *MemFS) utimesLocked(l memLoc, atime, mtime time.Time) error {
+func (m *FS) utimesLocked(l loc, atime, mtime time.Time) error {
 	n := l.node
 	if n == nil {
 		return syscall.ENOENT
@@ -570,7 +570,7 @@ func (m *MemFS) utimesLocked(l memLoc, atime, mtime time.Time) error {
 	return nil
 }
 
-func (b memBackend) Truncate(p string, size int64) error {
+func (b backend) Truncate(p string, size int64) error {
 	m := b.fs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -590,11 +590,11 @@ func (b memBackend) Truncate(p string, size int64) error {
 
 // truncateLocked sets the size of regular file n; mtime and ctime change
 // only when the size does (shmem_setattr).
-func (n *memNode) truncateLocked(size int64) error {
+func (n *node) truncateLocked(size int64) error {
 	switch {
 	case size < 0:
 		return syscall.EINVAL
-	case size > memMaxFileSize:
+	case size > maxFileSize:
 		return syscall.EFBIG
 	case size == int64(len(n.data)):
 		return nil
@@ -609,8 +609,8 @@ func (n *memNode) truncateLocked(size int64) error {
 	return nil
 }
 
-func (b memBackend) Caps() layer.Caps {
+func (b backend) Caps() layer.Caps {
 	return layer.Caps{Xattr: true, Mknod: true, Hardlink: true, Symlink: true, Exchange: true, WorkArea: true, NameMax: layer.NameMax}
 }
 
-func (b memBackend) Close() error { return nil }
+func (b backend) Close() error { return nil }
