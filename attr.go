@@ -3,59 +3,10 @@ package overlay
 import (
 	"io/fs"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-overlay/overlay/internal/layer"
 )
-
-// fileMode converts a raw st_mode into an fs.FileMode, as os does.
-func fileMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	switch m & syscall.S_IFMT {
-	case syscall.S_IFDIR:
-		mode |= fs.ModeDir
-	case syscall.S_IFLNK:
-		mode |= fs.ModeSymlink
-	case syscall.S_IFIFO:
-		mode |= fs.ModeNamedPipe
-	case syscall.S_IFSOCK:
-		mode |= fs.ModeSocket
-	case syscall.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case syscall.S_IFBLK:
-		mode |= fs.ModeDevice
-	case syscall.S_IFREG:
-	default:
-		mode |= fs.ModeIrregular
-	}
-	if m&syscall.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&syscall.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&syscall.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
-
-// rawPerm converts the permission part of an fs.FileMode into st_mode
-// bits, as os.Chmod does (setuid, setgid and sticky included).
-func rawPerm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= syscall.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= syscall.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= syscall.S_ISVTX
-	}
-	return p
-}
 
 // fileInfo is the overlay's fs.FileInfo. Sys returns a *syscall.Stat_t on
 // Linux, as os.Stat's does.
@@ -66,7 +17,7 @@ type fileInfo struct {
 
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.a.Size }
-func (fi *fileInfo) Mode() fs.FileMode  { return fileMode(fi.a.Mode) }
+func (fi *fileInfo) Mode() fs.FileMode  { return layer.FileMode(fi.a.Mode) }
 func (fi *fileInfo) ModTime() time.Time { return fi.a.Mtime }
 func (fi *fileInfo) IsDir() bool        { return fi.a.IsDir() }
 func (fi *fileInfo) Sys() any           { return statT(&fi.a) }

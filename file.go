@@ -581,7 +581,7 @@ func (d *fsDirEntry) Name() string { return d.e.name }
 func (d *fsDirEntry) IsDir() bool  { return d.Type().IsDir() }
 func (d *fsDirEntry) Type() fs.FileMode {
 	if d.e.typ != 0 {
-		return fileMode(d.e.typ).Type()
+		return layer.FileMode(d.e.typ).Type()
 	}
 	fi, err := d.Info()
 	if err != nil {

@@ -1,6 +1,10 @@
 package overlay
 
-import "github.com/go-overlay/overlay/internal/layer"
+import (
+	"github.com/go-overlay/overlay/internal/aferolayer"
+	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/spf13/afero"
+)
 
 // A Layer is one branch of an overlay: a lower (read-only) layer, or the
 // upper (writable) layer. Build one with [MemLayer], [AferoLayer] or
@@ -11,6 +15,29 @@ type Layer struct {
 	b      layer.Backend // immutable after construction
 	format format        // how whiteouts and opaque dirs are encoded; immutable
 	desc   string        // human description for errors ("memory", "dir /x"); immutable
+}
+
+// AferoLayer returns a layer over any afero filesystem. The layer addresses
+// fsys with absolute paths ("/a/b"); note that afero's MemMapFs keeps "a"
+// and "/a" apart, so populate one with absolute paths. Whiteouts and
+// opaque directories use the OCI encoding (".wh.NAME", ".wh..wh..opq"),
+// since afero holds neither device nodes nor xattrs. As an upper layer its
+// work area is the directory ".wh..wh.work" at the root of fsys, created
+// (mode 0700) when first needed.
+//
+// The layer never follows a symlink: it uses [afero.Lstater] when fsys has
+// it (without it, symlinks cannot be told apart). Symlinks can be created
+// only when fsys implements [afero.Linker]; hard links, device nodes, xattrs
+// and RENAME_EXCHANGE are never available. Where fsys has no stat
+// information (FileInfo.Sys is not a *syscall.Stat_t), owner, link count,
+// times and numbers are synthesized: the caller's euid/egid (or the owners
+// last set through the layer, which it remembers), nlink 1 (2 for
+// a directory), atime = ctime = mtime, an inode number hashed from the path
+// (so it changes on rename) and one st_dev per layer. Namespace checks
+// (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
+// only with respect to this layer.
+func AferoLayer(fsys afero.Fs) *Layer {
+	return &Layer{b: aferolayer.New(fsys), format: formatOCI, desc: "afero " + fsys.Name()}
 }
 
 // Close releases what the layer holds open (a DirLayer's directory file

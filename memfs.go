@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
+
 	"github.com/go-overlay/overlay/internal/memfs"
 )
 
@@ -66,19 +68,19 @@ func MemLayer(m *MemFS) *Layer {
 // Mkdir is like [os.Mkdir]. As mkdir(2), it ignores setuid and setgid in
 // perm (a directory inherits setgid from its parent); use Chmod to set them.
 func (m *MemFS) Mkdir(name string, perm fs.FileMode) error {
-	return pathErr("mkdir", name, m.fs.Mkdir(name, stMode(perm)))
+	return pathErr("mkdir", name, m.fs.Mkdir(name, layer.RawMode(perm)))
 }
 
 // MkdirAll is like [os.MkdirAll]: it creates name and any missing parents,
 // and succeeds when name is already a directory (or a symlink to one).
 func (m *MemFS) MkdirAll(name string, perm fs.FileMode) error {
-	return pathErr("mkdir", name, m.fs.MkdirAll(name, stMode(perm)))
+	return pathErr("mkdir", name, m.fs.MkdirAll(name, layer.RawMode(perm)))
 }
 
 // WriteFile is like [os.WriteFile], except that a final symlink is not
 // followed (ELOOP).
 func (m *MemFS) WriteFile(name string, data []byte, perm fs.FileMode) error {
-	err := m.fs.WriteFile(name, data, stMode(perm))
+	err := m.fs.WriteFile(name, data, layer.RawMode(perm))
 	if errors.Is(err, syscall.EFBIG) {
 		return pathErr("write", name, err)
 	}
@@ -136,7 +138,7 @@ func (m *MemFS) Remove(name string) error {
 // mode are honoured), except that a final symlink is not followed:
 // changing a symlink's mode is EOPNOTSUPP.
 func (m *MemFS) Chmod(name string, mode fs.FileMode) error {
-	return pathErr("chmod", name, m.fs.Chmod(name, stMode(mode)))
+	return pathErr("chmod", name, m.fs.Chmod(name, layer.RawMode(mode)))
 }
 
 // Chown is like [os.Lchown]; -1 leaves an id unchanged. As chown(2),
@@ -178,30 +180,4 @@ func (m *MemFS) ReadDir(name string) ([]fs.DirEntry, error) {
 func (m *MemFS) Readlink(name string) (string, error) {
 	t, err := m.fs.Readlink(name)
 	return t, pathErr("readlink", name, err)
-}
-
-// stMode converts the permission, setuid, setgid and sticky bits of an
-// fs.FileMode to raw st_mode bits, and its type to S_IFMT bits (S_IFREG
-// for a plain file).
-func stMode(mode fs.FileMode) uint32 {
-	r := rawPerm(mode)
-	switch {
-	case mode&fs.ModeDir != 0:
-		r |= syscall.S_IFDIR
-	case mode&fs.ModeSymlink != 0:
-		r |= syscall.S_IFLNK
-	case mode&fs.ModeNamedPipe != 0:
-		r |= syscall.S_IFIFO
-	case mode&fs.ModeSocket != 0:
-		r |= syscall.S_IFSOCK
-	case mode&fs.ModeDevice != 0 && mode&fs.ModeCharDevice != 0:
-		r |= syscall.S_IFCHR
-	case mode&fs.ModeDevice != 0:
-		r |= syscall.S_IFBLK
-	case mode&fs.ModeCharDevice != 0:
-		r |= syscall.S_IFCHR
-	default:
-		r |= syscall.S_IFREG
-	}
-	return r
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/layer"
+
 	"github.com/spf13/afero"
 )
 
@@ -29,7 +31,7 @@ func (fsys *FS) Open(name string) (afero.File, error) {
 // OpenFile is like os.OpenFile. Opening a lower file for writing, or with
 // O_TRUNC, copies it up first. The result is a *File.
 func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (afero.File, error) {
-	f, err := fsys.openFile(name, flag, rawPerm(perm))
+	f, err := fsys.openFile(name, flag, layer.RawPerm(perm))
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
@@ -38,7 +40,7 @@ func (fsys *FS) OpenFile(name string, flag int, perm fs.FileMode) (afero.File, e
 
 // Mkdir is like os.Mkdir. Over a whiteout the new dir is opaque.
 func (fsys *FS) Mkdir(name string, perm fs.FileMode) error {
-	return pathErr("mkdir", name, fsys.mkdir(name, rawPerm(perm)))
+	return pathErr("mkdir", name, fsys.mkdir(name, layer.RawPerm(perm)))
 }
 
 // MkdirAll is like os.MkdirAll.
@@ -123,7 +125,7 @@ func (fsys *FS) stat(op, name string, follow followMode) (fs.FileInfo, error) {
 
 // Chmod is like os.Chmod (it copies the object up).
 func (fsys *FS) Chmod(name string, mode fs.FileMode) error {
-	return pathErr("chmod", name, fsys.chmod(name, rawPerm(mode)))
+	return pathErr("chmod", name, fsys.chmod(name, layer.RawPerm(mode)))
 }
 
 // Chown is like os.Chown (it copies the object up).

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
+
 	"github.com/go-overlay/overlay"
 )
 
@@ -288,7 +290,7 @@ func fillStat(r *record, fi fs.FileInfo) {
 
 // RawMode converts an fs.FileMode to a raw st_mode.
 func RawMode(m fs.FileMode) uint32 {
-	v := rawPerm(m)
+	v := layer.RawPerm(m)
 	switch {
 	case m.IsDir():
 		v |= syscall.S_IFDIR

@@ -230,21 +230,6 @@ func unixPerm(v uint32) fs.FileMode {
 	return m
 }
 
-// rawPerm is the inverse of unixPerm.
-func rawPerm(m fs.FileMode) uint32 {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return v
-}
-
 func parseEntry(line string) (Entry, error) {
 	toks, quoted, err := rawTokens(line)
 	if err != nil {

@@ -3,6 +3,8 @@ package layertest
 import (
 	"io/fs"
 	"testing"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 func TestParse(t *testing.T) {
@@ -52,7 +54,7 @@ xattr a/f user.k "v v"
 	if !s.Uses(Whiteout) || s.Uses(Kind(99)) {
 		t.Error("Uses")
 	}
-	if unixPerm(0o4755) != fs.ModeSetuid|0o755 || rawPerm(fs.ModeSticky|0o777) != 0o1777 {
+	if unixPerm(0o4755) != fs.ModeSetuid|0o755 || layer.RawPerm(fs.ModeSticky|0o777) != 0o1777 {
 		t.Error("perm conversions")
 	}
 }

@@ -1,4 +1,4 @@
-package overlay
+package aferolayer
 
 import (
 	"io/fs"
@@ -14,46 +14,29 @@ import (
 	"github.com/spf13/afero"
 )
 
-// aferoWorkDir is the directory at the root of an afero layer that holds
+// workDir is the directory at the root of an afero layer that holds
 // its work area. Its name has the AUFS/OCI reserved prefix ".wh..wh.", so
 // it can never be a layer entry; it is left out of the root's listing.
-const aferoWorkDir = ".wh..wh.work"
+const workDir = ".wh..wh.work"
 
-// aferoDevMajor is the st_dev major number synthesized for afero objects
-// whose FileInfo carries no stat (see memDevMajor).
-const aferoDevMajor = 4097
+// devMajor is the st_dev major number synthesized for afero objects
+// whose FileInfo carries no stat (the in-memory layers have 4096).
+const devMajor = 4097
 
-// AferoLayer returns a layer over any afero filesystem. The layer addresses
-// fsys with absolute paths ("/a/b"); note that afero's MemMapFs keeps "a"
-// and "/a" apart, so populate one with absolute paths. Whiteouts and
-// opaque directories use the OCI encoding (".wh.NAME", ".wh..wh..opq"),
-// since afero holds neither device nodes nor xattrs. As an upper layer its
-// work area is the directory ".wh..wh.work" at the root of fsys, created
-// (mode 0700) when first needed.
-//
-// The layer never follows a symlink: it uses [afero.Lstater] when fsys has
-// it (without it, symlinks cannot be told apart). Symlinks can be created
-// only when fsys implements [afero.Linker]; hard links, device nodes, xattrs
-// and RENAME_EXCHANGE are never available. Where fsys has no stat
-// information (FileInfo.Sys is not a *syscall.Stat_t), owner, link count,
-// times and numbers are synthesized: the caller's euid/egid (or the owners
-// last set through the layer, which it remembers), nlink 1 (2 for
-// a directory), atime = ctime = mtime, an inode number hashed from the path
-// (so it changes on rename) and one st_dev per layer. Namespace checks
-// (rename(2) and rmdir(2) rules) are made before calling fsys and are atomic
-// only with respect to this layer.
-func AferoLayer(fsys afero.Fs) *Layer {
-	b := &aferoBackend{fsys: fsys, dev: layer.FakeDev(aferoDevMajor)}
+// New returns the backend of an afero layer over fsys (see
+// overlay.AferoLayer for what it can hold and what it synthesizes).
+func New(fsys afero.Fs) layer.Backend {
+	b := &backend{fsys: fsys, dev: layer.FakeDev(devMajor)}
 	_, b.readOnly = fsys.(*afero.ReadOnlyFs)
 	b.linker, _ = fsys.(afero.Linker)
 	b.lstater, _ = fsys.(afero.Lstater)
 	b.linkReader, _ = fsys.(afero.LinkReader)
 	b.basePath, _ = fsys.(*afero.BasePathFs)
-	return &Layer{b: b, format: formatOCI, desc: "afero " + fsys.Name()}
+	return b
 }
 
-// aferoBackend is the backend of [AferoLayer].
-type aferoBackend struct {
+// backend is an afero layer.
+type backend struct {
 	fsys       afero.Fs          // immutable
 	dev        uint64            // synthesized st_dev; immutable
 	readOnly   bool              // fsys is an afero.ReadOnlyFs: writes are EROFS; immutable
@@ -67,7 +50,7 @@ type aferoBackend struct {
 	nsMu sync.Mutex
 
 	// dataMu serializes changes to file data through every open file of
-	// the backend (taken after aferoFile.mu), so that an O_APPEND write
+	// the backend (taken after file.mu), so that an O_APPEND write
 	// finds the end and writes there in one step: afero's files keep
 	// their own offsets, and nothing below makes appends through two
 	// handles atomic.
@@ -81,9 +64,9 @@ type aferoBackend struct {
 	owners map[string][2]uint32
 }
 
-var _ layer.Backend = (*aferoBackend)(nil)
+var _ layer.Backend = (*backend)(nil)
 
-func (b *aferoBackend) Lstat(p string) (layer.Attr, error) {
+func (b *backend) Lstat(p string) (layer.Attr, error) {
 	_, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -95,7 +78,7 @@ func (b *aferoBackend) Lstat(p string) (layer.Attr, error) {
 }
 
 // readDirAfero lists fsys directory ap in fsys's order.
-func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
+func (b *backend) readDirAfero(ap string) ([]fs.FileInfo, error) {
 	f, err := b.fsys.Open(ap)
 	if err != nil {
 		return nil, aferoErrno(err)
@@ -105,7 +88,7 @@ func (b *aferoBackend) readDirAfero(ap string) ([]fs.FileInfo, error) {
 	return fis, aferoErrno(err)
 }
 
-func (b *aferoBackend) ReadDir(p string) ([]layer.DirEnt, error) {
+func (b *backend) ReadDir(p string) ([]layer.DirEnt, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -122,7 +105,7 @@ func (b *aferoBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	ents := make([]layer.DirEnt, 0, len(fis))
 	for _, fi := range fis {
 		name := path.Base(fi.Name()) // MemMapFs gives full paths
-		if p == "" && name == aferoWorkDir {
+		if p == "" && name == workDir {
 			continue
 		}
 		a := b.attrOf(path.Join(p, name), fi)
@@ -131,7 +114,7 @@ func (b *aferoBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	return ents, nil
 }
 
-func (b *aferoBackend) Readlink(p string) (string, error) {
+func (b *backend) Readlink(p string) (string, error) {
 	ap, fi, err := b.resolve(p)
 	switch {
 	case err != nil:
@@ -145,11 +128,11 @@ func (b *aferoBackend) Readlink(p string) (string, error) {
 	return t, aferoErrno(err)
 }
 
-func (b *aferoBackend) OpenRead(p string, flag int) (layer.File, error) {
+func (b *backend) OpenRead(p string, flag int) (layer.File, error) {
 	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
-func (b *aferoBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
+func (b *backend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	write := flag&layer.AccMode != os.O_RDONLY || flag&(os.O_TRUNC|os.O_APPEND) != 0
 	if write && b.readOnly {
 		return nil, syscall.EROFS
@@ -178,28 +161,28 @@ func (b *aferoBackend) Open(p string, flag int, perm uint32) (layer.File, error)
 		return nil, syscall.ENXIO // devices, FIFOs, sockets: no opening them here
 	}
 	// O_APPEND is emulated by WriteAt (os.File refuses WriteAt with it).
-	f, err := b.fsys.OpenFile(ap, flag&^os.O_APPEND, fileMode(perm&0o7777))
+	f, err := b.fsys.OpenFile(ap, flag&^os.O_APPEND, layer.FileMode(perm&0o7777))
 	if err != nil {
 		return nil, aferoErrno(err)
 	}
 	if created {
 		// Exactly perm, whatever the umask.
-		if err := b.fsys.Chmod(ap, fileMode(perm&0o7777)); err != nil {
+		if err := b.fsys.Chmod(ap, layer.FileMode(perm&0o7777)); err != nil {
 			f.Close()
 			return nil, aferoErrno(err)
 		}
 	}
-	return &aferoFile{b: b, f: f, p: p, flag: flag, dir: fi != nil && fi.IsDir()}, nil
+	return &file{b: b, f: f, p: p, flag: flag, dir: fi != nil && fi.IsDir()}, nil
 }
 
-func (b *aferoBackend) Getxattr(p, name string) ([]byte, error) { return nil, syscall.EOPNOTSUPP }
-func (b *aferoBackend) Listxattr(p string) ([]string, error)    { return nil, syscall.EOPNOTSUPP }
-func (b *aferoBackend) Setxattr(p, name string, value []byte) error {
+func (b *backend) Getxattr(p, name string) ([]byte, error) { return nil, syscall.EOPNOTSUPP }
+func (b *backend) Listxattr(p string) ([]string, error)    { return nil, syscall.EOPNOTSUPP }
+func (b *backend) Setxattr(p, name string, value []byte) error {
 	return syscall.EOPNOTSUPP
 }
-func (b *aferoBackend) Removexattr(p, name string) error { return syscall.EOPNOTSUPP }
+func (b *backend) Removexattr(p, name string) error { return syscall.EOPNOTSUPP }
 
-func (b *aferoBackend) Mkdir(p string, perm uint32) error {
+func (b *backend) Mkdir(p string, perm uint32) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -212,14 +195,14 @@ func (b *aferoBackend) Mkdir(p string, perm uint32) error {
 	case fi != nil:
 		return syscall.EEXIST
 	}
-	mode := fileMode(perm & (0o777 | syscall.S_ISVTX)) // as mkdir(2)
+	mode := layer.FileMode(perm & (0o777 | syscall.S_ISVTX)) // as mkdir(2)
 	if err := b.fsys.Mkdir(ap, mode); err != nil {
 		return aferoErrno(err)
 	}
 	return aferoErrno(b.fsys.Chmod(ap, mode))
 }
 
-func (b *aferoBackend) Symlink(target, p string) error {
+func (b *backend) Symlink(target, p string) error {
 	switch {
 	case b.readOnly:
 		return syscall.EROFS
@@ -251,7 +234,7 @@ func (b *aferoBackend) Symlink(target, p string) error {
 
 // hostPath returns the host path of fsys path ap when fsys is a BasePathFs
 // over the host filesystem (its parent's FileInfo carries a stat).
-func (b *aferoBackend) hostPath(ap string) (string, bool) {
+func (b *backend) hostPath(ap string) (string, bool) {
 	fi, err := b.lstatAfero(path.Dir(ap))
 	if err != nil || !statFields(fi.Sys(), &layer.Attr{}) {
 		return "", false
@@ -267,14 +250,14 @@ func (b *aferoBackend) hostPath(ap string) (string, bool) {
 }
 
 // Link fails: afero has no hard links.
-func (b *aferoBackend) Link(oldp, newp string) error { return syscall.EPERM }
+func (b *backend) Link(oldp, newp string) error { return syscall.EPERM }
 
 // Mknod fails as vfs_mknod does on a filesystem without a Mknod operation.
-func (b *aferoBackend) Mknod(p string, mode uint32, dev uint64) error { return syscall.EPERM }
+func (b *backend) Mknod(p string, mode uint32, dev uint64) error { return syscall.EPERM }
 
-func (b *aferoBackend) Exchange(p1, p2 string) error { return syscall.EOPNOTSUPP }
+func (b *backend) Exchange(p1, p2 string) error { return syscall.EOPNOTSUPP }
 
-func (b *aferoBackend) Rename(oldp, newp string) error {
+func (b *backend) Rename(oldp, newp string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -329,7 +312,7 @@ func (b *aferoBackend) Rename(oldp, newp string) error {
 	return nil
 }
 
-func (b *aferoBackend) Unlink(p string) error {
+func (b *backend) Unlink(p string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -351,7 +334,7 @@ func (b *aferoBackend) Unlink(p string) error {
 	return nil
 }
 
-func (b *aferoBackend) Rmdir(p string) error {
+func (b *backend) Rmdir(p string) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -385,7 +368,7 @@ func (b *aferoBackend) Rmdir(p string) error {
 // existing resolves p for a change of its attributes: it must exist, and
 // afero's Chmod, Chown and Chtimes follow symlinks, so a symlink's own
 // attributes cannot be changed (EOPNOTSUPP).
-func (b *aferoBackend) existing(p string) (string, fs.FileInfo, error) {
+func (b *backend) existing(p string) (string, fs.FileInfo, error) {
 	if b.readOnly {
 		return "", nil, syscall.EROFS
 	}
@@ -401,15 +384,15 @@ func (b *aferoBackend) existing(p string) (string, fs.FileInfo, error) {
 	return ap, fi, nil
 }
 
-func (b *aferoBackend) Chmod(p string, perm uint32) error {
+func (b *backend) Chmod(p string, perm uint32) error {
 	ap, _, err := b.existing(p)
 	if err != nil {
 		return err
 	}
-	return aferoErrno(b.fsys.Chmod(ap, fileMode(perm&0o7777)))
+	return aferoErrno(b.fsys.Chmod(ap, layer.FileMode(perm&0o7777)))
 }
 
-func (b *aferoBackend) Lchown(p string, uid, gid int) error {
+func (b *backend) Lchown(p string, uid, gid int) error {
 	b.nsMu.Lock()
 	defer b.nsMu.Unlock()
 	ap, fi, err := b.existing(p)
@@ -441,7 +424,7 @@ func (b *aferoBackend) Lchown(p string, uid, gid int) error {
 // moveOwners moves the remembered owners of fsys path from and everything
 // under it to to (dropping them when to is ""), and drops those that were
 // at to.
-func (b *aferoBackend) moveOwners(from, to string) {
+func (b *backend) moveOwners(from, to string) {
 	b.ownMu.Lock()
 	defer b.ownMu.Unlock()
 	under := func(k, dir string) (string, bool) {
@@ -469,7 +452,7 @@ func (b *aferoBackend) moveOwners(from, to string) {
 
 // Lutimes leaves a time unchanged when it is zero (afero's MemMapFs would
 // store the zero time).
-func (b *aferoBackend) Lutimes(p string, atime, mtime time.Time) error {
+func (b *backend) Lutimes(p string, atime, mtime time.Time) error {
 	ap, fi, err := b.existing(p)
 	if err != nil {
 		return err
@@ -484,7 +467,7 @@ func (b *aferoBackend) Lutimes(p string, atime, mtime time.Time) error {
 	return aferoErrno(b.fsys.Chtimes(ap, atime, mtime))
 }
 
-func (b *aferoBackend) Truncate(p string, size int64) error {
+func (b *backend) Truncate(p string, size int64) error {
 	if b.readOnly {
 		return syscall.EROFS
 	}
@@ -510,8 +493,8 @@ func (b *aferoBackend) Truncate(p string, size int64) error {
 	return err
 }
 
-func (b *aferoBackend) Caps() layer.Caps {
+func (b *backend) Caps() layer.Caps {
 	return layer.Caps{Symlink: b.linker != nil && !b.readOnly, WorkArea: true, NameMax: layer.NameMax}
 }
 
-func (b *aferoBackend) Close() error { return nil }
+func (b *backend) Close() error { return nil }

@@ -1,4 +1,4 @@
-package overlay
+package aferolayer
 
 import (
 	"io"
@@ -10,12 +10,12 @@ import (
 	"github.com/spf13/afero"
 )
 
-// aferoFile is an open file of an afero layer.
-type aferoFile struct {
-	b    *aferoBackend // immutable
-	p    string        // layer path at open, for synthesized inode numbers; immutable
-	flag int           // open flags; immutable
-	dir  bool          // a directory; immutable
+// file is an open file of an afero layer.
+type file struct {
+	b    *backend // immutable
+	p    string   // layer path at open, for synthesized inode numbers; immutable
+	flag int      // open flags; immutable
+	dir  bool     // a directory; immutable
 
 	// mu serializes the calls on f: afero's mem files implement ReadAt and
 	// WriteAt by moving a shared offset.
@@ -24,9 +24,9 @@ type aferoFile struct {
 	closed bool       // protected by mu
 }
 
-var _ layer.File = (*aferoFile)(nil)
+var _ layer.File = (*file)(nil)
 
-func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -46,7 +46,7 @@ func (f *aferoFile) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt writes at off, or at the end of the file when it was opened with
 // O_APPEND, as pwrite(2) on Linux.
-func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -60,7 +60,7 @@ func (f *aferoFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // Append writes p at the end of the file; see bfile.
-func (f *aferoFile) Append(p []byte) (int, int64, error) {
+func (f *file) Append(p []byte) (int, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || f.flag&layer.AccMode == os.O_RDONLY || f.flag&os.O_APPEND == 0 {
@@ -71,7 +71,7 @@ func (f *aferoFile) Append(p []byte) (int, int64, error) {
 
 // writeLocked writes p at off, or at the end of an O_APPEND file, and
 // returns the offset past it. Callers hold f.mu.
-func (f *aferoFile) writeLocked(p []byte, off int64) (int, int64, error) {
+func (f *file) writeLocked(p []byte, off int64) (int, int64, error) {
 	f.b.dataMu.Lock()
 	defer f.b.dataMu.Unlock()
 	if f.flag&os.O_APPEND != 0 {
@@ -85,7 +85,7 @@ func (f *aferoFile) writeLocked(p []byte, off int64) (int, int64, error) {
 	return n, off + int64(n), aferoErrno(err)
 }
 
-func (f *aferoFile) Stat() (layer.Attr, error) {
+func (f *file) Stat() (layer.Attr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -98,7 +98,7 @@ func (f *aferoFile) Stat() (layer.Attr, error) {
 	return f.b.attrOf(f.p, fi), nil
 }
 
-func (f *aferoFile) Truncate(size int64) error {
+func (f *file) Truncate(size int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -112,7 +112,7 @@ func (f *aferoFile) Truncate(size int64) error {
 	return aferoErrno(f.f.Truncate(size))
 }
 
-func (f *aferoFile) Sync() error {
+func (f *file) Sync() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -121,7 +121,7 @@ func (f *aferoFile) Sync() error {
 	return aferoErrno(f.f.Sync())
 }
 
-func (f *aferoFile) Close() error {
+func (f *file) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {

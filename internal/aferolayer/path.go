@@ -1,4 +1,4 @@
-package overlay
+package aferolayer
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 // work-area paths "/x" are "/.wh..wh.work/x".
 func aferoPath(p string) string {
 	if strings.HasPrefix(p, "/") {
-		return strings.TrimSuffix("/"+aferoWorkDir+p, "/")
+		return strings.TrimSuffix("/"+workDir+p, "/")
 	}
 	return "/" + p
 }
@@ -122,11 +122,11 @@ func statFields(sys any, a *layer.Attr) (ok bool) {
 }
 
 // attrOf builds the attr of the object at layer path p from its FileInfo.
-func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) layer.Attr {
+func (b *backend) attrOf(p string, fi fs.FileInfo) layer.Attr {
 	var a layer.Attr
 	if !statFields(fi.Sys(), &a) {
 		a = layer.Attr{
-			Mode:    stMode(fi.Mode()),
+			Mode:    layer.RawMode(fi.Mode()),
 			Nlink:   1,
 			Uid:     uint32(os.Geteuid()),
 			Gid:     uint32(os.Getegid()),
@@ -155,7 +155,7 @@ func (b *aferoBackend) attrOf(p string, fi fs.FileInfo) layer.Attr {
 
 // lstatAfero stats fsys path ap without following a final symlink when
 // fsys can.
-func (b *aferoBackend) lstatAfero(ap string) (fs.FileInfo, error) {
+func (b *backend) lstatAfero(ap string) (fs.FileInfo, error) {
 	var fi fs.FileInfo
 	var err error
 	if b.lstater != nil {
@@ -168,27 +168,27 @@ func (b *aferoBackend) lstatAfero(ap string) (fs.FileInfo, error) {
 
 // ensureWork creates the work area directory if p is in it and it is
 // missing.
-func (b *aferoBackend) ensureWork(p string) error {
+func (b *backend) ensureWork(p string) error {
 	if !strings.HasPrefix(p, "/") || b.readOnly {
 		return nil
 	}
-	if _, err := b.lstatAfero("/" + aferoWorkDir); err != syscall.ENOENT {
+	if _, err := b.lstatAfero("/" + workDir); err != syscall.ENOENT {
 		return err
 	}
-	return aferoErrno(b.fsys.MkdirAll("/"+aferoWorkDir, 0o700))
+	return aferoErrno(b.fsys.MkdirAll("/"+workDir, 0o700))
 }
 
 // resolve checks every component of p before the last: each must be a
 // directory, not a symlink (ELOOP). It returns the fsys path of p and the
 // FileInfo of p itself (nil when p does not exist).
-func (b *aferoBackend) resolve(p string) (ap string, fi fs.FileInfo, err error) {
+func (b *backend) resolve(p string) (ap string, fi fs.FileInfo, err error) {
 	if err := b.ensureWork(p); err != nil {
 		return "", nil, err
 	}
 	rest := strings.TrimPrefix(p, "/")
 	dir := "/"
 	if strings.HasPrefix(p, "/") {
-		dir = "/" + aferoWorkDir
+		dir = "/" + workDir
 	}
 	ap = aferoPath(p)
 	if rest == "" {
