@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/go-overlay/overlay/internal/native"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
 
@@ -129,6 +131,25 @@ func cloneLayer(tb testing.TB, dir string) *Layer {
 	return l
 }
 
+// cloneOpen opens the host file path through a DirLayer of its dir: for
+// reading, or created for writing.
+func cloneOpen(tb testing.TB, path string, create bool) layer.File {
+	tb.Helper()
+	l := cloneLayer(tb, filepath.Dir(path))
+	var f layer.File
+	var err error
+	if create {
+		f, err = l.b.Open(filepath.Base(path), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	} else {
+		f, err = l.b.OpenRead(filepath.Base(path), unix.O_RDONLY)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
+}
+
 // cloneNew opens an overlay of lower (any layer) with native upper and
 // work dirs, closed at cleanup.
 func cloneNew(tb testing.TB, lower *Layer, upper, work string) *FS {
@@ -226,12 +247,16 @@ func cloneDataSegs(tb testing.TB, path string) [][2]int64 {
 	}
 	var segs [][2]int64
 	for off := int64(0); off < fi.Size(); {
-		start, end, err := nextData(int(f.Fd()), off, fi.Size())
+		start, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // no data after off
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if start >= fi.Size() {
-			break
+		end, err := unix.Seek(int(f.Fd()), start, unix.SEEK_HOLE)
+		if err != nil {
+			tb.Fatal(err)
 		}
 		segs = append(segs, [2]int64{start, end})
 		off = end
@@ -351,22 +376,14 @@ func TestCloneXFSReflink(t *testing.T) {
 	t.Run("CrossFS", func(t *testing.T) {
 		src := filepath.Join(t.TempDir(), "src")
 		cloneWriteSparse(t, src, 8*cloneMiB, [][2]int64{{cloneMiB, 2 * cloneMiB}})
-		in, err := os.Open(src)
-		if err != nil {
-			t.Fatal(err)
+		in := cloneOpen(t, src, false)
+		out := cloneOpen(t, filepath.Join(mnt, "cross"), true)
+		how, err := native.CopyData(out, in, 8*cloneMiB)
+		if how != native.NotCopied || err != nil {
+			t.Fatalf("CopyData across filesystems = %v, %v; want NotCopied, nil", how, err)
 		}
-		defer in.Close()
-		out, err := os.OpenFile(filepath.Join(mnt, "cross"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
-		how, err := cloneFds(int(out.Fd()), int(in.Fd()), 8*cloneMiB)
-		if how != notCopied || err != nil {
-			t.Fatalf("cloneFds across filesystems = %v, %v; want notCopied, nil", how, err)
-		}
-		if fi, _ := out.Stat(); fi.Size() != 0 {
-			t.Fatalf("declined clone left %d bytes", fi.Size())
+		if fi, _ := out.Stat(); fi.Size != 0 {
+			t.Fatalf("declined clone left %d bytes", fi.Size)
 		}
 
 		_, upper2, work2 := cloneDirs(t, filepath.Join(mnt, "x"))
@@ -451,7 +468,7 @@ func TestCloneExt4CopyRange(t *testing.T) {
 	// and copy_file_range copies bytes as they are, written zeros
 	// included, where the buffered copy would leave a hole.
 	t.Run("Direct", func(t *testing.T) {
-		b, bdir := newNativeTest(t)
+		bdir := t.TempDir()
 		src := filepath.Join(t.TempDir(), "src")
 		cloneWriteSparse(t, src, 10*cloneMiB, [][2]int64{{cloneMiB, 2 * cloneMiB}, {6 * cloneMiB, 7 * cloneMiB}})
 		f, err := os.OpenFile(src, os.O_WRONLY, 0)
@@ -462,20 +479,11 @@ func TestCloneExt4CopyRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
-		in, err := os.Open(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		nin := &nativeFile{fd: int(in.Fd())}
-		out, err := b.Open("dst", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
-		how, err := cloneData(out, nin, 10*cloneMiB)
-		if how != copied || err != nil {
-			t.Fatalf("cloneData native to native on ext4 = %v, %v; want copied, nil", how, err)
+		nin := cloneOpen(t, src, false)
+		out := cloneOpen(t, filepath.Join(bdir, "dst"), true)
+		how, err := native.CopyData(out, nin, 10*cloneMiB)
+		if how != native.Copied || err != nil {
+			t.Fatalf("CopyData native to native on ext4 = %v, %v; want Copied, nil", how, err)
 		}
 		dst := filepath.Join(bdir, "dst")
 		cloneSameContent(t, src, dst)
@@ -486,13 +494,9 @@ func TestCloneExt4CopyRange(t *testing.T) {
 
 		// A source shorter than the size asked (it shrank since the
 		// lookup) ends in a hole up to that size, as the buffered copy.
-		out2, err := b.Open("dst2", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out2.Close()
-		if how, err := cloneData(out2, nin, 12*cloneMiB); how != copied || err != nil {
-			t.Fatalf("cloneData, size past EOF = %v, %v", how, err)
+		out2 := cloneOpen(t, filepath.Join(bdir, "dst2"), true)
+		if how, err := native.CopyData(out2, nin, 12*cloneMiB); how != native.Copied || err != nil {
+			t.Fatalf("CopyData, size past EOF = %v, %v", how, err)
 		}
 		if fi, err := os.Stat(filepath.Join(bdir, "dst2")); err != nil || fi.Size() != 12*cloneMiB {
 			t.Fatalf("dst2: %v, %v; want size %d", fi, err, 12*cloneMiB)
@@ -500,7 +504,7 @@ func TestCloneExt4CopyRange(t *testing.T) {
 	})
 }
 
-// TestCloneMemLower: a MemFS lower has no descriptor: cloneData declines
+// TestCloneMemLower: a MemFS lower has no descriptor: CopyData declines
 // and the buffered copy fills the native upper.
 func TestCloneMemLower(t *testing.T) {
 	m := NewMemFS()
@@ -525,8 +529,8 @@ func TestCloneMemLower(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mf.Close()
-	if how, err := cloneData(mf, mf, int64(len(data))); how != notCopied || err != nil {
-		t.Fatalf("cloneData of MemFS files = %v, %v; want notCopied, nil", how, err)
+	if how, err := native.CopyData(mf, mf, int64(len(data))); how != native.NotCopied || err != nil {
+		t.Fatalf("CopyData of MemFS files = %v, %v; want NotCopied, nil", how, err)
 	}
 }
 

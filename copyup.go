@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/go-overlay/overlay/internal/native"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -282,29 +283,20 @@ func (fsys *FS) copyInto(out layer.File, src *branch, sp string, size int64) err
 		return err
 	}
 	defer in.Close()
-	how, err := cloneData(out, in, size)
+	how, err := native.CopyData(out, in, size)
 	if err != nil {
 		return err
 	}
-	if how == notCopied {
+	if how == native.NotCopied {
 		err = bufferedCopy(out, in, size)
 	}
 	// A whole-file clone writes no data, and the kernel skips the sync
 	// after one (ovl_copy_up_file).
-	if err == nil && how != cloned && fsys.feat.fsync != FsyncVolatile {
+	if err == nil && how != native.Cloned && fsys.feat.fsync != FsyncVolatile {
 		err = out.Sync()
 	}
 	return err
 }
-
-// copyHow is what cloneData did.
-type copyHow uint8
-
-const (
-	notCopied copyHow = iota // nothing: copy through a buffer
-	copied                   // the data is in place (copy_file_range)
-	cloned                   // the whole file shares the source's extents
-)
 
 // bufferedCopy copies size bytes from in to out through a buffer, 1 MiB
 // at a time, leaving a hole for every chunk of zeros.

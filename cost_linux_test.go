@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 
+	"github.com/go-overlay/overlay/internal/native"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
 
@@ -169,9 +170,9 @@ func TestReaddirColdWalks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	before := nativeRootWalks.Load()
+	before := native.RootWalks.Load()
 	fis, err := f.Readdir(-1)
-	walks := nativeRootWalks.Load() - before
+	walks := native.RootWalks.Load() - before
 	if err != nil || len(fis) != n {
 		t.Fatalf("Readdir: %d entries, %v", len(fis), err)
 	}
@@ -282,12 +283,12 @@ func removeAllDeepWalks(t *testing.T, layers []string, opts ...string) {
 				fsys.Close()
 			}
 			fsys := costFS(t, root, opts...)
-			before, beforeNames := nativeRootWalks.Load(), nativeRootWalkNames.Load()
+			before, beforeNames := native.RootWalks.Load(), native.RootWalkNames.Load()
 			if err := fsys.RemoveAll("top"); err != nil {
 				t.Fatalf("%s, depth %d: %v", layer, depth, err)
 			}
-			walks[depth] = nativeRootWalks.Load() - before
-			names[depth] = nativeRootWalkNames.Load() - beforeNames
+			walks[depth] = native.RootWalks.Load() - before
+			names[depth] = native.RootWalkNames.Load() - beforeNames
 			if _, err := fsys.Lstat("top"); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s, depth %d: top still there: %v", layer, depth, err)
 			}

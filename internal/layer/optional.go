@@ -160,10 +160,3 @@ type HandleTreeDir interface {
 	TreeDir
 	Handle(name string) (FileHandle, error)
 }
-
-// FDUser is an open file backed by a host file descriptor: the native
-// layer's file. Use runs fn with the descriptor, which stays valid (not
-// closed) until fn returns.
-type FDUser interface {
-	Use(fn func(fd int) error) error
-}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"bytes"
@@ -26,17 +26,28 @@ import (
 	"github.com/go-overlay/overlay/internal/testskip"
 )
 
-// newNativeTest returns the backend of a DirLayer on a fresh directory.
-func newNativeTest(t testing.TB) (*nativeBackend, string) {
+// newNativeTest returns a native layer on a fresh directory.
+func newNativeTest(t testing.TB) (*backend, string) {
 	t.Helper()
-	dir := t.TempDir()
-	l, err := DirLayer(dir)
+	b, dir, err := openDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := l.b.(*nativeBackend)
 	t.Cleanup(func() { b.Close() })
 	return b, dir
+}
+
+// openDir opens the dir as a native layer, as overlay.DirLayer does: by
+// its symlink-free path, returned as dir.
+func openDir(path string) (b *backend, dir string, err error) {
+	if dir, err = filepath.EvalSymlinks(path); err != nil {
+		return nil, "", err
+	}
+	nb, err := Open(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return nb.(*backend), dir, nil
 }
 
 func needRoot(t testing.TB) {
@@ -50,40 +61,6 @@ func must(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func TestNativeDirLayer(t *testing.T) {
-	dir := t.TempDir()
-	must(t, "write", os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
-	must(t, "symlink", os.Symlink(".", filepath.Join(dir, "self")))
-
-	_, err := DirLayer(filepath.Join(dir, "missing"))
-	var pe *fs.PathError
-	if !errors.As(err, &pe) || !errors.Is(err, unix.ENOENT) {
-		t.Errorf("missing dir: %v, want *fs.PathError ENOENT", err)
-	}
-	_, err = DirLayer(filepath.Join(dir, "file"))
-	if !errors.As(err, &pe) || !errors.Is(err, unix.ENOTDIR) {
-		t.Errorf("file: %v, want *fs.PathError ENOTDIR", err)
-	}
-
-	l, err := DirLayer(filepath.Join(dir, "self") + "/")
-	must(t, "DirLayer via symlink", err)
-	defer l.b.Close()
-	real, _ := filepath.EvalSymlinks(dir)
-	if l.String() != "dir "+real || l.format != formatKernel {
-		t.Errorf("layer = %q format %v", l.String(), l.format)
-	}
-	var st unix.Stat_t
-	must(t, "stat", unix.Stat(dir, &st))
-	path, dev, ino := l.b.(layer.Rooted).RootInfo()
-	if path != real || dev != uint64(st.Dev) || ino != st.Ino {
-		t.Errorf("rootInfo = %q %d %d, want %q %d %d", path, dev, ino, real, st.Dev, st.Ino)
-	}
-	c := l.b.Caps()
-	if !c.Xattr || !c.Mknod || !c.Hardlink || !c.Symlink || !c.Exchange || c.WorkArea || c.NameMax != 255 {
-		t.Errorf("caps = %+v", c)
 	}
 }
 
@@ -315,7 +292,7 @@ func (xa xattrAccess) String() string {
 	return [...]string{"none", "xattrat", "proc"}[xa]
 }
 
-func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
+func testNativeXattr(t *testing.T, b *backend, dir string) {
 	ns := "trusted."
 	paths := []string{"", "d", "d/f", "d/l", "d/0"}
 	if os.Geteuid() != 0 {
@@ -411,7 +388,7 @@ func testNativeXattr(t *testing.T, b *nativeBackend, dir string) {
 	}
 }
 
-// TestNativeXattrAccess checks how DirLayer chooses the way to xattrs:
+// TestNativeXattrAccess checks how Open chooses the way to xattrs:
 // the *xattrat calls where the kernel has them, else /proc/self/fd, and
 // with neither an error that says what is missing (rather than xattrs
 // that read as absent).
@@ -450,29 +427,23 @@ func TestNativeXattrAccess(t *testing.T) {
 		t.Errorf("with neither: %v, want EOPNOTSUPP saying that /proc is needed", err)
 	}
 
-	// DirLayer, and so New of options naming dirs, fails at once.
+	// Open fails at once without either.
 	defer func(p string, noAt bool) { xattrProbe.procDir, xattrProbe.noAt = p, noAt }(xattrProbe.procDir, xattrProbe.noAt)
 	xattrProbe.procDir, xattrProbe.noAt = noProc, true
-	l, err := DirLayer(dir)
-	var pe *fs.PathError
-	if !errors.As(err, &pe) || pe.Path != dir || !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
-		t.Errorf("DirLayer without /proc and xattrat: %v, want a *PathError saying that /proc is needed", err)
-	}
-	if l != nil {
-		l.Close()
-	}
-	_, err = ParseOptions("lowerdir=" + dir)
-	if !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
-		t.Errorf("ParseOptions without /proc and xattrat: %v, want an error saying that /proc is needed", err)
+	if nb, err := Open(dir); !errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "/proc must be mounted") {
+		t.Errorf("Open without /proc and xattrat: %v, want EOPNOTSUPP saying that /proc is needed", err)
+		if nb != nil {
+			nb.Close()
+		}
 	}
 	xattrProbe.procDir, xattrProbe.noAt = noProc, false
-	l, err = DirLayer(dir)
+	nb, err := Open(dir)
 	if err != nil {
-		t.Fatalf("DirLayer without /proc: %v", err)
+		t.Fatalf("Open without /proc: %v", err)
 	}
-	defer l.Close()
-	if nb := l.b.(*nativeBackend); nb.xattr != xattrAt || nb.proc {
-		t.Errorf("DirLayer without /proc: access %v, /proc %v; want xattrat alone", nb.xattr, nb.proc)
+	defer nb.Close()
+	if nb := nb.(*backend); nb.xattr != xattrAt || nb.proc {
+		t.Errorf("Open without /proc: access %v, /proc %v; want xattrat alone", nb.xattr, nb.proc)
 	}
 }
 
@@ -556,18 +527,17 @@ func TestNativeWorkArea(t *testing.T) {
 	for _, d := range []string{"upper", "work"} {
 		must(t, "mkdir", os.Mkdir(filepath.Join(base, d), 0o755))
 	}
-	ul, err := DirLayer(filepath.Join(base, "upper"))
+	u, _, err := openDir(filepath.Join(base, "upper"))
 	must(t, "upper", err)
-	wl, err := DirLayer(filepath.Join(base, "work"))
+	wl, _, err := openDir(filepath.Join(base, "work"))
 	must(t, "work", err)
-	u := ul.b.(*nativeBackend)
 	defer u.Close()
 
 	testerrno.Want(t, "work path before attach", u.Mkdir("/work", 0), unix.EINVAL)
 	testerrno.Want(t, "attach non-native", u.AttachWork(nil), unix.EXDEV)
-	must(t, "attachWork", u.AttachWork(wl.b))
+	must(t, "attachWork", u.AttachWork(wl))
 	// The upper holds its own descriptor of the work root.
-	must(t, "close work layer", wl.b.Close())
+	must(t, "close work layer", wl.Close())
 	if !u.Caps().WorkArea {
 		t.Errorf("caps().workArea false after attachWork")
 	}
@@ -622,14 +592,14 @@ func TestNativeAttachWorkEXDEV(t *testing.T) {
 	must(t, "mkdir", os.Mkdir(mnt, 0o755))
 	testskip.Tmpfs(t, mnt, "size=1m")
 	must(t, "mkdir upper", os.Mkdir(filepath.Join(base, "upper"), 0o755))
-	ul, err := DirLayer(filepath.Join(base, "upper"))
+	ul, _, err := openDir(filepath.Join(base, "upper"))
 	must(t, "upper", err)
-	defer ul.b.Close()
-	wl, err := DirLayer(mnt)
+	defer ul.Close()
+	wl, _, err := openDir(mnt)
 	must(t, "work", err)
-	defer wl.b.Close()
-	testerrno.Want(t, "attachWork across filesystems", ul.b.(layer.WorkAttacher).AttachWork(wl.b), unix.EXDEV)
-	if ul.b.Caps().WorkArea {
+	defer wl.Close()
+	testerrno.Want(t, "attachWork across filesystems", ul.AttachWork(wl), unix.EXDEV)
+	if ul.Caps().WorkArea {
 		t.Errorf("workArea after a failed attach")
 	}
 }
@@ -701,7 +671,7 @@ func TestNativeConcurrent(t *testing.T) {
 // "outside" that no backend call may read or change.
 type containment struct {
 	base, root, outside string
-	b                   *nativeBackend
+	b                   *backend
 	before              map[string]string // snapshot of everything outside
 	outIno              map[[2]uint64]bool
 	ifd                 int
@@ -738,13 +708,13 @@ func newContainment(t testing.TB) *containment {
 	} {
 		must(t, "symlink", os.Symlink(target, filepath.Join(c.root, name)))
 	}
-	up, err := DirLayer(c.root)
-	must(t, "DirLayer", err)
-	wl, err := DirLayer(filepath.Join(base, "work"))
-	must(t, "DirLayer work", err)
-	c.b = up.b.(*nativeBackend)
-	must(t, "attachWork", c.b.AttachWork(wl.b))
-	wl.b.Close()
+	up, _, err := openDir(c.root)
+	must(t, "open", err)
+	wl, _, err := openDir(filepath.Join(base, "work"))
+	must(t, "open work", err)
+	c.b = up
+	must(t, "attachWork", c.b.AttachWork(wl))
+	wl.Close()
 	t.Cleanup(func() { c.b.Close() })
 
 	c.before = c.snapshot(t)

@@ -1,32 +1,40 @@
-package overlay
+package native
 
 import (
 	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
+// fdUser is an open file backed by a host file descriptor: a native
+// layer's file. Use runs fn with the descriptor, which stays valid (not
+// closed) until fn returns.
+type fdUser interface {
+	Use(fn func(fd int) error) error
+}
+
 // cloneMax bounds one copy_file_range call; the kernel caps a call at
 // MAX_RW_COUNT (just under 2 GiB) anyway.
 const cloneMax = 1 << 30
 
-// cloneData copies size bytes from in to out without passing them through
-// user space when both are files of the host: FICLONE (reflink, shared
+// CopyData copies size bytes from in to out without passing them through
+// user space when both are files of native layers: FICLONE (reflink, shared
 // extents on xfs and btrfs), else copy_file_range, keeping holes. It
-// reports false when it cannot, and the caller copies through a buffer.
+// reports NotCopied when it cannot, and the caller copies through a buffer.
 //
-// out is a new, empty file. The result is what bufferedCopy would leave:
+// out is a new, empty file. The result is what a buffered copy that skips
+// zeros would leave:
 // exactly size bytes (a source that ends early leaves a hole up to size),
 // with the source's holes kept as holes.
-func cloneData(out, in layer.File, size int64) (copyHow, error) {
-	o, ok := out.(layer.FDUser)
+func CopyData(out, in layer.File, size int64) (CopyHow, error) {
+	o, ok := out.(fdUser)
 	if !ok {
-		return notCopied, nil
+		return NotCopied, nil
 	}
-	i, ok := in.(layer.FDUser)
+	i, ok := in.(fdUser)
 	if !ok {
-		return notCopied, nil
+		return NotCopied, nil
 	}
-	var how copyHow
+	var how CopyHow
 	err := o.Use(func(ofd int) error {
 		return i.Use(func(ifd int) error {
 			var err error
@@ -37,10 +45,10 @@ func cloneData(out, in layer.File, size int64) (copyHow, error) {
 	return how, err
 }
 
-// cloneFds is cloneData on descriptors. It moves the offset of ifd (the
+// cloneFds is CopyData on descriptors. It moves the offset of ifd (the
 // SEEK_DATA walk); the native file does only positioned I/O, and copyData
 // opens the source for this copy alone.
-func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
+func cloneFds(ofd, ifd int, size int64) (CopyHow, error) {
 	// 1. Reflink: the whole source, in constant time. The overlay copies
 	// the size it looked up, so the clone is cut or extended to it.
 	err := retryEINTR(func() error { return unix.IoctlFileClone(ofd, ifd) })
@@ -48,16 +56,16 @@ func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
 	case err == nil:
 		var st unix.Stat_t
 		if err := unix.Fstat(ofd, &st); err != nil {
-			return notCopied, err
+			return NotCopied, err
 		}
 		if st.Size != size {
 			if err := ftruncate(ofd, size); err != nil {
-				return notCopied, err
+				return NotCopied, err
 			}
 		}
-		return cloned, nil
+		return Cloned, nil
 	case !isNoClone(err):
-		return notCopied, err
+		return NotCopied, err
 	}
 
 	// 2. copy_file_range over the source's data segments only; the holes
@@ -67,7 +75,7 @@ func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
 	for off := int64(0); off < size; {
 		start, end, err := nextData(ifd, off, size)
 		if err != nil {
-			return notCopied, err
+			return NotCopied, err
 		}
 		if start >= size {
 			break
@@ -80,9 +88,9 @@ func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
 			}
 			if err != nil {
 				if !wrote && isNoCopyRange(err) {
-					return notCopied, nil // nothing written: the buffered copy starts afresh
+					return NotCopied, nil // nothing written: the buffered copy starts afresh
 				}
-				return notCopied, err
+				return NotCopied, err
 			}
 			if n == 0 {
 				// The source ended before size (it shrank): the rest is a
@@ -96,9 +104,9 @@ func cloneFds(ofd, ifd int, size int64) (copyHow, error) {
 		off = end
 	}
 	if err := ftruncate(ofd, size); err != nil {
-		return notCopied, err
+		return NotCopied, err
 	}
-	return copied, nil
+	return Copied, nil
 }
 
 // nextData returns the next data segment [start, end) of fd at or after

@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ var direntTypes = [16]uint32{
 
 // ReadDir lists p in raw getdents64 order: the kernel overlay's merged
 // order is built from it (ovl_dir_read), so it is kept as is.
-func (b *nativeBackend) ReadDir(p string) ([]layer.DirEnt, error) {
+func (b *backend) ReadDir(p string) ([]layer.DirEnt, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
@@ -33,9 +33,9 @@ func (b *nativeBackend) ReadDir(p string) ([]layer.DirEnt, error) {
 	return readDirents(fd, make([]byte, 32<<10))
 }
 
-var _ layer.DotsReader = (*nativeBackend)(nil)
+var _ layer.DotsReader = (*backend)(nil)
 
-func (b *nativeBackend) ReadDirDots(p string) ([]layer.DirEnt, [2]int, error) {
+func (b *backend) ReadDirDots(p string) ([]layer.DirEnt, [2]int, error) {
 	var dots [2]int
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
@@ -110,24 +110,24 @@ func parseDirentsDots(buf []byte, ents []layer.DirEnt, dots *[2]int) (_ []layer.
 	return ents, last
 }
 
-var _ layer.DirStreamer = (*nativeBackend)(nil)
+var _ layer.DirStreamer = (*backend)(nil)
 
-func (b *nativeBackend) OpenDirStream(p string) (layer.DirStream, error) {
+func (b *backend) OpenDirStream(p string) (layer.DirStream, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	return &nativeDirStream{fd: fd}, nil
+	return &dirStream{fd: fd}, nil
 }
 
-// nativeDirStream reads a dir through its own descriptor, in buffers of
+// dirStream reads a dir through its own descriptor, in buffers of
 // os.File's size, so that positions move as on a kernel file read by os.
-type nativeDirStream struct {
+type dirStream struct {
 	fd  int
 	buf []byte
 }
 
-func (s *nativeDirStream) ReadEntries() ([]layer.DirEnt, int64, bool, error) {
+func (s *dirStream) ReadEntries() ([]layer.DirEnt, int64, bool, error) {
 	if s.buf == nil {
 		s.buf = make([]byte, 8192)
 	}
@@ -147,8 +147,8 @@ func (s *nativeDirStream) ReadEntries() ([]layer.DirEnt, int64, bool, error) {
 	}
 }
 
-func (s *nativeDirStream) Seek(off int64, whence int) (int64, error) {
+func (s *dirStream) Seek(off int64, whence int) (int64, error) {
 	return unix.Seek(s.fd, off, whence)
 }
 
-func (s *nativeDirStream) Close() error { return unix.Close(s.fd) }
+func (s *dirStream) Close() error { return unix.Close(s.fd) }

@@ -1,10 +1,8 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
-	"errors"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,76 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The native layer: a directory of the host in the kernel's on-disk format.
-//
-// Confinement is a property of one walker, nativeBackend.openObj and
-// nativeBackend.openParent: every object is reached with openat2(2) from an
-// O_PATH descriptor of the layer root, with
-//
-//	RESOLVE_BENEATH       nothing outside the root ("..", absolute paths)
-//	RESOLVE_NO_SYMLINKS   no symlink in any component: the overlay resolves
-//	                      symlinks itself, a backend never follows one
-//	RESOLVE_NO_MAGICLINKS no /proc-style magic links
-//	RESOLVE_NO_XDEV       no mount crossing: the kernel's overlayfs looks
-//	                      names up on the layer's own filesystem and never
-//	                      crosses into a mount beneath a layer
-//
-// and the syscall then works on the returned descriptor (fstat,
-// fchownat/utimensat/fchmodat2 with AT_EMPTY_PATH, readlinkat with ""), or
-// on the parent descriptor and a single validated name (mkdirat, unlinkat,
-// renameat2, linkat, symlinkat, mknodat, and xattrs: see
-// native_xattr_linux.go), which cannot leave the parent. No path string
-// given by the overlay ever reaches a syscall that resolves it from
-// anywhere but a root descriptor.
-//
-// Paths are validated before use: components must be non-empty and not
-// "." or "..", and contain no NUL; otherwise EINVAL. An intermediate or
-// final symlink where a directory or file is needed fails ELOOP (from
-// RESOLVE_NO_SYMLINKS / O_NOFOLLOW).
-//
-// A mount point inside a layer shows the directory it covers, as on the
-// kernel: the root descriptor is a detached, non-recursive clone of the
-// layer's mount (open_tree(2) OPEN_TREE_CLONE), which holds the layer's
-// filesystem without anything mounted on it. Cloning needs CAP_SYS_ADMIN;
-// without it the root is the directory itself and a path through a mount
-// point fails EXDEV (a deviation). An upper and its work dir share one
-// clone, so that renames between them stay within one mount.
-//
-// Created objects get their permission bits from the process umask as the
-// *at syscalls apply it (deviation from an in-memory layer, which stores the
-// bits given; the kernel overlay chmods after copy-up anyway).
+// Supported reports whether native layers work here: they need Linux
+// (openat2 and its RESOLVE_* flags).
+const Supported = true
 
-// nativeResolve is the openat2 resolve mask used for every lookup.
-const nativeResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS |
+// resolveFlags is the openat2 resolve mask used for every lookup.
+const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS |
 	unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
 
-// DirLayer returns a layer on the host directory dir, in the kernel's
-// on-disk format (char 0/0 whiteouts, trusted.overlay.* xattrs). All access
-// is confined beneath dir: symlinks inside it are never followed and
-// nothing outside it is ever read or written. The directory stays open
-// until the layer is closed.
-func DirLayer(dir string) (*Layer, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	rp, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, &fs.PathError{Op: "open", Path: dir, Err: pe.Err}
-		}
-		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	nb, err := openNative(rp)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	return &Layer{b: nb, format: formatKernel, desc: "dir " + rp}, nil
-}
-
-// nativeBackend is the backend of a [DirLayer].
-type nativeBackend struct {
+// backend is a native layer (overlay.DirLayer).
+type backend struct {
 	path    string      // absolute, symlink-free path of the root; immutable
 	dev     uint64      // st_dev of the root; immutable
 	ino     uint64      // st_ino of the root; immutable
@@ -113,18 +51,18 @@ type nativeBackend struct {
 }
 
 var (
-	_ layer.Backend         = (*nativeBackend)(nil)
-	_ layer.Rooted          = (*nativeBackend)(nil)
-	_ layer.WorkAttacher    = (*nativeBackend)(nil)
-	_ layer.Placed          = (*nativeBackend)(nil)
-	_ layer.WhiteoutRenamer = (*nativeBackend)(nil)
-	_ layer.WhiteoutProber  = (*nativeBackend)(nil)
-	_ layer.FDUser          = (*nativeFile)(nil)
-	_ layer.HandleTreeDir   = (*nativeTreeDir)(nil)
+	_ layer.Backend         = (*backend)(nil)
+	_ layer.Rooted          = (*backend)(nil)
+	_ layer.WorkAttacher    = (*backend)(nil)
+	_ layer.Placed          = (*backend)(nil)
+	_ layer.WhiteoutRenamer = (*backend)(nil)
+	_ layer.WhiteoutProber  = (*backend)(nil)
+	_ fdUser                = (*file)(nil)
+	_ layer.HandleTreeDir   = (*treeDir)(nil)
 )
 
-// openNative opens the directory at the absolute, symlink-free path.
-func openNative(path string) (*nativeBackend, error) {
+// Open opens the directory at the absolute, symlink-free path as a layer.
+func Open(path string) (layer.Backend, error) {
 	mnt := rootMountID(path) // before the clone, which is a mount of its own
 	fd, cloned, err := openLayerRoot(unix.AT_FDCWD, path)
 	if err != nil {
@@ -149,7 +87,7 @@ func openNative(path string) (*nativeBackend, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	b := &nativeBackend{
+	b := &backend{
 		path:    path,
 		dev:     uint64(st.Dev),
 		ino:     uint64(st.Ino),
@@ -184,10 +122,10 @@ func openLayerRoot(dirfd int, path string) (fd int, cloned bool, err error) {
 	return fd, false, err
 }
 
-func (b *nativeBackend) RootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
+func (b *backend) RootInfo() (string, uint64, uint64) { return b.path, b.dev, b.ino }
 
-func (b *nativeBackend) AttachWork(work layer.Backend) error {
-	w, ok := work.(*nativeBackend)
+func (b *backend) AttachWork(work layer.Backend) error {
+	w, ok := work.(*backend)
 	if !ok || w.dev != b.dev {
 		return unix.EXDEV
 	}
@@ -250,7 +188,7 @@ func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (i
 		}
 		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC}
 		if cloned {
-			how.Resolve = nativeResolve
+			how.Resolve = resolveFlags
 		}
 		fd, err := openRetry(afd, rel, how)
 		if err != nil {
@@ -278,7 +216,7 @@ func cloneTogether(up string, dev, upIno uint64, work string, workIno uint64) (i
 	return rfd, wfd, nil
 }
 
-func (b *nativeBackend) Caps() layer.Caps {
+func (b *backend) Caps() layer.Caps {
 	b.mu.RLock()
 	work := b.workfd >= 0
 	b.mu.RUnlock()
@@ -293,7 +231,7 @@ func (b *nativeBackend) Caps() layer.Caps {
 	}
 }
 
-func (b *nativeBackend) Close() error {
+func (b *backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -337,7 +275,7 @@ func statToAttr(st *unix.Stat_t) layer.Attr {
 	}
 }
 
-func (b *nativeBackend) Lstat(p string) (layer.Attr, error) {
+func (b *backend) Lstat(p string) (layer.Attr, error) {
 	var a layer.Attr
 	err := b.onObj(p, func(fd int) (err error) {
 		a, err = fstatAttr(fd)
@@ -346,7 +284,7 @@ func (b *nativeBackend) Lstat(p string) (layer.Attr, error) {
 	return a, err
 }
 
-func (b *nativeBackend) Readlink(p string) (string, error) {
+func (b *backend) Readlink(p string) (string, error) {
 	var s string
 	err := b.onObj(p, func(fd int) error {
 		for size := 256; ; size *= 2 {
@@ -369,7 +307,7 @@ func (b *nativeBackend) Readlink(p string) (string, error) {
 	return s, err
 }
 
-func (b *nativeBackend) OpenRead(p string, flag int) (layer.File, error) {
+func (b *backend) OpenRead(p string, flag int) (layer.File, error) {
 	return b.Open(p, flag&^layer.WriteFlags, 0)
 }
 
@@ -378,7 +316,7 @@ func (b *nativeBackend) OpenRead(p string, flag int) (layer.File, error) {
 // driver or block on a FIFO, as if the layer were mounted nodev (deviation:
 // the kernel overlay opens device nodes and FIFOs of its layers). O_NONBLOCK
 // is added for the same reason; regular files and directories ignore it.
-func (b *nativeBackend) Open(p string, flag int, perm uint32) (layer.File, error) {
+func (b *backend) Open(p string, flag int, perm uint32) (layer.File, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return nil, err
@@ -410,7 +348,7 @@ func (b *nativeBackend) Open(p string, flag int, perm uint32) (layer.File, error
 		}
 		return nil, err
 	}
-	return &nativeFile{fd: fd, app: flag&unix.O_APPEND != 0}, nil
+	return &file{fd: fd, app: flag&unix.O_APPEND != 0}, nil
 }
 
 // openable reports whether open may open an object of this mode.
@@ -419,19 +357,19 @@ func openable(mode uint32) bool {
 	return t == unix.S_IFREG || t == unix.S_IFDIR || t == unix.S_IFLNK
 }
 
-func (b *nativeBackend) Mkdir(p string, perm uint32) error {
+func (b *backend) Mkdir(p string, perm uint32) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Mkdirat(dirfd, name, perm&0o7777)
 	})
 }
 
-func (b *nativeBackend) Symlink(target, p string) error {
+func (b *backend) Symlink(target, p string) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Symlinkat(target, dirfd, name)
 	})
 }
 
-func (b *nativeBackend) Link(oldp, newp string) error {
+func (b *backend) Link(oldp, newp string) error {
 	return b.onParent(oldp, unix.EPERM, func(olddir int, oldname string) error {
 		return b.onParent(newp, unix.EEXIST, func(newdir int, newname string) error {
 			// flags 0: a symlink oldp is linked itself, never followed.
@@ -440,27 +378,27 @@ func (b *nativeBackend) Link(oldp, newp string) error {
 	})
 }
 
-func (b *nativeBackend) Mknod(p string, mode uint32, dev uint64) error {
+func (b *backend) Mknod(p string, mode uint32, dev uint64) error {
 	return b.onParent(p, unix.EEXIST, func(dirfd int, name string) error {
 		return unix.Mknodat(dirfd, name, mode, int(dev))
 	})
 }
 
-func (b *nativeBackend) Rename(oldp, newp string) error {
+func (b *backend) Rename(oldp, newp string) error {
 	return b.renameat2(oldp, newp, 0)
 }
 
-func (b *nativeBackend) Exchange(p1, p2 string) error {
+func (b *backend) Exchange(p1, p2 string) error {
 	return b.renameat2(p1, p2, unix.RENAME_EXCHANGE)
 }
 
 // renameWhiteout renames with RENAME_WHITEOUT: a whiteout takes the old
 // name in the same step (EINVAL where the filesystem cannot).
-func (b *nativeBackend) RenameWhiteout(oldp, newp string) error {
+func (b *backend) RenameWhiteout(oldp, newp string) error {
 	return b.renameat2(oldp, newp, unix.RENAME_WHITEOUT)
 }
 
-func (b *nativeBackend) renameat2(oldp, newp string, flags uint) error {
+func (b *backend) renameat2(oldp, newp string, flags uint) error {
 	return b.onParent(oldp, unix.EBUSY, func(olddir int, oldname string) error {
 		return b.onParent(newp, unix.EBUSY, func(newdir int, newname string) error {
 			return unix.Renameat2(olddir, oldname, newdir, newname, flags)
@@ -468,13 +406,13 @@ func (b *nativeBackend) renameat2(oldp, newp string, flags uint) error {
 	})
 }
 
-func (b *nativeBackend) Unlink(p string) error {
+func (b *backend) Unlink(p string) error {
 	return b.onParent(p, unix.EISDIR, func(dirfd int, name string) error {
 		return unix.Unlinkat(dirfd, name, 0)
 	})
 }
 
-func (b *nativeBackend) Rmdir(p string) error {
+func (b *backend) Rmdir(p string) error {
 	return b.onParent(p, unix.EBUSY, func(dirfd int, name string) error {
 		return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 	})
@@ -483,7 +421,7 @@ func (b *nativeBackend) Rmdir(p string) error {
 // Chmod uses fchmodat2(AT_EMPTY_PATH) on an O_PATH descriptor (Linux 6.6),
 // else Chmod(2) of its /proc path; a symlink is EOPNOTSUPP either way, as
 // fchmodat(AT_SYMLINK_NOFOLLOW) says on Linux.
-func (b *nativeBackend) Chmod(p string, perm uint32) error {
+func (b *backend) Chmod(p string, perm uint32) error {
 	return b.onObj(p, func(fd int) error {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
@@ -502,7 +440,7 @@ func (b *nativeBackend) Chmod(p string, perm uint32) error {
 	})
 }
 
-func (b *nativeBackend) Lchown(p string, uid, gid int) error {
+func (b *backend) Lchown(p string, uid, gid int) error {
 	return b.onObj(p, func(fd int) error {
 		return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 	})
@@ -510,7 +448,7 @@ func (b *nativeBackend) Lchown(p string, uid, gid int) error {
 
 // Lutimes sets the times of p itself; a zero time.Time leaves that time
 // unchanged, as in [os.Chtimes].
-func (b *nativeBackend) Lutimes(p string, atime, mtime time.Time) error {
+func (b *backend) Lutimes(p string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{timespecOrOmit(atime), timespecOrOmit(mtime)}
 	return b.onObj(p, func(fd int) error {
 		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
@@ -528,7 +466,7 @@ func timespecOrOmit(t time.Time) unix.Timespec {
 // FIFO from blocking; anything but a regular file is refused before any
 // open for writing, as Truncate(2) does (EISDIR, EINVAL), and a symlink
 // fails ELOOP.
-func (b *nativeBackend) Truncate(p string, size int64) error {
+func (b *backend) Truncate(p string, size int64) error {
 	var st unix.Stat_t
 	if err := b.onObj(p, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
 		return err

@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"io"
@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nativeFile is an open file of a native layer.
-type nativeFile struct {
+// file is an open file of a native layer.
+type file struct {
 	// mu guards fd against Close: the descriptor is used only while mu
 	// is held for reading.
 	mu  sync.RWMutex
@@ -19,7 +19,7 @@ type nativeFile struct {
 	app bool // opened with O_APPEND; immutable
 }
 
-func (f *nativeFile) Use(fn func(fd int) error) error {
+func (f *file) Use(fn func(fd int) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.fd < 0 {
@@ -28,18 +28,18 @@ func (f *nativeFile) Use(fn func(fd int) error) error {
 	return fn(f.fd)
 }
 
-func (f *nativeFile) ReadAt(p []byte, off int64) (int, error) {
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	return f.rw(p, off, unix.Pread, io.EOF)
 }
 
-func (f *nativeFile) WriteAt(p []byte, off int64) (int, error) {
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return f.rw(p, off, unix.Pwrite, io.ErrShortWrite)
 }
 
 // Append writes p with write(2) on the O_APPEND descriptor, which the
 // kernel makes atomic with every other writer of the inode, then reads
 // the descriptor's offset, which only the calling File moves.
-func (f *nativeFile) Append(p []byte) (int, int64, error) {
+func (f *file) Append(p []byte) (int, int64, error) {
 	if !f.app {
 		return 0, 0, unix.EBADF
 	}
@@ -68,7 +68,7 @@ func (f *nativeFile) Append(p []byte) (int, int64, error) {
 
 // rw moves all of p at off with pread or pwrite, retrying on EINTR and
 // short transfers; a transfer of nothing ends it with atEnd.
-func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, error), atEnd error) (int, error) {
+func (f *file) rw(p []byte, off int64, op func(int, []byte, int64) (int, error), atEnd error) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
@@ -92,7 +92,7 @@ func (f *nativeFile) rw(p []byte, off int64, op func(int, []byte, int64) (int, e
 	return n, err
 }
 
-func (f *nativeFile) Stat() (layer.Attr, error) {
+func (f *file) Stat() (layer.Attr, error) {
 	var a layer.Attr
 	err := f.Use(func(fd int) (err error) {
 		a, err = fstatAttr(fd)
@@ -101,11 +101,11 @@ func (f *nativeFile) Stat() (layer.Attr, error) {
 	return a, err
 }
 
-func (f *nativeFile) Truncate(size int64) error {
+func (f *file) Truncate(size int64) error {
 	return f.Use(func(fd int) error { return ftruncate(fd, size) })
 }
 
-func (f *nativeFile) Sync() error {
+func (f *file) Sync() error {
 	return f.Use(func(fd int) error {
 		for {
 			err := unix.Fsync(fd)
@@ -116,7 +116,7 @@ func (f *nativeFile) Sync() error {
 	})
 }
 
-func (f *nativeFile) Close() error {
+func (f *file) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fd < 0 {

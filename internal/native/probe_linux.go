@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"errors"
@@ -18,12 +18,12 @@ import (
 // and no xattr goes through /proc. An entry that is a mount point (another
 // st_dev) fails EXDEV as a lookup of it would.
 
-var _ layer.DirProber = (*nativeBackend)(nil)
+var _ layer.DirProber = (*backend)(nil)
 
 // noGetxattrat is set once getxattrat(2) turned out to be missing.
 var noGetxattrat atomic.Bool
 
-func (b *nativeBackend) ProbeDir(p string) (layer.ProbeDirReader, error) {
+func (b *backend) ProbeDir(p string) (layer.ProbeDirReader, error) {
 	if noGetxattrat.Load() || !xattratLayout {
 		return nil, errors.ErrUnsupported
 	}
@@ -36,13 +36,13 @@ func (b *nativeBackend) ProbeDir(p string) (layer.ProbeDirReader, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &nativeProbeDir{fd: fd, dev: st.Dev}, nil
+	return &probeDir{fd: fd, dev: st.Dev}, nil
 }
 
-// nativeProbeDir is an O_PATH descriptor of a dir whose entries are read
+// probeDir is an O_PATH descriptor of a dir whose entries are read
 // by name. The xattr names of the entry last asked about are listed once
 // (listxattrat), so that absent xattrs, the usual case, cost no call each.
-type nativeProbeDir struct {
+type probeDir struct {
 	fd  int
 	dev uint64
 
@@ -50,9 +50,9 @@ type nativeProbeDir struct {
 	xnames []string // its xattr names; nil when not listed
 }
 
-func (d *nativeProbeDir) Close() { unix.Close(d.fd) }
+func (d *probeDir) Close() { unix.Close(d.fd) }
 
-func (d *nativeProbeDir) Lstat(name string) (layer.Attr, error) {
+func (d *probeDir) Lstat(name string) (layer.Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT); err != nil {
 		return layer.Attr{}, err
@@ -63,7 +63,7 @@ func (d *nativeProbeDir) Lstat(name string) (layer.Attr, error) {
 	return statToAttr(&st), nil
 }
 
-func (d *nativeProbeDir) Getxattr(name, xname string) ([]byte, error) {
+func (d *probeDir) Getxattr(name, xname string) ([]byte, error) {
 	o := xattrObj{dirfd: d.fd, name: name}
 	if d.listed != name || d.xnames == nil {
 		d.listed, d.xnames = name, nil

@@ -1,4 +1,4 @@
-package overlay
+package native
 
 import (
 	"unsafe"
@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ layer.Handler = (*nativeBackend)(nil)
+var _ layer.Handler = (*backend)(nil)
 
-func (b *nativeBackend) FileHandle(p string) (layer.FileHandle, error) {
+func (b *backend) FileHandle(p string) (layer.FileHandle, error) {
 	var fh layer.FileHandle
 	err := b.onObj(p, func(fd int) error {
 		h, _, err := unix.NameToHandleAt(fd, "", unix.AT_EMPTY_PATH)
@@ -27,25 +27,25 @@ func toFileHandle(h unix.FileHandle) layer.FileHandle {
 	return layer.FileHandle{Type: uint8(h.Type()), FID: h.Bytes()}
 }
 
-var _ layer.TreeDirOpener = (*nativeBackend)(nil)
+var _ layer.TreeDirOpener = (*backend)(nil)
 
-func (b *nativeBackend) OpenTreeDir(p string) (layer.TreeDir, error) {
+func (b *backend) OpenTreeDir(p string) (layer.TreeDir, error) {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	return &nativeTreeDir{fd: fd, buf: make([]byte, 32<<10)}, nil
+	return &treeDir{fd: fd, buf: make([]byte, 32<<10)}, nil
 }
 
-// nativeTreeDir is a dir open for a tree walk: every call is relative to
+// treeDir is a dir open for a tree walk: every call is relative to
 // its descriptor, so a walk's cost does not grow with depth. The dirs of
 // one walk share buf, each listing done before the next begins.
-type nativeTreeDir struct {
+type treeDir struct {
 	fd  int
 	buf []byte
 }
 
-func (d *nativeTreeDir) List() ([]layer.DirEnt, error) {
+func (d *treeDir) List() ([]layer.DirEnt, error) {
 	ents, err := readDirents(d.fd, d.buf)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (d *nativeTreeDir) List() ([]layer.DirEnt, error) {
 	return ents, nil
 }
 
-func (d *nativeTreeDir) Lstat(name string) (layer.Attr, error) {
+func (d *treeDir) Lstat(name string) (layer.Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return layer.Attr{}, err
@@ -70,17 +70,17 @@ func (d *nativeTreeDir) Lstat(name string) (layer.Attr, error) {
 	return statToAttr(&st), nil
 }
 
-func (d *nativeTreeDir) Listxattr(name string) ([]string, error) {
+func (d *treeDir) Listxattr(name string) ([]string, error) {
 	// The walk lists a dir whole before it asks of its entries, so the
 	// listing's buffer is free.
 	return xattrObj{dirfd: d.fd, name: name}.namesIn(d.buf)
 }
 
-func (d *nativeTreeDir) Getxattr(name, x string) ([]byte, error) {
+func (d *treeDir) Getxattr(name, x string) ([]byte, error) {
 	return xattrObj{dirfd: d.fd, name: name}.value(x)
 }
 
-func (d *nativeTreeDir) Handle(name string) (layer.FileHandle, error) {
+func (d *treeDir) Handle(name string) (layer.FileHandle, error) {
 	h, _, err := unix.NameToHandleAt(d.fd, name, 0)
 	if err != nil {
 		return layer.FileHandle{}, err
@@ -88,27 +88,27 @@ func (d *nativeTreeDir) Handle(name string) (layer.FileHandle, error) {
 	return toFileHandle(h), nil
 }
 
-func (d *nativeTreeDir) Sub(name string) (layer.TreeDir, error) {
+func (d *treeDir) Sub(name string) (layer.TreeDir, error) {
 	fd, err := openSubdir(d.fd, name)
 	if err != nil {
 		return nil, err
 	}
-	return &nativeTreeDir{fd: fd, buf: d.buf}, nil
+	return &treeDir{fd: fd, buf: d.buf}, nil
 }
 
-func (d *nativeTreeDir) Close() { unix.Close(d.fd) }
+func (d *treeDir) Close() { unix.Close(d.fd) }
 
 // fsGetUUID is FS_IOC_GETFSUUID, _IOR(0x15, 0, struct fsuuid2).
 const fsGetUUID = 0x80111500
 
 // FSUUID asks the filesystem for its UUID (FS_IOC_GETFSUUID); zero when
 // it has none or cannot tell, as the kernel's s_uuid would be.
-func (b *nativeBackend) FSUUID() [16]byte {
+func (b *backend) FSUUID() [16]byte {
 	b.uuidOnce.Do(func() { b.uuid = b.readUUID() })
 	return b.uuid
 }
 
-func (b *nativeBackend) readUUID() [16]byte {
+func (b *backend) readUUID() [16]byte {
 	var u [16]byte
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -130,13 +130,13 @@ func (b *nativeBackend) readUUID() [16]byte {
 	return u
 }
 
-var _ layer.HandleChecker = (*nativeBackend)(nil)
+var _ layer.HandleChecker = (*backend)(nil)
 
 // HandleLive decodes fh with open_by_handle_at(2) into an O_PATH
 // descriptor, which it closes at once: the object may lie outside the
 // layer, so nothing is done with it. Decoding needs CAP_DAC_READ_SEARCH;
 // without it the answer is unknown.
-func (b *nativeBackend) HandleLive(fh layer.FileHandle) (live, known bool) {
+func (b *backend) HandleLive(fh layer.FileHandle) (live, known bool) {
 	if len(fh.FID) == 0 {
 		return false, true
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"io"
@@ -9,20 +9,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ layer.TreeRemover = (*nativeBackend)(nil)
+var _ layer.TreeRemover = (*backend)(nil)
 
 // RemoveTree removes the dir p and everything beneath it, walking down
 // with directory descriptors as os.RemoveAll does: each level costs the
 // same however deep it lies (no path is resolved from the root again),
 // and trees deeper than PATH_MAX go too.
-func (b *nativeBackend) RemoveTree(p string) error {
+func (b *backend) RemoveTree(p string) error {
 	return b.onParent(p, unix.EBUSY, func(dirfd int, name string) error {
 		return removeAt(dirfd, name, make([]byte, 32<<10))
 	})
 }
 
 // ClearTree removes everything inside the dir p, keeping p.
-func (b *nativeBackend) ClearTree(p string) error {
+func (b *backend) ClearTree(p string) error {
 	fd, err := b.openObj(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
@@ -85,9 +85,9 @@ func clearAt(fd int, buf []byte) error {
 	}
 }
 
-var _ layer.InodeHolder = (*nativeBackend)(nil)
+var _ layer.InodeHolder = (*backend)(nil)
 
-func (b *nativeBackend) Hold(p string) (func() (layer.Attr, error), func(), error) {
+func (b *backend) Hold(p string) (func() (layer.Attr, error), func(), error) {
 	fd, err := b.openObj(p, 0)
 	if err != nil {
 		return nil, nil, err
@@ -100,6 +100,6 @@ func (b *nativeBackend) Hold(p string) (func() (layer.Attr, error), func(), erro
 func openSubdir(fd int, name string) (int, error) {
 	return openRetry(fd, name, &unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: nativeResolve,
+		Resolve: resolveFlags,
 	})
 }

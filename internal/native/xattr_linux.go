@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"errors"
@@ -49,7 +49,7 @@ const (
 // procSelfFD is the directory of the process's descriptors in procfs.
 const procSelfFD = "/proc/self/fd/"
 
-// xattrProbe is what openNative gives chooseXattrAccess; tests change it
+// xattrProbe is what Open gives chooseXattrAccess; tests change it
 // to take /proc or the *xattrat calls away.
 var xattrProbe = struct {
 	procDir string
@@ -260,7 +260,7 @@ func (o xattrObj) remove(attr string) error {
 }
 
 // onXattr runs fn on p's object as the xattr calls reach it.
-func (b *nativeBackend) onXattr(p string, fn func(o xattrObj) error) error {
+func (b *backend) onXattr(p string, fn func(o xattrObj) error) error {
 	if b.xattr == xattrProc {
 		return b.onObj(p, func(fd int) error { return fn(xattrObj{dirfd: -1, name: procPath(fd)}) })
 	}
@@ -279,7 +279,7 @@ func (b *nativeBackend) onXattr(p string, fn func(o xattrObj) error) error {
 	// the layer's rules fails EXDEV there, as every other call does.
 	fd, err := openRetry(pfd, name, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: nativeResolve,
+		Resolve: resolveFlags,
 	})
 	if err != nil {
 		return err
@@ -340,7 +340,7 @@ func (o xattrObj) namesIn(buf []byte) ([]string, error) {
 	}
 }
 
-func (b *nativeBackend) Getxattr(p, name string) ([]byte, error) {
+func (b *backend) Getxattr(p, name string) ([]byte, error) {
 	var val []byte
 	err := b.onXattr(p, func(o xattrObj) (err error) {
 		val, err = o.value(name)
@@ -349,7 +349,7 @@ func (b *nativeBackend) Getxattr(p, name string) ([]byte, error) {
 	return val, err
 }
 
-func (b *nativeBackend) Listxattr(p string) ([]string, error) {
+func (b *backend) Listxattr(p string) ([]string, error) {
 	var names []string
 	err := b.onXattr(p, func(o xattrObj) (err error) {
 		names, err = o.names()
@@ -358,10 +358,10 @@ func (b *nativeBackend) Listxattr(p string) ([]string, error) {
 	return names, err
 }
 
-func (b *nativeBackend) Setxattr(p, name string, value []byte) error {
+func (b *backend) Setxattr(p, name string, value []byte) error {
 	return b.onXattr(p, func(o xattrObj) error { return o.set(name, value) })
 }
 
-func (b *nativeBackend) Removexattr(p, name string) error {
+func (b *backend) Removexattr(p, name string) error {
 	return b.onXattr(p, func(o xattrObj) error { return o.remove(name) })
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"bytes"
@@ -34,9 +34,9 @@ func rootMountID(path string) uint64 {
 	return stx.Mnt_id
 }
 
-func (b *nativeBackend) MountID() uint64 { return b.mnt }
+func (b *backend) MountID() uint64 { return b.mnt }
 
-func (b *nativeBackend) FSPosition() (uint64, string, error) {
+func (b *backend) FSPosition() (uint64, string, error) {
 	b.posOnce.Do(func() { b.posDev, b.pos, b.posErr = b.readPosition() })
 	return b.posDev, b.pos, b.posErr
 }
@@ -44,7 +44,7 @@ func (b *nativeBackend) FSPosition() (uint64, string, error) {
 // readPosition finds the root's mount in /proc/self/mountinfo and joins the
 // mount's root in its filesystem (field 4) with the root's path below the
 // mount point (field 5).
-func (b *nativeBackend) readPosition() (uint64, string, error) {
+func (b *backend) readPosition() (uint64, string, error) {
 	if b.mnt == 0 || !b.proc {
 		return 0, "", unix.ENOSYS
 	}
@@ -125,7 +125,7 @@ func unescapeMountinfo(s string) string {
 // renameat2's RENAME_WHITEOUT, probed as the kernel probes its upper at
 // mount: a temporary file in W/work renamed with the flag (both names are
 // removed after).
-func (b *nativeBackend) RenameWhiteoutOK() bool {
+func (b *backend) RenameWhiteoutOK() bool {
 	const src, dst = "/work/#rwprobe", "/work/#rwprobe.wh"
 	f, err := b.Open(src, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0)
 	if err != nil {

@@ -1,12 +1,13 @@
 //go:build linux
 
-package overlay
+package native
 
 import (
 	"errors"
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,7 @@ func splitNative(p string) (work bool, rel string, err error) {
 
 // openAt runs openat2 from the root of the tree named by work, holding mu so
 // that the root descriptor stays valid.
-func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, error) {
+func (b *backend) openAt(work bool, rel string, how *unix.OpenHow) (int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
@@ -47,27 +48,23 @@ func (b *nativeBackend) openAt(work bool, rel string, how *unix.OpenHow) (int, e
 		rel = "."
 	}
 	how.Flags |= unix.O_CLOEXEC
-	how.Resolve = nativeResolve
-	nativeRootWalks.Add(1)
-	nativeRootWalkNames.Add(int64(strings.Count(rel, "/") + 1))
-	if len(rel) < pathMax {
+	how.Resolve = resolveFlags
+	RootWalks.Add(1)
+	RootWalkNames.Add(int64(strings.Count(rel, "/") + 1))
+	if len(rel) < layer.PathMax {
 		return openRetry(dirfd, rel, how)
 	}
 	return openDeep(dirfd, rel, how)
 }
 
-// nativeRootWalks counts the paths resolved from a layer root (by every
+// RootWalks counts the paths resolved from a layer root (by every
 // native layer), for the tests that check that a cost does not grow with
 // a tree's size or depth.
-var nativeRootWalks atomic.Int64
+var RootWalks atomic.Int64
 
-// nativeRootWalkNames counts the names those walks resolved, for the tests
+// RootWalkNames counts the names those walks resolved, for the tests
 // that check that a cost grows no faster than a tree.
-var nativeRootWalkNames atomic.Int64
-
-// pathMax is the kernel's PATH_MAX: a path string given to a syscall,
-// its terminating NUL included, may not be longer (ENAMETOOLONG).
-const pathMax = 4096
+var RootWalkNames atomic.Int64
 
 // openDeep is openRetry for a path of PATH_MAX bytes or more, which one
 // syscall cannot take: objects that deep are reachable in the kernel's
@@ -82,8 +79,8 @@ func openDeep(dirfd int, rel string, how *unix.OpenHow) (int, error) {
 			unix.Close(cur)
 		}
 	}()
-	for len(rel) >= pathMax {
-		i := strings.LastIndexByte(rel[:pathMax], '/')
+	for len(rel) >= layer.PathMax {
+		i := strings.LastIndexByte(rel[:layer.PathMax], '/')
 		if i <= 0 {
 			return -1, unix.ENAMETOOLONG
 		}
@@ -118,7 +115,7 @@ func openRetry(dirfd int, path string, how *unix.OpenHow) (int, error) {
 
 // openObj opens the object p itself, never following it, with extra open
 // flags (0 for an O_PATH descriptor).
-func (b *nativeBackend) openObj(p string, flags int) (int, error) {
+func (b *backend) openObj(p string, flags int) (int, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return -1, err
@@ -135,7 +132,7 @@ var errIsRoot = errors.New("overlay: root has no parent")
 
 // openParent opens the parent directory of p (O_PATH) and returns it with
 // the final name, which contains no "/".
-func (b *nativeBackend) openParent(p string) (int, string, error) {
+func (b *backend) openParent(p string) (int, string, error) {
 	work, rel, err := splitNative(p)
 	if err != nil {
 		return -1, "", err
@@ -153,7 +150,7 @@ func (b *nativeBackend) openParent(p string) (int, string, error) {
 
 // onParent runs fn on the parent descriptor and final name of p; rootErr
 // is returned for the root.
-func (b *nativeBackend) onParent(p string, rootErr error, fn func(dirfd int, name string) error) error {
+func (b *backend) onParent(p string, rootErr error, fn func(dirfd int, name string) error) error {
 	fd, name, err := b.openParent(p)
 	if err == errIsRoot {
 		return rootErr
@@ -166,7 +163,7 @@ func (b *nativeBackend) onParent(p string, rootErr error, fn func(dirfd int, nam
 }
 
 // onObj runs fn on an O_PATH descriptor of p.
-func (b *nativeBackend) onObj(p string, fn func(fd int) error) error {
+func (b *backend) onObj(p string, fn func(fd int) error) error {
 	fd, err := b.openObj(p, 0)
 	if err != nil {
 		return err
