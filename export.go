@@ -66,7 +66,7 @@ func (fsys *FS) handleOf(n *node) ([]byte, error) {
 	if fsys.feat.uuid != UUIDOff {
 		id = h.FSUUID()
 	}
-	return append([]byte{0, 0, 0}, encodeFB(id, fh, upper)...), nil
+	return append([]byte{0, 0, 0}, ondisk.EncodeFB(id, fh, upper)...), nil
 }
 
 // OpenByHandle opens the object a handle from Handle names, wherever it

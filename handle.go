@@ -5,11 +5,6 @@ import (
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
-// encodeFB builds the ovl_fb bytes of a handle (see ondisk.EncodeFB).
-func encodeFB(uuid [16]byte, h layer.FileHandle, upper bool) []byte {
-	return ondisk.EncodeFB(uuid, ondisk.Handle{Type: h.Type, FID: h.FID}, upper)
-}
-
 // originOf returns the origin xattr value for the lower object at p of
 // br: its ovl_fb, or empty when the layer cannot make file handles (the
 // kernel's "copied up, origin unknown"). With uuid=off the UUID is zero.
@@ -35,5 +30,5 @@ func (fsys *FS) originFB(h layer.Handler, fh layer.FileHandle) []byte {
 	if fsys.feat.uuid != UUIDOff {
 		uuid = h.FSUUID()
 	}
-	return encodeFB(uuid, fh, false)
+	return ondisk.EncodeFB(uuid, fh, false)
 }

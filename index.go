@@ -198,7 +198,7 @@ func (fsys *FS) upperRootFB() ([]byte, error) {
 	if fsys.feat.uuid != UUIDOff {
 		id = uh.FSUUID()
 	}
-	return encodeFB(id, fh, true), nil
+	return ondisk.EncodeFB(id, fh, true), nil
 }
 
 // setupIndex prepares the index at New, after checkIndex: it records the
@@ -439,7 +439,7 @@ func (fsys *FS) upperDirFB(p string) ([]byte, error) {
 	if fsys.feat.uuid != UUIDOff {
 		id = uh.FSUUID()
 	}
-	return encodeFB(id, fh, true), nil
+	return ondisk.EncodeFB(id, fh, true), nil
 }
 
 func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {

@@ -3,6 +3,8 @@ package ondisk
 import (
 	"encoding/hex"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // The layout of struct ovl_fb (fs/overlayfs/overlayfs.h): version, magic,
@@ -19,17 +21,10 @@ const (
 	flagsAll      = FlagBigEndian | FlagAnyEndian | FlagUpper
 )
 
-// Handle is a file handle as name_to_handle_at(2) gives it: the exportfs
-// fid type and the fid bytes.
-type Handle struct {
-	Type uint8
-	FID  []byte
-}
-
 // EncodeFB builds the ovl_fb bytes of h on a filesystem with the given
 // UUID, as a little-endian kernel writes them, flagged as an upper
 // object's handle when upper is set.
-func EncodeFB(uuid [16]byte, h Handle, upper bool) []byte {
+func EncodeFB(uuid [16]byte, h layer.FileHandle, upper bool) []byte {
 	fb := make([]byte, FBHeaderLen+len(h.FID))
 	fb[0], fb[1], fb[2], fb[4] = FBVersion, FBMagic, byte(len(fb)), h.Type
 	if upper {
@@ -44,22 +39,22 @@ func EncodeFB(uuid [16]byte, h Handle, upper bool) []byte {
 type FB struct {
 	Flags  uint8
 	UUID   [16]byte
-	Handle Handle
+	Handle layer.FileHandle
 }
 
 // DecodeFB reads the ovl_fb bytes b as the kernel checks them
 // (ovl_check_fb_len, ovl_check_fh_len): a short buffer, a wrong magic or a
 // length that disagrees with the buffer is EINVAL; a newer version,
 // unknown flags or a big-endian writer's handle on this little-endian
-// reader is ErrNoData (ENODATA), as the kernel then ignores the handle.
+// reader is layer.ErrNoData (ENODATA), as the kernel then ignores the handle.
 func DecodeFB(b []byte) (FB, error) {
 	if len(b) < FBHeaderLen || b[1] != FBMagic || int(b[2]) != len(b) || len(b)-FBHeaderLen > FBMaxFID {
 		return FB{}, syscall.EINVAL
 	}
 	if !readable(b) {
-		return FB{}, ErrNoData
+		return FB{}, layer.ErrNoData
 	}
-	fb := FB{Flags: b[3], Handle: Handle{Type: b[4], FID: append([]byte(nil), b[FBHeaderLen:]...)}}
+	fb := FB{Flags: b[3], Handle: layer.FileHandle{Type: b[4], FID: append([]byte(nil), b[FBHeaderLen:]...)}}
 	copy(fb.UUID[:], b[5:21])
 	return fb, nil
 }
@@ -79,7 +74,7 @@ func IndexName(fb []byte) string { return hex.EncodeToString(fb) }
 // it names, with the checks the kernel makes when it verifies the index
 // at mount (ovl_verify_index): a name too short or not hex, or bytes
 // that are not an ovl_fb, are EINVAL; a version, flags or endianness this
-// reader does not know are ErrNoData (ENODATA). Only the first fb[2] bytes are the
+// reader does not know are layer.ErrNoData (ENODATA). Only the first fb[2] bytes are the
 // handle.
 func ParseIndexName(name string) ([]byte, error) {
 	if len(name) < 2*FBHeaderLen {
@@ -93,7 +88,7 @@ func ParseIndexName(name string) ([]byte, error) {
 		return nil, syscall.EINVAL
 	}
 	if !readable(fb) {
-		return nil, ErrNoData
+		return nil, layer.ErrNoData
 	}
 	return fb, nil
 }

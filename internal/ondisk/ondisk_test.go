@@ -5,11 +5,13 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 func TestFBRoundTrip(t *testing.T) {
 	uuid := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	h := Handle{Type: 0x81, FID: []byte{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22}}
+	h := layer.FileHandle{Type: 0x81, FID: []byte{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22}}
 	for _, upper := range []bool{false, true} {
 		b := EncodeFB(uuid, h, upper)
 		if len(b) != FBHeaderLen+len(h.FID) || b[2] != byte(len(b)) {
@@ -31,7 +33,7 @@ func TestFBRoundTrip(t *testing.T) {
 }
 
 func TestDecodeFBRefuses(t *testing.T) {
-	good := EncodeFB([16]byte{}, Handle{Type: 1, FID: []byte{1, 2, 3, 4}}, false)
+	good := EncodeFB([16]byte{}, layer.FileHandle{Type: 1, FID: []byte{1, 2, 3, 4}}, false)
 	mod := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	for _, c := range []struct {
 		name string
@@ -41,9 +43,9 @@ func TestDecodeFBRefuses(t *testing.T) {
 		{"short", good[:10], syscall.EINVAL},
 		{"magic", mod(func(b []byte) []byte { b[1] = 0; return b }), syscall.EINVAL},
 		{"length", mod(func(b []byte) []byte { b[2]++; return b }), syscall.EINVAL},
-		{"version", mod(func(b []byte) []byte { b[0] = 1; return b }), ErrNoData},
-		{"flags", mod(func(b []byte) []byte { b[3] = 0x80; return b }), ErrNoData},
-		{"big endian", mod(func(b []byte) []byte { b[3] = FlagBigEndian; return b }), ErrNoData},
+		{"version", mod(func(b []byte) []byte { b[0] = 1; return b }), layer.ErrNoData},
+		{"flags", mod(func(b []byte) []byte { b[3] = 0x80; return b }), layer.ErrNoData},
+		{"big endian", mod(func(b []byte) []byte { b[3] = FlagBigEndian; return b }), layer.ErrNoData},
 	} {
 		if _, err := DecodeFB(c.b); !errors.Is(err, c.want) {
 			t.Errorf("%s: DecodeFB(%x) = %v, want %v", c.name, c.b, err, c.want)
