@@ -155,7 +155,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	n.upper = true
 	n.upperGen++
-	if !a.IsDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), xOrigin) {
+	if !a.IsDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), ondisk.XOrigin) {
 		// No origin could be recorded (a hard-linked lower file without
 		// index, a symlink with userxattr): it is the upper's own inode now.
 		n.lowers, n.lowerBorn = nil, n.lattr.Nlink == 1
@@ -216,7 +216,7 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a layer.Attr, tmp string, mo
 		// linked to the entry yet, so a crash between the two steps
 		// keeps it right. finishCopyUp makes it relative to the upper
 		// inode's count afterwards, as the kernel leaves it.
-		if err := u.setxattr(tmp, fsys.prefix+xNlink, []byte("L+0")); err != nil {
+		if err := u.setxattr(tmp, fsys.prefix+ondisk.XNlink, []byte("L+0")); err != nil {
 			return err
 		}
 	}
@@ -225,14 +225,14 @@ func (fsys *FS) buildCopy(lower *branch, lp string, a layer.Attr, tmp string, mo
 		// file gets none, its links broken as index is off.
 		// Best effort where the upper refuses it, as the kernel's copy-up
 		// goes on (user.* xattrs cannot go on symlinks, with userxattr).
-		err := u.setxattr(tmp, fsys.prefix+xOrigin, fsys.originOf(lower, lp))
+		err := u.setxattr(tmp, fsys.prefix+ondisk.XOrigin, fsys.originOf(lower, lp))
 		if err != nil && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP) {
 			return err
 		}
 	}
 	if mode == copyMeta {
 		// Metadata only: the data stays below.
-		if err := u.setxattr(tmp, fsys.prefix+xMetacopy, mval); err != nil {
+		if err := u.setxattr(tmp, fsys.prefix+ondisk.XMetacopy, mval); err != nil {
 			return err
 		}
 	}
@@ -396,10 +396,10 @@ func (fsys *FS) setImpureAt(p string, up bool) error {
 	if !up || !u.xattrMarkers() {
 		return nil
 	}
-	if v, err := u.b.Getxattr(p, fsys.prefix+xImpure); err == nil && string(v) == "y" {
+	if v, err := u.b.Getxattr(p, fsys.prefix+ondisk.XImpure); err == nil && string(v) == "y" {
 		return nil
 	}
-	return u.w.setxattr(p, fsys.prefix+xImpure, []byte("y"))
+	return u.w.setxattr(p, fsys.prefix+ondisk.XImpure, []byte("y"))
 }
 
 // syncObject fsyncs the upper object at p (a file or a dir).
@@ -463,7 +463,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a layer.Attr, mode copyMo
 		}
 		// Every lower name, one of them now upper and the index link not
 		// counted.
-		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', int64(a.Nlink)-2)); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+ondisk.XNlink, ondisk.FormatNlink('U', int64(a.Nlink)-2)); err != nil {
 			return err
 		}
 		// The other names of the inode, cached without an index entry,
@@ -482,7 +482,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a layer.Attr, mode copyMo
 	n.upperGen++
 	meta := mode == copyMeta
 	if tmp == "" {
-		meta = fsys.upper.hasXattr(idx, xMetacopy) // as the entry holds it
+		meta = fsys.upper.hasXattr(idx, ondisk.XMetacopy) // as the entry holds it
 	}
 	fsys.setCopiedData(n, meta, lr, a, mval)
 	return nil

@@ -3,6 +3,8 @@ package overlay
 import (
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -493,7 +495,7 @@ func (fsys *FS) needsOpaqueClear(p string) bool {
 		if e.Type != 0 && e.Type != syscall.S_IFCHR {
 			continue
 		}
-		if o, _ := u.probe(joinPath(p, e.Name), false); o.kind == objWhiteout {
+		if o, _ := u.probe(joinPath(p, e.Name), false); o.Kind == ondisk.Whiteout {
 			return true
 		}
 	}

@@ -18,7 +18,7 @@ type kernelFormat struct{}
 
 func (kernelFormat) String() string { return "kernel" }
 
-func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
+func (kernelFormat) probe(br *branch, p string, bottom bool) (ondisk.Object, error) {
 	if o, ok := br.takeHint(p, bottom); ok {
 		return o, nil
 	}
@@ -26,46 +26,46 @@ func (kernelFormat) probe(br *branch, p string, bottom bool) (obj, error) {
 }
 
 // probeFrom is probe of a kernel-format layer through r.
-func (br *branch) probeFrom(r layer.StatReader, p string, bottom bool) (obj, error) {
+func (br *branch) probeFrom(r layer.StatReader, p string, bottom bool) (ondisk.Object, error) {
 	a, err := r.Lstat(p)
 	if err != nil {
 		// A name too long for the layer's filesystem is not there
 		// (ovl_lookup_single); only a redirect can ask for one.
 		if isNotFound(err) || errors.Is(err, syscall.ENAMETOOLONG) {
-			return obj{}, nil
+			return ondisk.Object{}, nil
 		}
-		return obj{}, err
+		return ondisk.Object{}, err
 	}
 	switch {
 	case a.IsChr00():
-		return obj{kind: objWhiteout, a: a}, nil
+		return ondisk.Object{Kind: ondisk.Whiteout, Attr: a}, nil
 	case a.IsReg() && br.caps.Xattr:
 		if a.Size == 0 {
-			if _, err := r.Getxattr(p, br.prefix+xWhiteout); err == nil {
-				return obj{kind: objWhiteout, a: a}, nil
+			if _, err := r.Getxattr(p, br.prefix+ondisk.XWhiteout); err == nil {
+				return ondisk.Object{Kind: ondisk.Whiteout, Attr: a}, nil
 			}
 		}
 		return br.probeMetacopyFrom(r, p, a, bottom)
 	case a.IsDir() && !bottom && br.caps.Xattr:
-		o := obj{kind: objPresent, a: a}
-		if v, err := r.Getxattr(p, br.prefix+xOpaque); err == nil && len(v) == 1 {
-			o.opaque, o.xdir = v[0] == 'y', v[0] == 'x'
+		o := ondisk.Object{Kind: ondisk.Present, Attr: a}
+		if v, err := r.Getxattr(p, br.prefix+ondisk.XOpaque); err == nil && len(v) == 1 {
+			o.Opaque, o.XDir = v[0] == 'y', v[0] == 'x'
 		}
-		if o.opaque {
+		if o.Opaque {
 			return o, nil // an opaque dir's redirect is not read
 		}
-		if v, err := r.Getxattr(p, br.prefix+xRedirect); err == nil {
-			if o.redirect, err = ondisk.ParseRedirect(v); err != nil {
-				return obj{}, err
+		if v, err := r.Getxattr(p, br.prefix+ondisk.XRedirect); err == nil {
+			if o.Redirect, err = ondisk.ParseRedirect(v); err != nil {
+				return ondisk.Object{}, err
 			}
 		}
 		return o, nil
 	}
-	return obj{kind: objPresent, a: a}, nil
+	return ondisk.Object{Kind: ondisk.Present, Attr: a}, nil
 }
 
-func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
-	out := make([]markedEnt, 0, len(ents))
+func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]ondisk.Entry, error) {
+	out := make([]ondisk.Entry, 0, len(ents))
 	raw := *at
 	for r, e := range ents {
 		for i := range raw {
@@ -73,7 +73,7 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt
 				at[i] = len(out)
 			}
 		}
-		le := markedEnt{name: e.Name, typ: e.Type}
+		le := ondisk.Entry{Name: e.Name, Type: e.Type}
 		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
 			a, err := br.b.Lstat(joinPath(p, e.Name))
 			if err != nil {
@@ -82,12 +82,12 @@ func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt
 				}
 				return nil, err
 			}
-			le.typ = a.Type()
+			le.Type = a.Type()
 			switch {
 			case a.IsChr00():
-				le.whiteout = true
-			case xwh && a.IsReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), xWhiteout):
-				le.whiteout = true
+				le.Whiteout = true
+			case xwh && a.IsReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), ondisk.XWhiteout):
+				le.Whiteout = true
 			}
 		}
 		out = append(out, le)
@@ -163,7 +163,7 @@ func (kernelFormat) setOpaque(br *branch, p string) error {
 	if !br.caps.Xattr {
 		return syscall.EOPNOTSUPP
 	}
-	return br.w.setxattr(p, br.prefix+xOpaque, []byte("y"))
+	return br.w.setxattr(p, br.prefix+ondisk.XOpaque, []byte("y"))
 }
 
 func (kernelFormat) hidden(string) bool { return false }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -23,61 +25,61 @@ type ociFormat struct{}
 
 func (ociFormat) String() string { return "oci" }
 
-func (ociFormat) probe(br *branch, p string, bottom bool) (obj, error) {
+func (ociFormat) probe(br *branch, p string, bottom bool) (ondisk.Object, error) {
 	dir, base := splitLast(p)
 	if strings.HasPrefix(base, ociWhPrefix) {
-		return obj{}, nil
+		return ondisk.Object{}, nil
 	}
 	a, err := br.b.Lstat(p)
 	if err == nil {
-		o := obj{kind: objPresent, a: a}
+		o := ondisk.Object{Kind: ondisk.Present, Attr: a}
 		if a.IsDir() && !bottom {
 			if _, err := br.b.Lstat(joinPath(p, ociOpaque)); err == nil {
-				o.opaque = true
+				o.Opaque = true
 			}
 		}
 		return o, nil
 	}
 	if !isNotFound(err) {
-		return obj{}, err
+		return ondisk.Object{}, err
 	}
 	if _, err := br.b.Lstat(joinPath(dir, ociWhPrefix+base)); err == nil {
-		return obj{kind: objWhiteout}, nil
+		return ondisk.Object{Kind: ondisk.Whiteout}, nil
 	}
-	return obj{}, nil
+	return ondisk.Object{}, nil
 }
 
-func (ociFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
+func (ociFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]ondisk.Entry, error) {
 	*at = [2]int{}
-	return listOCI(ents, make([]markedEnt, 0, len(ents))), nil
+	return listOCI(ents, make([]ondisk.Entry, 0, len(ents))), nil
 }
 
 // listOCI classifies the entries of an OCI-format dir. An object and the
 // ".wh." file of its own name may stand side by side in one layer (a
 // crash between the steps of a rename or a creation over a whiteout); the
 // object wins, as on lookup.
-func listOCI(ents []layer.DirEnt, out []markedEnt) []markedEnt {
+func listOCI(ents []layer.DirEnt, out []ondisk.Entry) []ondisk.Entry {
 	var objs map[string]bool
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name, ociMeta) {
 			continue
 		}
 		if strings.HasPrefix(e.Name, ociWhPrefix) {
-			out = append(out, markedEnt{name: e.Name[len(ociWhPrefix):], whiteout: true})
+			out = append(out, ondisk.Entry{Name: e.Name[len(ociWhPrefix):], Whiteout: true})
 			continue
 		}
 		if objs == nil {
 			objs = make(map[string]bool)
 		}
 		objs[e.Name] = true
-		out = append(out, markedEnt{name: e.Name, typ: e.Type})
+		out = append(out, ondisk.Entry{Name: e.Name, Type: e.Type})
 	}
 	if len(objs) == len(out) {
 		return out
 	}
 	keep := out[:0]
 	for _, le := range out {
-		if !le.whiteout || !objs[le.name] {
+		if !le.Whiteout || !objs[le.Name] {
 			keep = append(keep, le)
 		}
 	}

@@ -17,11 +17,8 @@ import (
 // hard link to that entry, so hard links survive copy-up. The nlink xattr
 // on the entry keeps the union link count relative to the upper inode's.
 
-const (
-	xNlink   = "nlink"
-	xUpper   = "upper"
-	indexDir = "/index"
-)
+// indexDir is the index dir, in the upper's work area.
+const indexDir = "/index"
 
 // inUse counts, per upper and work root (device and inode), the FSs of
 // this process using it, as the kernel marks both dirs in use at mount: a
@@ -167,7 +164,7 @@ func (fsys *FS) checkIndex() error {
 		return nil
 	}
 	want := fsys.originOf(fsys.lowers[0], "")
-	if v, err := u.b.Getxattr("", fsys.prefix+xOrigin); err == nil && string(v) != string(want) {
+	if v, err := u.b.Getxattr("", fsys.prefix+ondisk.XOrigin); err == nil && string(v) != string(want) {
 		return newOptErr("index", syscall.ESTALE, "upper root does not match the lower layers (index=on)")
 	}
 	a, err := u.b.Lstat(indexDir)
@@ -179,7 +176,7 @@ func (fsys *FS) checkIndex() error {
 		if err != nil {
 			return newOptErr("index", err, "cannot encode the upper root")
 		}
-		if v, err := u.b.Getxattr(indexDir, fsys.prefix+xUpper); err == nil && string(v) != string(up) {
+		if v, err := u.b.Getxattr(indexDir, fsys.prefix+ondisk.XUpper); err == nil && string(v) != string(up) {
 			return newOptErr("index", syscall.ESTALE, "index dir belongs to another upper dir")
 		}
 	}
@@ -210,8 +207,8 @@ func (fsys *FS) setupIndex() error {
 	}
 	u := fsys.upper
 	want := fsys.originOf(fsys.lowers[0], "")
-	if _, err := u.b.Getxattr("", fsys.prefix+xOrigin); err != nil {
-		if err := u.w.setxattr("", fsys.prefix+xOrigin, want); err != nil {
+	if _, err := u.b.Getxattr("", fsys.prefix+ondisk.XOrigin); err != nil {
+		if err := u.w.setxattr("", fsys.prefix+ondisk.XOrigin, want); err != nil {
 			return newOptErr("index", err, "cannot record the upper root's origin")
 		}
 	}
@@ -222,8 +219,8 @@ func (fsys *FS) setupIndex() error {
 	if err != nil {
 		return newOptErr("index", err, "cannot encode the upper root")
 	}
-	if _, err := u.b.Getxattr(indexDir, fsys.prefix+xUpper); err != nil {
-		if err := u.w.setxattr(indexDir, fsys.prefix+xUpper, up); err != nil {
+	if _, err := u.b.Getxattr(indexDir, fsys.prefix+ondisk.XUpper); err != nil {
+		if err := u.w.setxattr(indexDir, fsys.prefix+ondisk.XUpper, up); err != nil {
 			return newOptErr("index", err, "cannot record the upper root on the index dir")
 		}
 	}
@@ -283,12 +280,12 @@ func (fsys *FS) verifyIndex(name, p string) error {
 		// A dir entry (nfs_export) names its upper dir in its upper
 		// xattr; one without is stale. Whether that dir still exists is
 		// not checked here.
-		if v, err := u.b.Getxattr(p, fsys.prefix+xUpper); err != nil || len(v) == 0 {
+		if v, err := u.b.Getxattr(p, fsys.prefix+ondisk.XUpper); err != nil || len(v) == 0 {
 			return syscall.ESTALE
 		}
 		return nil
 	}
-	v, err := u.b.Getxattr(p, fsys.prefix+xOrigin)
+	v, err := u.b.Getxattr(p, fsys.prefix+ondisk.XOrigin)
 	switch {
 	case errors.Is(err, layer.ErrNoData) || err == nil && len(v) == 0:
 		return layer.ErrNoData
@@ -352,7 +349,7 @@ func (fsys *FS) unionNlink(idx string, upper, lower uint64) uint64 {
 // rawUnion is the link count the nlink xattr gives, unchecked; ok is
 // false when the xattr is missing or malformed.
 func (fsys *FS) rawUnion(idx string, upper, lower uint64) (int64, bool) {
-	v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+xNlink)
+	v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+ondisk.XNlink)
 	if err != nil {
 		return 0, false
 	}
@@ -387,7 +384,7 @@ func (fsys *FS) addNlink(idx string, lowerNlink uint64, d int) error {
 		}
 		return fsys.upper.w.unlink(idx)
 	}
-	return fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)))
+	return fsys.upper.w.setxattr(idx, fsys.prefix+ondisk.XNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)))
 }
 
 // linkUp makes the upper name p a link to the index entry idx (a lower
@@ -404,14 +401,14 @@ func (fsys *FS) linkUp(idx, p string, lowerNlink uint64) error {
 		// Relative to the lower file's count first, which the link does
 		// not change, so that a crash after it keeps the count right
 		// (ovl_link_up's order).
-		if err := fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('L', union-int64(lowerNlink))); err != nil {
+		if err := fsys.upper.w.setxattr(idx, fsys.prefix+ondisk.XNlink, ondisk.FormatNlink('L', union-int64(lowerNlink))); err != nil {
 			return err
 		}
 	}
 	if err := fsys.upper.w.link(idx, p); err != nil {
 		return err
 	}
-	return fsys.upper.w.setxattr(idx, fsys.prefix+xNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)-1))
+	return fsys.upper.w.setxattr(idx, fsys.prefix+ondisk.XNlink, ondisk.FormatNlink('U', union-int64(a.Nlink)-1))
 }
 
 // dropIndexIfUnused removes the index entry once no overlay name links to
@@ -454,7 +451,7 @@ func (fsys *FS) indexDirEntry(lower *branch, lp, p string) error {
 	}
 	err = u.w.chmod(t, 0)
 	if err == nil {
-		err = u.w.setxattr(t, fsys.prefix+xUpper, fb)
+		err = u.w.setxattr(t, fsys.prefix+ondisk.XUpper, fb)
 	}
 	if err == nil {
 		err = u.w.rename(t, fsys.indexName(lower, lp))
@@ -521,7 +518,7 @@ func (fsys *FS) lowerNlinkOf(idx string) uint64 {
 	if ok {
 		return n
 	}
-	if v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+xNlink); err == nil && string(v) == "U-1" {
+	if v, err := fsys.upper.b.Getxattr(idx, fsys.prefix+ondisk.XNlink); err == nil && string(v) == "U-1" {
 		return 1
 	}
 	return 0 // unknown: the nlink xattr decides

@@ -3,6 +3,7 @@ package overlay
 import (
 	"github.com/go-overlay/overlay/internal/aferolayer"
 	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/go-overlay/overlay/internal/ondisk"
 	"github.com/spf13/afero"
 )
 
@@ -56,9 +57,9 @@ func (l *Layer) String() string { return l.desc }
 type format interface {
 	// probe classifies the object at p of br (bottom: br is the
 	// bottom-most lower layer, whose opaque markers are not read).
-	probe(br *branch, p string, bottom bool) (obj, error)
+	probe(br *branch, p string, bottom bool) (ondisk.Object, error)
 	// classify marks the entries ents of br's dir p (see branch.classify).
-	classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error)
+	classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]ondisk.Entry, error)
 	whiteout(br *branch, p string, existing uint32) error
 	renameWhiteout(br *branch, sp, dp string, dpType uint32) error
 	setOpaque(br *branch, p string) error

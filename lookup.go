@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -217,7 +219,7 @@ func (fsys *FS) verifyDirIndex(c *node) error {
 	if err != nil {
 		return nil // no handle to compare with
 	}
-	if v, err := u.b.Getxattr(idx, fsys.prefix+xUpper); err != nil || !bytes.Equal(v, want) {
+	if v, err := u.b.Getxattr(idx, fsys.prefix+ondisk.XUpper); err != nil || !bytes.Equal(v, want) {
 		return syscall.EIO
 	}
 	return nil
@@ -236,7 +238,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 	// path; a relative redirect changes want, an absolute one restarts
 	// the search from the root's stack below the layer that holds it.
 	stack, want, abs := parent.lowers, name, false
-	follow := func(o obj, layer int) (err error) {
+	follow := func(o ondisk.Object, layer int) (err error) {
 		stack, want, abs, err = fsys.followIn(o, layer, stack, want, abs)
 		return err
 	}
@@ -253,19 +255,19 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 			return nil, err
 		}
 		switch {
-		case o.kind == objNone:
-		case o.kind == objWhiteout:
+		case o.Kind == ondisk.Absent:
+		case o.Kind == ondisk.Whiteout:
 			c.upperWh = true
 			return c, nil
-		case o.a.IsDir():
-			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.redirect
+		case o.Attr.IsDir():
+			c.present, c.upper, c.typ, c.redirect = true, true, syscall.S_IFDIR, o.Redirect
 			defer fsys.findDirIndex(c)
-			if o.opaque {
+			if o.Opaque {
 				c.opaque = true
 				return c, nil
 			}
 			if fsys.feat.nfsExport {
-				if v, err := fsys.upper.b.Getxattr(joinPath(parent.path(), name), fsys.prefix+xOrigin); err == nil {
+				if v, err := fsys.upper.b.Getxattr(joinPath(parent.path(), name), fsys.prefix+ondisk.XOrigin); err == nil {
 					verify = append([]byte{}, v...)
 				}
 			}
@@ -276,8 +278,8 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 				defer fsys.fixOrigin(c)
 			}
 		default:
-			c.present, c.upper, c.typ = true, true, o.a.Type()
-			if !o.metacopy {
+			c.present, c.upper, c.typ = true, true, o.Attr.Type()
+			if !o.Metacopy {
 				if err := fsys.findOrigin(c, parent.lowers); err != nil {
 					return nil, err
 				}
@@ -292,8 +294,8 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 			if !fsys.metacopyAllowed() {
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
-			c.metacopy, c.redirect = true, o.redirect
-			c.digest, c.digestAlg = o.digest, o.digestAlg
+			c.metacopy, c.redirect = true, o.Redirect
+			c.digest, c.digestAlg = o.Digest, o.DigestAlg
 			if err := follow(o, -1); err != nil {
 				return nil, err
 			}
@@ -313,14 +315,14 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 
 // followIn applies the redirect of o, met in layer, to a lower search (see
 // followRedirect): EPERM where redirects are not followed.
-func (fsys *FS) followIn(o obj, layer int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool, error) {
-	if o.redirect == "" {
+func (fsys *FS) followIn(o ondisk.Object, layer int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool, error) {
+	if o.Redirect == "" {
 		return stack, want, abs, nil
 	}
 	if !fsys.feat.redirectFollow() {
 		return nil, "", false, syscall.EPERM // "refusing to follow redirect"
 	}
-	stack, want, abs = fsys.followRedirect(o.redirect, layer, stack, want, abs)
+	stack, want, abs = fsys.followRedirect(o.Redirect, layer, stack, want, abs)
 	return stack, want, abs, nil
 }
 
@@ -328,7 +330,7 @@ func (fsys *FS) followIn(o obj, layer int, stack []lowerRef, want string, abs bo
 // want (abs: an absolute path, see probeLower) and fills in c, which the
 // upper layer may have begun (verify as there).
 func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, verify []byte) (*node, error) {
-	follow := func(o obj, layer int) (err error) {
+	follow := func(o ondisk.Object, layer int) (err error) {
 		stack, want, abs, err = fsys.followIn(o, layer, stack, want, abs)
 		return err
 	}
@@ -342,18 +344,18 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 		if err != nil {
 			return nil, err
 		}
-		if stopBelow && o.kind != objPresent {
+		if stopBelow && o.Kind != ondisk.Present {
 			return c, nil
 		}
 		if stopBelow {
 			stack = stack[:i+1] // this layer is the last one searched
 		}
 		switch {
-		case o.kind == objNone:
+		case o.Kind == ondisk.Absent:
 			continue
-		case o.kind == objWhiteout:
+		case o.Kind == ondisk.Whiteout:
 			return c, nil
-		case o.a.IsDir():
+		case o.Attr.IsDir():
 			if c.present && !c.isDir() {
 				return c, nil // a dir below a non-dir is never merged
 			}
@@ -364,10 +366,10 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 				c.present, c.typ = true, syscall.S_IFDIR
 			}
 			if len(c.lowers) == 0 {
-				c.lattr = o.a
+				c.lattr = o.Attr
 			}
 			c.lowers = append(c.lowers, lowerRef{layer: lr.layer, path: p})
-			if o.opaque {
+			if o.Opaque {
 				c.opaque = true
 				return c, nil
 			}
@@ -375,7 +377,7 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 			if err := follow(o, lr.layer); err != nil {
 				return nil, err
 			}
-			if len(stack) != before || o.redirect != "" && o.redirect[0] == '/' {
+			if len(stack) != before || o.Redirect != "" && o.Redirect[0] == '/' {
 				// An absolute redirect: walk the new stack from its top.
 				// (A relative one goes on below: restarting would meet
 				// it again, for ever when it names the same path.)
@@ -387,10 +389,10 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 			if c.present {
 				return c, nil
 			}
-			c.present, c.typ = true, o.a.Type()
+			c.present, c.typ = true, o.Attr.Type()
 			c.lowers = []lowerRef{{layer: lr.layer, path: p}}
-			c.lattr = o.a
-			if !o.metacopy {
+			c.lattr = o.Attr
+			if !o.Metacopy {
 				if fsys.indexed(c) {
 					// Another name of this inode may be copied up already:
 					// then the index entry is its upper.
@@ -409,12 +411,12 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 				return nil, syscall.EPERM // "refusing to follow metacopy origin"
 			}
 			c.metacopy = true
-			c.digest, c.digestAlg = o.digest, o.digestAlg
+			c.digest, c.digestAlg = o.Digest, o.DigestAlg
 			before := len(stack)
 			if err := follow(o, lr.layer); err != nil {
 				return nil, err
 			}
-			if len(stack) != before || abs && o.redirect != "" {
+			if len(stack) != before || abs && o.Redirect != "" {
 				return c, fsys.findData(c, stack, 0, want, abs)
 			}
 			return c, fsys.findData(c, stack, i+1, want, abs)
@@ -427,14 +429,14 @@ func (fsys *FS) lookupBelow(c *node, stack []lowerRef, want string, abs bool, ve
 // names in stack entry lr: under lr's path, or, after an absolute
 // redirect (abs), at the absolute path want (stopBelow as probeAbs). It
 // returns the object and its path in the layer; last is as for probe.
-func (fsys *FS) probeLower(lr lowerRef, want string, abs, last bool) (o obj, p string, stopBelow bool, err error) {
+func (fsys *FS) probeLower(lr lowerRef, want string, abs, last bool) (o ondisk.Object, p string, stopBelow bool, err error) {
 	l := fsys.lowers[lr.layer]
 	switch {
 	case abs:
 		o, stopBelow, err = fsys.probeAbs(l, lr.layer, want, last)
 		return o, want, stopBelow, err
 	case dotName(want):
-		return obj{}, "", false, syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
+		return ondisk.Object{}, "", false, syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
 	}
 	p = joinPath(lr.path, want)
 	o, err = l.probe(p, last)
@@ -472,10 +474,10 @@ func (fsys *FS) lowerPositive(parent *node, name string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		switch o.kind {
-		case objWhiteout:
+		switch o.Kind {
+		case ondisk.Whiteout:
 			return false, nil
-		case objNone:
+		case ondisk.Absent:
 			continue
 		}
 		return true, nil
@@ -512,11 +514,11 @@ func (fsys *FS) upperHas(p string) bool {
 // the whole lookup (stop, nothing found); an opaque dir on the way lets
 // the walk go on in this layer but no further down (stop). Callers hold
 // FS.mu.
-func (fsys *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj, stop bool, err error) {
+func (fsys *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o ondisk.Object, stop bool, err error) {
 	comps := strings.Split(want, "/")
 	for i := range comps {
 		if dotName(comps[i]) {
-			return obj{}, false, syscall.EACCES // lookup_one_len
+			return ondisk.Object{}, false, syscall.EACCES // lookup_one_len
 		}
 		p := strings.Join(comps[:i+1], "/")
 		o, err = l.probe(p, bottom)
@@ -524,11 +526,11 @@ func (fsys *FS) probeAbs(l *branch, layer int, want string, bottom bool) (o obj,
 			return o, stop, err
 		}
 		switch {
-		case o.kind == objNone:
-			return obj{}, stop, nil
-		case o.kind == objWhiteout || !o.a.IsDir():
-			return obj{}, true, nil
-		case o.opaque:
+		case o.Kind == ondisk.Absent:
+			return ondisk.Object{}, stop, nil
+		case o.Kind == ondisk.Whiteout || !o.Attr.IsDir():
+			return ondisk.Object{}, true, nil
+		case o.Opaque:
 			stop = true
 		}
 	}

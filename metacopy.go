@@ -25,27 +25,27 @@ import (
 // version, length byte or flags, makes a metacopy file. A longer value
 // claims a digest; a malformed one fails verification (EIO) when verity
 // is on, as ovl_validate_verity reads the whole struct only then.
-func (br *branch) probeMetacopy(p string, a layer.Attr, bottom bool) (obj, error) {
+func (br *branch) probeMetacopy(p string, a layer.Attr, bottom bool) (ondisk.Object, error) {
 	return br.probeMetacopyFrom(br.b, p, a, bottom)
 }
 
-func (br *branch) probeMetacopyFrom(r layer.StatReader, p string, a layer.Attr, bottom bool) (obj, error) {
-	o := obj{kind: objPresent, a: a}
-	v, err := r.Getxattr(p, br.prefix+xMetacopy)
+func (br *branch) probeMetacopyFrom(r layer.StatReader, p string, a layer.Attr, bottom bool) (ondisk.Object, error) {
+	o := ondisk.Object{Kind: ondisk.Present, Attr: a}
+	v, err := r.Getxattr(p, br.prefix+ondisk.XMetacopy)
 	switch {
 	case errors.Is(err, layer.ErrNoData) || errors.Is(err, syscall.EOPNOTSUPP):
 		return o, nil
 	case err != nil:
-		return obj{}, err
+		return ondisk.Object{}, err
 	}
 	m, err := ondisk.ParseMetacopy(v)
 	if err != nil {
-		return obj{}, err
+		return ondisk.Object{}, err
 	}
-	o.metacopy, o.digestAlg, o.digest = true, m.DigestAlg, m.Digest
-	if rv, err := r.Getxattr(p, br.prefix+xRedirect); err == nil {
-		if o.redirect, err = ondisk.ParseRedirect(rv); err != nil {
-			return obj{}, err
+	o.Metacopy, o.DigestAlg, o.Digest = true, m.DigestAlg, m.Digest
+	if rv, err := r.Getxattr(p, br.prefix+ondisk.XRedirect); err == nil {
+		if o.Redirect, err = ondisk.ParseRedirect(rv); err != nil {
+			return ondisk.Object{}, err
 		}
 	}
 	return o, nil
@@ -64,28 +64,28 @@ func (fsys *FS) findData(c *node, stack []lowerRef, i int, want string, abs bool
 		if err != nil {
 			return err
 		}
-		if stopBelow && o.kind != objPresent {
+		if stopBelow && o.Kind != ondisk.Present {
 			return syscall.EIO
 		}
 		if stopBelow {
 			stack = stack[:i+1]
 		}
-		if o.kind == objPresent && len(c.lowers) == 0 {
+		if o.Kind == ondisk.Present && len(c.lowers) == 0 {
 			// The object below an upper metacopy file is its origin.
-			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
+			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.Attr
 		}
 		switch {
-		case o.kind == objNone:
+		case o.Kind == ondisk.Absent:
 			continue
-		case o.kind == objWhiteout || !o.a.IsReg():
+		case o.Kind == ondisk.Whiteout || !o.Attr.IsReg():
 			return syscall.EIO
-		case !o.metacopy:
-			c.data, c.dattr = lowerRef{layer: lr.layer, path: p}, o.a
+		case !o.Metacopy:
+			c.data, c.dattr = lowerRef{layer: lr.layer, path: p}, o.Attr
 			return nil
 		}
-		if o.redirect != "" {
-			stack, want, abs = fsys.followRedirect(o.redirect, lr.layer, stack, want, abs)
-			if o.redirect[0] == '/' {
+		if o.Redirect != "" {
+			stack, want, abs = fsys.followRedirect(o.Redirect, lr.layer, stack, want, abs)
+			if o.Redirect[0] == '/' {
 				i = -1 // the new stack from its top
 			}
 		}
@@ -117,8 +117,8 @@ func (fsys *FS) resolveData(n *node) (lowerRef, layer.Attr, error) {
 		if err != nil {
 			return lowerRef{}, layer.Attr{}, err
 		}
-		if o.kind == objPresent && o.a.IsReg() && !o.metacopy {
-			return lowerRef{layer: l, path: n.data.path}, o.a, nil
+		if o.Kind == ondisk.Present && o.Attr.IsReg() && !o.Metacopy {
+			return lowerRef{layer: l, path: n.data.path}, o.Attr, nil
 		}
 	}
 	return lowerRef{}, layer.Attr{}, syscall.ENOENT
@@ -138,9 +138,9 @@ func (fsys *FS) dataRef(n *node) (br *branch, p string, upper bool, err error) {
 	switch {
 	case n.upper && !n.metacopy:
 		return fsys.upper, n.path(), true, nil
-	case !n.upper && n.idx != "" && !fsys.upper.hasXattr(n.idx, xMetacopy):
+	case !n.upper && n.idx != "" && !fsys.upper.hasXattr(n.idx, ondisk.XMetacopy):
 		return fsys.upper, n.idx, true, nil // the index entry is its upper inode
-	case n.upper && !fsys.upper.hasXattr(n.path(), xMetacopy):
+	case n.upper && !fsys.upper.hasXattr(n.path(), ondisk.XMetacopy):
 		// Its data was copied in through another name of the same upper
 		// inode (a hard link).
 		return fsys.upper, n.path(), true, nil
@@ -215,7 +215,7 @@ func (fsys *FS) copyUpData(n *node, keep bool) error {
 	if n.stale() {
 		return errStale
 	}
-	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+xMetacopy); err != nil && !errors.Is(err, layer.ErrNoData) {
+	if err := fsys.upper.w.removexattr(n.path(), fsys.prefix+ondisk.XMetacopy); err != nil && !errors.Is(err, layer.ErrNoData) {
 		return err
 	}
 	n.metacopy = false

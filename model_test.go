@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-overlay/overlay"
 	"github.com/go-overlay/overlay/internal/model"
+	"github.com/go-overlay/overlay/internal/ondisk"
 	"github.com/go-overlay/overlay/internal/testerrno"
 )
 
@@ -295,7 +296,7 @@ func runModel(t *rapid.T, b modelBackend) {
 	m := model.New(lowers, !readOnly)
 
 	var o overlay.Options
-	prefix := "trusted.overlay."
+	prefix := ondisk.TrustedPrefix
 	switch opts {
 	case "redirect_dir=on":
 		o.RedirectDir = overlay.RedirectOn
@@ -307,7 +308,7 @@ func runModel(t *rapid.T, b modelBackend) {
 		// Implies redirect_dir=nofollow and metacopy off: for what the
 		// machine does, the defaults' semantics.
 		o.Userxattr = true
-		prefix = "user.overlay."
+		prefix = ondisk.UserPrefix
 	case "fsync=volatile":
 		o.Fsync = overlay.FsyncVolatile
 	case "xino=on":

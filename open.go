@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -85,7 +87,7 @@ func (fsys *FS) openFile(name string, flag int, perm uint32) (*File, error) {
 			return f, nil
 		}
 		special := n.typ != syscall.S_IFREG
-		if write && n.upper && n.metacopy && fsys.upper.hasXattr(n.path(), xMetacopy) {
+		if write && n.upper && n.metacopy && fsys.upper.hasXattr(n.path(), ondisk.XMetacopy) {
 			// Writing needs the data in the upper file.
 			fsys.mu.RUnlock()
 			if err := fsys.copyUpData(n, flag&os.O_TRUNC == 0); err != nil && err != errStale {

@@ -20,11 +20,11 @@ func (fsys *FS) fixOrigin(c *node) {
 	}
 	p := joinPath(c.parent.path(), c.name)
 	u := fsys.upper
-	if u.hasXattr(p, xOrigin) {
+	if u.hasXattr(p, ondisk.XOrigin) {
 		return
 	}
 	lr := c.lowers[0]
-	if err := u.w.setxattr(p, fsys.prefix+xOrigin, fsys.originOf(fsys.lowers[lr.layer], lr.path)); err != nil {
+	if err := u.w.setxattr(p, fsys.prefix+ondisk.XOrigin, fsys.originOf(fsys.lowers[lr.layer], lr.path)); err != nil {
 		return
 	}
 	fsys.setImpureAt(c.parent.path(), true)
@@ -39,7 +39,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 	if !u.xattrMarkers() {
 		return nil
 	}
-	v, err := u.b.Getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+xOrigin)
+	v, err := u.b.Getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+ondisk.XOrigin)
 	if err != nil || len(v) == 0 {
 		return nil
 	}
@@ -51,10 +51,10 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 			return err
 		}
 		switch {
-		case o.kind == objNone:
+		case o.Kind == ondisk.Absent:
 			continue
-		case o.kind == objPresent && !o.a.IsDir() && bytes.Equal(fsys.originOf(l, p), v):
-			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.a
+		case o.Kind == ondisk.Present && !o.Attr.IsDir() && bytes.Equal(fsys.originOf(l, p), v):
+			c.lowers, c.lattr = []lowerRef{{layer: lr.layer, path: p}}, o.Attr
 			return nil
 		}
 		break
@@ -66,8 +66,8 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 		if err != nil {
 			return err
 		}
-		if o.kind == objPresent && !o.a.IsDir() {
-			c.lowers, c.lattr = []lowerRef{lr}, o.a
+		if o.Kind == ondisk.Present && !o.Attr.IsDir() {
+			c.lowers, c.lattr = []lowerRef{lr}, o.Attr
 			if fsys.indexed(c) {
 				c.idx = fsys.indexName(fsys.lowers[lr.layer], lr.path)
 			}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/spf13/afero"
 )
@@ -110,9 +112,9 @@ func New(o Options) (fsys *FS, err error) {
 		return nil, err
 	}
 	fsys = &FS{core: &core{opts: o, feat: feat, umask: processUmask(), proc: processCred()}}
-	fsys.prefix = "trusted.overlay."
+	fsys.prefix = ondisk.TrustedPrefix
 	if feat.userxattr {
-		fsys.prefix = "user.overlay."
+		fsys.prefix = ondisk.UserPrefix
 	}
 	counter := new(atomic.Uint64)
 	mk := func(l *Layer) *branch {
@@ -281,7 +283,7 @@ func (fsys *FS) setupUUID() error {
 	default:
 		return nil
 	}
-	if v, err := u.b.Getxattr("", fsys.prefix+"uuid"); err == nil && len(v) == 16 {
+	if v, err := u.b.Getxattr("", fsys.prefix+ondisk.XUUID); err == nil && len(v) == 16 {
 		return nil
 	}
 	if fsys.feat.uuid == UUIDAuto {
@@ -293,7 +295,7 @@ func (fsys *FS) setupUUID() error {
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
-	if err := u.w.setxattr("", fsys.prefix+"uuid", id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
+	if err := u.w.setxattr("", fsys.prefix+ondisk.XUUID, id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
 		if errors.Is(err, syscall.EPERM) && !fsys.feat.userxattr {
 			// Not root: trusted.* xattrs need CAP_SYS_ADMIN.
 			return newOptErr("upperdir", err, "cannot store "+fsys.prefix+"uuid (without CAP_SYS_ADMIN, "+
@@ -378,7 +380,7 @@ func (fsys *FS) checkUpperXattrs() error {
 	if u.caps.Xattr {
 		// The kernel sets and removes the opaque xattr on W/work; a read
 		// of the work root tells the same without a change.
-		if _, err := u.b.Getxattr("/", fsys.prefix+xOpaque); !errors.Is(err, syscall.EOPNOTSUPP) {
+		if _, err := u.b.Getxattr("/", fsys.prefix+ondisk.XOpaque); !errors.Is(err, syscall.EOPNOTSUPP) {
 			return nil
 		}
 		u.caps.Xattr = false

@@ -3,6 +3,8 @@ package overlay
 import (
 	"errors"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -22,17 +24,17 @@ const hintChunk = 1024
 // hint is a probe result read ahead, for the probe of the same path with
 // the same bottom setting.
 type hint struct {
-	o      obj
+	o      ondisk.Object
 	bottom bool
 }
 
 // takeHint returns (and forgets) the hint for the probe of p.
-func (br *branch) takeHint(p string, bottom bool) (obj, bool) {
+func (br *branch) takeHint(p string, bottom bool) (ondisk.Object, bool) {
 	br.hintMu.Lock()
 	defer br.hintMu.Unlock()
 	h, ok := br.hints[p]
 	if !ok || h.bottom != bottom {
-		return obj{}, false
+		return ondisk.Object{}, false
 	}
 	delete(br.hints, p)
 	return h.o, true

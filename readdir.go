@@ -3,6 +3,8 @@ package overlay
 import (
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/ondisk"
+
 	"github.com/go-overlay/overlay/internal/layer"
 )
 
@@ -59,7 +61,7 @@ func (fsys *FS) layersOf(n *node) []dirLayer {
 		// opaque=x; the upper's and the bottom layer's show (the
 		// kernel reads no opaque marker in the bottom layer).
 		if merge && lr.layer != fsys.bottom && l.br.xattrMarkers() {
-			v, err := l.br.b.Getxattr(l.p, l.br.prefix+xOpaque)
+			v, err := l.br.b.Getxattr(l.p, l.br.prefix+ondisk.XOpaque)
 			l.xwh = err == nil && len(v) == 1 && v[0] == 'x'
 		}
 		ls = append(ls, l)
@@ -95,8 +97,8 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]mergedEnt, error
 		filter = filter || fsys.mayHaveWhiteouts(n, ls)
 		out := make([]mergedEnt, 0, len(ents))
 		for _, e := range ents {
-			if !e.whiteout || !filter || positions {
-				out = append(out, mergedEnt{name: e.name, typ: e.typ, hidden: e.whiteout && filter})
+			if !e.Whiteout || !filter || positions {
+				out = append(out, mergedEnt{name: e.Name, typ: e.Type, hidden: e.Whiteout && filter})
 			}
 		}
 		if positions {
@@ -106,7 +108,7 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]mergedEnt, error
 	}
 
 	// Read every layer first, so the name index is sized once.
-	lists := make([][]markedEnt, len(ls))
+	lists := make([][]ondisk.Entry, len(ls))
 	total := 0
 	for i, l := range ls {
 		lowest := i == len(ls)-1
@@ -117,7 +119,7 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]mergedEnt, error
 		if positions && lowest {
 			// "." and ".." take their places in the lowest layer's
 			// order, which comes first.
-			ents = withDots(ents, at, func(name string) markedEnt { return markedEnt{name: name, dot: true} })
+			ents = withDots(ents, at, func(name string) ondisk.Entry { return ondisk.Entry{Name: name, Dot: true} })
 		}
 		lists[i] = ents
 		total += len(ents)
@@ -133,18 +135,18 @@ func (fsys *FS) listEntries(n *node, filter, positions bool) ([]mergedEnt, error
 	lowOrder := make([]int32, 0, len(lowest)) // the lowest layer's names, in its order
 	for _, ents := range lists[:len(lists)-1] {
 		for _, e := range ents {
-			if _, ok := index[e.name]; !ok {
-				index[e.name] = int32(len(all))
-				all = append(all, ent{mergedEnt: mergedEnt{name: e.name, typ: e.typ}, whiteout: e.whiteout})
+			if _, ok := index[e.Name]; !ok {
+				index[e.Name] = int32(len(all))
+				all = append(all, ent{mergedEnt: mergedEnt{name: e.Name, typ: e.Type}, whiteout: e.Whiteout})
 			}
 		}
 	}
 	for _, e := range lowest {
-		k, ok := index[e.name]
+		k, ok := index[e.Name]
 		if !ok {
 			k = int32(len(all))
-			index[e.name] = k
-			all = append(all, ent{mergedEnt: mergedEnt{name: e.name, typ: e.typ, dot: e.dot}, whiteout: e.whiteout})
+			index[e.Name] = k
+			all = append(all, ent{mergedEnt: mergedEnt{name: e.Name, typ: e.Type, dot: e.Dot}, whiteout: e.Whiteout})
 		}
 		if !all[k].low {
 			all[k].low = true
@@ -220,7 +222,7 @@ func (fsys *FS) mayHaveWhiteouts(n *node, ls []dirLayer) bool {
 		return true
 	}
 	br := ls[0].br
-	return br.format == formatOCI || br.caps.Xattr && br.hasXattr(ls[0].p, xOrigin)
+	return br.format == formatOCI || br.caps.Xattr && br.hasXattr(ls[0].p, ondisk.XOrigin)
 }
 
 // translatedList is the listing of merge dir n as the kernel's readdir
@@ -265,7 +267,7 @@ func (fsys *FS) translatedList(n *node, list []mergedEnt) ([]mergedEnt, error) {
 // is returned. Callers hold FS.mu.
 func (fsys *FS) impureLookups(n *node) error {
 	u := fsys.upper
-	if !n.upper || !u.xattrMarkers() || !u.hasXattr(n.path(), xImpure) {
+	if !n.upper || !u.xattrMarkers() || !u.hasXattr(n.path(), ondisk.XImpure) {
 		return nil
 	}
 	ents, err := u.listDir(n.path(), false)
@@ -273,7 +275,7 @@ func (fsys *FS) impureLookups(n *node) error {
 		return err
 	}
 	for _, e := range ents {
-		if _, err := fsys.child(n, e.name); err != nil {
+		if _, err := fsys.child(n, e.Name); err != nil {
 			return err
 		}
 	}
@@ -289,7 +291,7 @@ func (fsys *FS) impureLookups(n *node) error {
 func (fsys *FS) impureList(n *node, list []mergedEnt) ([]mergedEnt, error) {
 	u := fsys.upper
 	p := n.path()
-	if !u.xattrMarkers() || !u.hasXattr(p, xImpure) {
+	if !u.xattrMarkers() || !u.hasXattr(p, ondisk.XImpure) {
 		return list, nil
 	}
 	ents, err := u.listDir(p, false)
@@ -298,7 +300,7 @@ func (fsys *FS) impureList(n *node, list []mergedEnt) ([]mergedEnt, error) {
 	}
 	inUpper := make(map[string]bool, len(ents))
 	for _, e := range ents {
-		inUpper[e.name] = true
+		inUpper[e.Name] = true
 	}
 	out := list[:0:0]
 	for _, e := range list {

@@ -238,7 +238,7 @@ func (fsys *FS) removableTree(n *node) (indexNames []string, ok bool) {
 			return nil, false
 		}
 	}
-	whiteouts := n.upper && (n.whiteouts || len(ds) > 1 || fsys.upper.hasXattr(n.path(), xOrigin))
+	whiteouts := n.upper && (n.whiteouts || len(ds) > 1 || fsys.upper.hasXattr(n.path(), ondisk.XOrigin))
 	if err := mergedWalk(ds, whiteouts, c.visit); err != nil {
 		return nil, false
 	}
@@ -330,26 +330,26 @@ func (c *treeCheck) visit(ds []walkedDir, whiteouts bool, i int, e layer.DirEnt,
 		}
 		switch {
 		case !private:
-		case !upper && (suffix != xOpaque || !a.IsDir()):
+		case !upper && (suffix != ondisk.XOpaque || !a.IsDir()):
 			return visited{}, errNotAtOnce
-		case suffix == xOrigin && a.IsDir():
+		case suffix == ondisk.XOrigin && a.IsDir():
 			if fsys.feat.nfsExport {
 				return visited{}, errNotAtOnce // lookup checks its index entry
 			}
 			kind |= entOrigin
-		case suffix == xOrigin:
+		case suffix == ondisk.XOrigin:
 			// Indexed, its lookup checks the entry and its removal
 			// counts links there.
 			if fsys.feat.index && c.indexed(ondisk.IndexName(v)) {
 				return visited{}, errNotAtOnce
 			}
-		case suffix == xImpure && a.IsDir():
-		case suffix == xOpaque && a.IsDir():
+		case suffix == ondisk.XImpure && a.IsDir():
+		case suffix == ondisk.XOpaque && a.IsDir():
 			if string(v) != "y" {
 				return visited{}, errNotAtOnce
 			}
 			kind |= entOpaque
-		case suffix == xRedirect && a.IsDir() && fsys.feat.redirectFollow():
+		case suffix == ondisk.XRedirect && a.IsDir() && fsys.feat.redirectFollow():
 			if redirect, err = ondisk.ParseRedirect(v); err != nil {
 				return visited{}, errNotAtOnce
 			}
@@ -403,7 +403,7 @@ func (c *treeCheck) noteIndex(d layer.TreeDir, br *branch, name string) error {
 // redirected opens the lower dirs that an upper dir whose redirect is
 // the absolute path r merges with: those lookup finds, from the root's.
 func (c *treeCheck) redirected(r string) (below []walkedDir, err error) {
-	stack, want, abs, err := c.fsys.followIn(obj{redirect: r}, upperLayer, nil, "", false)
+	stack, want, abs, err := c.fsys.followIn(ondisk.Object{Redirect: r}, upperLayer, nil, "", false)
 	if err != nil {
 		return nil, errNotAtOnce
 	}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // rename moves oldname to newname with rename(2)'s rules and the
@@ -295,7 +297,7 @@ func (fsys *FS) setRedirect(n *node, name string, absolute bool, sp string) erro
 	if !u.xattrMarkers() {
 		return syscall.EXDEV
 	}
-	if err := u.w.setxattr(sp, fsys.prefix+xRedirect, []byte(value)); err != nil {
+	if err := u.w.setxattr(sp, fsys.prefix+ondisk.XRedirect, []byte(value)); err != nil {
 		return syscall.EXDEV
 	}
 	n.redirect = value

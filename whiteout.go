@@ -8,18 +8,9 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/go-overlay/overlay/internal/layer"
-)
+	"github.com/go-overlay/overlay/internal/ondisk"
 
-// Private xattr suffixes (appended to the prefix P, trusted.overlay. or
-// user.overlay.).
-const (
-	xOpaque   = "opaque"
-	xWhiteout = "whiteout"
-	xOrigin   = "origin"
-	xRedirect = "redirect"
-	xImpure   = "impure"
-	xMetacopy = "metacopy"
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 // dotName reports a name that lookup_one_len refuses with EACCES.
@@ -50,34 +41,10 @@ type branch struct {
 // format on a filesystem that holds xattrs.
 func (br *branch) xattrMarkers() bool { return br.format == formatKernel && br.caps.Xattr }
 
-type objKind uint8
-
-const (
-	objNone objKind = iota
-	objWhiteout
-	objPresent
-)
-
-// obj is what one layer holds at one path.
-type obj struct {
-	kind   objKind
-	a      layer.Attr
-	opaque bool // dir marked opaque (never read in the bottom layer)
-	xdir   bool // dir marked opaque=x: it may hold xattr whiteouts
-	// redirect is a dir's validated redirect xattr: "/a/b" or
-	// "name"; never read in the bottom layer. Also a metacopy file's.
-	redirect string
-	metacopy bool // a regular file holding metadata only
-	// digest is a metacopy file's fs-verity digest of its data, and
-	// digestAlg its algorithm (0: none stored).
-	digest    []byte
-	digestAlg uint8
-}
-
 // probe looks at p in this layer and classifies it. In the bottom-most
 // lower layer opaque markers are not read, as in ovl_lookup's "last layer"
 // optimisation.
-func (br *branch) probe(p string, bottom bool) (obj, error) {
+func (br *branch) probe(p string, bottom bool) (ondisk.Object, error) {
 	return br.format.probe(br, p, bottom)
 }
 
@@ -100,22 +67,13 @@ func splitLast(p string) (dir, base string) {
 	return p[:i], p[i+1:]
 }
 
-// markedEnt is one entry of one layer's directory with its format's
-// markers decoded: a whiteout, or "." and "..".
-type markedEnt struct {
-	name     string
-	typ      uint32
-	whiteout bool
-	dot      bool // "." or "..", in a listing that keeps their places
-}
-
 // listDir reads directory p of this layer, in the layer's order, marking
 // whiteouts. Kernel format: char 0/0 devices are whiteouts; zero-size
 // files carrying P.whiteout only when xwh is set (a lower dir marked
 // opaque=x in a merge: elsewhere they show, as on the kernel). OCI
 // format: ".wh.NAME" entries become whiteouts of NAME and the reserved
 // names are dropped.
-func (br *branch) listDir(p string, xwh bool) ([]markedEnt, error) {
+func (br *branch) listDir(p string, xwh bool) ([]ondisk.Entry, error) {
 	ents, _, err := br.listDirDots(p, xwh, false)
 	return ents, err
 }
@@ -123,7 +81,7 @@ func (br *branch) listDir(p string, xwh bool) ([]markedEnt, error) {
 // listDirDots is listDir; with dots it also tells, where the backend can
 // (dotsReader), how many of the returned entries the dir lists before "."
 // and before ".." (else none: they come first).
-func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, error) {
+func (br *branch) listDirDots(p string, xwh, dots bool) ([]ondisk.Entry, [2]int, error) {
 	var ents []layer.DirEnt
 	var at [2]int
 	var err error
@@ -142,7 +100,7 @@ func (br *branch) listDirDots(p string, xwh, dots bool) ([]markedEnt, [2]int, er
 // classify turns a dir's raw entries into layer entries, whiteouts found;
 // an entry gone meanwhile is dropped, and the dot counts in at, given for
 // the raw entries, are turned into counts of the entries returned.
-func (br *branch) classify(p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]markedEnt, error) {
+func (br *branch) classify(p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]ondisk.Entry, error) {
 	return br.format.classify(br, p, xwh, ents, at)
 }
 
