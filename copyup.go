@@ -145,7 +145,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	parentPath := n.parent.path()
 	pa, perr := fsys.upper.b.Lstat(parentPath)
-	if err := fsys.upper.w.rename(tmp, joinPath(parentPath, n.name)); err != nil {
+	if err := fsys.upper.w.rename(tmp, layer.Join(parentPath, n.name)); err != nil {
 		fsys.upper.removeAll(tmp, a.IsDir())
 		return err
 	}
@@ -155,7 +155,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 	}
 	n.upper = true
 	n.upperGen++
-	if !a.IsDir() && mode != copyMeta && !fsys.upper.hasXattr(joinPath(parentPath, n.name), ondisk.XOrigin) {
+	if !a.IsDir() && mode != copyMeta && !fsys.upper.hasXattr(layer.Join(parentPath, n.name), ondisk.XOrigin) {
 		// No origin could be recorded (a hard-linked lower file without
 		// index, a symlink with userxattr): it is the upper's own inode now.
 		n.lowers, n.lowerBorn = nil, n.lattr.Nlink == 1
@@ -165,7 +165,7 @@ func (fsys *FS) copyUp(n *node, mode copyMode) error {
 		// before, as the kernel does, a crash in between would leave an
 		// entry naming a dir that the work dir's cleanup removes, and
 		// the lower dir would then fail to look up (EIO).
-		if err := fsys.indexDirEntry(lower, lr.path, joinPath(parentPath, n.name)); err != nil {
+		if err := fsys.indexDirEntry(lower, lr.path, layer.Join(parentPath, n.name)); err != nil {
 			return err
 		}
 		n.dirIndexed = true
@@ -451,7 +451,7 @@ func (fsys *FS) finishCopyUp(n *node, tmp, idx string, a layer.Attr, mode copyMo
 		return errStale
 	}
 	parentPath := n.parent.path()
-	p := joinPath(parentPath, n.name)
+	p := layer.Join(parentPath, n.name)
 	pa, perr := fsys.upper.b.Lstat(parentPath)
 	if tmp != "" {
 		if err := fsys.upper.w.rename(tmp, idx); err != nil {

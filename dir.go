@@ -82,7 +82,7 @@ func (fsys *FS) checkNew(r walkResult, dir bool) error {
 // last. Callers hold FS.mu for writing and forget the name afterwards.
 func (fsys *FS) createObj(r walkResult, isDir bool, mk func(p string) error) error {
 	u := fsys.upper
-	p := joinPath(r.parent.path(), r.name)
+	p := layer.Join(r.parent.path(), r.name)
 	if !r.n.upperWh {
 		return mk(p)
 	}
@@ -346,7 +346,7 @@ func (fsys *FS) unlinkLock(name string) (walkResult, error) {
 // empty.
 func (fsys *FS) removeName(r walkResult) (err error) {
 	defer fsys.forget(r.parent, r.name)
-	p := joinPath(r.parent.path(), r.name)
+	p := layer.Join(r.parent.path(), r.name)
 	if r.n.isDir() {
 		defer fsys.keepGoneAttr(r.n, p)(&err)
 	}
@@ -471,7 +471,7 @@ func (fsys *FS) rmdir(name string) error {
 		return fsys.rmdir(name) // looked up and checked again
 	}
 	defer fsys.mu.Unlock()
-	if r.n.upper && fsys.needsOpaqueClear(joinPath(r.parent.path(), r.name)) {
+	if r.n.upper && fsys.needsOpaqueClear(layer.Join(r.parent.path(), r.name)) {
 		return syscall.EIO
 	}
 	return fsys.removeName(r)
@@ -495,7 +495,7 @@ func (fsys *FS) needsOpaqueClear(p string) bool {
 		if e.Type != 0 && e.Type != syscall.S_IFCHR {
 			continue
 		}
-		if o, _ := u.probe(joinPath(p, e.Name), false); o.Kind == ondisk.Whiteout {
+		if o, _ := u.probe(layer.Join(p, e.Name), false); o.Kind == ondisk.Whiteout {
 			return true
 		}
 	}

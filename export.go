@@ -215,7 +215,7 @@ func (fsys *FS) findInUpper(fh layer.FileHandle) (string, bool) {
 			continue
 		}
 		for _, e := range ents {
-			p := joinPath(dir, e.Name)
+			p := layer.Join(dir, e.Name)
 			if fsys.upper.hiddenName(e.Name) {
 				continue
 			}

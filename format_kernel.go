@@ -22,82 +22,16 @@ func (kernelFormat) probe(br *branch, p string, bottom bool) (ondisk.Object, err
 	if o, ok := br.takeHint(p, bottom); ok {
 		return o, nil
 	}
-	return br.probeFrom(br.b, p, bottom)
-}
-
-// probeFrom is probe of a kernel-format layer through r.
-func (br *branch) probeFrom(r layer.StatReader, p string, bottom bool) (ondisk.Object, error) {
-	a, err := r.Lstat(p)
-	if err != nil {
-		// A name too long for the layer's filesystem is not there
-		// (ovl_lookup_single); only a redirect can ask for one.
-		if isNotFound(err) || errors.Is(err, syscall.ENAMETOOLONG) {
-			return ondisk.Object{}, nil
-		}
-		return ondisk.Object{}, err
-	}
-	switch {
-	case a.IsChr00():
-		return ondisk.Object{Kind: ondisk.Whiteout, Attr: a}, nil
-	case a.IsReg() && br.caps.Xattr:
-		if a.Size == 0 {
-			if _, err := r.Getxattr(p, br.prefix+ondisk.XWhiteout); err == nil {
-				return ondisk.Object{Kind: ondisk.Whiteout, Attr: a}, nil
-			}
-		}
-		return br.probeMetacopyFrom(r, p, a, bottom)
-	case a.IsDir() && !bottom && br.caps.Xattr:
-		o := ondisk.Object{Kind: ondisk.Present, Attr: a}
-		if v, err := r.Getxattr(p, br.prefix+ondisk.XOpaque); err == nil && len(v) == 1 {
-			o.Opaque, o.XDir = v[0] == 'y', v[0] == 'x'
-		}
-		if o.Opaque {
-			return o, nil // an opaque dir's redirect is not read
-		}
-		if v, err := r.Getxattr(p, br.prefix+ondisk.XRedirect); err == nil {
-			if o.Redirect, err = ondisk.ParseRedirect(v); err != nil {
-				return ondisk.Object{}, err
-			}
-		}
-		return o, nil
-	}
-	return ondisk.Object{Kind: ondisk.Present, Attr: a}, nil
+	return br.kernel().Probe(br.b, p, bottom)
 }
 
 func (kernelFormat) classify(br *branch, p string, xwh bool, ents []layer.DirEnt, at *[2]int) ([]ondisk.Entry, error) {
-	out := make([]ondisk.Entry, 0, len(ents))
-	raw := *at
-	for r, e := range ents {
-		for i := range raw {
-			if raw[i] == r {
-				at[i] = len(out)
-			}
-		}
-		le := ondisk.Entry{Name: e.Name, Type: e.Type}
-		if e.Type == syscall.S_IFCHR || e.Type == 0 || (xwh && e.Type == syscall.S_IFREG) {
-			a, err := br.b.Lstat(joinPath(p, e.Name))
-			if err != nil {
-				if isNotFound(err) {
-					continue
-				}
-				return nil, err
-			}
-			le.Type = a.Type()
-			switch {
-			case a.IsChr00():
-				le.Whiteout = true
-			case xwh && a.IsReg() && a.Size == 0 && br.caps.Xattr && br.hasXattr(joinPath(p, e.Name), ondisk.XWhiteout):
-				le.Whiteout = true
-			}
-		}
-		out = append(out, le)
-	}
-	for i := range raw {
-		if raw[i] >= len(ents) {
-			at[i] = len(out)
-		}
-	}
-	return out, nil
+	return br.kernel().Classify(br.b, p, xwh, ents, at)
+}
+
+// kernel is the codec of br in the kernel's format.
+func (br *branch) kernel() ondisk.Kernel {
+	return ondisk.Kernel{Prefix: br.prefix, Xattr: br.caps.Xattr}
 }
 
 // whiteout builds a char 0/0 in the work dir and renames it into place

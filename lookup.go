@@ -111,13 +111,6 @@ func (n *node) stale() bool {
 	return false
 }
 
-func joinPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
 // child returns the cached child, or resolves it from the layers and
 // caches it. Callers hold FS.mu (for reading or writing).
 func (fsys *FS) child(parent *node, name string) (*node, error) {
@@ -250,7 +243,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 		// Without redirect following, an upper with no lower stack below
 		// is the last layer searched: its markers are not read (d.last).
 		last := !fsys.feat.redirectFollow() && len(parent.lowers) == 0
-		o, err := fsys.upper.probe(joinPath(parent.path(), name), last)
+		o, err := fsys.upper.probe(layer.Join(parent.path(), name), last)
 		if err != nil {
 			return nil, err
 		}
@@ -267,7 +260,7 @@ func (fsys *FS) lookupLayers(parent *node, name string) (*node, error) {
 				return c, nil
 			}
 			if fsys.feat.nfsExport {
-				if v, err := fsys.upper.b.Getxattr(joinPath(parent.path(), name), fsys.prefix+ondisk.XOrigin); err == nil {
+				if v, err := fsys.upper.b.Getxattr(layer.Join(parent.path(), name), fsys.prefix+ondisk.XOrigin); err == nil {
 					verify = append([]byte{}, v...)
 				}
 			}
@@ -438,26 +431,26 @@ func (fsys *FS) probeLower(lr lowerRef, want string, abs, last bool) (o ondisk.O
 	case dotName(want):
 		return ondisk.Object{}, "", false, syscall.EACCES // a redirect to ".", ".." or "" (lookup_one_len)
 	}
-	p = joinPath(lr.path, want)
+	p = layer.Join(lr.path, want)
 	o, err = l.probe(p, last)
 	return o, p, false, err
 }
 
-// followRedirect applies the redirect r met in layer to a search below
+// followRedirect applies the redirect r met in layer li to a search below
 // that looks for want in stack: a relative redirect replaces want (or,
 // after an absolute one, its last component); an absolute one makes want
-// that path, searched from the root's stack below layer.
-func (fsys *FS) followRedirect(r string, layer int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool) {
+// that path, searched from the root's stack below li.
+func (fsys *FS) followRedirect(r string, li int, stack []lowerRef, want string, abs bool) ([]lowerRef, string, bool) {
 	if r[0] != '/' {
 		if abs {
-			d, _ := splitLast(want)
-			return stack, joinPath(d, r), true
+			d, _ := layer.Split(want)
+			return stack, layer.Join(d, r), true
 		}
 		return stack, r, false
 	}
 	var below []lowerRef
 	for _, lr := range fsys.root.lowers {
-		if lr.layer > layer {
+		if lr.layer > li {
 			below = append(below, lr)
 		}
 	}
@@ -470,7 +463,7 @@ func (fsys *FS) followRedirect(r string, layer int, stack []lowerRef, want strin
 // Callers hold FS.mu.
 func (fsys *FS) lowerPositive(parent *node, name string) (bool, error) {
 	for _, lr := range parent.lowers {
-		o, err := fsys.lowers[lr.layer].probe(joinPath(lr.path, name), lr.layer == fsys.bottom)
+		o, err := fsys.lowers[lr.layer].probe(layer.Join(lr.path, name), lr.layer == fsys.bottom)
 		if err != nil {
 			return false, err
 		}

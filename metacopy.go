@@ -17,40 +17,6 @@ import (
 // data may also live in a data-only layer, reached through an absolute
 // redirect.
 
-// probeMetacopy reads the metacopy xattr of the regular file p (struct
-// ovl_metacopy: empty, or version 0, len, flags, digest algorithm and up
-// to 64 bytes of fs-verity digest) and, on a metacopy file, its redirect.
-// Lookup only checks the value's size, as ovl_check_metacopy_xattr does
-// without a buffer: 1 to 3 bytes is EIO; any other value, whatever its
-// version, length byte or flags, makes a metacopy file. A longer value
-// claims a digest; a malformed one fails verification (EIO) when verity
-// is on, as ovl_validate_verity reads the whole struct only then.
-func (br *branch) probeMetacopy(p string, a layer.Attr, bottom bool) (ondisk.Object, error) {
-	return br.probeMetacopyFrom(br.b, p, a, bottom)
-}
-
-func (br *branch) probeMetacopyFrom(r layer.StatReader, p string, a layer.Attr, bottom bool) (ondisk.Object, error) {
-	o := ondisk.Object{Kind: ondisk.Present, Attr: a}
-	v, err := r.Getxattr(p, br.prefix+ondisk.XMetacopy)
-	switch {
-	case errors.Is(err, layer.ErrNoData) || errors.Is(err, syscall.EOPNOTSUPP):
-		return o, nil
-	case err != nil:
-		return ondisk.Object{}, err
-	}
-	m, err := ondisk.ParseMetacopy(v)
-	if err != nil {
-		return ondisk.Object{}, err
-	}
-	o.Metacopy, o.DigestAlg, o.Digest = true, m.DigestAlg, m.Digest
-	if rv, err := r.Getxattr(p, br.prefix+ondisk.XRedirect); err == nil {
-		if o.Redirect, err = ondisk.ParseRedirect(rv); err != nil {
-			return ondisk.Object{}, err
-		}
-	}
-	return o, nil
-}
-
 // findData looks below a metacopy object for its data: the first regular
 // file that is not itself metacopy, in stack from index i on, under want
 // (or the absolute path want when abs), following the redirects of

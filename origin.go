@@ -18,7 +18,7 @@ func (fsys *FS) fixOrigin(c *node) {
 	if !c.present || len(c.lowers) == 0 {
 		return
 	}
-	p := joinPath(c.parent.path(), c.name)
+	p := layer.Join(c.parent.path(), c.name)
 	u := fsys.upper
 	if u.hasXattr(p, ondisk.XOrigin) {
 		return
@@ -39,13 +39,13 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 	if !u.xattrMarkers() {
 		return nil
 	}
-	v, err := u.b.Getxattr(joinPath(c.parent.path(), c.name), fsys.prefix+ondisk.XOrigin)
+	v, err := u.b.Getxattr(layer.Join(c.parent.path(), c.name), fsys.prefix+ondisk.XOrigin)
 	if err != nil || len(v) == 0 {
 		return nil
 	}
 	for _, lr := range stack {
 		l := fsys.lowers[lr.layer]
-		p := joinPath(lr.path, c.name)
+		p := layer.Join(lr.path, c.name)
 		o, err := l.probe(p, lr.layer == fsys.bottom)
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func (fsys *FS) findOrigin(c *node, stack []lowerRef) error {
 		// the index entry named by its origin is the same upper inode.
 		idx := indexDir + "/" + ondisk.IndexName(v)
 		ia, err1 := u.b.Lstat(idx)
-		ca, err2 := u.b.Lstat(joinPath(c.parent.path(), c.name))
+		ca, err2 := u.b.Lstat(layer.Join(c.parent.path(), c.name))
 		if err1 == nil && err2 == nil && ia.Ino == ca.Ino && ia.Dev == ca.Dev {
 			c.idx = idx
 			c.lattr.Nlink = fsys.lowerNlinkOf(idx)
@@ -109,7 +109,7 @@ func (fsys *FS) originIndex(v []byte) (lowerRef, bool) {
 					return
 				}
 				for _, e := range ents {
-					p := joinPath(dir, e.Name)
+					p := layer.Join(dir, e.Name)
 					t := e.Type
 					if t == 0 {
 						a, err := br.b.Lstat(p)

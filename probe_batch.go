@@ -73,14 +73,14 @@ func (fsys *FS) readAhead(n *node, names []string) (drop func()) {
 			if cached {
 				continue
 			}
-			o, err := br.probeFrom(r, name, bottom)
+			o, err := br.kernel().Probe(r, name, bottom)
 			if errors.Is(err, errors.ErrUnsupported) {
 				break
 			}
 			if err != nil {
 				continue // the entry's own probe reports it
 			}
-			p := joinPath(lr.path, name)
+			p := layer.Join(lr.path, name)
 			hints[p] = hint{o: o, bottom: bottom}
 			keys = append(keys, p)
 		}

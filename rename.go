@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
@@ -160,8 +161,8 @@ func (fsys *FS) renameLocked(src, dst walkResult) error {
 	u := fsys.upper
 	defer fsys.forget(src.parent, src.name)
 	defer fsys.forget(dst.parent, dst.name)
-	sp := joinPath(src.parent.path(), src.name)
-	dp := joinPath(dst.parent.path(), dst.name)
+	sp := layer.Join(src.parent.path(), src.name)
+	dp := layer.Join(dst.parent.path(), dst.name)
 	srcPos, err := fsys.lowerPositive(src.parent, src.name)
 	if err != nil {
 		return err

@@ -53,20 +53,6 @@ func (br *branch) hasXattr(p, suffix string) bool {
 	return err == nil
 }
 
-// isNotFound reports an error that means "nothing at this path in this
-// layer": ENOENT, or ENOTDIR when a path component is not a directory.
-func isNotFound(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR)
-}
-
-func splitLast(p string) (dir, base string) {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return "", p
-	}
-	return p[:i], p[i+1:]
-}
-
 // listDir reads directory p of this layer, in the layer's order, marking
 // whiteouts. Kernel format: char 0/0 devices are whiteouts; zero-size
 // files carrying P.whiteout only when xwh is set (a lower dir marked
@@ -225,26 +211,26 @@ func (br *branch) createEmpty(p string) error {
 func (br *branch) removeAll(p string, isDir bool) error {
 	if !isDir {
 		err := br.w.unlink(p)
-		if isNotFound(err) {
+		if layer.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
 	if tr, ok := br.w.treeRemover(); ok {
 		err := tr.RemoveTree(p)
-		if isNotFound(err) {
+		if layer.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
 	if err := br.clearDir(p); err != nil {
-		if isNotFound(err) {
+		if layer.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
 	err := br.w.rmdir(p)
-	if isNotFound(err) {
+	if layer.IsNotFound(err) {
 		return nil
 	}
 	return err
@@ -263,7 +249,7 @@ func (br *branch) clearDir(p string) error {
 		return err
 	}
 	for _, e := range ents {
-		cp := joinPath(p, e.Name)
+		cp := layer.Join(p, e.Name)
 		t := e.Type
 		if t == 0 {
 			a, err := br.b.Lstat(cp)
