@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"github.com/go-overlay/overlay/internal/testskip"
 )
 
@@ -121,4 +122,64 @@ func TestDecodeKernelUpper(t *testing.T) {
 	if _, err := DecodeFB(get(filepath.Join(w, "index"), "upper")); err != nil {
 		t.Errorf("upper xattr of the index dir: %v", err)
 	}
+
+	// The markers, through Kernel alone over the upper dir.
+	k, r := Kernel{Prefix: TrustedPrefix, Xattr: true}, hostReader(u)
+	for _, c := range []struct {
+		p    string
+		want func(Object) bool
+	}{
+		{"g", func(o Object) bool { return o.Kind == Whiteout }},
+		{"d", func(o Object) bool { return o.Kind == Whiteout }},
+		{"e", func(o Object) bool { return o.Kind == Present && o.Attr.IsDir() && o.Redirect == "d" && !o.Opaque }},
+		{"h", func(o Object) bool { return o.Kind == Present && o.Metacopy && o.Attr.Size == 4 }},
+		{"f", func(o Object) bool { return o.Kind == Present && !o.Metacopy && o.Attr.Size == 3 }},
+		{"nope", func(o Object) bool { return o.Kind == Absent }},
+	} {
+		if o, err := k.Probe(r, c.p, false); err != nil || !c.want(o) {
+			t.Errorf("Probe(%s) = %+v, %v", c.p, o, err)
+		}
+	}
+	var dirents []layer.DirEnt
+	des, err := os.ReadDir(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		dirents = append(dirents, layer.DirEnt{Name: de.Name()})
+	}
+	at := [2]int{}
+	marked, err := k.Classify(r, "", false, dirents, &at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whiteouts := map[string]bool{}
+	for _, e := range marked {
+		if e.Whiteout {
+			whiteouts[e.Name] = true
+		}
+	}
+	if len(whiteouts) != 2 || !whiteouts["g"] || !whiteouts["d"] {
+		t.Errorf("Classify of the upper root: whiteouts %v, want d and g", whiteouts)
+	}
+}
+
+// hostReader reads the host dir root as a layer, for the codec alone.
+type hostReader string
+
+func (h hostReader) Lstat(p string) (layer.Attr, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(string(h), p), &st); err != nil {
+		return layer.Attr{}, err
+	}
+	return layer.Attr{Mode: st.Mode, Nlink: uint64(st.Nlink), Rdev: st.Rdev, Size: st.Size, Ino: st.Ino}, nil
+}
+
+func (h hostReader) Getxattr(p, name string) ([]byte, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Lgetxattr(filepath.Join(string(h), p), name, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }
