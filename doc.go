@@ -282,18 +282,34 @@
 // (lockForChange), copies up what must move to the upper and changes the
 // upper through its door (upper.go): the only code that writes a layer.
 //
-// A Layer is built on a backend (layer.go), the contract a layer
-// provides, split in a read side (layerReader: all an FS holds of a lower
-// layer, which it therefore cannot write) and a write side (layerWriter,
-// held by the upper's door alone). The backends: MemFS (memfs*.go), any
-// afero.Fs (aferolayer*.go), a host directory (native*_linux.go) and
-// another overlay (stack.go). Within one FS a layer is a branch (its
-// format, capabilities and xattr prefix); one layer's copy of a dir is a
-// dirLayer. whiteout.go reads and writes a layer's format (whiteouts,
-// opaque dirs, in the kernel's encoding or the OCI one); the encodings of
-// the kernel's private xattrs (file handles, index names, nlink, redirect,
-// metacopy) are the internal/ondisk codec, usable without an FS.
-// treewalk.go walks trees by directory descriptors, merged across layers.
+// The packages below it:
+//
+//   - internal/layer, the layer contract: the backend a layer provides,
+//     split in a read side (layer.Reader: all an FS holds of a lower
+//     layer, which it therefore cannot write) and a write side
+//     (layer.Writer, held by the upper's door alone), the optional
+//     interfaces some storage can offer (file handles, tree walks by
+//     descriptor, RENAME_WHITEOUT), and what every backend shares (name
+//     limits, per-OS errno and open-flag values, mode conversions).
+//   - internal/ondisk, the codec of the on-disk format: the kernel's
+//     private xattrs (file handles, index names, nlink, redirect,
+//     metacopy) and the reading of a layer's markers in the kernel's
+//     format or the OCI one, over the read side of the contract, so that
+//     code without an FS (an offline checker, an exporter) reads a layer as
+//     the FS does.
+//   - the backends: internal/memfs (the in-memory filesystem behind MemFS
+//     and MemLayer), internal/aferolayer (any afero.Fs, in the OCI
+//     format), internal/native (a host directory in the kernel's format,
+//     confined by openat2, with reflink and copy_file_range for copy-up).
+//     The root's layer.go and dirlayer.go build a Layer on each; stack.go,
+//     the one backend left in the root, reads another FS as a layer and
+//     needs its internals.
+//
+// Within one FS a layer is a branch (its format, capabilities and xattr
+// prefix); one layer's copy of a dir in a listing is a dirLayer.
+// format_kernel.go and format_oci.go adapt the codec to a branch and write
+// the markers (whiteouts, opaque dirs) through the door; treewalk.go walks
+// trees by directory descriptors, merged across layers.
 //
 // # Concurrency and lock order
 //

@@ -13,16 +13,16 @@ import (
 // TestUpperHasOneDoor: the package's code changes the upper layer only
 // through upperDoor (upper.go). Outside upper.go no code reaches a door's
 // writer, asserts a backend back to its write side, or calls a write
-// method on a layer's backend (Layer.b is a full backend; a branch's is a
-// layerReader, which the compiler already keeps read-only).
+// method on a layer's backend (Layer.b is a full layer.Backend; a
+// branch's is a layer.Reader, which the compiler already keeps read-only).
 func TestUpperHasOneDoor(t *testing.T) {
 	writes := map[string]bool{}
-	for _, m := range []string{"open", "setxattr", "removexattr", "mkdir", "symlink", "link", "mknod",
-		"rename", "exchange", "unlink", "rmdir", "chmod", "lchown", "lutimes", "truncate",
-		"renameWhiteout", "removeTree", "clearTree"} {
+	for _, m := range []string{"Open", "Setxattr", "Removexattr", "Mkdir", "Symlink", "Link", "Mknod",
+		"Rename", "Exchange", "Unlink", "Rmdir", "Chmod", "Lchown", "Lutimes", "Truncate",
+		"RenameWhiteout", "RemoveTree", "ClearTree"} {
 		writes[m] = true
 	}
-	writeSides := map[string]bool{"backend": true, "layerWriter": true, "whiteoutRenamer": true, "treeRemover": true}
+	writeSides := map[string]bool{"Backend": true, "Writer": true, "WhiteoutRenamer": true, "TreeRemover": true}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +53,10 @@ func TestUpperHasOneDoor(t *testing.T) {
 					t.Errorf("%s: writes a layer through its backend (.b.%s), not the upper's door", fset.Position(n.Pos()), n.Sel.Name)
 				}
 			case *ast.TypeAssertExpr:
-				if id, ok := n.Type.(*ast.Ident); ok && writeSides[id.Name] {
-					t.Errorf("%s: asserts a layer to its write side (%s) outside upper.go", fset.Position(n.Pos()), id.Name)
+				if sel, ok := n.Type.(*ast.SelectorExpr); ok && writeSides[sel.Sel.Name] {
+					if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "layer" {
+						t.Errorf("%s: asserts a layer to its write side (layer.%s) outside upper.go", fset.Position(n.Pos()), sel.Sel.Name)
+					}
 				}
 			}
 			return true

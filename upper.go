@@ -10,7 +10,7 @@ import (
 // upperDoor is the one way an FS changes its upper layer: every mkdir,
 // create, rename, whiteout and setxattr goes through its methods, and it
 // alone holds the layer's write side (lower layers have none: a branch's
-// backend is a layerReader, and only the upper's branch has a door). It
+// backend is a layer.Reader, and only the upper's branch has a door). It
 // is the place for what every change needs, as the kernel's ovl_do_*
 // helpers are: today the hook that tests use to stop at each step.
 type upperDoor struct {

@@ -59,7 +59,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// Append writes p at the end of the file; see bfile.
+// Append writes p at the end of the file; see layer.File.
 func (f *file) Append(p []byte) (int, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
