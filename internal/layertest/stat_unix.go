@@ -5,6 +5,8 @@ package layertest
 import (
 	"io/fs"
 	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
 )
 
 type statFields struct {
@@ -46,7 +48,7 @@ var errnoNames = map[syscall.Errno]string{
 	syscall.EISDIR: "EISDIR", syscall.EINVAL: "EINVAL", syscall.EMLINK: "EMLINK",
 	syscall.ENOSPC: "ENOSPC", syscall.EROFS: "EROFS", syscall.ERANGE: "ERANGE",
 	syscall.ENAMETOOLONG: "ENAMETOOLONG", syscall.ENOTEMPTY: "ENOTEMPTY",
-	syscall.ELOOP: "ELOOP", errNoData: "ENODATA", syscall.EOPNOTSUPP: "EOPNOTSUPP",
+	syscall.ELOOP: "ELOOP", layer.ErrNoData: "ENODATA", syscall.EOPNOTSUPP: "EOPNOTSUPP",
 	syscall.ENOSYS: "ENOSYS", syscall.EBUSY: "EBUSY", syscall.ETXTBSY: "ETXTBSY",
 	syscall.EFBIG: "EFBIG", syscall.E2BIG: "E2BIG", syscall.ESTALE: "ESTALE",
 	syscall.EOVERFLOW: "EOVERFLOW", syscall.EAGAIN: "EAGAIN", syscall.ESPIPE: "ESPIPE",

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/go-overlay/overlay/internal/layer"
 	"pgregory.net/rapid"
 )
 
@@ -250,7 +251,7 @@ func TestSymlinks(t *testing.T) {
 func TestSetxattrCopiesUpBeforeFlags(t *testing.T) {
 	lower := Layer{"d": dir(), "d/f": {Kind: File, Mode: 0o640, Data: "z", Xattrs: map[string]string{"user.y": "1"}}}
 	m := New([]Layer{lower}, true)
-	check(t, "replace missing", m.Setxattr("d/f", "user.x", []byte("v"), 2), errNoData)
+	check(t, "replace missing", m.Setxattr("d/f", "user.x", []byte("v"), 2), layer.ErrNoData)
 	check(t, "create", m.Setxattr("d/f", "user.x", []byte("v"), 1), 0)
 	check(t, "create again", m.Setxattr("d/f", "user.x", []byte("w"), 1), syscall.EEXIST)
 	check(t, "replace", m.Setxattr("d", "user.x", []byte("w"), 0), 0)

@@ -1,8 +1,0 @@
-//go:build !freebsd && !openbsd && !netbsd && !dragonfly
-
-package layertest
-
-import "syscall"
-
-// errNoData is "no such attribute": ENODATA (ENOATTR on the BSDs).
-const errNoData = syscall.ENODATA

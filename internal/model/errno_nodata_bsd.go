@@ -1,8 +1,0 @@
-//go:build freebsd || openbsd || netbsd || dragonfly
-
-package model
-
-import "syscall"
-
-// errNoData is "no such attribute": the BSDs call it ENOATTR.
-const errNoData = syscall.ENOATTR
