@@ -206,6 +206,29 @@
 // change nothing (the caller's permission is always checked, and the
 // layers are always written as the process).
 //
+// # Feature sets
+//
+// A layer may record which on-disk features its content uses, in the
+// P.feature xattr of its root ([FeatureSet]: compat, ro-compat and
+// incompat bits, as ext4 has them), so that a reader that would misread
+// it refuses it instead. New reads the record of every layer that keeps
+// private xattrs: an unknown incompat bit refuses the layer (EINVAL), an
+// unknown ro-compat bit refuses it as the upper (EROFS; it may still be a
+// lower), a record that cannot be decoded refuses it (EINVAL); unknown
+// compat bits are ignored and kept. A new (empty) upper gets a record, and
+// the upper's door adds a feature's bit before the first change that uses
+// it (origin, impure, uuid, redirect, metacopy, the index), so that no
+// crash leaves a feature used and not recorded; [FS.Features] reports it.
+// An upper that was not new when first opened here and has no record (one
+// the kernel wrote) gets none, since it would not list what the layer
+// already holds; overlay fsck can build one from the content. Lower layers
+// are never written. [FormatLayer] gives a fresh layer a record, as
+// mkfs.overlay does.
+//
+// The kernel ignores the record, and does not update it when it changes a
+// layer: a record lists at least the features the library used, and the
+// checker adds the bits of what it finds.
+//
 // # Permissions and callers
 //
 // The kernel checks every access twice: the caller's permission on the
@@ -327,6 +350,8 @@
 //
 // # Deviations from the kernel
 //
+//   - A new upper layer gets the P.feature xattr on its root (see Feature
+//     sets), which the kernel neither writes nor reads.
 //   - Symlinks resolve inside the overlay: the overlay root is "/" for
 //     absolute targets and ".." stops at it, as in a chroot; the kernel
 //     resolves absolute targets against the process's root.

@@ -215,6 +215,12 @@ func (fsys *FS) setupIndex() error {
 	if err := u.w.mkdir(indexDir, 0); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return newOptErr("index", err, "cannot create the index dir")
 	}
+	if fsys.feat.nfsExport {
+		// Such an FS indexes dirs and leaves whiteouts in the index.
+		if err := u.w.use(ondisk.FeatureSet{ROCompat: ondisk.ROCompatNFSExport}); err != nil {
+			return newOptErr("nfs_export", err, "cannot record the layer's feature set")
+		}
+	}
 	up, err := fsys.upperRootFB()
 	if err != nil {
 		return newOptErr("index", err, "cannot encode the upper root")

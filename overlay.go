@@ -149,7 +149,11 @@ func New(o Options) (fsys *FS, err error) {
 			return nil, err
 		}
 	}
-	fsys.dev = mkdev(0, 0x8000+devCounter.Add(1))
+	newRecord, err := fsys.checkFeatures()
+	if err != nil {
+		return nil, err
+	}
+	fsys.dev = layer.Makedev(0, 0x8000+devCounter.Add(1))
 	if err := fsys.initRoot(); err != nil {
 		return nil, err
 	}
@@ -168,6 +172,11 @@ func New(o Options) (fsys *FS, err error) {
 		}()
 		if err := fsys.checkWork(); err != nil {
 			return nil, err
+		}
+		if newRecord {
+			if err := fsys.writeFeatures(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	fsys.setupXino()
@@ -287,7 +296,7 @@ func (fsys *FS) setupUUID() error {
 		return nil
 	}
 	if fsys.feat.uuid == UUIDAuto {
-		if _, err := u.b.Getxattr("", fsys.prefix+"impure"); err == nil {
+		if _, err := u.b.Getxattr("", fsys.prefix+ondisk.XImpure); err == nil {
 			fsys.feat.uuid = UUIDNull // an old upper: the kernel downgrades to uuid=null
 			return nil
 		}
@@ -335,10 +344,6 @@ func (fsys *FS) Close() error {
 
 // Name returns "overlay", the kernel's filesystem type name.
 func (fsys *FS) Name() string { return "overlay" }
-
-func mkdev(major, minor uint64) uint64 {
-	return (major&0xfffff000)<<32 | (major&0xfff)<<8 | (minor&0xffffff00)<<12 | minor&0xff
-}
 
 // timeOrKeep returns t, or keep when t is zero (os.Chtimes leaves a time
 // unchanged when given the zero time).

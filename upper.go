@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/go-overlay/overlay/internal/ondisk"
 )
 
 // upperDoor is the one way an FS changes its upper layer: every mkdir,
@@ -12,7 +13,9 @@ import (
 // alone holds the layer's write side (lower layers have none: a branch's
 // backend is a layer.Reader, and only the upper's branch has a door). It
 // is the place for what every change needs, as the kernel's ovl_do_*
-// helpers are: today the hook that tests use to stop at each step.
+// helpers are: the layer's feature set, which gains a feature's bit
+// before the first change that uses it, and the hook that tests use to
+// stop at each step.
 type upperDoor struct {
 	writer layer.Writer
 	// hook, when set, is called before each change with its name and
@@ -21,6 +24,9 @@ type upperDoor struct {
 	// noRenameWhiteout makes renameWhiteout fail as on a filesystem
 	// without RENAME_WHITEOUT (tests only).
 	noRenameWhiteout bool
+	// features is the layer's feature set, when it keeps one: set by New
+	// before any change that uses a feature.
+	features *featureRecord
 }
 
 // upperHook, when set (by tests only, before New), is called before every
@@ -54,6 +60,11 @@ func (d *upperDoor) open(p string, flag int, perm uint32) (layer.File, error) {
 }
 
 func (d *upperDoor) setxattr(p, name string, value []byte) error {
+	if d.features != nil {
+		if err := d.use(d.features.xattrFeature(name)); err != nil {
+			return err
+		}
+	}
 	d.before("setxattr", p, name)
 	return d.writer.Setxattr(p, name, value)
 }
@@ -64,6 +75,11 @@ func (d *upperDoor) removexattr(p, name string) error {
 }
 
 func (d *upperDoor) mkdir(p string, perm uint32) error {
+	if p == indexDir {
+		if err := d.use(ondisk.FeatureSet{ROCompat: ondisk.ROCompatIndex}); err != nil {
+			return err
+		}
+	}
 	d.before("mkdir", p)
 	return d.writer.Mkdir(p, perm)
 }
@@ -121,6 +137,28 @@ func (d *upperDoor) lutimes(p string, atime, mtime time.Time) error {
 func (d *upperDoor) truncate(p string, size int64) error {
 	d.before("truncate", p)
 	return d.writer.Truncate(p, size)
+}
+
+// use records the features f on the layer, where it keeps a feature set,
+// before a change that uses them.
+func (d *upperDoor) use(f ondisk.FeatureSet) error {
+	r := d.features
+	if r == nil || r.get().Covers(f) {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := r.get().Or(f)
+	if next == r.get() {
+		return nil
+	}
+	name := r.prefix + ondisk.XFeature
+	d.before("setxattr", "", name)
+	if err := d.writer.Setxattr("", name, ondisk.FormatFeatures(next)); err != nil {
+		return err
+	}
+	r.cur.Store(&next)
+	return nil
 }
 
 // renameWhiteout renames and leaves a whiteout at the old name in one

@@ -40,13 +40,14 @@ func IgnoreXattrs(names ...string) DumpOption {
 }
 
 // IgnoreBookkeeping leaves out the private xattrs the kernel writes as a
-// side effect (origin, impure, uuid; with both prefixes) and the link count
+// side effect (origin, impure, uuid; with both prefixes), the library's
+// feature set (which the kernel does not write) and the link count
 // of whiteouts (the kernel hard-links all whiteouts of a mount to one inode
 // in its work dir). For comparing upper layers.
 func IgnoreBookkeeping() DumpOption {
 	return func(c *dumpConfig) {
 		for _, p := range []string{"trusted.overlay.", "user.overlay."} {
-			for _, s := range []string{"origin", "impure", "uuid"} {
+			for _, s := range []string{"origin", "impure", "uuid", "feature"} {
 				c.ignoreXattr[p+s] = true
 			}
 		}
