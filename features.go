@@ -197,6 +197,12 @@ func (fsys *FS) writeFeatures() error {
 	}
 	u := fsys.upper
 	if err := u.w.setxattr("", fsys.prefix+ondisk.XFeature, ondisk.FormatFeatures(f)); err != nil {
+		if errors.Is(err, syscall.EOPNOTSUPP) {
+			return nil // no xattrs in this namespace: no record, as no uuid
+		}
+		if err := fsys.notPrivileged(err, ondisk.XFeature); err != nil {
+			return err
+		}
 		return newOptErr("upperdir", err, "cannot record the layer's feature set")
 	}
 	u.w.features = newFeatureRecord(fsys.prefix, f)

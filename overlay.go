@@ -305,14 +305,24 @@ func (fsys *FS) setupUUID() error {
 	id := make([]byte, 16)
 	rand.Read(id)
 	if err := u.w.setxattr("", fsys.prefix+ondisk.XUUID, id); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
-		if errors.Is(err, syscall.EPERM) && !fsys.feat.userxattr {
-			// Not root: trusted.* xattrs need CAP_SYS_ADMIN.
-			return newOptErr("upperdir", err, "cannot store "+fsys.prefix+"uuid (without CAP_SYS_ADMIN, "+
-				"the upper layer holds no trusted.* xattrs: use the userxattr option)")
+		if err := fsys.notPrivileged(err, ondisk.XUUID); err != nil {
+			return err
 		}
 		return newOptErr("uuid", err, "cannot store the overlay uuid")
 	}
 	return nil
+}
+
+// notPrivileged is the error of New where storing the private xattr
+// P.name on the upper failed with err for want of privilege: trusted.*
+// xattrs need CAP_SYS_ADMIN, and the userxattr option is the way out.
+// nil for other errors.
+func (fsys *FS) notPrivileged(err error, name string) error {
+	if !errors.Is(err, syscall.EPERM) || fsys.feat.userxattr {
+		return nil
+	}
+	return newOptErr("upperdir", err, "cannot store "+fsys.prefix+name+" (without CAP_SYS_ADMIN, "+
+		"the upper layer holds no trusted.* xattrs: use the userxattr option)")
 }
 
 // Close ends the use of the overlay. It closes the layers only when they

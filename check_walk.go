@@ -1,0 +1,317 @@
+package overlay
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/go-overlay/overlay/internal/layer"
+	"github.com/go-overlay/overlay/internal/ondisk"
+)
+
+// The check's walk reads each layer from its root, carrying for every dir
+// the stack of dirs it merges with below (checkRef: a layer index into
+// checker.layers and a path there), found as the overlay's lookup finds
+// them: a whiteout or a non-dir below ends a stack, an opaque dir ends it
+// after itself, a redirect sends the layers below to another name.
+
+// checkRef is a dir of a layer below the one walked.
+type checkRef struct {
+	layer int
+	path  string
+}
+
+// inUseBy reports whether an FS of this process uses l as its upper.
+func inUseBy(l *Layer) bool {
+	a, err := l.b.Lstat("")
+	if err != nil {
+		return false
+	}
+	inUse.Lock()
+	defer inUse.Unlock()
+	return inUse.m[[2]uint64{a.Dev, a.Ino}] > 0
+}
+
+// probe classifies p in layer i (bottom: the bottom-most regular lower).
+func (k *checker) probe(i int, p string) (ondisk.Object, error) {
+	return k.layers[i].br.probe(p, i == k.nRegular-1)
+}
+
+// roots is the stack of the lower roots from layer i down.
+func (k *checker) roots(i int) []checkRef {
+	var s []checkRef
+	for ; i < k.nRegular; i++ {
+		s = append(s, checkRef{layer: i})
+	}
+	return s
+}
+
+// lookupBelow finds name in the dirs of stack: the dirs it merges with
+// (for a dir), whether anything that is not a whiteout is there (found),
+// and the first object found.
+func (k *checker) lookupBelow(stack []checkRef, name string) (dirs []checkRef, found bool, err error) {
+	want, abs := name, false
+	for i := 0; i < len(stack); i++ {
+		r := stack[i]
+		p := layer.Join(r.path, want)
+		if abs {
+			p = want
+		}
+		o, err := k.probe(r.layer, p)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case o.Kind == ondisk.Absent:
+			continue
+		case o.Kind == ondisk.Whiteout:
+			return dirs, found, nil
+		case !o.Attr.IsDir():
+			return dirs, true, nil
+		}
+		found = true
+		dirs = append(dirs, checkRef{layer: r.layer, path: p})
+		if o.Opaque {
+			return dirs, true, nil
+		}
+		if o.Redirect != "" && r.layer < k.nRegular-1 {
+			if o.Redirect[0] == '/' {
+				// The layers below search from their roots.
+				want, abs = o.Redirect[1:], true
+				stack = append(stack[:i+1:i+1], k.roots(r.layer+1)...)
+			} else if abs {
+				d, _ := layer.Split(want)
+				want = layer.Join(d, o.Redirect)
+			} else {
+				want = o.Redirect
+			}
+		}
+	}
+	return dirs, found, nil
+}
+
+// stackAt is the stack of the dir at the absolute path p (no leading
+// slash) in the layers from i down.
+func (k *checker) stackAt(i int, p string) ([]checkRef, error) {
+	s := k.roots(i)
+	if p == "" {
+		return s, nil
+	}
+	for _, name := range strings.Split(p, "/") {
+		dirs, _, err := k.lookupBelow(s, name)
+		if err != nil {
+			return nil, err
+		}
+		s = dirs
+	}
+	return s, nil
+}
+
+// walk checks the dir p of layer i, which merges with below (the dirs of
+// the layers under i), and everything under it.
+func (k *checker) walk(i int, p string, below []checkRef) error {
+	cl := k.layers[i]
+	br := cl.br
+	// Every xattr whiteout is listed as one, as a lookup reads it.
+	ents, err := br.listDir(p, true)
+	if err != nil {
+		return err
+	}
+	impureNeeded := ""
+	for _, e := range ents {
+		cp := layer.Join(p, e.Name)
+		if e.Whiteout {
+			if err := k.checkWhiteout(i, cp, below, e.Name); err != nil {
+				return err
+			}
+			continue
+		}
+		o, err := k.probe(i, cp)
+		if err != nil {
+			return err
+		}
+		switch o.Kind {
+		case ondisk.Absent:
+			continue // gone meanwhile
+		case ondisk.Whiteout:
+			// An xattr whiteout, as a lookup sees it.
+			if err := k.checkWhiteout(i, cp, below, e.Name); err != nil {
+				return err
+			}
+			continue
+		}
+		if br.caps.Xattr {
+			if why, err := k.checkObject(i, cp, o); err != nil {
+				return err
+			} else if why != "" && impureNeeded == "" {
+				impureNeeded = why
+			}
+		}
+		if !o.Attr.IsDir() {
+			continue
+		}
+		dirs, _, err := k.lookupBelow(below, e.Name)
+		if err != nil {
+			return err
+		}
+		if o.Opaque {
+			dirs = nil
+		}
+		if o.Redirect != "" && i < k.nRegular-1 {
+			if dirs, err = k.checkRedirect(i, cp, o.Redirect, below); err != nil {
+				return err
+			}
+			if impureNeeded == "" {
+				impureNeeded = "a redirected dir"
+			}
+		} else if len(dirs) > 0 && impureNeeded == "" {
+			impureNeeded = "a merged dir"
+		}
+		if err := k.walk(i, cp, dirs); err != nil {
+			return err
+		}
+	}
+	if cl.upper && impureNeeded != "" && br.caps.Xattr && !br.hasXattr(p, ondisk.XImpure) {
+		k.problem(cl, Problem{Kind: ProblemImpureMissing, Path: p, Detail: "holds " + impureNeeded,
+			Repair: "set impure", Safe: true}, func() error {
+			return cl.door.setxattr(p, k.prefix+ondisk.XImpure, []byte("y"))
+		})
+	}
+	return nil
+}
+
+// checkWhiteout reports a whiteout at p of layer i that hides nothing.
+func (k *checker) checkWhiteout(i int, p string, below []checkRef, name string) error {
+	cl := k.layers[i]
+	file := p // the whiteout's own name in the layer
+	if cl.br.format == formatOCI {
+		file = ondisk.OCIWhiteout(p)
+	} else if a, err := cl.br.b.Lstat(p); err != nil {
+		return err
+	} else if !a.IsChr00() {
+		cl.content.Incompat |= ondisk.IncompatXattrWhiteout
+	}
+	_, found, err := k.lookupBelow(below, name)
+	if err != nil || found {
+		return err
+	}
+	k.problem(cl, Problem{Kind: ProblemOrphanWhiteout, Path: file, Detail: "nothing below to hide",
+		Repair: "remove it", Safe: true}, func() error { return cl.door.unlink(file) })
+	return nil
+}
+
+// checkObject checks the private xattrs of the object o at p of layer i
+// and notes the features they use; it reports why the object's parent
+// must be impure ("" when it need not).
+func (k *checker) checkObject(i int, p string, o ondisk.Object) (impure string, err error) {
+	cl := k.layers[i]
+	br := cl.br
+	get := func(suffix string) ([]byte, bool) {
+		v, err := br.b.Getxattr(p, k.prefix+suffix)
+		return v, err == nil
+	}
+	if _, ok := get(ondisk.XOrigin); ok {
+		cl.content.Compat |= ondisk.CompatOrigin
+		impure = "a copied-up object"
+	}
+	if _, ok := get(ondisk.XImpure); ok {
+		cl.content.Compat |= ondisk.CompatImpure
+	}
+	if o.Redirect != "" {
+		cl.content.Incompat |= ondisk.IncompatRedirectDir
+	}
+	if o.Attr.IsDir() {
+		if v, ok := get(ondisk.XOpaque); ok && !bytes.Equal(v, []byte("y")) && !bytes.Equal(v, []byte("x")) {
+			k.problem(cl, Problem{Kind: ProblemOpaqueInvalid, Path: p, Detail: "value " + strconv.Quote(string(v)) + ", which the kernel ignores",
+				Repair: "remove it"}, func() error { return cl.door.removexattr(p, k.prefix+ondisk.XOpaque) })
+		}
+		if v, ok := get(ondisk.XRedirect); ok {
+			if _, err := ondisk.ParseRedirect(v); err != nil {
+				k.problem(cl, Problem{Kind: ProblemRedirectInvalid, Path: p, Detail: "value " + strconv.Quote(string(v)) + ", which the kernel rejects",
+					Repair: "remove it", Safe: true}, func() error { return cl.door.removexattr(p, k.prefix+ondisk.XRedirect) })
+			}
+		}
+	}
+	if o.Attr.IsReg() {
+		v, ok := get(ondisk.XMetacopy)
+		if ok {
+			cl.content.Incompat |= ondisk.IncompatMetacopy
+			if _, err := ondisk.ParseMetacopy(v); err != nil {
+				k.problem(cl, Problem{Kind: ProblemMetacopyInvalid, Path: p,
+					Detail: "value " + strconv.Quote(string(v)) + ", which the kernel refuses with EIO"}, nil)
+			}
+		}
+	}
+	return impure, nil
+}
+
+// checkRedirect checks the redirect r of the dir p of layer i (whose
+// parent merges with below) and returns the stack the dir merges with.
+// Two redirected dirs that merge the same dir below are duplicates: the
+// one met first (layers are walked from the bottom) keeps its redirect.
+func (k *checker) checkRedirect(i int, p, r string, below []checkRef) ([]checkRef, error) {
+	cl := k.layers[i]
+	// The overlay path the redirect names.
+	target := r[1:]
+	var dirs []checkRef
+	var err error
+	if r[0] == '/' {
+		dirs, err = k.stackAt(i+1, target)
+	} else {
+		d, _ := layer.Split(p)
+		target = layer.Join(d, r)
+		dirs, _, err = k.lookupBelow(below, r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	removeRedirect := func() error { return cl.door.removexattr(p, k.prefix+ondisk.XRedirect) }
+	if len(dirs) == 0 {
+		k.problem(cl, Problem{Kind: ProblemRedirectInvalid, Path: p, Detail: "no dir at " + r + " below",
+			Repair: "remove the redirect", Safe: true}, removeRedirect)
+		same, _, err := k.lookupBelow(below, pathBase(p))
+		return same, err
+	}
+	if prev, dup := k.claimed[dirs[0]]; dup {
+		k.problem(cl, Problem{Kind: ProblemRedirectDuplicate, Path: p, Detail: "as " + prev + ", to " + r,
+			Repair: "remove the redirect"}, removeRedirect)
+		return dirs, nil
+	}
+	k.claimed[dirs[0]] = cl.name + " /" + p
+	// The old name must not show in this layer's view: a whiteout, an
+	// opaque dir or another redirected dir must cover it.
+	if target != p {
+		o, err := k.probe(i, target)
+		if err != nil {
+			return nil, err
+		}
+		covered := o.Kind == ondisk.Whiteout || o.Kind == ondisk.Present && (!o.Attr.IsDir() || o.Opaque || o.Redirect != "")
+		if o.Kind == ondisk.Present && o.Attr.IsDir() && !covered {
+			k.problem(cl, Problem{Kind: ProblemRedirectDuplicate, Path: p,
+				Detail: "its origin " + r + " is merged by the dir /" + target + " of this layer",
+				Repair: "remove the redirect"}, removeRedirect)
+			return dirs, nil
+		}
+		if o.Kind == ondisk.Absent && k.parentIn(i, target) {
+			k.problem(cl, Problem{Kind: ProblemRedirectMissingWhiteout, Path: p, Detail: "its origin /" + target + " still shows",
+				Repair: "make a whiteout at /" + target, Safe: true}, func() error {
+				return cl.door.mknod(target, syscall.S_IFCHR, 0)
+			})
+		}
+	}
+	return dirs, nil
+}
+
+// parentIn reports whether the parent dir of p exists in layer i (where a
+// whiteout of p can be made).
+func (k *checker) parentIn(i int, p string) bool {
+	d, _ := layer.Split(p)
+	a, err := k.layers[i].br.b.Lstat(d)
+	return err == nil && a.IsDir()
+}
+
+func pathBase(p string) string {
+	_, b := layer.Split(p)
+	return b
+}
