@@ -227,6 +227,13 @@ type checkLayer struct {
 func (k *checker) newLayer(l *Layer, name string, repairable bool) *checkLayer {
 	cl := &checkLayer{l: l, name: name, upper: name == "upper"}
 	cl.br = &branch{l: l, b: l.b, format: l.format, prefix: k.prefix, caps: l.b.Caps()}
+	if cl.br.caps.Xattr {
+		// A filesystem without xattrs (ramfs) holds no markers: the
+		// overlay falls back as the kernel does, and nothing is missing.
+		if _, err := l.b.Getxattr("", k.prefix+ondisk.XOpaque); errors.Is(err, syscall.EOPNOTSUPP) {
+			cl.br.caps.Xattr = false
+		}
+	}
 	if repairable && k.opts.Mode != CheckNoChange {
 		cl.door = newUpperDoor(l.b)
 		cl.br.w = cl.door

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,8 +35,19 @@ func inUseBy(l *Layer) bool {
 }
 
 // probe classifies p in layer i (bottom: the bottom-most regular lower).
+// A marker the kernel would reject (a malformed redirect or metacopy
+// value, which fail a lookup) is left out of the result: checkObject
+// reports it.
 func (k *checker) probe(i int, p string) (ondisk.Object, error) {
-	return k.layers[i].br.probe(p, i == k.nRegular-1)
+	o, err := k.layers[i].br.probe(p, i == k.nRegular-1)
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EIO) {
+		a, lerr := k.layers[i].br.b.Lstat(p)
+		if lerr != nil {
+			return ondisk.Object{}, lerr
+		}
+		return ondisk.Object{Kind: ondisk.Present, Attr: a}, nil
+	}
+	return o, err
 }
 
 // roots is the stack of the lower roots from layer i down.

@@ -140,6 +140,7 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	if err != nil {
 		t.Fatalf("kernel fixture: %v", err)
 	}
+	before := checkDirs(t, v, d)
 	merged := layertest.Mount(t, v.mountLowers(t, d), d.Upper, d.Work, v.mountOpts)
 	kr := kernelResult{dirs: d}
 	kr.res = runScript(osTarget{merged}, ops, runConfig{})
@@ -157,6 +158,7 @@ func runKernel(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	if err := layertest.Unmount(merged); err != nil {
 		t.Fatalf("unmount: %v", err)
 	}
+	v.noNewProblems(t, "the kernel", before, checkDirs(t, v, d))
 	if d.Upper != "" {
 		if kr.upper, err = layertest.DumpDir(d.Upper, v.upperDumpOpts()...); err != nil {
 			t.Fatalf("DumpDir(upper): %v", err)
@@ -173,12 +175,14 @@ func runNative(t *testing.T, v variant, s layertest.Stack, dir string, ops []op)
 	if err != nil {
 		t.Fatalf("native fixture: %v", err)
 	}
+	before := checkDirs(t, v, d)
 	o, err := d.Options()
 	if err != nil {
 		t.Errorf("DirLayer: %v", err)
 		return kernelResult{}, d, false
 	}
 	defer closeLayers(o)
+	defer func() { v.noNewProblems(t, "the library", before, checkDirs(t, v, d)) }()
 	v.addDataLayer(t, d, &o)
 	o.Userxattr = v.userxattr
 	v.apply(&o)
@@ -583,4 +587,34 @@ func (v variant) addDataLayer(t *testing.T, d layertest.Dirs, o *overlay.Options
 	}
 	t.Cleanup(func() { l.Close() })
 	o.DataOnly = []*overlay.Layer{l}
+}
+
+// checkDirs runs overlay.Check without changes on the layers of d, with
+// the variant's options.
+func checkDirs(t *testing.T, v variant, d layertest.Dirs) map[string]bool {
+	t.Helper()
+	o, err := d.Options()
+	if err != nil {
+		t.Errorf("DirLayer: %v", err)
+		return nil
+	}
+	defer closeLayers(o)
+	v.addDataLayer(t, d, &o)
+	o.Userxattr = v.userxattr
+	v.apply(&o)
+	return checkProblems(t, o)
+}
+
+// noNewProblems is the package's noNewProblems, knowing that a volatile
+// mount leaves its marker behind on purpose.
+func (v variant) noNewProblems(t *testing.T, who string, before, after map[string]bool) {
+	t.Helper()
+	if v.volatile {
+		for p := range after {
+			if strings.HasSuffix(p, ": "+overlay.ProblemVolatileLeftover.String()) {
+				delete(after, p)
+			}
+		}
+	}
+	noNewProblems(t, who+" ("+v.name+")", before, after)
 }

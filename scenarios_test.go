@@ -76,11 +76,13 @@ func TestScenariosPortable(t *testing.T) {
 			if err != nil {
 				t.Fatalf("building MemFS layers: %v", err)
 			}
+			before := checkProblems(t, mo)
 			memRes, memDump, ok := libRun(t, mo, ops, rc, layertest.Portable(), layertest.NoXattrs())
 			if !ok {
 				return
 			}
 			checkWants(t, "memfs", "", ops, memRes)
+			noNewProblems(t, "the library over MemFS", before, checkProblems(t, mo))
 			if sc.kernelFormat || needsRichBackend(s, ops) {
 				return
 			}
