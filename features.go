@@ -132,6 +132,55 @@ func FormatLayer(l *Layer, userxattr bool, f FeatureSet) error {
 	return nil
 }
 
+// AddFeatures adds the bits of f to the feature set of the layer l (in
+// the user.overlay. namespace when userxattr is set), making one where it
+// has none: a record made so lists what f says, which overlay fsck
+// completes with the features it finds in use. The layer must not be in
+// use by an overlay.
+func AddFeatures(l *Layer, userxattr bool, f FeatureSet) error {
+	if l.format != formatKernel || !l.b.Caps().Xattr {
+		return &fs.PathError{Op: "setfeatures", Path: l.desc, Err: syscall.EOPNOTSUPP}
+	}
+	prefix := ondisk.TrustedPrefix
+	if userxattr {
+		prefix = ondisk.UserPrefix
+	}
+	cur, _, err := readFeatures(l.b, prefix)
+	if err != nil && !errors.Is(err, ondisk.ErrNewerFeatures) {
+		return err
+	}
+	if errors.Is(err, ondisk.ErrNewerFeatures) {
+		return &fs.PathError{Op: "setfeatures", Path: l.desc, Err: syscall.EROFS}
+	}
+	next := cur.Or(ondisk.FeatureSet(f))
+	if userxattr {
+		next.Incompat |= ondisk.IncompatUserxattr
+	}
+	if err := newUpperDoor(l.b).setxattr("", prefix+ondisk.XFeature, ondisk.FormatFeatures(next)); err != nil {
+		return &fs.PathError{Op: "setfeatures", Path: l.desc, Err: err}
+	}
+	return nil
+}
+
+// ParseFeature finds a feature by the name String gives it ("origin",
+// "index", "redirect_dir", ...).
+func ParseFeature(name string) (FeatureSet, bool) {
+	class, bit, ok := ondisk.ParseFeatureName(name)
+	if !ok {
+		return FeatureSet{}, false
+	}
+	var f FeatureSet
+	switch class {
+	case 0:
+		f.Compat = bit
+	case 1:
+		f.ROCompat = bit
+	default:
+		f.Incompat = bit
+	}
+	return f, true
+}
+
 // checkFeatures reads the feature set of every layer that keeps private
 // xattrs, as New opens them: an unknown incompat bit (or a corrupt
 // record) refuses the layer, an unknown ro-compat bit refuses it as the

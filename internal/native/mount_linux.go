@@ -83,7 +83,7 @@ func (b *backend) readPosition() (uint64, string, error) {
 		if minor, err = strconv.ParseUint(mm[1], 10, 32); err != nil {
 			return 0, "", unix.EINVAL
 		}
-		root, point := unescapeMountinfo(f[3]), unescapeMountinfo(f[4])
+		root, point := UnescapeMountinfo(f[3]), UnescapeMountinfo(f[4])
 		var rel string
 		switch {
 		case cur == point:
@@ -99,26 +99,6 @@ func (b *backend) readPosition() (uint64, string, error) {
 		return unix.Mkdev(uint32(major), uint32(minor)), path.Join(root, rel), nil
 	}
 	return 0, "", unix.ENOENT
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space, \011,
-// \012, \134) of a mountinfo path.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var out []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				out = append(out, byte(v))
-				i += 3
-				continue
-			}
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }
 
 // renameWhiteoutOK reports whether the work area's filesystem supports

@@ -490,8 +490,8 @@ func TestNativeConcurrent(t *testing.T) {
 
 func TestUnescapeMountinfo(t *testing.T) {
 	for in, want := range map[string]string{`/a\040b`: "/a b", `/x\134y`: `/x\y`, `/p\0`: `/p\0`, "/plain": "/plain", `/n\012`: "/n\n"} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		if got := UnescapeMountinfo(in); got != want {
+			t.Errorf("UnescapeMountinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
