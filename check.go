@@ -158,9 +158,10 @@ func (r *CheckReport) Unrepaired() int {
 // duplicates), whiteouts with nothing below to hide, opaque values the
 // kernel ignores, metacopy values the kernel rejects, upper dirs missing
 // their impure marker; and last each feature set against the content
-// found. An error is returned only when the check cannot be made (the
-// layers cannot be stacked, or cannot be read); problems are in the
-// report.
+// found. An error is returned when the check cannot be made: the layers
+// cannot be stacked or read, or a layer's feature set has an incompat or
+// ro_compat bit this package does not know (then nothing is changed, and
+// the report says which); problems are in the report.
 func Check(o Options, c CheckOptions) (*CheckReport, error) {
 	if err := o.validateLayers(); err != nil {
 		return nil, err
@@ -197,6 +198,10 @@ func Check(o Options, c CheckOptions) (*CheckReport, error) {
 	}
 	return k.report, nil
 }
+
+// errUnknownFeatures is the error of Check on a layer whose feature set
+// has incompat or ro_compat bits this package does not know.
+var errUnknownFeatures = errors.New("unknown features: this checker cannot check the layer")
 
 // checker is the state of one Check.
 type checker struct {
@@ -311,8 +316,11 @@ func (k *checker) checkRecord(cl *checkLayer) error {
 		return nil
 	}
 	cl.record, cl.hasRec = f, true
-	if u := f.Unknown(); !u.IsZero() {
+	if u := f.Unknown(); u.Incompat != 0 || u.ROCompat != 0 {
+		// The layer uses features this checker does not know: what
+		// looks wrong may be right. Nothing is checked or changed.
 		k.problem(cl, Problem{Kind: ProblemFeatureUnknown, Detail: u.String()}, nil)
+		return fmt.Errorf("%s: feature set %s: %w", cl.name, u, errUnknownFeatures)
 	}
 	return nil
 }

@@ -229,6 +229,21 @@
 // layer: a record lists at least the features the library used, and the
 // checker adds the bits of what it finds.
 //
+// # Checking layers
+//
+// [Check] reads the layers of an overlay offline, as fsck.overlay does,
+// through the same codec the FS reads them with, and reports each
+// inconsistency as a [Problem] with its repair; [CheckMode] says which
+// repairs are made (none, the safe ones, all, or those a callback
+// approves). Layers are walked from the bottom up, each dir with the stack
+// of dirs it merges with below, found as a lookup finds them, so that a
+// whiteout's "nothing below" and a redirect's target mean what they mean
+// to the kernel. A repair goes through a door as an FS's changes do, one
+// change at a time in an order that a stopped run leaves repairable by
+// the next. Every scenario of the kernel-differential suite, run by the
+// kernel or by the library from a clean fixture, leaves layers in which
+// Check finds nothing. cmd/overlay is the command (fsck, features).
+//
 // # Permissions and callers
 //
 // The kernel checks every access twice: the caller's permission on the
