@@ -5,11 +5,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-)
 
-// maxSymlinks is the kernel's MAXSYMLINKS (include/linux/namei.h): the
-// 41st symlink followed in one path walk fails with ELOOP.
-const maxSymlinks = 40
+	"github.com/go-overlay/overlay/internal/layer"
+)
 
 // The layers are numbered as the kernel does: 0 is the upper layer, 1..n
 // the lowers.
@@ -293,7 +291,7 @@ func (m *Model) resolve(name string, followLast bool) (string, syscall.Errno) {
 		n := st[0].node
 		if n.Kind == Symlink {
 			links++
-			if links > maxSymlinks {
+			if links > layer.MaxSymlinks {
 				return "", syscall.ELOOP
 			}
 			if strings.HasPrefix(n.Target, "/") {
