@@ -39,7 +39,7 @@ type ProblemKind uint8
 
 const (
 	ProblemFeatureCorrupt          ProblemKind = iota + 1 // a feature set that cannot be decoded
-	ProblemFeatureUnknown                                 // a feature bit this package does not know
+	ProblemFeatureUnknown                                 // an incompat or ro_compat bit this package does not know (Check stops)
 	ProblemFeatureMissing                                 // content that uses a feature the record lacks
 	ProblemIncompatEntry                                  // an unknown entry under W/work/incompat
 	ProblemVolatileLeftover                               // the marker of a volatile mount never cleanly ended
@@ -50,6 +50,7 @@ const (
 	ProblemOpaqueInvalid                                  // an opaque value the kernel ignores
 	ProblemImpureMissing                                  // a dir holding copied-up or merged entries without impure
 	ProblemMetacopyInvalid                                // a metacopy value the kernel rejects
+	ProblemIndexInvalid                                   // an index entry the kernel refuses or misreads
 )
 
 var problemNames = [...]string{
@@ -65,6 +66,7 @@ var problemNames = [...]string{
 	ProblemOpaqueInvalid:           "invalid opaque value",
 	ProblemImpureMissing:           "missing impure",
 	ProblemMetacopyInvalid:         "invalid metacopy value",
+	ProblemIndexInvalid:            "invalid index entry",
 }
 
 func (k ProblemKind) String() string {
@@ -152,7 +154,8 @@ func (r *CheckReport) Unrepaired() int {
 // namespace, RedirectDir, Metacopy, Index, data-only layers).
 //
 // The checks, in order: the work dir (a volatile mount's leftover marker,
-// unknown incompat entries); each layer's feature set (corrupt, unknown
+// unknown incompat entries, and the index: entries whose name is no file
+// handle or not their origin's, nlink values the kernel cannot read); each layer's feature set (corrupt, unknown
 // bits); then every layer from the upper down: redirects (values the
 // kernel rejects, targets that are gone, an old name still showing,
 // duplicates), whiteouts with nothing below to hide, opaque values the
@@ -282,6 +285,11 @@ func (k *checker) run() error {
 	if len(k.layers) > 0 && k.layers[0].upper {
 		if err := k.checkWork(k.layers[0]); err != nil {
 			return err
+		}
+		if k.layers[0].br.xattrMarkers() {
+			if err := k.checkIndex(k.layers[0]); err != nil {
+				return err
+			}
 		}
 	}
 	// From the bottom up, so that of two redirects to one dir the lower

@@ -230,3 +230,67 @@ func ckDump(t *testing.T, w *strings.Builder, r layer.Reader, p string) {
 		}
 	}
 }
+
+// TestCheckIndex: index entries the kernel refuses (a name that is no
+// handle) or misreads (an origin that is not the name's, an nlink value
+// it cannot parse) are reported; valid ones and the temporaries a mount
+// leaves are not.
+func TestCheckIndex(t *testing.T) {
+	l := NewMemFS()
+	memMust(t, l.WriteFile("a", []byte("a"), 0o644))
+	memMust(t, l.Link("a", "b"))
+	memMust(t, l.WriteFile("c", []byte("c"), 0o644))
+	memMust(t, l.Link("c", "d"))
+	u := MemLayer(nil)
+	o := Options{Lower: []*Layer{MemLayer(l)}, Upper: u, Index: SwitchOn}
+	fsys, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memMust(t, fsys.Chmod("a", 0o600)) // copied up into the index
+	memMust(t, fsys.Chmod("c", 0o600))
+	fsys.Close()
+	if r, err := Check(o, CheckOptions{}); err != nil || len(r.Problems) != 0 {
+		t.Fatalf("a valid index: %v, %v", err, r.Problems)
+	}
+	ents, err := u.b.ReadDir(indexDir)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("index entries %v, %v", ents, err)
+	}
+	first, second := indexDir+"/"+ents[0].Name, indexDir+"/"+ents[1].Name
+	w := newUpperDoor(u.b)
+	memMust(t, w.setxattr(first, "trusted.overlay.nlink", []byte("bogus")))
+	origin, err := u.b.Getxattr(second, "trusted.overlay.origin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	memMust(t, w.rename(second, indexDir+"/zz"))
+	f, err := w.open(indexDir+"/#7", syscall.O_WRONLY|syscall.O_CREAT, 0o600)
+	memMust(t, err)
+	f.Close()
+	other := append([]byte{}, origin...)
+	other[len(other)-1] ^= 0xff
+	f, err = w.open(indexDir+"/"+ondisk.IndexName(other), syscall.O_WRONLY|syscall.O_CREAT, 0o600)
+	memMust(t, err)
+	f.Close()
+	memMust(t, w.setxattr(indexDir+"/"+ondisk.IndexName(other), "trusted.overlay.origin", origin))
+
+	r, err := Check(o, CheckOptions{Mode: CheckAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range r.Problems {
+		got = append(got, fmt.Sprintf("%s %v %v", p.Path, p.Kind, p.Repaired))
+	}
+	slices.Sort(got)
+	want := []string{
+		first + " invalid index entry false",
+		indexDir + "/" + ondisk.IndexName(other) + " invalid index entry true",
+		indexDir + "/zz invalid index entry true",
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("problems\n%q\nwant\n%q", got, want)
+	}
+}
