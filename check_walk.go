@@ -38,14 +38,20 @@ func inUseBy(l *Layer) bool {
 // A marker the kernel would reject (a malformed redirect or metacopy
 // value, which fail a lookup) is left out of the result: checkObject
 // reports it.
+//
+// A path the layer cannot hold (a redirect's target with a NUL, or
+// through a symlink, or too long) holds nothing, as for a lookup, which
+// stops at a non-dir.
 func (k *checker) probe(i int, p string) (ondisk.Object, error) {
 	o, err := k.layers[i].br.probe(p, i == k.nRegular-1)
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EIO) {
-		a, lerr := k.layers[i].br.b.Lstat(p)
-		if lerr != nil {
-			return ondisk.Object{}, lerr
+		var a layer.Attr
+		if a, err = k.layers[i].br.b.Lstat(p); err == nil {
+			return ondisk.Object{Kind: ondisk.Present, Attr: a}, nil
 		}
-		return ondisk.Object{Kind: ondisk.Present, Attr: a}, nil
+	}
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENAMETOOLONG) {
+		return ondisk.Object{}, nil
 	}
 	return o, err
 }
