@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/go-overlay/overlay/internal/layer"
@@ -51,6 +52,7 @@ const (
 	ProblemImpureMissing                                  // a dir holding copied-up or merged entries without impure
 	ProblemMetacopyInvalid                                // a metacopy value the kernel rejects
 	ProblemIndexInvalid                                   // an index entry the kernel refuses or misreads
+	ProblemWhiteoutGhost                                  // an xattr whiteout the kernel lists as a file
 )
 
 var problemNames = [...]string{
@@ -67,6 +69,7 @@ var problemNames = [...]string{
 	ProblemImpureMissing:           "missing impure",
 	ProblemMetacopyInvalid:         "invalid metacopy value",
 	ProblemIndexInvalid:            "invalid index entry",
+	ProblemWhiteoutGhost:           "ghost whiteout",
 }
 
 func (k ProblemKind) String() string {
@@ -234,7 +237,7 @@ type checkLayer struct {
 
 func (k *checker) newLayer(l *Layer, name string, repairable bool) *checkLayer {
 	cl := &checkLayer{l: l, name: name, upper: name == "upper"}
-	cl.br = &branch{l: l, b: l.b, format: l.format, prefix: k.prefix, caps: l.b.Caps()}
+	cl.br = &branch{l: l, b: l.b, format: l.format, prefix: k.prefix, caps: l.b.Caps(), tmp: new(atomic.Uint64)}
 	if cl.br.caps.Xattr {
 		// A filesystem without xattrs (ramfs) holds no markers: the
 		// overlay falls back as the kernel does, and nothing is missing.

@@ -3,6 +3,7 @@ package overlay
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -137,9 +138,17 @@ func (k *checker) walk(i int, p string, below []checkRef) error {
 		return err
 	}
 	impureNeeded := ""
+	xdir := false // p is marked opaque "x": it may hold xattr whiteouts
+	if br.caps.Xattr {
+		v, err := br.b.Getxattr(p, k.prefix+ondisk.XOpaque)
+		xdir = err == nil && string(v) == "x"
+	}
 	for _, e := range ents {
 		cp := layer.Join(p, e.Name)
 		if e.Whiteout {
+			if br.format == formatKernel && e.Type == syscall.S_IFREG && !xdir {
+				k.ghost(i, p, cp)
+			}
 			if err := k.checkWhiteout(i, cp, below, e.Name); err != nil {
 				return err
 			}
@@ -160,7 +169,7 @@ func (k *checker) walk(i int, p string, below []checkRef) error {
 			continue
 		}
 		if br.caps.Xattr {
-			if why, err := k.checkObject(i, cp, o); err != nil {
+			if why, err := k.checkObject(i, cp, o, below); err != nil {
 				return err
 			} else if why != "" && impureNeeded == "" {
 				impureNeeded = why
@@ -219,10 +228,41 @@ func (k *checker) checkWhiteout(i int, p string, below []checkRef, name string) 
 	return nil
 }
 
-// checkObject checks the private xattrs of the object o at p of layer i
-// and notes the features they use; it reports why the object's parent
-// must be impure ("" when it need not).
-func (k *checker) checkObject(i int, p string, o ondisk.Object) (impure string, err error) {
+// ghost reports the xattr whiteout p in the dir dir of layer i, which is
+// not marked opaque "x": a lookup takes it for a whiteout, but the
+// kernel's readdir lists it as an empty file. The repair makes it one
+// whiteout for both: a char 0/0 in the upper; in a lower, which has no
+// work dir to build one in, the mark on its dir.
+func (k *checker) ghost(i int, dir, p string) {
+	cl := k.layers[i]
+	pr := Problem{Kind: ProblemWhiteoutGhost, Path: p, Safe: true,
+		Detail: "an xattr whiteout in a dir not marked opaque \"x\": listed as a file, looked up as a whiteout"}
+	if cl.upper {
+		pr.Repair = "replace it by a char 0/0 whiteout"
+		k.problem(cl, pr, func() error {
+			// The whiteout is made in W/work, as a mount makes it; a
+			// mount recreates W/work anyway.
+			if _, err := cl.br.b.Lstat("/work"); layer.IsNotFound(err) {
+				mode := uint32(0)
+				if os.Geteuid() != 0 {
+					mode = 0o700 // as New makes it for a caller that is not root
+				}
+				if err := cl.door.mkdir("/work", mode); err != nil {
+					return err
+				}
+			}
+			return cl.br.whiteout(p, syscall.S_IFREG)
+		})
+		return
+	}
+	pr.Repair = "mark its dir opaque \"x\""
+	k.problem(cl, pr, func() error { return cl.door.setxattr(dir, k.prefix+ondisk.XOpaque, []byte("x")) })
+}
+
+// checkObject checks the private xattrs of the object o at p of layer i,
+// whose parent merges with below, and notes the features they use; it
+// reports why the object's parent must be impure ("" when it need not).
+func (k *checker) checkObject(i int, p string, o ondisk.Object, below []checkRef) (impure string, err error) {
 	cl := k.layers[i]
 	br := cl.br
 	get := func(suffix string) ([]byte, bool) {
@@ -256,8 +296,16 @@ func (k *checker) checkObject(i int, p string, o ondisk.Object) (impure string, 
 		if ok {
 			cl.content.Incompat |= ondisk.IncompatMetacopy
 			if _, err := ondisk.ParseMetacopy(v); err != nil {
-				k.problem(cl, Problem{Kind: ProblemMetacopyInvalid, Path: p,
-					Detail: "value " + strconv.Quote(string(v)) + ", which the kernel refuses with EIO"}, nil)
+				pr := Problem{Kind: ProblemMetacopyInvalid, Path: p,
+					Detail: "value " + strconv.Quote(string(v)) + ", which the kernel refuses with EIO"}
+				var fix func() error
+				if k.dataBelow(below, pathBase(p), o.Attr.Size) {
+					// The data is there: the plain marker makes the file
+					// the metacopy file its writer meant.
+					pr.Repair, pr.Safe = "write the plain metacopy marker (the data below has the file's size)", true
+					fix = func() error { return cl.door.setxattr(p, k.prefix+ondisk.XMetacopy, []byte{}) }
+				}
+				k.problem(cl, pr, fix)
 			}
 		}
 	}
@@ -332,4 +380,20 @@ func (k *checker) parentIn(i int, p string) bool {
 func pathBase(p string) string {
 	_, b := layer.Split(p)
 	return b
+}
+
+// dataBelow reports whether the first object named name in the dirs of
+// stack is a regular file of the given size holding its data (no
+// metacopy file itself).
+func (k *checker) dataBelow(stack []checkRef, name string, size int64) bool {
+	for _, r := range stack {
+		o, err := k.probe(r.layer, layer.Join(r.path, name))
+		if err != nil || o.Kind == ondisk.Whiteout {
+			return false
+		}
+		if o.Kind == ondisk.Present {
+			return o.Attr.IsReg() && !o.Metacopy && o.Attr.Size == size
+		}
+	}
+	return false
 }

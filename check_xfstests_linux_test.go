@@ -1,12 +1,14 @@
 package overlay
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/go-overlay/overlay/internal/testskip"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,4 +70,65 @@ func dirBuilder(t *testing.T, n int) ([]ckFS, ckFS, []*Layer, *Layer, *Layer) {
 	u, up := open("upper")
 	_, work := open("work")
 	return lowers, u, lo, up, work
+}
+
+// TestCheckKernelMounts: corruptions that make the kernel fail or show
+// what it should not (a metacopy value it refuses with EIO, an xattr
+// whiteout it lists as a file) are found with -n, repaired with -p, and
+// the kernel then shows the expected tree; a second -n is clean.
+func TestCheckKernelMounts(t *testing.T) {
+	for name, build := range ckBuilders() {
+		t.Run(name, func(t *testing.T) {
+			lowers, upper, lo, up, work := build(t, 1)
+			ckLayer(t, lowers[0], "d g\nf g/x\nf g/y")
+			memMust(t, lowers[0].WriteFile("f", []byte("data"), 0o644))
+			ckLayer(t, upper, "d g\nx / impure y")
+			memMust(t, upper.WriteFile("g/x", nil, 0o644))
+			memMust(t, upper.Setxattr("g/x", "trusted.overlay.whiteout", nil))
+			memMust(t, upper.WriteFile("f", []byte{0, 0, 0, 0}, 0o644))
+			memMust(t, upper.Setxattr("f", "trusted.overlay.metacopy", []byte("y")))
+			o := Options{Lower: lo, Upper: up, Work: work, Metacopy: SwitchOn}
+			r, err := Check(o, CheckOptions{Mode: CheckNoChange})
+			if err != nil || r.ExitCode() != ExitUncorrected || len(r.Problems) != 2 {
+				t.Fatalf("-n: %v, exit %d: %v", err, r.ExitCode(), r.Problems)
+			}
+			if r, err = Check(o, CheckOptions{Mode: CheckSafe}); err != nil || r.ExitCode() != ExitCorrected {
+				t.Fatalf("-p: %v, exit %d: %v", err, r.ExitCode(), r.Problems)
+			}
+			if r, err = Check(o, CheckOptions{Mode: CheckNoChange}); err != nil || r.ExitCode() != ExitClean {
+				t.Fatalf("second -n: %v, exit %d: %v", err, r.ExitCode(), r.Problems)
+			}
+			fsys, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fsys.Close()
+			if b, err := fs.ReadFile(fsys.IOFS(), "f"); err != nil || string(b) != "data" {
+				t.Errorf("library: f = %q, %v", b, err)
+			}
+			if ents, err := fsys.ReadDir("g"); err != nil || len(ents) != 1 || ents[0].Name() != "y" {
+				t.Errorf("library: g lists %v, %v; want y", ents, err)
+			}
+			h, ok := upper.(hostDir)
+			if !ok {
+				return
+			}
+			if b, err := os.ReadFile("/proc/filesystems"); err != nil || !bytes.Contains(b, []byte("\toverlay\n")) {
+				testskip.Skip(t, "no overlay in /proc/filesystems")
+			}
+			fsys.Close()
+			m := t.TempDir()
+			opts := "lowerdir=" + string(lowers[0].(hostDir)) + ",upperdir=" + string(h) + ",workdir=" + filepath.Join(filepath.Dir(string(h)), "work") + ",metacopy=on"
+			if err := unix.Mount("overlay", m, "overlay", 0, opts); err != nil {
+				t.Fatalf("mount: %v", err)
+			}
+			defer unix.Unmount(m, 0)
+			if b, err := os.ReadFile(filepath.Join(m, "f")); err != nil || string(b) != "data" {
+				t.Errorf("kernel: f = %q, %v", b, err)
+			}
+			if ents, err := os.ReadDir(filepath.Join(m, "g")); err != nil || len(ents) != 1 || ents[0].Name() != "y" {
+				t.Errorf("kernel: g lists %v, %v; want y", ents, err)
+			}
+		})
+	}
 }
