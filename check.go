@@ -53,6 +53,7 @@ const (
 	ProblemMetacopyInvalid                                // a metacopy value the kernel rejects
 	ProblemIndexInvalid                                   // an index entry the kernel refuses or misreads
 	ProblemWhiteoutGhost                                  // an xattr whiteout the kernel lists as a file
+	ProblemOriginInvalid                                  // an origin xattr that is no file handle
 )
 
 var problemNames = [...]string{
@@ -70,6 +71,7 @@ var problemNames = [...]string{
 	ProblemMetacopyInvalid:         "invalid metacopy value",
 	ProblemIndexInvalid:            "invalid index entry",
 	ProblemWhiteoutGhost:           "ghost whiteout",
+	ProblemOriginInvalid:           "invalid origin",
 }
 
 func (k ProblemKind) String() string {
@@ -162,8 +164,9 @@ func (r *CheckReport) Unrepaired() int {
 // bits); then every layer from the upper down: redirects (values the
 // kernel rejects, targets that are gone, an old name still showing,
 // duplicates), whiteouts with nothing below to hide, opaque values the
-// kernel ignores, metacopy values the kernel rejects, upper dirs missing
-// their impure marker; and last each feature set against the content
+// kernel ignores, metacopy values the kernel rejects (rewritten where the
+// data below fits), xattr whiteouts the kernel would list as files,
+// origins that are no file handle, upper dirs missing their impure marker; and last each feature set against the content
 // found. An error is returned when the check cannot be made: the layers
 // cannot be stacked or read, or a layer's feature set has an incompat or
 // ro_compat bit this package does not know (then nothing is changed, and

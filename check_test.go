@@ -27,6 +27,7 @@ func ckCorrupt(t *testing.T) Options {
 		"d odd\nx odd opaque yes",        // a value the kernel ignores
 		"d bad\nx bad redirect a/b",      // a value the kernel rejects
 		"d new\nf new/c\nx new/c origin", // a copied-up file in a dir without impure
+		"f bado\nx bado origin garbage",  // an origin that is no file handle
 	}, "\n"))
 	return Options{Lower: []*Layer{MemLayer(l)}, Upper: MemLayer(u)}
 }
@@ -42,7 +43,7 @@ func TestCheckCorruptions(t *testing.T) {
 		kinds[p.Kind]++
 	}
 	want := map[ProblemKind]int{ProblemOrphanWhiteout: 2, ProblemRedirectMissingWhiteout: 1, ProblemOpaqueInvalid: 1,
-		ProblemRedirectInvalid: 1, ProblemImpureMissing: 2}
+		ProblemRedirectInvalid: 1, ProblemImpureMissing: 2, ProblemOriginInvalid: 1}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%v: %d, want %d (%v)", k, kinds[k], n, r.Problems)
@@ -68,7 +69,7 @@ func TestCheckCorruptions(t *testing.T) {
 		asked = append(asked, p.Kind.String())
 		return p.Kind == ProblemOrphanWhiteout
 	}})
-	if len(asked) != 7 || r.Unrepaired() != 5 {
+	if len(asked) != 8 || r.Unrepaired() != 6 {
 		t.Errorf("ask: asked %q, %d left", asked, r.Unrepaired())
 	}
 }

@@ -269,9 +269,18 @@ func (k *checker) checkObject(i int, p string, o ondisk.Object, below []checkRef
 		v, err := br.b.Getxattr(p, k.prefix+suffix)
 		return v, err == nil
 	}
-	if _, ok := get(ondisk.XOrigin); ok {
+	if v, ok := get(ondisk.XOrigin); ok {
 		cl.content.Compat |= ondisk.CompatOrigin
 		impure = "a copied-up object"
+		// Empty is "origin unknown"; a handle the kernel cannot decode
+		// makes its lookup fail, one of another version or byte order it
+		// ignores.
+		if _, err := ondisk.DecodeFB(v); len(v) > 0 && errors.Is(err, syscall.EINVAL) {
+			k.problem(cl, Problem{Kind: ProblemOriginInvalid, Path: p, Detail: "a file handle the kernel cannot decode",
+				Repair: "make it empty (origin unknown)", Safe: true}, func() error {
+				return cl.door.setxattr(p, k.prefix+ondisk.XOrigin, []byte{})
+			})
+		}
 	}
 	if _, ok := get(ondisk.XImpure); ok {
 		cl.content.Compat |= ondisk.CompatImpure
